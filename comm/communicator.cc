@@ -1,0 +1,50 @@
+#include "comm/communicator.h"
+
+#include <sstream>
+
+#include "runtime/core/error.h"
+
+namespace sy {
+
+AllToAllLayout AllToAllLayout::packed(const std::vector<size_t>& send_bytes,
+                                      const std::vector<size_t>& recv_bytes) {
+  SY_CHECK(send_bytes.size() == recv_bytes.size(), "all-to-all layout: "
+                                                       << send_bytes.size() << " send counts but "
+                                                       << recv_bytes.size() << " receive counts");
+  AllToAllLayout l;
+  l.send_bytes = send_bytes;
+  l.recv_bytes = recv_bytes;
+  size_t s = 0, r = 0;
+  for (size_t p = 0; p < send_bytes.size(); ++p) {
+    l.send_offsets.push_back(s);
+    l.recv_offsets.push_back(r);
+    s += send_bytes[p];
+    r += recv_bytes[p];
+  }
+  return l;
+}
+
+size_t AllToAllLayout::total_send() const {
+  size_t t = 0;
+  for (size_t b : send_bytes) t += b;
+  return t;
+}
+
+size_t AllToAllLayout::total_recv() const {
+  size_t t = 0;
+  for (size_t b : recv_bytes) t += b;
+  return t;
+}
+
+std::string Communicator::timeout_message(const char* op, const std::string& detail) const {
+  std::ostringstream os;
+  os << "deadline exceeded: " << op << " on group '" << name_ << "' (" << backend_name()
+     << ", rank " << rank() << " of " << size() << ", world rank " << process_rank()
+     << ") did not complete within " << timeout_s_ << " s";
+  if (!detail.empty()) os << "; " << detail;
+  os << ". A peer rank is missing, stuck or crashed: check the other ranks' output. Raise "
+        "parallel.comm_timeout_s (or SY_COMM_TIMEOUT_S) only if the peers are just slow.";
+  return os.str();
+}
+
+}  // namespace sy

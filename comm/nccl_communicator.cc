@@ -1,0 +1,187 @@
+#include "comm/nccl_communicator.h"
+
+#include <cuda_runtime.h>
+
+#include "runtime/core/cuda_check.h"
+#include "runtime/core/deadline.h"
+#include "runtime/core/error.h"
+
+#define SY_NCCL_CHECK(call)                                                                   \
+  do {                                                                                        \
+    ncclResult_t sy_nccl_rc_ = (call);                                                        \
+    if (sy_nccl_rc_ != ncclSuccess && sy_nccl_rc_ != ncclInProgress)                          \
+      SY_THROW(#call " failed: " << ncclGetErrorString(sy_nccl_rc_) << " ("                  \
+                                 << ncclGetLastError(nullptr) << ")");                        \
+  } while (0)
+
+namespace sy {
+
+namespace {
+
+ncclDataType_t nccl_type(DType t) {
+  switch (t) {
+    case DType::kF32: return ncclFloat32;
+    case DType::kBF16: return ncclBfloat16;
+    case DType::kI32: return ncclInt32;
+    case DType::kI64: return ncclInt64;
+    case DType::kU8: return ncclUint8;
+  }
+  SY_THROW("unknown dtype for NCCL");
+}
+
+ncclConfig_t nonblocking_config() {
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  return config;
+}
+
+}  // namespace
+
+NcclCommunicator::NcclCommunicator(std::shared_ptr<Communicator> bootstrap, std::string name,
+                                   double timeout_s)
+    : Communicator(std::move(name), timeout_s), bootstrap_(std::move(bootstrap)) {
+  rank_ = bootstrap_->rank();
+  size_ = bootstrap_->size();
+  ncclUniqueId id;
+  if (rank_ == 0) SY_NCCL_CHECK(ncclGetUniqueId(&id));
+  bootstrap_->broadcast(&id, sizeof(id), 0);
+  ncclConfig_t config = nonblocking_config();
+  Deadline deadline(timeout_s);
+  SY_NCCL_CHECK(ncclCommInitRankConfig(&comm_, size_, id, rank_, &config));
+  wait_comm_ready("ncclCommInitRankConfig", deadline);
+  stream_ = backend(DeviceType::kCUDA).create_stream();
+  SY_CUDA_CHECK(cudaMalloc(&scratch_, 4));
+}
+
+NcclCommunicator::NcclCommunicator(std::shared_ptr<Communicator> bootstrap, ncclComm_t comm,
+                                   std::string name, double timeout_s)
+    : Communicator(std::move(name), timeout_s), bootstrap_(std::move(bootstrap)), comm_(comm) {
+  rank_ = bootstrap_->rank();
+  size_ = bootstrap_->size();
+  stream_ = backend(DeviceType::kCUDA).create_stream();
+  SY_CUDA_CHECK(cudaMalloc(&scratch_, 4));
+}
+
+NcclCommunicator::~NcclCommunicator() {
+  if (comm_) {
+    ncclCommFinalize(comm_);
+    ncclCommDestroy(comm_);
+  }
+  if (scratch_) cudaFree(scratch_);
+  if (stream_.handle) cudaStreamDestroy(to_cuda(stream_));
+}
+
+void NcclCommunicator::wait_comm_ready(const char* op, const Deadline& deadline) {
+  PollBackoff backoff;
+  for (;;) {
+    ncclResult_t state = ncclSuccess;
+    SY_NCCL_CHECK(ncclCommGetAsyncError(comm_, &state));
+    if (state == ncclSuccess) return;
+    if (state != ncclInProgress)
+      SY_THROW(op << " on group '" << name() << "' failed: " << ncclGetErrorString(state));
+    if (deadline.expired()) {
+      ncclCommAbort(comm_);
+      comm_ = nullptr;
+      throw TimeoutError(__FILE__, __LINE__, timeout_message(op, "NCCL communicator aborted"));
+    }
+    backoff.pause();
+  }
+}
+
+void NcclCommunicator::wait_stream(const char* op) {
+  Deadline deadline(timeout_s());
+  wait_comm_ready(op, deadline);
+  PollBackoff backoff;
+  for (;;) {
+    cudaError_t rc = cudaStreamQuery(to_cuda(stream_));
+    if (rc == cudaSuccess) return;
+    if (rc != cudaErrorNotReady) SY_CUDA_CHECK(rc);
+    ncclResult_t state = ncclSuccess;
+    SY_NCCL_CHECK(ncclCommGetAsyncError(comm_, &state));
+    if (state != ncclSuccess && state != ncclInProgress)
+      SY_THROW(op << " on group '" << name() << "' failed: " << ncclGetErrorString(state));
+    if (deadline.expired()) {
+      ncclCommAbort(comm_);
+      comm_ = nullptr;
+      throw TimeoutError(__FILE__, __LINE__, timeout_message(op, "NCCL communicator aborted"));
+    }
+    backoff.pause();
+  }
+}
+
+void NcclCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllLayout& l) {
+  size_t n = static_cast<size_t>(size_);
+  SY_CHECK(l.send_bytes.size() == n && l.send_offsets.size() == n && l.recv_bytes.size() == n &&
+               l.recv_offsets.size() == n,
+           "all_to_all_v on '" << name() << "': the layout must have " << n
+                               << " entries per vector (one per peer)");
+  const char* sp = static_cast<const char*>(send);
+  char* rp = static_cast<char*>(recv);
+  cudaStream_t s = to_cuda(stream_);
+  SY_NCCL_CHECK(ncclGroupStart());
+  for (int p = 0; p < size_; ++p) {
+    if (l.send_bytes[p])
+      SY_NCCL_CHECK(ncclSend(sp + l.send_offsets[p], l.send_bytes[p], ncclUint8, p, comm_, s));
+    if (l.recv_bytes[p])
+      SY_NCCL_CHECK(ncclRecv(rp + l.recv_offsets[p], l.recv_bytes[p], ncclUint8, p, comm_, s));
+  }
+  SY_NCCL_CHECK(ncclGroupEnd());
+  wait_stream("all_to_all_v");
+}
+
+void NcclCommunicator::native_all_to_all(const void* send, void* recv, size_t block_bytes) {
+  const char* sp = static_cast<const char*>(send);
+  char* rp = static_cast<char*>(recv);
+  cudaStream_t s = to_cuda(stream_);
+  SY_NCCL_CHECK(ncclGroupStart());
+  for (int p = 0; p < size_; ++p) {
+    SY_NCCL_CHECK(ncclSend(sp + p * block_bytes, block_bytes, ncclUint8, p, comm_, s));
+    SY_NCCL_CHECK(ncclRecv(rp + p * block_bytes, block_bytes, ncclUint8, p, comm_, s));
+  }
+  SY_NCCL_CHECK(ncclGroupEnd());
+  wait_stream("native_all_to_all");
+}
+
+void NcclCommunicator::all_to_all(const void* send, void* recv, size_t block_bytes) {
+  std::vector<size_t> counts(size_, block_bytes);
+  all_to_all_v(send, recv, AllToAllLayout::packed(counts, counts));
+}
+
+void NcclCommunicator::all_reduce(void* buf, size_t count, DType dtype, CommOp op) {
+  SY_NCCL_CHECK(ncclAllReduce(buf, buf, count, nccl_type(dtype),
+                              op == CommOp::kSum ? ncclSum : ncclMax, comm_, to_cuda(stream_)));
+  wait_stream("all_reduce");
+}
+
+void NcclCommunicator::all_gather(const void* send, void* recv, size_t bytes) {
+  SY_NCCL_CHECK(ncclAllGather(send, recv, bytes, ncclUint8, comm_, to_cuda(stream_)));
+  wait_stream("all_gather");
+}
+
+void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
+  SY_CHECK(root >= 0 && root < size_, "broadcast root " << root << " is not a rank of '" << name()
+                                                        << "'");
+  SY_NCCL_CHECK(ncclBroadcast(buf, buf, bytes, ncclUint8, root, comm_, to_cuda(stream_)));
+  wait_stream("broadcast");
+}
+
+void NcclCommunicator::barrier() {
+  SY_NCCL_CHECK(ncclAllReduce(scratch_, scratch_, 1, ncclInt32, ncclSum, comm_, to_cuda(stream_)));
+  wait_stream("barrier");
+}
+
+std::unique_ptr<Communicator> NcclCommunicator::split(int color, int key,
+                                                      const std::string& name) {
+  std::shared_ptr<Communicator> sub_bootstrap = bootstrap_->split(color, key, name);
+  ncclConfig_t config = nonblocking_config();
+  ncclComm_t sub = nullptr;
+  SY_NCCL_CHECK(ncclCommSplit(comm_, color, key, &sub, &config));
+  Deadline deadline(timeout_s());
+  wait_comm_ready("ncclCommSplit", deadline);
+  auto out = std::unique_ptr<NcclCommunicator>(
+      new NcclCommunicator(sub_bootstrap, sub, name, timeout_s()));
+  out->wait_comm_ready("ncclCommSplit", deadline);
+  return out;
+}
+
+}  // namespace sy

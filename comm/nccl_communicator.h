@@ -1,0 +1,62 @@
+// The NCCL backend: device buffers, one GPU per rank. All-to-all-v is a grouped ncclSend/ncclRecv
+// (one pair per peer with a non-zero count); the unique id is bootstrapped over MPI. The NCCL
+// communicator is created non-blocking, so every wait — initialisation, each collective — polls
+// with a deadline and aborts the communicator (ncclCommAbort) instead of hanging when a peer is
+// missing.
+//
+// Operations are enqueued on stream() and this rank waits for them before returning (the overlap
+// scheduler will add the asynchronous form). Built only with CUDA; runs only where GPUs exist.
+#pragma once
+
+#include <nccl.h>
+
+#include "comm/communicator.h"
+#include "comm/mpi_communicator.h"
+#include "runtime/core/deadline.h"
+
+namespace sy {
+
+class NcclCommunicator final : public Communicator {
+ public:
+  // Collective over `bootstrap` (an MPI communicator of the same ranks): rank 0 creates the NCCL
+  // unique id and broadcasts it. The caller must have selected this rank's GPU (cuda_set_device).
+  NcclCommunicator(std::shared_ptr<Communicator> bootstrap, std::string name, double timeout_s);
+  ~NcclCommunicator() override;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  const char* backend_name() const override { return "nccl"; }
+  Stream stream() const { return stream_; }
+  ncclComm_t comm() const { return comm_; }
+
+  void all_to_all_v(const void* send, void* recv, const AllToAllLayout& layout) override;
+  void all_to_all(const void* send, void* recv, size_t block_bytes) override;
+  void all_reduce(void* buf, size_t count, DType dtype, CommOp op) override;
+  void all_gather(const void* send, void* recv, size_t bytes) override;
+  void broadcast(void* buf, size_t bytes, int root) override;
+  void barrier() override;
+  std::unique_ptr<Communicator> split(int color, int key, const std::string& name) override;
+
+  // The native all-to-all the benchmark compares against: one ncclSend/ncclRecv per peer of equal
+  // blocks (NCCL's own AlltoAll pattern), without our layout handling.
+  void native_all_to_all(const void* send, void* recv, size_t block_bytes);
+
+ private:
+  NcclCommunicator(std::shared_ptr<Communicator> bootstrap, ncclComm_t comm, std::string name,
+                   double timeout_s);
+  // Waits until the communicator's last call has been accepted (non-blocking mode may return
+  // ncclInProgress) — deadline-bounded.
+  void wait_comm_ready(const char* op, const Deadline& deadline);
+  // Waits for the stream, checking NCCL's async error; on expiry aborts the communicator and
+  // throws TimeoutError.
+  void wait_stream(const char* op);
+
+  std::shared_ptr<Communicator> bootstrap_;
+  ncclComm_t comm_ = nullptr;
+  Stream stream_;
+  void* scratch_ = nullptr;  // 4 device bytes for barrier()
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+}  // namespace sy

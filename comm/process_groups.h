@@ -1,0 +1,35 @@
+// Process groups for expert parallelism (DESIGN.md contract 2).
+//
+// World size W, expert-parallel degree ep (divides W). Rank layout — consecutive ranks share
+// experts:
+//
+//   ep_group g  = world ranks { g·ep, g·ep + 1, …, g·ep + ep − 1 },  g = 0 … W/ep − 1
+//   edp_group j = world ranks { j, j + ep, j + 2·ep, … },             j = 0 … ep − 1
+//
+// so world rank r is rank r mod ep in ep_group ⌊r/ep⌋ and rank ⌊r/ep⌋ in edp_group r mod ep.
+// With mpirun's default by-slot placement, consecutive ranks sit on the same node, so an ep group
+// of at most one node's GPUs keeps its all-to-all on NVLink; the edp groups (gradient reduction of
+// expert weights, once per step) cross nodes. Experts of a layer are sharded over the ep group:
+// rank i of an ep group owns global experts [i·E/ep, (i+1)·E/ep).
+#pragma once
+
+#include <memory>
+
+#include "comm/communicator.h"
+
+namespace sy {
+
+struct ProcessGroups {
+  std::shared_ptr<Communicator> world;
+  std::shared_ptr<Communicator> ep_group;   // the ep ranks that share one set of experts
+  std::shared_ptr<Communicator> edp_group;  // the W/ep replicas of the same experts
+  int ep = 1;
+
+  int ep_index() const { return world->rank() / ep; }    // which ep group this rank is in
+  int edp_index() const { return world->rank() % ep; }   // which edp group this rank is in
+};
+
+// Collective over world. Throws with a fix-it message when ep does not divide the world size.
+ProcessGroups make_process_groups(std::shared_ptr<Communicator> world, int ep);
+
+}  // namespace sy

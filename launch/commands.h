@@ -1,0 +1,13 @@
+// The subcommands of `switchyard`. Each takes its arguments after the subcommand's name and
+// returns the process exit code; errors are thrown as sy::Error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sy {
+
+int bench_alltoall_command(const std::vector<std::string>& args);
+int config_check_command(const std::vector<std::string>& args);
+
+}  // namespace sy

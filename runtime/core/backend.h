@@ -1,0 +1,58 @@
+// The backend interface: memory, copies, fills, streams and events for one device type. The CPU
+// backend is synchronous (streams and events are no-ops, which is right: every CPU op has finished
+// when it returns); the CUDA backend maps them to cudaStream_t / cudaEvent_t.
+#pragma once
+
+#include <cstddef>
+
+#include "runtime/core/dtype.h"
+
+namespace sy {
+
+// An opaque stream handle. The default (null) stream on CUDA; meaningless on CPU.
+struct Stream {
+  void* handle = nullptr;
+};
+
+struct Event {
+  void* handle = nullptr;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual DeviceType type() const = 0;
+
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* ptr) = 0;
+
+  // Copies bytes between any two places this backend can reach (host↔device, device↔device).
+  virtual void copy(void* dst, const void* src, size_t bytes, Stream stream) = 0;
+  // Sets count elements of type dtype to value.
+  virtual void fill(void* dst, size_t count, DType dtype, double value, Stream stream) = 0;
+
+  virtual Stream create_stream() = 0;
+  virtual void destroy_stream(Stream stream) = 0;
+  virtual void synchronize(Stream stream) = 0;
+  // True when all work queued on the stream has finished (never blocks).
+  virtual bool query(Stream stream) = 0;
+
+  virtual Event create_event() = 0;
+  virtual void destroy_event(Event event) = 0;
+  virtual void record(Event event, Stream stream) = 0;
+  // Makes later work on `stream` wait for `event`, without blocking the host.
+  virtual void wait(Stream stream, Event event) = 0;
+  virtual void synchronize(Event event) = 0;
+};
+
+// The backend for a device type. Throws when the CUDA backend was not built or no GPU is present.
+Backend& backend(DeviceType type);
+inline Backend& backend(Device d) { return backend(d.type); }
+
+// True when this build has the CUDA backend and at least one GPU is visible.
+bool cuda_available();
+int cuda_device_count();
+// Chooses the GPU this process uses (rank-local). No-op without CUDA.
+void cuda_set_device(int index);
+
+}  // namespace sy

@@ -1,0 +1,252 @@
+#include "runtime/core/config.h"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace sy {
+
+namespace {
+
+namespace gp = google::protobuf;
+
+class CollectErrors : public gp::io::ErrorCollector {
+ public:
+  explicit CollectErrors(std::string source) : source_(std::move(source)) {}
+  void AddError(int line, gp::io::ColumnNumber column, const std::string& message) override {
+    // protobuf counts lines and columns from 0; editors count from 1.
+    errors_ << "\n  " << source_ << ":" << line + 1 << ":" << column + 1 << ": " << message;
+    ++count_;
+  }
+  void AddWarning(int line, gp::io::ColumnNumber column, const std::string& message) override {
+    AddError(line, column, message);
+  }
+  std::string text() const { return errors_.str(); }
+  int count() const { return count_; }
+
+ private:
+  std::string source_;
+  std::ostringstream errors_;
+  int count_ = 0;
+};
+
+}  // namespace
+
+pb::RunConfig parse_config_text(const std::string& text, const std::string& source) {
+  pb::RunConfig config;
+  CollectErrors errors(source);
+  gp::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  parser.AllowUnknownField(false);
+  if (!parser.ParseFromString(text, &config) || errors.count() > 0) {
+    SY_THROW("cannot parse config " << source << ":" << errors.text()
+                                    << "\n  (fields and their meaning: proto/switchyard/config.proto)");
+  }
+  return config;
+}
+
+pb::RunConfig load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  SY_CHECK(in.good(), "cannot open config file '" << path << "'; check the path (configs ship in "
+                                                  "launch/configs/)");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config_text(ss.str(), path);
+}
+
+void apply_override(pb::RunConfig* config, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  SY_CHECK(eq != std::string::npos && eq > 0,
+           "override '" << assignment << "' must look like path.to.field=value");
+  std::string path = assignment.substr(0, eq), value = assignment.substr(eq + 1);
+
+  gp::Message* msg = config;
+  std::stringstream parts(path);
+  std::string part;
+  std::vector<std::string> names;
+  while (std::getline(parts, part, '.')) names.push_back(part);
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string name = names[i];
+    int index = -1;
+    auto br = name.find('[');
+    if (br != std::string::npos) {
+      SY_CHECK(name.back() == ']', "override '" << assignment << "': bad index in '" << name << "'");
+      index = std::stoi(name.substr(br + 1, name.size() - br - 2));
+      name = name.substr(0, br);
+    }
+    const gp::Descriptor* desc = msg->GetDescriptor();
+    const gp::FieldDescriptor* field = desc->FindFieldByName(name);
+    SY_CHECK(field != nullptr, "override '" << assignment << "': " << desc->full_name()
+                                            << " has no field '" << name << "'");
+    const gp::Reflection* refl = msg->GetReflection();
+    bool last = i + 1 == names.size();
+    if (!last) {
+      SY_CHECK(field->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE,
+               "override '" << assignment << "': '" << name << "' is not a message");
+      if (field->is_repeated()) {
+        int size = refl->FieldSize(*msg, field);
+        SY_CHECK(index >= 0 && index <= size, "override '" << assignment << "': '" << name
+                                                           << "' needs an index in [0, " << size
+                                                           << "]");
+        msg = index == size ? refl->AddMessage(msg, field)
+                            : refl->MutableRepeatedMessage(msg, field, index);
+      } else {
+        msg = refl->MutableMessage(msg, field);
+      }
+      continue;
+    }
+    SY_CHECK(!field->is_repeated() && field->cpp_type() != gp::FieldDescriptor::CPPTYPE_MESSAGE,
+             "override '" << assignment << "': '" << name
+                          << "' is not a single scalar field; edit the config file instead");
+    std::string text = value;
+    if (field->cpp_type() == gp::FieldDescriptor::CPPTYPE_STRING &&
+        (text.empty() || text.front() != '"'))
+      text = "\"" + gp::CEscape(text) + "\"";
+    SY_CHECK(gp::TextFormat::ParseFieldValueFromString(text, field, msg),
+             "override '" << assignment << "': '" << value << "' is not a valid value for "
+                          << field->full_name() << " (" << field->type_name() << ")");
+  }
+}
+
+void apply_overrides(pb::RunConfig* config, const std::vector<std::string>& assignments) {
+  for (const auto& a : assignments) apply_override(config, a);
+}
+
+pb::MoeConfig moe_for_layer(const pb::ModelConfig& model, int layer) {
+  pb::MoeConfig moe = model.moe();
+  for (const auto& o : model.moe_layer())
+    if (o.layer() == layer) moe.MergeFrom(o.moe());
+  return moe;
+}
+
+namespace {
+
+void check_moe(std::vector<std::string>& bad, const pb::MoeConfig& moe, const std::string& where,
+               int ep, int d_model) {
+  int e = moe.num_experts();
+  if (e < 1) bad.push_back(where + ".num_experts = " + std::to_string(e) + ": must be ≥ 1");
+  if (e >= 1 && e % ep != 0)
+    bad.push_back(where + ".num_experts = " + std::to_string(e) + " is not divisible by ep = " +
+                  std::to_string(ep) + ": use a multiple of ep experts, or a smaller ep");
+  if (moe.top_k() < 1 || moe.top_k() > e)
+    bad.push_back(where + ".top_k = " + std::to_string(moe.top_k()) + ": must be in [1, " +
+                  std::to_string(e) + "]");
+  if (moe.router() == pb::BASE && moe.top_k() != 1)
+    bad.push_back(where + ": BASE routing assigns one expert per item; set top_k: 1");
+  if (!moe.dropless() && !(moe.capacity_factor() > 0))
+    bad.push_back(where + ".capacity_factor must be > 0 (or set dropless: true)");
+  if (moe.num_heads() < 1 || (d_model > 0 && d_model % moe.num_heads() != 0))
+    bad.push_back(where + ".num_heads = " + std::to_string(moe.num_heads()) +
+                  " must be ≥ 1 and divide model.d_model = " + std::to_string(d_model));
+  if (moe.d_expert() < 0) bad.push_back(where + ".d_expert must be ≥ 0 (0 = 4 · width)");
+  if (moe.router() == pb::XMOE_COSINE && !(moe.xmoe_temperature() > 0))
+    bad.push_back(where + ".xmoe_temperature must be > 0");
+}
+
+}  // namespace
+
+void validate_config(const pb::RunConfig& c, int world_size) {
+  std::vector<std::string> bad;
+  const auto& p = c.parallel();
+  const auto& m = c.model();
+  int ep = p.ep();
+  if (world_size < 1) bad.push_back("world size must be ≥ 1");
+  if (ep < 1) {
+    bad.push_back("parallel.ep = " + std::to_string(ep) + ": must be ≥ 1");
+    ep = 1;
+  } else if (world_size % ep != 0) {
+    bad.push_back("parallel.ep = " + std::to_string(ep) + " does not divide the world size " +
+                  std::to_string(world_size) + ": launch a multiple of ep ranks (mpirun -np), or "
+                  "set parallel.ep to a divisor of " + std::to_string(world_size));
+  }
+  if (p.overlap_chunks() < 0) bad.push_back("parallel.overlap_chunks must be ≥ 0 (0 = off)");
+  if (!(p.comm_timeout_s() > 0)) bad.push_back("parallel.comm_timeout_s must be > 0 seconds");
+  if (p.comm_backend() == pb::NCCL && p.device() != pb::CUDA)
+    bad.push_back("parallel.comm_backend = NCCL needs parallel.device = CUDA (NCCL moves GPU "
+                  "buffers); use comm_backend: MPI on the CPU");
+
+  if (m.vocab_size() < 1) bad.push_back("model.vocab_size must be ≥ 1");
+  if (m.seq_len() < 1) bad.push_back("model.seq_len must be ≥ 1");
+  if (m.d_model() < 1) bad.push_back("model.d_model must be ≥ 1");
+  if (m.n_heads() < 1 || (m.d_model() > 0 && m.d_model() % m.n_heads() != 0))
+    bad.push_back("model.n_heads = " + std::to_string(m.n_heads()) +
+                  " must be ≥ 1 and divide model.d_model = " + std::to_string(m.d_model()));
+  if (m.n_layers() < 0) bad.push_back("model.n_layers must be ≥ 0");
+  if (m.moe_freq() < 1) bad.push_back("model.moe_freq must be ≥ 1");
+  if (m.d_ff() < 0) bad.push_back("model.d_ff must be ≥ 0 (0 = 4 · d_model)");
+
+  bool sparse = m.family() == pb::TRANSFORMER_MOE || m.family() == pb::SMLP ||
+                m.family() == pb::MH_MOE;
+  if (sparse) check_moe(bad, m.moe(), "model.moe", ep, m.d_model());
+  std::set<int> seen;
+  int n_blocks = m.family() == pb::SMLP ? m.n_dense_blocks() + m.n_sparse_blocks() : m.n_layers();
+  for (int i = 0; i < m.moe_layer_size(); ++i) {
+    const auto& o = m.moe_layer(i);
+    std::string where = "model.moe_layer[" + std::to_string(i) + "]";
+    if (o.layer() < 0 || o.layer() >= n_blocks)
+      bad.push_back(where + ".layer = " + std::to_string(o.layer()) + " is not a block in [0, " +
+                    std::to_string(n_blocks) + ")");
+    if (!seen.insert(o.layer()).second)
+      bad.push_back(where + ".layer = " + std::to_string(o.layer()) + " is given twice");
+    check_moe(bad, moe_for_layer(m, o.layer()), where + ".moe", ep, m.d_model());
+  }
+  if (m.family() == pb::SMLP) {
+    if (m.n_dense_blocks() < 0 || m.n_sparse_blocks() < 0 || n_blocks < 1)
+      bad.push_back("model.n_dense_blocks + model.n_sparse_blocks must be ≥ 1, each ≥ 0");
+    int f = m.d_ff() > 0 ? m.d_ff() : 4 * m.d_model();
+    int e = m.moe().num_experts();
+    if (e >= 1 && f % e != 0)
+      bad.push_back("sMLP cuts the SGU width (model.d_ff, or 4 · d_model = " + std::to_string(f) +
+                    ") into num_experts = " + std::to_string(e) +
+                    " channel chunks: make it divisible");
+    if (!(m.prefix_fraction() > 0 && m.prefix_fraction() < 1))
+      bad.push_back("model.prefix_fraction must be in (0, 1)");
+  }
+  if (m.family() == pb::MODEL_FAMILY_UNSPECIFIED) bad.push_back("model.family must be set");
+  if (m.family() == pb::M2_BERT && !(m.mask_fraction() > 0 && m.mask_fraction() < 1))
+    bad.push_back("model.mask_fraction must be in (0, 1)");
+
+  const auto& d = c.data();
+  if (d.global_batch() < 1 || (world_size >= 1 && d.global_batch() % world_size != 0))
+    bad.push_back("data.global_batch = " + std::to_string(d.global_batch()) +
+                  " must be a positive multiple of the world size " + std::to_string(world_size) +
+                  " (every rank reads the same number of sequences)");
+
+  const auto& o = c.optimizer();
+  if (!(o.lr() > 0)) bad.push_back("optimizer.lr must be > 0");
+  if (!(o.beta1() >= 0 && o.beta1() < 1) || !(o.beta2() >= 0 && o.beta2() < 1))
+    bad.push_back("optimizer.beta1 and beta2 must be in [0, 1)");
+  if (o.weight_decay() < 0) bad.push_back("optimizer.weight_decay must be ≥ 0");
+  if (o.grad_clip() < 0) bad.push_back("optimizer.grad_clip must be ≥ 0 (0 = off)");
+  if (!(o.min_lr_ratio() >= 0 && o.min_lr_ratio() <= 1))
+    bad.push_back("optimizer.min_lr_ratio must be in [0, 1]");
+
+  const auto& s = c.schedule();
+  if (s.steps() < 0) bad.push_back("schedule.steps must be ≥ 0");
+  if (s.warmup_steps() < 0 || s.warmup_steps() > s.steps())
+    bad.push_back("schedule.warmup_steps = " + std::to_string(s.warmup_steps()) +
+                  " must be in [0, schedule.steps = " + std::to_string(s.steps()) + "]");
+  if (s.eval_every() < 0 || s.ckpt_every() < 0)
+    bad.push_back("schedule.eval_every and ckpt_every must be ≥ 0 (0 = off)");
+  if (c.logging().log_every() < 1) bad.push_back("logging.log_every must be ≥ 1");
+
+  if (!bad.empty()) {
+    std::ostringstream os;
+    os << "invalid config '" << c.name() << "' (" << bad.size() << " problem"
+       << (bad.size() > 1 ? "s" : "") << "):";
+    for (const auto& b : bad) os << "\n  - " << b;
+    SY_THROW(os.str());
+  }
+}
+
+std::string config_to_text(const pb::RunConfig& config) {
+  std::string out;
+  gp::TextFormat::Printer printer;
+  printer.PrintToString(config, &out);
+  return out;
+}
+
+}  // namespace sy

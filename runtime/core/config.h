@@ -1,0 +1,34 @@
+// Run configs: text-format protobuf (proto/switchyard/config.proto). Parse errors and unknown
+// fields are reported as file:line:column; `--set a.b=value` overrides go through the same parser;
+// every cross-field rule lives in validate_config() so there is one place to read them all.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/core/error.h"
+#include "switchyard/config.pb.h"
+
+namespace sy {
+
+// Reads and parses a .pbtxt file. Throws sy::Error naming file:line:column for each problem.
+pb::RunConfig load_config_file(const std::string& path);
+// Parses config text; `source` names it in error messages (a file name or "<string>").
+pb::RunConfig parse_config_text(const std::string& text, const std::string& source);
+
+// Applies one override "path=value", e.g. "model.moe.num_experts=16", "parallel.comm_backend=NCCL",
+// "model.moe_layer[0].moe.top_k=2" (an index equal to the current size appends an element).
+void apply_override(pb::RunConfig* config, const std::string& assignment);
+void apply_overrides(pb::RunConfig* config, const std::vector<std::string>& assignments);
+
+// The cross-field checks. Throws one sy::Error that lists every violated rule with how to fix it.
+// world_size is the number of MPI ranks the run will use.
+void validate_config(const pb::RunConfig& config, int world_size);
+
+// The MoE settings of block `layer`: the model-wide ones merged with that layer's override.
+pb::MoeConfig moe_for_layer(const pb::ModelConfig& model, int layer);
+
+// The config as text-format, for logs and for saving next to checkpoints.
+std::string config_to_text(const pb::RunConfig& config);
+
+}  // namespace sy

@@ -1,0 +1,65 @@
+#include "runtime/core/cpu_backend.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "runtime/core/error.h"
+
+namespace sy {
+
+namespace {
+
+template <typename T>
+void fill_typed(void* dst, size_t n, T v) {
+  T* p = static_cast<T*>(dst);
+  for (size_t i = 0; i < n; ++i) p[i] = v;
+}
+
+class CpuBackend final : public Backend {
+ public:
+  DeviceType type() const override { return DeviceType::kCPU; }
+
+  void* allocate(size_t bytes) override {
+    if (bytes == 0) return nullptr;
+    // 64-byte alignment: cache lines and AVX-512 loads; aligned_alloc wants a multiple.
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded);
+    SY_CHECK(p != nullptr, "out of host memory allocating " << bytes << " bytes");
+    return p;
+  }
+  void deallocate(void* ptr) override { std::free(ptr); }
+
+  void copy(void* dst, const void* src, size_t bytes, Stream) override {
+    if (bytes) std::memmove(dst, src, bytes);
+  }
+
+  void fill(void* dst, size_t count, DType dtype, double value, Stream) override {
+    switch (dtype) {
+      case DType::kF32: fill_typed<float>(dst, count, static_cast<float>(value)); break;
+      case DType::kBF16: fill_typed<bf16>(dst, count, float_to_bf16(static_cast<float>(value))); break;
+      case DType::kI32: fill_typed<int32_t>(dst, count, static_cast<int32_t>(value)); break;
+      case DType::kI64: fill_typed<int64_t>(dst, count, static_cast<int64_t>(value)); break;
+      case DType::kU8: fill_typed<uint8_t>(dst, count, static_cast<uint8_t>(value)); break;
+    }
+  }
+
+  // The CPU is synchronous: every op has completed when it returns.
+  Stream create_stream() override { return Stream{}; }
+  void destroy_stream(Stream) override {}
+  void synchronize(Stream) override {}
+  bool query(Stream) override { return true; }
+  Event create_event() override { return Event{}; }
+  void destroy_event(Event) override {}
+  void record(Event, Stream) override {}
+  void wait(Stream, Event) override {}
+  void synchronize(Event) override {}
+};
+
+}  // namespace
+
+Backend& cpu_backend() {
+  static CpuBackend b;
+  return b;
+}
+
+}  // namespace sy

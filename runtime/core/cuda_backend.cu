@@ -1,0 +1,159 @@
+// The CUDA backend: cudaMalloc'd memory (never managed memory), cudaMemcpyAsync with
+// cudaMemcpyDefault (unified addressing tells host from device), streams and events.
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "runtime/core/cpu_backend.h"
+#include "runtime/core/cuda_check.h"
+
+namespace sy {
+
+namespace {
+
+template <typename T>
+__global__ void fill_kernel(T* p, size_t n, T v) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n;
+       i += size_t(gridDim.x) * blockDim.x)
+    p[i] = v;
+}
+
+template <typename T>
+void launch_fill(void* dst, size_t n, T v, cudaStream_t s) {
+  if (n == 0) return;
+  fill_kernel<T><<<grid_for(n, 256), 256, 0, s>>>(static_cast<T*>(dst), n, v);
+  SY_CUDA_LAUNCH_CHECK();
+}
+
+class CudaBackend final : public Backend {
+ public:
+  DeviceType type() const override { return DeviceType::kCUDA; }
+
+  void* allocate(size_t bytes) override {
+    if (bytes == 0) return nullptr;
+    void* p = nullptr;
+    cudaError_t rc = cudaMalloc(&p, bytes);
+    if (rc != cudaSuccess) {
+      size_t free_b = 0, total_b = 0;
+      cudaMemGetInfo(&free_b, &total_b);
+      SY_THROW("cudaMalloc of " << bytes << " bytes failed (" << cudaGetErrorString(rc) << "); "
+                                << free_b << " of " << total_b
+                                << " bytes free. Reduce the batch or model size.");
+    }
+    return p;
+  }
+  void deallocate(void* ptr) override {
+    if (ptr) cudaFree(ptr);  // no throw from destructors
+  }
+
+  void copy(void* dst, const void* src, size_t bytes, Stream stream) override {
+    if (bytes == 0) return;
+    SY_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, to_cuda(stream)));
+  }
+
+  void fill(void* dst, size_t n, DType dtype, double value, Stream stream) override {
+    cudaStream_t s = to_cuda(stream);
+    switch (dtype) {
+      case DType::kF32: launch_fill<float>(dst, n, static_cast<float>(value), s); break;
+      case DType::kBF16:
+        launch_fill<uint16_t>(dst, n, float_to_bf16(static_cast<float>(value)).bits, s);
+        break;
+      case DType::kI32: launch_fill<int32_t>(dst, n, static_cast<int32_t>(value), s); break;
+      case DType::kI64: launch_fill<int64_t>(dst, n, static_cast<int64_t>(value), s); break;
+      case DType::kU8: launch_fill<uint8_t>(dst, n, static_cast<uint8_t>(value), s); break;
+    }
+  }
+
+  Stream create_stream() override {
+    cudaStream_t s;
+    SY_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    return Stream{s};
+  }
+  void destroy_stream(Stream s) override {
+    if (s.handle) cudaStreamDestroy(to_cuda(s));
+  }
+  void synchronize(Stream s) override { SY_CUDA_CHECK(cudaStreamSynchronize(to_cuda(s))); }
+  bool query(Stream s) override {
+    cudaError_t rc = cudaStreamQuery(to_cuda(s));
+    if (rc == cudaErrorNotReady) return false;
+    SY_CUDA_CHECK(rc);
+    return true;
+  }
+
+  Event create_event() override {
+    cudaEvent_t e;
+    SY_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    return Event{e};
+  }
+  void destroy_event(Event e) override {
+    if (e.handle) cudaEventDestroy(to_cuda(e));
+  }
+  void record(Event e, Stream s) override { SY_CUDA_CHECK(cudaEventRecord(to_cuda(e), to_cuda(s))); }
+  void wait(Stream s, Event e) override {
+    SY_CUDA_CHECK(cudaStreamWaitEvent(to_cuda(s), to_cuda(e), 0));
+  }
+  void synchronize(Event e) override { SY_CUDA_CHECK(cudaEventSynchronize(to_cuda(e))); }
+};
+
+std::mutex g_mutex;
+
+}  // namespace
+
+int cuda_device_count_impl() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no device" error
+    return 0;
+  }
+  return n;
+}
+
+void cuda_set_device_impl(int index) {
+  int n = cuda_device_count_impl();
+  SY_CHECK(n > 0, "no GPU visible; cannot select device " << index);
+  SY_CUDA_CHECK(cudaSetDevice(index % n));
+}
+
+Backend* cuda_backend_or_null() {
+  static CudaBackend b;
+  static int devices = cuda_device_count_impl();
+  return devices > 0 ? &b : nullptr;
+}
+
+cublasHandle_t cublas_handle(Stream stream) {
+  static std::map<int, cublasHandle_t> handles;
+  int dev = 0;
+  SY_CUDA_CHECK(cudaGetDevice(&dev));
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto it = handles.find(dev);
+  if (it == handles.end()) {
+    cublasHandle_t h;
+    SY_CUBLAS_CHECK(cublasCreate(&h));
+    it = handles.emplace(dev, h).first;
+  }
+  SY_CUBLAS_CHECK(cublasSetStream(it->second, to_cuda(stream)));
+  return it->second;
+}
+
+void* cuda_workspace(size_t bytes, Stream stream) {
+  struct Buf {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+  };
+  static std::map<void*, Buf> buffers;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  Buf& b = buffers[stream.handle];
+  if (b.bytes < bytes) {
+    // Growing frees the old buffer; wait for queued work on this stream that may still read it.
+    if (b.ptr) {
+      SY_CUDA_CHECK(cudaStreamSynchronize(to_cuda(stream)));
+      SY_CUDA_CHECK(cudaFree(b.ptr));
+    }
+    size_t want = bytes < 4096 ? 4096 : bytes * 2;
+    SY_CUDA_CHECK(cudaMalloc(&b.ptr, want));
+    b.bytes = want;
+  }
+  return b.ptr;
+}
+
+}  // namespace sy

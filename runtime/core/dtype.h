@@ -1,0 +1,92 @@
+// Element types and devices.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "runtime/core/hostdevice.h"
+
+namespace sy {
+
+enum class DType { kF32, kBF16, kI32, kI64, kU8 };
+
+size_t dtype_size(DType t);
+const char* dtype_name(DType t);
+
+enum class DeviceType { kCPU, kCUDA };
+
+struct Device {
+  DeviceType type = DeviceType::kCPU;
+  int index = 0;
+  bool is_cpu() const { return type == DeviceType::kCPU; }
+  bool is_cuda() const { return type == DeviceType::kCUDA; }
+  bool operator==(const Device& o) const { return type == o.type && index == o.index; }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+  static Device cpu() { return Device{DeviceType::kCPU, 0}; }
+  static Device cuda(int i = 0) { return Device{DeviceType::kCUDA, i}; }
+};
+std::string device_name(Device d);
+
+// bfloat16 storage: the top 16 bits of an IEEE float. Conversion rounds to nearest even, the same
+// on host and device (the CUDA cast kernel calls these functions).
+struct bf16 {
+  uint16_t bits;
+};
+
+SY_HD uint32_t sy_float_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+#endif
+}
+
+SY_HD float sy_bits_float(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+#endif
+}
+
+SY_HD bf16 float_to_bf16(float f) {
+  uint32_t u = sy_float_bits(f);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) {
+    return bf16{static_cast<uint16_t>((u >> 16) | 0x40u)};  // NaN stays a (quiet) NaN
+  }
+  uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
+  return bf16{static_cast<uint16_t>((u + rounding) >> 16)};
+}
+
+SY_HD float bf16_to_float(bf16 h) { return sy_bits_float(static_cast<uint32_t>(h.bits) << 16); }
+
+template <typename T>
+struct DTypeOf;
+template <>
+struct DTypeOf<float> {
+  static constexpr DType value = DType::kF32;
+};
+template <>
+struct DTypeOf<bf16> {
+  static constexpr DType value = DType::kBF16;
+};
+template <>
+struct DTypeOf<int32_t> {
+  static constexpr DType value = DType::kI32;
+};
+template <>
+struct DTypeOf<int64_t> {
+  static constexpr DType value = DType::kI64;
+};
+template <>
+struct DTypeOf<uint8_t> {
+  static constexpr DType value = DType::kU8;
+};
+
+}  // namespace sy

@@ -1,0 +1,32 @@
+// CUDA implementations. Same signatures as ops.h; arguments are already checked by ops.cc.
+#pragma once
+
+#include "runtime/ops/ops.h"
+
+namespace sy {
+namespace cuda {
+
+void gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+          float alpha, float beta, Stream stream);
+void grouped_gemm(const Tensor& c, const Tensor& a, const Tensor& b,
+                  const std::vector<int64_t>& offsets, bool trans_b, float alpha, float beta,
+                  Stream stream);
+void grouped_gemm_weight_grad(const Tensor& c, const Tensor& a, const Tensor& b,
+                              const std::vector<int64_t>& offsets, float alpha, float beta,
+                              Stream stream);
+void gather_rows(const Tensor& out, const Tensor& in, const Tensor& index, Stream stream);
+void scatter_rows(const Tensor& out, const Tensor& in, const Tensor& index, Stream stream);
+void softmax_forward(const Tensor& out, const Tensor& in, Stream stream);
+void softmax_backward(const Tensor& din, const Tensor& out, const Tensor& dout, Stream stream);
+void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int k, Stream stream);
+void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream);
+void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
+                         Stream stream);
+void reduce_rows(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream);
+void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream);
+void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys, int num_keys,
+                   Stream stream);
+void cast(const Tensor& out, const Tensor& in, Stream stream);
+
+}  // namespace cuda
+}  // namespace sy

@@ -1,0 +1,245 @@
+// Argument checks shared by both backends, then dispatch on the device of the tensors.
+#include "runtime/ops/ops.h"
+
+#include "runtime/ops/cpu/ops_cpu.h"
+#if defined(SY_WITH_CUDA)
+#include "runtime/ops/cuda/ops_cuda.h"
+#endif
+
+namespace sy {
+
+namespace {
+
+bool on_cuda(const Tensor& t) { return t.device().is_cuda(); }
+
+#if !defined(SY_WITH_CUDA)
+[[noreturn]] void no_cuda(const char* op) {
+  SY_THROW(op << ": CUDA tensors given, but this build has no CUDA backend; reconfigure with "
+                 "-DSY_CUDA=ON or keep the tensors on the CPU");
+}
+#endif
+
+#if defined(SY_WITH_CUDA)
+#define SY_DISPATCH(op, t, cpu_call, cuda_call) \
+  do {                                          \
+    if (on_cuda(t)) {                           \
+      cuda_call;                                \
+    } else {                                    \
+      cpu_call;                                 \
+    }                                           \
+  } while (0)
+#else
+#define SY_DISPATCH(op, t, cpu_call, cuda_call) \
+  do {                                          \
+    if (on_cuda(t)) no_cuda(op);                \
+    cpu_call;                                   \
+  } while (0)
+#endif
+
+void check_matrix(const char* op, const char* what, const Tensor& t) {
+  SY_CHECK(t.ndim() == 2, op << ": " << what << " must be 2-D, got shape " << shape_str(t.shape()));
+  check_dtype(op, what, t, DType::kF32);
+}
+
+void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
+  SY_CHECK(a.shape() == b.shape(), op << ": shapes differ: " << shape_str(a.shape()) << " vs "
+                                      << shape_str(b.shape()));
+}
+
+void check_offsets(const char* op, const std::vector<int64_t>& offsets, int64_t groups,
+                   int64_t rows) {
+  SY_CHECK(static_cast<int64_t>(offsets.size()) == groups + 1,
+           op << ": " << groups << " groups need " << groups + 1 << " offsets, got "
+              << offsets.size());
+  SY_CHECK(offsets.front() == 0 && offsets.back() == rows,
+           op << ": offsets must run from 0 to " << rows << " rows, got " << offsets.front()
+              << ".." << offsets.back());
+  for (int64_t g = 0; g < groups; ++g)
+    SY_CHECK(offsets[g] <= offsets[g + 1], op << ": offsets decrease at group " << g);
+}
+
+// Index bounds can be checked cheaply on the host; on the GPU they are the caller's contract.
+void check_index_host(const char* op, const Tensor& index, int64_t limit) {
+  if (!index.device().is_cpu()) return;
+  const int32_t* p = index.data<int32_t>();
+  for (int64_t i = 0; i < index.numel(); ++i)
+    SY_CHECK(p[i] < limit, op << ": index[" << i << "] = " << p[i] << " is out of range for "
+                              << limit << " rows");
+}
+
+}  // namespace
+
+void gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+          float alpha, float beta, Stream stream) {
+  check_matrix("gemm", "c", c);
+  check_matrix("gemm", "a", a);
+  check_matrix("gemm", "b", b);
+  check_same_device("gemm", {&c, &a, &b});
+  int64_t m = trans_a ? a.dim(1) : a.dim(0), k = trans_a ? a.dim(0) : a.dim(1);
+  int64_t kb = trans_b ? b.dim(1) : b.dim(0), n = trans_b ? b.dim(0) : b.dim(1);
+  SY_CHECK(k == kb && c.dim(0) == m && c.dim(1) == n,
+           "gemm: op(a) is " << m << "x" << k << ", op(b) is " << kb << "x" << n << ", c is "
+                             << shape_str(c.shape()));
+  SY_DISPATCH("gemm", c, cpu::gemm(c, a, b, trans_a, trans_b, alpha, beta),
+              cuda::gemm(c, a, b, trans_a, trans_b, alpha, beta, stream));
+}
+
+void grouped_gemm(const Tensor& c, const Tensor& a, const Tensor& b,
+                  const std::vector<int64_t>& offsets, bool trans_b, float alpha, float beta,
+                  Stream stream) {
+  const char* op = "grouped_gemm";
+  check_matrix(op, "c", c);
+  check_matrix(op, "a", a);
+  check_dtype(op, "b", b, DType::kF32);
+  SY_CHECK(b.ndim() == 3, op << ": b must be (G,K,N) or (G,N,K), got " << shape_str(b.shape()));
+  check_same_device(op, {&c, &a, &b});
+  int64_t k = trans_b ? b.dim(2) : b.dim(1), n = trans_b ? b.dim(1) : b.dim(2);
+  SY_CHECK(a.dim(1) == k && c.dim(1) == n && c.dim(0) == a.dim(0),
+           op << ": a " << shape_str(a.shape()) << ", b " << shape_str(b.shape()) << ", c "
+              << shape_str(c.shape()) << " do not fit");
+  check_offsets(op, offsets, b.dim(0), a.dim(0));
+  SY_DISPATCH(op, c, cpu::grouped_gemm(c, a, b, offsets, trans_b, alpha, beta),
+              cuda::grouped_gemm(c, a, b, offsets, trans_b, alpha, beta, stream));
+}
+
+void grouped_gemm_weight_grad(const Tensor& c, const Tensor& a, const Tensor& b,
+                              const std::vector<int64_t>& offsets, float alpha, float beta,
+                              Stream stream) {
+  const char* op = "grouped_gemm_weight_grad";
+  check_matrix(op, "a", a);
+  check_matrix(op, "b", b);
+  check_dtype(op, "c", c, DType::kF32);
+  SY_CHECK(c.ndim() == 3, op << ": c must be (G,K,N), got " << shape_str(c.shape()));
+  check_same_device(op, {&c, &a, &b});
+  SY_CHECK(a.dim(0) == b.dim(0) && c.dim(1) == a.dim(1) && c.dim(2) == b.dim(1),
+           op << ": a " << shape_str(a.shape()) << ", b " << shape_str(b.shape()) << ", c "
+              << shape_str(c.shape()) << " do not fit");
+  check_offsets(op, offsets, c.dim(0), a.dim(0));
+  SY_DISPATCH(op, c, cpu::grouped_gemm_weight_grad(c, a, b, offsets, alpha, beta),
+              cuda::grouped_gemm_weight_grad(c, a, b, offsets, alpha, beta, stream));
+}
+
+void gather_rows(const Tensor& out, const Tensor& in, const Tensor& index, Stream stream) {
+  const char* op = "gather_rows";
+  check_dtype(op, "index", index, DType::kI32);
+  check_same_device(op, {&out, &in, &index});
+  SY_CHECK(out.dtype() == in.dtype(), op << ": out and in dtypes differ");
+  SY_CHECK(out.ndim() >= 1 && in.ndim() >= 1 && out.cols() == in.cols() &&
+               out.dim(0) == index.numel() && out.numel() == index.numel() * out.cols() &&
+               in.numel() == in.dim(0) * in.cols(),
+           op << ": out " << shape_str(out.shape()) << ", in " << shape_str(in.shape())
+              << ", index " << shape_str(index.shape()) << " do not fit");
+  check_index_host(op, index, in.dim(0));
+  SY_DISPATCH(op, out, cpu::gather_rows(out, in, index), cuda::gather_rows(out, in, index, stream));
+}
+
+void scatter_rows(const Tensor& out, const Tensor& in, const Tensor& index, Stream stream) {
+  const char* op = "scatter_rows";
+  check_dtype(op, "index", index, DType::kI32);
+  check_same_device(op, {&out, &in, &index});
+  SY_CHECK(out.dtype() == in.dtype(), op << ": out and in dtypes differ");
+  SY_CHECK(out.ndim() >= 1 && in.ndim() >= 1 && out.cols() == in.cols() &&
+               in.dim(0) == index.numel() && in.numel() == index.numel() * in.cols() &&
+               out.numel() == out.dim(0) * out.cols(),
+           op << ": out " << shape_str(out.shape()) << ", in " << shape_str(in.shape())
+              << ", index " << shape_str(index.shape()) << " do not fit");
+  check_index_host(op, index, out.dim(0));
+  SY_DISPATCH(op, out, cpu::scatter_rows(out, in, index),
+              cuda::scatter_rows(out, in, index, stream));
+}
+
+void softmax_forward(const Tensor& out, const Tensor& in, Stream stream) {
+  check_dtype("softmax_forward", "in", in, DType::kF32);
+  check_dtype("softmax_forward", "out", out, DType::kF32);
+  check_same_shape("softmax_forward", out, in);
+  check_same_device("softmax_forward", {&out, &in});
+  SY_DISPATCH("softmax_forward", out, cpu::softmax_forward(out, in),
+              cuda::softmax_forward(out, in, stream));
+}
+
+void softmax_backward(const Tensor& din, const Tensor& out, const Tensor& dout, Stream stream) {
+  for (const Tensor* t : {&din, &out, &dout}) check_dtype("softmax_backward", "tensor", *t, DType::kF32);
+  check_same_shape("softmax_backward", din, out);
+  check_same_shape("softmax_backward", dout, out);
+  check_same_device("softmax_backward", {&din, &out, &dout});
+  SY_DISPATCH("softmax_backward", din, cpu::softmax_backward(din, out, dout),
+              cuda::softmax_backward(din, out, dout, stream));
+}
+
+void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int k, Stream stream) {
+  check_dtype("topk", "in", in, DType::kF32);
+  check_dtype("topk", "values", values, DType::kF32);
+  check_dtype("topk", "indices", indices, DType::kI32);
+  check_same_device("topk", {&values, &indices, &in});
+  SY_CHECK(k >= 1 && k <= in.cols(), "topk: k = " << k << " must be in [1, " << in.cols() << "]");
+  SY_CHECK(values.rows() == in.rows() && values.cols() == k && indices.rows() == in.rows() &&
+               indices.cols() == k,
+           "topk: values and indices must be (" << in.rows() << "," << k << ")");
+  SY_DISPATCH("topk", in, cpu::topk(values, indices, in, k),
+              cuda::topk(values, indices, in, k, stream));
+}
+
+void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream) {
+  check_dtype("activation_forward", "in", in, DType::kF32);
+  check_dtype("activation_forward", "out", out, DType::kF32);
+  check_same_shape("activation_forward", out, in);
+  check_same_device("activation_forward", {&out, &in});
+  SY_DISPATCH("activation_forward", in, cpu::activation_forward(out, in, act),
+              cuda::activation_forward(out, in, act, stream));
+}
+
+void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
+                         Stream stream) {
+  for (const Tensor* t : {&din, &in, &dout}) check_dtype("activation_backward", "tensor", *t, DType::kF32);
+  check_same_shape("activation_backward", din, in);
+  check_same_shape("activation_backward", dout, in);
+  check_same_device("activation_backward", {&din, &in, &dout});
+  SY_DISPATCH("activation_backward", in, cpu::activation_backward(din, in, dout, act),
+              cuda::activation_backward(din, in, dout, act, stream));
+}
+
+void reduce_rows(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream) {
+  check_dtype("reduce_rows", "in", in, DType::kF32);
+  check_dtype("reduce_rows", "out", out, DType::kF32);
+  check_same_device("reduce_rows", {&out, &in});
+  SY_CHECK(out.numel() == in.rows(), "reduce_rows: out must hold " << in.rows() << " values, has "
+                                                                   << out.numel());
+  SY_DISPATCH("reduce_rows", in, cpu::reduce_rows(out, in, op),
+              cuda::reduce_rows(out, in, op, stream));
+}
+
+void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream) {
+  check_dtype("reduce_cols", "in", in, DType::kF32);
+  check_dtype("reduce_cols", "out", out, DType::kF32);
+  check_same_device("reduce_cols", {&out, &in});
+  SY_CHECK(out.numel() == in.cols(), "reduce_cols: out must hold " << in.cols() << " values, has "
+                                                                   << out.numel());
+  SY_DISPATCH("reduce_cols", in, cpu::reduce_cols(out, in, op),
+              cuda::reduce_cols(out, in, op, stream));
+}
+
+void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys, int num_keys,
+                   Stream stream) {
+  const char* op = "counting_sort";
+  for (const Tensor* t : {&order, &counts, &keys}) check_dtype(op, "tensor", *t, DType::kI32);
+  check_same_device(op, {&order, &counts, &keys});
+  SY_CHECK(num_keys >= 0, op << ": num_keys must be ≥ 0, got " << num_keys);
+  SY_CHECK(order.numel() == keys.numel(), op << ": order must hold " << keys.numel() << " items");
+  SY_CHECK(counts.numel() == num_keys, op << ": counts must hold " << num_keys << " values");
+  SY_CHECK(keys.numel() < (int64_t{1} << 31), op << ": more than 2^31 items");
+  SY_DISPATCH(op, keys, cpu::counting_sort(order, counts, keys, num_keys),
+              cuda::counting_sort(order, counts, keys, num_keys, stream));
+}
+
+void cast(const Tensor& out, const Tensor& in, Stream stream) {
+  check_same_device("cast", {&out, &in});
+  SY_CHECK(out.numel() == in.numel(), "cast: element counts differ");
+  bool ok = in.dtype() == out.dtype() ||
+            (in.dtype() == DType::kF32 && out.dtype() == DType::kBF16) ||
+            (in.dtype() == DType::kBF16 && out.dtype() == DType::kF32);
+  SY_CHECK(ok, "cast: " << dtype_name(in.dtype()) << " → " << dtype_name(out.dtype())
+                        << " is not supported (f32 ↔ bf16 only)");
+  SY_DISPATCH("cast", in, cpu::cast(out, in), cuda::cast(out, in, stream));
+}
+
+}  // namespace sy

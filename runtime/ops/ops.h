@@ -1,0 +1,87 @@
+// The core ops. Each has this one signature and two implementations, ops/cpu (the oracle) and
+// ops/cuda; ops.cc checks the arguments once and dispatches on the tensors' device.
+//
+// Conventions (DESIGN.md contract 1):
+// - Argument order: outputs, saved-for-backward, inputs and weights, sizes, stream last.
+// - Outputs are tensor handles passed as const Tensor&: the handle is const, the memory it names is
+//   written. Outputs must be allocated by the caller with the stated shape.
+// - Everything is row-major and contiguous. Matrices are f32 unless stated; index tensors are i32.
+// - "Rows" of a tensor are all dimensions but the last, flattened; "cols" is the last dimension.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "runtime/core/tensor.h"
+
+namespace sy {
+
+enum class Activation { kGelu, kSilu };
+enum class ReduceOp { kSum, kMax };
+
+// c (M,N) = alpha · op(a) · op(b) + beta · c, with op(a) (M,K), op(b) (K,N).
+// a is (M,K), or (K,M) when trans_a; b is (K,N), or (N,K) when trans_b. K = 0 gives c = beta · c.
+void gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+          float alpha, float beta, Stream stream = {});
+
+// Grouped GEMM over row segments (the expert-major buffer of a MoE layer):
+// for every group g with rows [offsets[g], offsets[g+1]) of a and c,
+//   c[rows_g] (m_g,N) = alpha · a[rows_g] (m_g,K) · op(b[g]) + beta · c[rows_g].
+// b is (G,K,N), or (G,N,K) when trans_b. offsets is on the host, G+1 entries, non-decreasing,
+// offsets[0] = 0 and offsets[G] = M. Empty groups are allowed. Rows outside all groups: none.
+void grouped_gemm(const Tensor& c, const Tensor& a, const Tensor& b,
+                  const std::vector<int64_t>& offsets, bool trans_b, float alpha, float beta,
+                  Stream stream = {});
+
+// The weight gradient of grouped_gemm: for every group g,
+//   c[g] (K,N) = alpha · a[rows_g]ᵀ (K,m_g) · b[rows_g] (m_g,N) + beta · c[g].
+// a is (M,K), b is (M,N), c is (G,K,N). An empty group gives c[g] = beta · c[g].
+void grouped_gemm_weight_grad(const Tensor& c, const Tensor& a, const Tensor& b,
+                              const std::vector<int64_t>& offsets, float alpha, float beta,
+                              Stream stream = {});
+
+// out[i,:] = in[index[i],:]; index[i] < 0 gives a zero row. out (n,C), in (R,C), index (n) i32.
+// Any dtype. This is the permute of dispatch.
+void gather_rows(const Tensor& out, const Tensor& in, const Tensor& index, Stream stream = {});
+
+// out[index[i],:] = in[i,:]; index[i] < 0 skips row i; other rows of out are left as they are.
+// The indices ≥ 0 must be distinct (a permutation into out). out (R,C), in (n,C), index (n) i32.
+void scatter_rows(const Tensor& out, const Tensor& in, const Tensor& index, Stream stream = {});
+
+// Softmax over the last dimension. out and in have the same shape (in-place allowed).
+void softmax_forward(const Tensor& out, const Tensor& in, Stream stream = {});
+// din = out ⊙ (dout − Σ_j out_j·dout_j), row by row.
+void softmax_backward(const Tensor& din, const Tensor& out, const Tensor& dout,
+                      Stream stream = {});
+
+// The k largest entries of each row, in descending order; ties go to the lower column index, so the
+// choice is the same on every backend. values (R,k) f32, indices (R,k) i32, in (R,C), k ≤ C.
+void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int k,
+          Stream stream = {});
+
+// Elementwise activations. GELU is the tanh approximation (as in GPT-2 and llm.c).
+void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream = {});
+// din = act'(in) ⊙ dout.
+void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
+                         Stream stream = {});
+
+// Reductions, summed in index order (the same order on every backend, hence bitwise equal sums).
+// reduce_rows: in (R,C) → out (R), over the last dimension.
+// reduce_cols: in (R,C) → out (C), over the rows (bias gradients, per-expert counts).
+// The max of an empty set is -inf; the sum is 0.
+void reduce_rows(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream = {});
+void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream = {});
+
+// Stable counting sort of n items by key: order lists the item indices grouped by key in
+// increasing key order, items of equal key in their original order; counts[k] is the number of
+// items with key k. Items whose key is outside [0, num_keys) (e.g. -1 for a dropped token) are left
+// out: the first Σcounts entries of order are valid and the rest are -1. No atomics on any backend,
+// so the permutation is identical on CPU and GPU and from run to run.
+// order (n) i32, counts (num_keys) i32, keys (n) i32.
+void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys, int num_keys,
+                   Stream stream = {});
+
+// Converts between f32 and bf16 (round to nearest even); other dtype pairs must match (a copy).
+void cast(const Tensor& out, const Tensor& in, Stream stream = {});
+
+}  // namespace sy

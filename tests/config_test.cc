@@ -1,0 +1,137 @@
+// Config parsing (positions of errors), overrides and the cross-field checks.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <regex>
+
+#include "runtime/core/config.h"
+
+namespace sy {
+namespace {
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const char* kGood = R"(
+name: "tiny"
+model {
+  family: MH_MOE
+  d_model: 64
+  n_heads: 4
+  moe { num_experts: 8 top_k: 2 num_heads: 4 }
+  moe_layer { layer: 1 moe { top_k: 1 } }
+}
+parallel { ep: 4 }
+data { global_batch: 8 }
+)";
+
+TEST(Config, ParsesAndKeepsDefaults) {
+  pb::RunConfig c = parse_config_text(kGood, "good.pbtxt");
+  EXPECT_EQ(c.model().family(), pb::MH_MOE);
+  EXPECT_EQ(c.model().moe().num_experts(), 8);
+  EXPECT_EQ(c.parallel().comm_backend(), pb::MPI);                  // default
+  EXPECT_FLOAT_EQ(c.model().moe().capacity_factor(), 1.25f);       // default
+  EXPECT_EQ(moe_for_layer(c.model(), 1).top_k(), 1);               // per-layer override
+  EXPECT_EQ(moe_for_layer(c.model(), 0).top_k(), 2);
+  EXPECT_EQ(moe_for_layer(c.model(), 1).num_heads(), 4);           // the rest is inherited
+  EXPECT_NO_THROW(validate_config(c, 4));
+  EXPECT_NO_THROW(validate_config(c, 8));
+}
+
+TEST(Config, SyntaxErrorsNameLineAndColumn) {
+  // Line 3, column 12 holds the bad value "abc".
+  std::string msg = error_of([] { parse_config_text("name: \"a\"\nmodel {\n  d_model: abc\n}\n", "bad.pbtxt"); });
+  EXPECT_TRUE(std::regex_search(msg, std::regex("bad\\.pbtxt:3:12: "))) << msg;
+  // A missing closing brace is reported at the end of the input (line 2).
+  msg = error_of([] { parse_config_text("model {\n  d_model: 12\n", "open.pbtxt"); });
+  EXPECT_TRUE(std::regex_search(msg, std::regex("open\\.pbtxt:[23]:[0-9]+: "))) << msg;
+}
+
+TEST(Config, UnknownFieldsAreErrorsWithPositions) {
+  std::string msg = error_of([] { parse_config_text("model {\n  d_modle: 12\n}\n", "typo.pbtxt"); });
+  EXPECT_TRUE(std::regex_search(msg, std::regex("typo\\.pbtxt:2:[0-9]+: .*d_modle"))) << msg;
+}
+
+TEST(Config, LoadsFilesAndReportsMissingOnes) {
+  std::string path = ::testing::TempDir() + "/sy_config_test.pbtxt";
+  {
+    std::ofstream out(path);
+    out << kGood;
+  }
+  EXPECT_EQ(load_config_file(path).name(), "tiny");
+  std::remove(path.c_str());
+  std::string msg = error_of([&] { load_config_file(path); });
+  EXPECT_NE(msg.find("cannot open config file"), std::string::npos) << msg;
+}
+
+TEST(Config, OverridesSetScalarsEnumsStringsAndRepeatedMessages) {
+  pb::RunConfig c = parse_config_text(kGood, "good.pbtxt");
+  apply_overrides(&c, {"model.moe.num_experts=16", "parallel.comm_backend=NCCL",
+                       "data.train_path=/tmp/x.bin", "model.moe_layer[0].moe.top_k=2",
+                       "model.moe_layer[1].layer=0", "optimizer.lr=1e-4"});
+  EXPECT_EQ(c.model().moe().num_experts(), 16);
+  EXPECT_EQ(c.parallel().comm_backend(), pb::NCCL);
+  EXPECT_EQ(c.data().train_path(), "/tmp/x.bin");
+  EXPECT_EQ(c.model().moe_layer(0).moe().top_k(), 2);
+  ASSERT_EQ(c.model().moe_layer_size(), 2);  // index == size appends
+  EXPECT_EQ(c.model().moe_layer(1).layer(), 0);
+  EXPECT_FLOAT_EQ(c.optimizer().lr(), 1e-4f);
+
+  for (const char* bad : {"model.nope=1", "model.d_model=abc", "model.moe=3", "nothing",
+                          "model.moe_layer[5].layer=1", "parallel.comm_backend=GLOO"}) {
+    std::string msg = error_of([&] { apply_override(&c, bad); });
+    EXPECT_NE(msg.find("override"), std::string::npos) << bad << ": " << msg;
+  }
+}
+
+TEST(Config, CrossFieldChecksSayHowToFix) {
+  pb::RunConfig c = parse_config_text(kGood, "good.pbtxt");
+  // ep must divide the world size.
+  std::string msg = error_of([&] { validate_config(c, 6); });
+  EXPECT_NE(msg.find("parallel.ep = 4 does not divide the world size 6"), std::string::npos) << msg;
+  // Experts must be divisible by ep, in the model-wide and per-layer settings.
+  apply_override(&c, "model.moe.num_experts=6");
+  msg = error_of([&] { validate_config(c, 4); });
+  EXPECT_NE(msg.find("model.moe.num_experts = 6 is not divisible by ep = 4"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("model.moe_layer[0].moe.num_experts = 6"), std::string::npos) << msg;
+  // Several problems are reported together.
+  apply_override(&c, "optimizer.lr=0");
+  apply_override(&c, "data.global_batch=3");
+  msg = error_of([&] { validate_config(c, 4); });
+  EXPECT_NE(msg.find("optimizer.lr must be > 0"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("data.global_batch = 3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("problems"), std::string::npos) << msg;
+}
+
+TEST(Config, OtherRules) {
+  auto invalid = [](const std::string& text, int world, const std::string& needle) {
+    pb::RunConfig c = parse_config_text(text, "t");
+    std::string msg = error_of([&] { validate_config(c, world); });
+    EXPECT_NE(msg.find(needle), std::string::npos) << text << "\n → " << msg;
+  };
+  invalid("model { family: TRANSFORMER_MOE moe { router: BASE top_k: 2 } }", 1, "BASE routing");
+  invalid("model { family: MH_MOE d_model: 64 moe { num_heads: 3 } }", 1, "num_heads = 3");
+  invalid("model { family: SMLP d_model: 10 moe { num_experts: 3 } }", 1, "channel chunks");
+  invalid("parallel { comm_backend: NCCL }", 1, "needs parallel.device = CUDA");
+  invalid("model { family: MH_MOE moe_layer { layer: 9 } }", 1, "is not a block");
+  invalid("schedule { steps: 10 warmup_steps: 20 }", 1, "warmup_steps = 20");
+  invalid("model { family: MH_MOE moe { top_k: 9 } }", 1, "top_k = 9");
+}
+
+TEST(Config, PrintsBackToParseableText) {
+  pb::RunConfig c = parse_config_text(kGood, "good.pbtxt");
+  pb::RunConfig again = parse_config_text(config_to_text(c), "printed");
+  EXPECT_EQ(again.SerializeAsString(), c.SerializeAsString());
+}
+
+}  // namespace
+}  // namespace sy

@@ -1,0 +1,155 @@
+// Every CUDA op against its CPU twin on the same inputs. Skipped only where no GPU is visible (the
+// CUDA code is still compiled and linked in every build that found the toolkit).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "runtime/ops/ops.h"
+#include "tests/ops_reference.h"
+
+namespace sy {
+namespace {
+
+class CudaOps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!cuda_available()) GTEST_SKIP() << "no GPU visible: the CUDA ops are compiled, not run";
+  }
+  static Tensor gpu(const Tensor& t) { return t.to(Device::cuda()); }
+  static Tensor f(const std::vector<float>& v, const Shape& s) { return Tensor::from_vector(v, s); }
+  static Tensor i(const std::vector<int32_t>& v, const Shape& s) { return Tensor::from_vector(v, s); }
+};
+
+void expect_close(const Tensor& got_gpu, const Tensor& want_cpu, float tol, const char* what) {
+  auto g = got_gpu.to_vector<float>(), w = want_cpu.to_vector<float>();
+  ASSERT_EQ(g.size(), w.size()) << what;
+  for (size_t k = 0; k < g.size(); ++k)
+    ASSERT_LE(std::fabs(g[k] - w[k]), tol * (1 + std::fabs(w[k])))
+        << what << " at " << k << ": " << g[k] << " vs " << w[k];
+}
+
+TEST_F(CudaOps, Gemm) {
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{0, 3, 4}, {3, 4, 0}, {37, 13, 29},
+                         {128, 96, 200}})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        Tensor a = f(ref::random_floats(m * k, 1), ta ? Shape{k, m} : Shape{m, k});
+        Tensor b = f(ref::random_floats(k * n, 2), tb ? Shape{n, k} : Shape{k, n});
+        Tensor c = f(ref::random_floats(m * n, 3), {m, n});
+        Tensor cg = gpu(c);
+        gemm(c, a, b, ta, tb, 0.5f, 2.0f);
+        gemm(cg, gpu(a), gpu(b), ta, tb, 0.5f, 2.0f);
+        expect_close(cg, c, 1e-4f, "gemm");
+      }
+}
+
+TEST_F(CudaOps, GroupedGemmAndWeightGrad) {
+  std::vector<int64_t> off = {0, 0, 5, 5, 6, 40, 40};
+  int64_t g = 6, m = 40, k = 24, n = 16;
+  for (bool tb : {false, true}) {
+    Tensor a = f(ref::random_floats(m * k, 4), {m, k});
+    Tensor b = f(ref::random_floats(g * k * n, 5), tb ? Shape{g, n, k} : Shape{g, k, n});
+    Tensor c = f(ref::random_floats(m * n, 6), {m, n});
+    Tensor cg = gpu(c);
+    grouped_gemm(c, a, b, off, tb, 1.0f, 0.5f);
+    grouped_gemm(cg, gpu(a), gpu(b), off, tb, 1.0f, 0.5f);
+    expect_close(cg, c, 1e-4f, "grouped_gemm");
+  }
+  Tensor a = f(ref::random_floats(m * k, 7), {m, k});
+  Tensor d = f(ref::random_floats(m * n, 8), {m, n});
+  Tensor w = f(ref::random_floats(g * k * n, 9), {g, k, n});
+  Tensor wg = gpu(w);
+  grouped_gemm_weight_grad(w, a, d, off, 1.0f, 0.25f);
+  grouped_gemm_weight_grad(wg, gpu(a), gpu(d), off, 1.0f, 0.25f);
+  expect_close(wg, w, 1e-4f, "grouped_gemm_weight_grad");
+}
+
+TEST_F(CudaOps, GatherScatterExact) {
+  for (int64_t cols : {1, 3, 4, 33}) {
+    Tensor in = f(ref::random_floats(50 * cols, 10), {50, cols});
+    Tensor idx = i(ref::random_ints(70, 11, -1, 49), {70});
+    Tensor out = Tensor::empty({70, cols}, DType::kF32), outg = gpu(out);
+    gather_rows(out, in, idx);
+    gather_rows(outg, gpu(in), gpu(idx));
+    EXPECT_EQ(outg.to_vector<float>(), out.to_vector<float>()) << cols;
+    // Scatter through a permutation with holes.
+    std::vector<int32_t> perm(50);
+    for (int r = 0; r < 50; ++r) perm[r] = r % 7 == 3 ? -1 : (r * 17) % 50;
+    Tensor p = i(perm, {50});
+    Tensor back = Tensor::zeros({50, cols}, DType::kF32), backg = gpu(back);
+    scatter_rows(back, in, p);
+    scatter_rows(backg, gpu(in), gpu(p));
+    EXPECT_EQ(backg.to_vector<float>(), back.to_vector<float>()) << cols;
+  }
+}
+
+TEST_F(CudaOps, RowwiseOps) {
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{0, 8}, {1, 1}, {333, 17}, {64, 1000}}) {
+    Tensor x = f(ref::random_floats(rows * cols, 12, -8, 8), {rows, cols});
+    Tensor dy = f(ref::random_floats(rows * cols, 13), {rows, cols});
+    Tensor y = Tensor::empty({rows, cols}, DType::kF32), yg = gpu(y);
+    softmax_forward(y, x);
+    softmax_forward(yg, gpu(x));
+    expect_close(yg, y, 1e-5f, "softmax");
+    Tensor dx = Tensor::empty({rows, cols}, DType::kF32), dxg = gpu(dx);
+    softmax_backward(dx, y, dy);
+    softmax_backward(dxg, yg, gpu(dy));
+    expect_close(dxg, dx, 1e-5f, "softmax_backward");
+    for (Activation act : {Activation::kGelu, Activation::kSilu}) {
+      activation_forward(y, x, act);
+      activation_forward(yg, gpu(x), act);
+      expect_close(yg, y, 1e-5f, "activation_forward");
+      activation_backward(dx, x, dy, act);
+      activation_backward(dxg, gpu(x), gpu(dy), act);
+      expect_close(dxg, dx, 1e-5f, "activation_backward");
+    }
+    // Reductions run in the CPU's order: bitwise equal.
+    for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kMax}) {
+      Tensor r = Tensor::empty({rows}, DType::kF32), rg = gpu(r);
+      reduce_rows(r, x, op);
+      reduce_rows(rg, gpu(x), op);
+      EXPECT_EQ(rg.to_vector<float>(), r.to_vector<float>());
+      Tensor c = Tensor::empty({cols}, DType::kF32), cg = gpu(c);
+      reduce_cols(c, x, op);
+      reduce_cols(cg, gpu(x), op);
+      EXPECT_EQ(cg.to_vector<float>(), c.to_vector<float>());
+    }
+    if (cols >= 4) {
+      Tensor v = Tensor::empty({rows, 4}, DType::kF32), vg = gpu(v);
+      Tensor ix = Tensor::empty({rows, 4}, DType::kI32), ixg = gpu(ix);
+      topk(v, ix, x, 4);
+      topk(vg, ixg, gpu(x), 4);
+      EXPECT_EQ(ixg.to_vector<int32_t>(), ix.to_vector<int32_t>());
+      EXPECT_EQ(vg.to_vector<float>(), v.to_vector<float>());
+    }
+  }
+}
+
+TEST_F(CudaOps, CountingSortIsTheSamePermutation) {
+  for (auto [n, keys] : {std::pair<int64_t, int>{0, 4}, {1, 1}, {1000, 8}, {100000, 64},
+                         {300000, 1024}, {10, 0}}) {
+    Tensor k = i(ref::random_ints(n, 14, -1, keys), {n});
+    Tensor o = Tensor::empty({n}, DType::kI32), og = gpu(o);
+    Tensor c = Tensor::empty({keys}, DType::kI32), cg = gpu(c);
+    counting_sort(o, c, k, keys);
+    counting_sort(og, cg, gpu(k), keys);
+    EXPECT_EQ(og.to_vector<int32_t>(), o.to_vector<int32_t>()) << n << " items, " << keys;
+    EXPECT_EQ(cg.to_vector<int32_t>(), c.to_vector<int32_t>());
+  }
+}
+
+TEST_F(CudaOps, CastAndFill) {
+  Tensor x = f(ref::random_floats(1001, 15, -100, 100), {1001});
+  Tensor h = Tensor::empty({1001}, DType::kBF16), hg = gpu(h);
+  cast(h, x);
+  cast(hg, gpu(x));
+  Tensor back = Tensor::empty({1001}, DType::kF32), backg = gpu(back);
+  cast(back, h);
+  cast(backg, hg);
+  EXPECT_EQ(backg.to_vector<float>(), back.to_vector<float>());
+  Tensor z = Tensor::full({7}, DType::kI64, 42, Device::cuda());
+  for (int64_t v : z.to_vector<int64_t>()) EXPECT_EQ(v, 42);
+}
+
+}  // namespace
+}  // namespace sy

@@ -1,0 +1,319 @@
+// Every core op on the CPU against the independent references of ops_reference.cc, including empty
+// inputs and awkward sizes. (ops_cuda_test.cc then checks each CUDA op against its CPU twin.)
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "runtime/ops/cpu/ops_cpu.h"
+#include "runtime/ops/ops.h"
+#include "tests/ops_reference.h"
+
+namespace sy {
+namespace {
+
+Tensor tensor(const std::vector<float>& v, const Shape& s) { return Tensor::from_vector(v, s); }
+Tensor itensor(const std::vector<int32_t>& v, const Shape& s) { return Tensor::from_vector(v, s); }
+
+// |got − want| ≤ tol · (1 + |want|) element by element.
+void expect_close(const std::vector<float>& got, const std::vector<float>& want, float tol,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_LE(std::fabs(got[i] - want[i]), tol * (1 + std::fabs(want[i])))
+        << what << " at " << i << ": " << got[i] << " vs " << want[i];
+}
+
+struct GemmCase {
+  int64_t m, n, k;
+};
+
+class GemmTest : public ::testing::TestWithParam<std::tuple<GemmCase, bool, bool>> {};
+
+TEST_P(GemmTest, MatchesReference) {
+  auto [sz, ta, tb] = GetParam();
+  for (auto [alpha, beta] : {std::pair<float, float>{1, 0}, {0.5f, 2.0f}}) {
+    auto a = ref::random_floats(sz.m * sz.k, 1);
+    auto b = ref::random_floats(sz.k * sz.n, 2);
+    auto c0 = ref::random_floats(sz.m * sz.n, 3);
+    Tensor ta_t = tensor(a, ta ? Shape{sz.k, sz.m} : Shape{sz.m, sz.k});
+    Tensor tb_t = tensor(b, tb ? Shape{sz.n, sz.k} : Shape{sz.k, sz.n});
+    Tensor tc = tensor(c0, {sz.m, sz.n});
+    gemm(tc, ta_t, tb_t, ta, tb, alpha, beta);
+    auto want = c0;
+    ref::gemm(want, a, b, sz.m, sz.n, sz.k, ta, tb, alpha, beta);
+    expect_close(tc.to_vector<float>(), want, 1e-5f, "gemm");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, GemmTest,
+                         ::testing::Combine(::testing::Values(GemmCase{0, 3, 4}, GemmCase{5, 0, 3},
+                                                              GemmCase{3, 4, 0}, GemmCase{1, 1, 1},
+                                                              GemmCase{37, 13, 29},
+                                                              GemmCase{64, 65, 63}),
+                                            ::testing::Bool(), ::testing::Bool()));
+
+TEST(Gemm, RejectsMismatchedShapes) {
+  Tensor a = Tensor::zeros({3, 4}, DType::kF32), b = Tensor::zeros({5, 6}, DType::kF32);
+  Tensor c = Tensor::zeros({3, 6}, DType::kF32);
+  EXPECT_THROW(gemm(c, a, b, false, false, 1, 0), Error);
+  EXPECT_THROW(gemm(c, Tensor::zeros({3, 4}, DType::kI32), b, false, false, 1, 0), Error);
+}
+
+// Segments with empty groups at the start, the middle and the end.
+const std::vector<int64_t> kOffsets = {0, 0, 5, 5, 6, 19, 19};
+
+TEST(GroupedGemm, EachSegmentMatchesItsOwnGemm) {
+  int64_t g = 6, m = 19, k = 11, n = 7;
+  for (bool tb : {false, true}) {
+    auto a = ref::random_floats(m * k, 4);
+    auto b = ref::random_floats(g * k * n, 5);
+    auto c0 = ref::random_floats(m * n, 6);
+    Tensor tc = tensor(c0, {m, n});
+    grouped_gemm(tc, tensor(a, {m, k}), tensor(b, tb ? Shape{g, n, k} : Shape{g, k, n}), kOffsets,
+                 tb, 1.5f, 0.5f);
+    std::vector<float> want = c0;
+    for (int64_t e = 0; e < g; ++e) {
+      int64_t rows = kOffsets[e + 1] - kOffsets[e];
+      std::vector<float> ae(a.begin() + kOffsets[e] * k, a.begin() + kOffsets[e + 1] * k);
+      std::vector<float> be(b.begin() + e * k * n, b.begin() + (e + 1) * k * n);
+      std::vector<float> ce(want.begin() + kOffsets[e] * n, want.begin() + kOffsets[e + 1] * n);
+      ref::gemm(ce, ae, be, rows, n, k, false, tb, 1.5f, 0.5f);
+      std::copy(ce.begin(), ce.end(), want.begin() + kOffsets[e] * n);
+    }
+    expect_close(tc.to_vector<float>(), want, 1e-5f, tb ? "grouped_gemm tb" : "grouped_gemm");
+  }
+}
+
+TEST(GroupedGemm, WeightGradScalesEmptyGroupsByBeta) {
+  int64_t g = 6, m = 19, k = 5, n = 9;
+  auto a = ref::random_floats(m * k, 7);
+  auto b = ref::random_floats(m * n, 8);
+  auto c0 = ref::random_floats(g * k * n, 9);
+  Tensor tc = tensor(c0, {g, k, n});
+  grouped_gemm_weight_grad(tc, tensor(a, {m, k}), tensor(b, {m, n}), kOffsets, 1.0f, 0.25f);
+  std::vector<float> want = c0;
+  for (int64_t e = 0; e < g; ++e) {
+    int64_t rows = kOffsets[e + 1] - kOffsets[e];
+    std::vector<float> ae(a.begin() + kOffsets[e] * k, a.begin() + kOffsets[e + 1] * k);
+    std::vector<float> be(b.begin() + kOffsets[e] * n, b.begin() + kOffsets[e + 1] * n);
+    std::vector<float> ce(want.begin() + e * k * n, want.begin() + (e + 1) * k * n);
+    ref::gemm(ce, ae, be, k, n, rows, true, false, 1.0f, 0.25f);
+    std::copy(ce.begin(), ce.end(), want.begin() + e * k * n);
+  }
+  expect_close(tc.to_vector<float>(), want, 1e-5f, "grouped_gemm_weight_grad");
+}
+
+TEST(GroupedGemm, RejectsBadOffsets) {
+  Tensor a = Tensor::zeros({4, 3}, DType::kF32), b = Tensor::zeros({2, 3, 5}, DType::kF32);
+  Tensor c = Tensor::zeros({4, 5}, DType::kF32);
+  EXPECT_THROW(grouped_gemm(c, a, b, {0, 4}, false, 1, 0), Error);      // 1 group for 2 weights
+  EXPECT_THROW(grouped_gemm(c, a, b, {0, 3, 2}, false, 1, 0), Error);   // does not end at 4
+  EXPECT_THROW(grouped_gemm(c, a, b, {0, 3, 1, 4}, false, 1, 0), Error);
+}
+
+TEST(GatherScatter, PermuteAndUnpermuteAnyDtype) {
+  // in has 5 rows of 3; gather picks rows 4, 0, (zero), 2; scatter puts them back.
+  std::vector<int32_t> in_v(15);
+  for (int i = 0; i < 15; ++i) in_v[i] = 100 + i;
+  Tensor in = itensor(in_v, {5, 3});
+  Tensor idx = itensor({4, 0, -1, 2}, {4});
+  Tensor out = Tensor::full({4, 3}, DType::kI32, 7);
+  gather_rows(out, in, idx);
+  EXPECT_EQ(out.to_vector<int32_t>(),
+            (std::vector<int32_t>{112, 113, 114, 100, 101, 102, 0, 0, 0, 106, 107, 108}));
+  Tensor back = Tensor::full({5, 3}, DType::kI32, -5);
+  scatter_rows(back, out, idx);
+  EXPECT_EQ(back.to_vector<int32_t>(), (std::vector<int32_t>{100, 101, 102, -5, -5, -5, 106, 107,
+                                                             108, -5, -5, -5, 112, 113, 114}));
+  // bf16 rows (2 bytes per element, odd row length).
+  Tensor f = tensor(ref::random_floats(5 * 3, 11), {5, 3});
+  Tensor h = Tensor::empty({5, 3}, DType::kBF16);
+  cast(h, f);
+  Tensor hg = Tensor::empty({4, 3}, DType::kBF16);
+  gather_rows(hg, h, idx);
+  Tensor hf = Tensor::empty({4, 3}, DType::kF32);
+  cast(hf, hg);
+  auto hv = hf.to_vector<float>(), fv = f.to_vector<float>();
+  for (int j = 0; j < 3; ++j) {
+    EXPECT_EQ(hv[0 * 3 + j], bf16_to_float(float_to_bf16(fv[4 * 3 + j])));
+    EXPECT_EQ(hv[2 * 3 + j], 0.0f);
+  }
+}
+
+TEST(GatherScatter, EmptyAndOutOfRange) {
+  Tensor in = Tensor::zeros({3, 2}, DType::kF32);
+  Tensor none = Tensor::empty({0}, DType::kI32);
+  Tensor out0 = Tensor::empty({0, 2}, DType::kF32);
+  gather_rows(out0, in, none);
+  scatter_rows(in, out0, none);
+  Tensor bad = itensor({3}, {1});
+  Tensor out1 = Tensor::empty({1, 2}, DType::kF32);
+  EXPECT_THROW(gather_rows(out1, in, bad), Error);
+  EXPECT_THROW(scatter_rows(in, out1, bad), Error);
+}
+
+TEST(Softmax, ForwardMatchesReferenceAndRowsSumToOne) {
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{0, 5}, {1, 1}, {7, 13}, {3, 257}}) {
+    auto x = ref::random_floats(rows * cols, 12, -20, 20);
+    Tensor y = Tensor::empty({rows, cols}, DType::kF32);
+    softmax_forward(y, tensor(x, {rows, cols}));
+    auto yv = y.to_vector<float>();
+    expect_close(yv, ref::softmax(x, rows, cols), 1e-6f, "softmax");
+    for (int64_t r = 0; r < rows; ++r) {
+      double s = 0;
+      for (int64_t j = 0; j < cols; ++j) s += yv[r * cols + j];
+      EXPECT_NEAR(s, 1.0, 1e-5);
+    }
+  }
+}
+
+TEST(Softmax, BackwardMatchesFiniteDifferences) {
+  int64_t rows = 4, cols = 9;
+  auto x = ref::random_floats(rows * cols, 13, -3, 3);
+  auto dy = ref::random_floats(rows * cols, 14);
+  Tensor y = Tensor::empty({rows, cols}, DType::kF32), dx = Tensor::empty({rows, cols}, DType::kF32);
+  softmax_forward(y, tensor(x, {rows, cols}));
+  softmax_backward(dx, y, tensor(dy, {rows, cols}));
+  auto dxv = dx.to_vector<float>();
+  // L(x) = Σ dy ⊙ softmax(x); dL/dx_i by central differences on the double reference.
+  auto loss = [&](const std::vector<float>& xs) {
+    auto s = ref::softmax(xs, rows, cols);
+    double l = 0;
+    for (size_t i = 0; i < s.size(); ++i) l += double(dy[i]) * s[i];
+    return l;
+  };
+  for (size_t i = 0; i < x.size(); ++i) {
+    auto xp = x, xm = x;
+    xp[i] += 1e-2f;
+    xm[i] -= 1e-2f;
+    double fd = (loss(xp) - loss(xm)) / 2e-2;
+    EXPECT_NEAR(dxv[i], fd, 2e-4) << i;
+  }
+}
+
+TEST(TopK, MatchesReferenceWithTiesToTheLowerIndex) {
+  int64_t rows = 50, cols = 17;
+  // Small integer values make ties common.
+  auto xi = ref::random_ints(rows * cols, 15, 0, 4);
+  std::vector<float> x(xi.begin(), xi.end());
+  for (int k : {1, 2, 5, 17}) {
+    Tensor v = Tensor::empty({rows, k}, DType::kF32), i = Tensor::empty({rows, k}, DType::kI32);
+    topk(v, i, tensor(x, {rows, cols}), k);
+    std::vector<float> wv;
+    std::vector<int32_t> wi;
+    ref::topk(wv, wi, x, rows, cols, k);
+    EXPECT_EQ(i.to_vector<int32_t>(), wi) << "k = " << k;
+    EXPECT_EQ(v.to_vector<float>(), wv) << "k = " << k;
+  }
+  Tensor v = Tensor::empty({rows, 18}, DType::kF32), i = Tensor::empty({rows, 18}, DType::kI32);
+  EXPECT_THROW(topk(v, i, tensor(x, {rows, cols}), 18), Error);
+}
+
+TEST(TopK, EmptyRowsAndNegativeInfinity) {
+  Tensor v = Tensor::empty({0, 2}, DType::kF32), i = Tensor::empty({0, 2}, DType::kI32);
+  topk(v, i, Tensor::empty({0, 4}, DType::kF32), 2);
+  Tensor x = tensor({-INFINITY, -INFINITY, -1.0f}, {1, 3});
+  Tensor v2 = Tensor::empty({1, 3}, DType::kF32), i2 = Tensor::empty({1, 3}, DType::kI32);
+  topk(v2, i2, x, 3);
+  EXPECT_EQ(i2.to_vector<int32_t>(), (std::vector<int32_t>{2, 0, 1}));
+}
+
+TEST(Activation, ForwardAndBackwardMatchTheMath) {
+  auto x = ref::random_floats(1001, 16, -6, 6);
+  x.push_back(0.0f);
+  int64_t n = static_cast<int64_t>(x.size());
+  auto dy = ref::random_floats(n, 17);
+  for (Activation act : {Activation::kGelu, Activation::kSilu}) {
+    auto f = act == Activation::kGelu ? ref::gelu : ref::silu;
+    Tensor y = Tensor::empty({n}, DType::kF32), dx = Tensor::empty({n}, DType::kF32);
+    activation_forward(y, tensor(x, {n}), act);
+    activation_backward(dx, tensor(x, {n}), tensor(dy, {n}), act);
+    auto yv = y.to_vector<float>(), dxv = dx.to_vector<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      EXPECT_NEAR(yv[i], f(x[i]), 1e-5 * (1 + std::fabs(f(x[i]))));
+      double h = 1e-4;
+      double fd = (f(x[i] + h) - f(x[i] - h)) / (2 * h) * dy[i];
+      EXPECT_NEAR(dxv[i], fd, 1e-4) << "x = " << x[i];
+    }
+  }
+}
+
+TEST(Reduce, RowsAndColsSumAndMax) {
+  int64_t rows = 13, cols = 29;
+  auto x = ref::random_floats(rows * cols, 18, -5, 5);
+  Tensor t = tensor(x, {rows, cols});
+  Tensor sr = Tensor::empty({rows}, DType::kF32), mr = Tensor::empty({rows}, DType::kF32);
+  Tensor sc = Tensor::empty({cols}, DType::kF32), mc = Tensor::empty({cols}, DType::kF32);
+  reduce_rows(sr, t, ReduceOp::kSum);
+  reduce_rows(mr, t, ReduceOp::kMax);
+  reduce_cols(sc, t, ReduceOp::kSum);
+  reduce_cols(mc, t, ReduceOp::kMax);
+  auto srv = sr.to_vector<float>(), mrv = mr.to_vector<float>();
+  auto scv = sc.to_vector<float>(), mcv = mc.to_vector<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    double s = 0;
+    float m = -INFINITY;
+    for (int64_t j = 0; j < cols; ++j) {
+      s += x[r * cols + j];
+      m = std::max(m, x[r * cols + j]);
+    }
+    EXPECT_NEAR(srv[r], s, 1e-4);
+    EXPECT_EQ(mrv[r], m);
+  }
+  for (int64_t j = 0; j < cols; ++j) {
+    double s = 0;
+    float m = -INFINITY;
+    for (int64_t r = 0; r < rows; ++r) {
+      s += x[r * cols + j];
+      m = std::max(m, x[r * cols + j]);
+    }
+    EXPECT_NEAR(scv[j], s, 1e-4);
+    EXPECT_EQ(mcv[j], m);
+  }
+  // Empty reductions: sum 0, max -inf.
+  Tensor e = Tensor::empty({3, 0}, DType::kF32);
+  Tensor s3 = Tensor::empty({3}, DType::kF32), m3 = Tensor::empty({3}, DType::kF32);
+  reduce_rows(s3, e, ReduceOp::kSum);
+  reduce_rows(m3, e, ReduceOp::kMax);
+  for (float v : s3.to_vector<float>()) EXPECT_EQ(v, 0.0f);
+  for (float v : m3.to_vector<float>()) EXPECT_EQ(v, -INFINITY);
+}
+
+TEST(CountingSort, StableAndMatchesReference) {
+  struct Case {
+    int64_t n;
+    int keys;
+    uint32_t seed;
+  };
+  for (Case c : {Case{0, 4, 1}, Case{1, 1, 2}, Case{100, 8, 3}, Case{1000, 64, 4},
+                 Case{777, 3, 5}, Case{50, 0, 6}}) {
+    // Keys from -1 (dropped) to keys (out of range, also left out).
+    auto k = ref::random_ints(c.n, c.seed, -1, c.keys);
+    Tensor order = Tensor::empty({c.n}, DType::kI32), counts = Tensor::empty({c.keys}, DType::kI32);
+    counting_sort(order, counts, itensor(k, {c.n}), c.keys);
+    std::vector<int32_t> wo, wc;
+    ref::counting_sort(wo, wc, k, c.keys);
+    EXPECT_EQ(order.to_vector<int32_t>(), wo) << "n = " << c.n << ", keys = " << c.keys;
+    EXPECT_EQ(counts.to_vector<int32_t>(), wc);
+    // Cutting the work into any number of chunks (as the GPU does) gives the same permutation.
+    for (int64_t chunks : {2, 3, 7, 64, 5000}) {
+      Tensor o2 = Tensor::empty({c.n}, DType::kI32), c2 = Tensor::empty({c.keys}, DType::kI32);
+      cpu::counting_sort(o2, c2, itensor(k, {c.n}), c.keys, chunks);
+      EXPECT_EQ(o2.to_vector<int32_t>(), wo) << "chunks = " << chunks;
+      EXPECT_EQ(c2.to_vector<int32_t>(), wc);
+    }
+  }
+}
+
+TEST(Cast, F32ToBf16AndBack) {
+  auto x = ref::random_floats(100, 19, -1000, 1000);
+  Tensor h = Tensor::empty({100}, DType::kBF16), back = Tensor::empty({100}, DType::kF32);
+  cast(h, tensor(x, {100}));
+  cast(back, h);
+  auto b = back.to_vector<float>();
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(b[i], bf16_to_float(float_to_bf16(x[i])));
+  EXPECT_THROW(cast(Tensor::empty({100}, DType::kI32), h), Error);
+}
+
+}  // namespace
+}  // namespace sy
