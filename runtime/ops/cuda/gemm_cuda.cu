@@ -47,7 +47,7 @@ void run_grouped(const std::vector<Problem>& ps, float alpha, float beta, Stream
   std::vector<cublasOperation_t> ta(g), tb(g);
   std::vector<int> m(g), n(g), k(g), lda(g), ldb(g), ldc(g), size(g, 1);
   std::vector<float> alphas(g, alpha), betas(g, beta);
-  std::vector<const void*> host_ptrs(3 * static_cast<size_t>(g));
+  std::vector<void*> host_ptrs(3 * static_cast<size_t>(g));
   for (int i = 0; i < g; ++i) {
     const Problem& p = ps[i];
     ta[i] = p.ta;
@@ -58,19 +58,18 @@ void run_grouped(const std::vector<Problem>& ps, float alpha, float beta, Stream
     lda[i] = p.lda;
     ldb[i] = p.ldb;
     ldc[i] = p.ldc;
-    host_ptrs[i] = p.a;
-    host_ptrs[g + i] = p.b;
+    host_ptrs[i] = const_cast<float*>(p.a);
+    host_ptrs[g + i] = const_cast<float*>(p.b);
     host_ptrs[2 * g + i] = p.c;
   }
   // The pointer tables must live in device memory; the sizes stay on the host.
   size_t table_bytes = host_ptrs.size() * sizeof(void*);
-  auto** dev = static_cast<const void**>(cuda_workspace(table_bytes, stream));
+  auto** dev = static_cast<void**>(cuda_workspace(table_bytes, stream));
   SY_CUDA_CHECK(cudaMemcpyAsync(dev, host_ptrs.data(), table_bytes, cudaMemcpyHostToDevice,
                                 to_cuda(stream)));
   cublasStatus_t rc = cublasGemmGroupedBatchedEx(
       h, ta.data(), tb.data(), m.data(), n.data(), k.data(), alphas.data(), dev, CUDA_R_32F,
-      lda.data(), dev + g, CUDA_R_32F, ldb.data(), betas.data(),
-      const_cast<void* const*>(reinterpret_cast<void* const*>(dev + 2 * g)), CUDA_R_32F,
+      lda.data(), dev + g, CUDA_R_32F, ldb.data(), betas.data(), dev + 2 * g, CUDA_R_32F,
       ldc.data(), g, size.data(), CUBLAS_COMPUTE_32F);
   if (rc == CUBLAS_STATUS_NOT_SUPPORTED) {
     for (const Problem& p : ps)
