@@ -8,9 +8,9 @@ namespace sy {
 
 AllToAllLayout AllToAllLayout::packed(const std::vector<size_t>& send_bytes,
                                       const std::vector<size_t>& recv_bytes) {
-  SY_CHECK(send_bytes.size() == recv_bytes.size(), "all-to-all layout: "
-                                                       << send_bytes.size() << " send counts but "
-                                                       << recv_bytes.size() << " receive counts");
+  SY_CHECK(send_bytes.size() == recv_bytes.size(),
+           "all-to-all layout: " << send_bytes.size() << " send counts but " << recv_bytes.size()
+                                 << " receive counts");
   AllToAllLayout l;
   l.send_bytes = send_bytes;
   l.recv_bytes = recv_bytes;

@@ -16,11 +16,16 @@ bool g_we_initialised = false;
 
 MPI_Datatype mpi_type(DType t) {
   switch (t) {
-    case DType::kF32: return MPI_FLOAT;
-    case DType::kI32: return MPI_INT32_T;
-    case DType::kI64: return MPI_INT64_T;
-    case DType::kU8: return MPI_UINT8_T;
-    case DType::kBF16: break;
+    case DType::kF32:
+      return MPI_FLOAT;
+    case DType::kI32:
+      return MPI_INT32_T;
+    case DType::kI64:
+      return MPI_INT64_T;
+    case DType::kU8:
+      return MPI_UINT8_T;
+    case DType::kBF16:
+      break;
   }
   SY_THROW("the MPI communicator cannot reduce " << dtype_name(t)
                                                  << " values; reduce in f32 (cast first)");
@@ -107,18 +112,18 @@ void MpiCommunicator::wait_all(std::vector<MPI_Request>& reqs, const char* op) {
   PollBackoff backoff;
   for (;;) {
     int done = 0;
-    SY_MPI_CHECK(MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &done,
-                             MPI_STATUSES_IGNORE));
+    SY_MPI_CHECK(
+        MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE));
     if (done) return;
     if (deadline.expired()) {
       int pending = 0;
       for (MPI_Request r : reqs) pending += r != MPI_REQUEST_NULL;
       // The requests stay posted: the job is about to be aborted by main, and freeing an active
       // request would only hide what was outstanding.
-      throw TimeoutError(__FILE__, __LINE__,
-                         timeout_message(op, std::to_string(pending) + " of " +
-                                                 std::to_string(reqs.size()) +
-                                                 " requests still outstanding"));
+      throw TimeoutError(
+          __FILE__, __LINE__,
+          timeout_message(op, std::to_string(pending) + " of " + std::to_string(reqs.size()) +
+                                  " requests still outstanding"));
     }
     backoff.pause();
   }
@@ -141,8 +146,8 @@ void MpiCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllL
     for (size_t off = 0; off < l.recv_bytes[peer]; off += kMaxMessage) {
       size_t len = std::min(kMaxMessage, l.recv_bytes[peer] - off);
       reqs.emplace_back();
-      SY_MPI_CHECK(MPI_Irecv(rp + l.recv_offsets[peer] + off, static_cast<int>(len), MPI_BYTE,
-                             peer, kTagAllToAllV, comm_, &reqs.back()));
+      SY_MPI_CHECK(MPI_Irecv(rp + l.recv_offsets[peer] + off, static_cast<int>(len), MPI_BYTE, peer,
+                             kTagAllToAllV, comm_, &reqs.back()));
     }
   }
   for (int step = 1; step < size_; ++step) {
@@ -150,8 +155,8 @@ void MpiCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllL
     for (size_t off = 0; off < l.send_bytes[peer]; off += kMaxMessage) {
       size_t len = std::min(kMaxMessage, l.send_bytes[peer] - off);
       reqs.emplace_back();
-      SY_MPI_CHECK(MPI_Isend(sp + l.send_offsets[peer] + off, static_cast<int>(len), MPI_BYTE,
-                             peer, kTagAllToAllV, comm_, &reqs.back()));
+      SY_MPI_CHECK(MPI_Isend(sp + l.send_offsets[peer] + off, static_cast<int>(len), MPI_BYTE, peer,
+                             kTagAllToAllV, comm_, &reqs.back()));
     }
   }
   // This rank's own block is a local copy, done while the messages are in flight.

@@ -1,18 +1,12 @@
 #include "comm/nccl_communicator.h"
 
+#include "comm/nccl_check.h"
+
 #include <cuda_runtime.h>
 
 #include "runtime/core/cuda_check.h"
 #include "runtime/core/deadline.h"
 #include "runtime/core/error.h"
-
-#define SY_NCCL_CHECK(call)                                                                   \
-  do {                                                                                        \
-    ncclResult_t sy_nccl_rc_ = (call);                                                        \
-    if (sy_nccl_rc_ != ncclSuccess && sy_nccl_rc_ != ncclInProgress)                          \
-      SY_THROW(#call " failed: " << ncclGetErrorString(sy_nccl_rc_) << " ("                  \
-                                 << ncclGetLastError(nullptr) << ")");                        \
-  } while (0)
 
 namespace sy {
 
@@ -20,11 +14,16 @@ namespace {
 
 ncclDataType_t nccl_type(DType t) {
   switch (t) {
-    case DType::kF32: return ncclFloat32;
-    case DType::kBF16: return ncclBfloat16;
-    case DType::kI32: return ncclInt32;
-    case DType::kI64: return ncclInt64;
-    case DType::kU8: return ncclUint8;
+    case DType::kF32:
+      return ncclFloat32;
+    case DType::kBF16:
+      return ncclBfloat16;
+    case DType::kI32:
+      return ncclInt32;
+    case DType::kI64:
+      return ncclInt64;
+    case DType::kU8:
+      return ncclUint8;
   }
   SY_THROW("unknown dtype for NCCL");
 }
@@ -159,8 +158,8 @@ void NcclCommunicator::all_gather(const void* send, void* recv, size_t bytes) {
 }
 
 void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
-  SY_CHECK(root >= 0 && root < size_, "broadcast root " << root << " is not a rank of '" << name()
-                                                        << "'");
+  SY_CHECK(root >= 0 && root < size_,
+           "broadcast root " << root << " is not a rank of '" << name() << "'");
   SY_NCCL_CHECK(ncclBroadcast(buf, buf, bytes, ncclUint8, root, comm_, to_cuda(stream_)));
   wait_stream("broadcast");
 }
@@ -170,8 +169,7 @@ void NcclCommunicator::barrier() {
   wait_stream("barrier");
 }
 
-std::unique_ptr<Communicator> NcclCommunicator::split(int color, int key,
-                                                      const std::string& name) {
+std::unique_ptr<Communicator> NcclCommunicator::split(int color, int key, const std::string& name) {
   std::shared_ptr<Communicator> sub_bootstrap = bootstrap_->split(color, key, name);
   ncclConfig_t config = nonblocking_config();
   ncclComm_t sub = nullptr;

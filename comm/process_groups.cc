@@ -6,10 +6,10 @@ namespace sy {
 
 ProcessGroups make_process_groups(std::shared_ptr<Communicator> world, int ep) {
   int w = world->size(), r = world->rank();
-  SY_CHECK(ep >= 1 && w % ep == 0, "expert-parallel degree ep = "
-                                       << ep << " must divide the world size " << w
-                                       << ": set parallel.ep to a divisor of " << w
-                                       << " or launch a multiple of " << ep << " ranks");
+  SY_CHECK(ep >= 1 && w % ep == 0,
+           "expert-parallel degree ep = " << ep << " must divide the world size " << w
+                                          << ": set parallel.ep to a divisor of " << w
+                                          << " or launch a multiple of " << ep << " ranks");
   ProcessGroups g;
   g.ep = ep;
   g.world = world;

@@ -25,8 +25,8 @@ struct ProcessGroups {
   std::shared_ptr<Communicator> edp_group;  // the W/ep replicas of the same experts
   int ep = 1;
 
-  int ep_index() const { return world->rank() / ep; }    // which ep group this rank is in
-  int edp_index() const { return world->rank() % ep; }   // which edp group this rank is in
+  int ep_index() const { return world->rank() / ep; }   // which ep group this rank is in
+  int edp_index() const { return world->rank() % ep; }  // which edp group this rank is in
 };
 
 // Collective over world. Throws with a fix-it message when ep does not divide the world size.

@@ -43,8 +43,8 @@ const char* kUsage =
 // The value peer `src` puts at element i of its block for peer `dst`: exact in f32, different for
 // every (src, dst, i) within a 2^24 window, so the receiver can verify every element.
 inline float expected_value(int src, int dst, size_t i) {
-  return static_cast<float>((static_cast<uint64_t>(src) * 7919u + static_cast<uint64_t>(dst) * 104729u +
-                             i) % 16777216u);
+  return static_cast<float>(
+      (static_cast<uint64_t>(src) * 7919u + static_cast<uint64_t>(dst) * 104729u + i) % 16777216u);
 }
 
 struct Buffers {
@@ -122,18 +122,18 @@ int bench_alltoall_command(const std::vector<std::string>& argv) {
   }
 
   SY_LOG0("# switchyard bench alltoall: " << n << " ranks, backend " << comm->backend_name()
-                                          << ", device " << device_name(device)
-                                          << ", baseline " << baseline);
+                                          << ", device " << device_name(device) << ", baseline "
+                                          << baseline);
   SY_LOG0("# iters " << iters << ", warmup " << warmup << ", rounds " << rounds << " (best round; "
                      << "time = max over ranks of the mean), check " << (check ? "on" : "off"));
   SY_LOG0("# busbw = algbw * (n-1)/n; ratio = native time / our time (>= 1: ours is as fast)");
   char line[512];
-  std::snprintf(line, sizeof line, "# %12s %12s %10s %5s | %10s %8s %8s %7s | %10s %8s %8s %7s | %6s",
-                "size", "per_peer", "count", "type", "time(us)", "algbw", "busbw", "#wrong",
-                "time(us)", "algbw", "busbw", "#wrong", "ratio");
+  std::snprintf(line, sizeof line,
+                "# %12s %12s %10s %5s | %10s %8s %8s %7s | %10s %8s %8s %7s | %6s", "size",
+                "per_peer", "count", "type", "time(us)", "algbw", "busbw", "#wrong", "time(us)",
+                "algbw", "busbw", "#wrong", "ratio");
   SY_LOG0(line);
-  SY_LOG0("# " << std::string(40, ' ') << "our all_to_all_v" << std::string(23, ' ')
-               << "native");
+  SY_LOG0("# " << std::string(40, ' ') << "our all_to_all_v" << std::string(23, ' ') << "native");
 
   double sum_busbw = 0;
   int sizes = 0;
@@ -170,11 +170,12 @@ int bench_alltoall_command(const std::vector<std::string>& argv) {
     auto count_wrong = [&]() -> uint64_t {
       if (!check) return 0;
       Tensor::wrap(host.data(), {static_cast<int64_t>(host.size())}, DType::kF32)
-          .copy_from(Tensor::wrap(buf.recv, {static_cast<int64_t>(host.size())}, DType::kF32,
-                                  device));
+          .copy_from(
+              Tensor::wrap(buf.recv, {static_cast<int64_t>(host.size())}, DType::kF32, device));
       uint64_t wrong = 0;
       for (int p = 0; p < n; ++p)
-        for (size_t i = 0; i < elems; ++i) wrong += host[p * elems + i] != expected_value(p, rank, i);
+        for (size_t i = 0; i < elems; ++i)
+          wrong += host[p * elems + i] != expected_value(p, rank, i);
       int64_t w = static_cast<int64_t>(wrong);
       mpi->all_reduce(&w, 1, DType::kI64, CommOp::kSum);
       return static_cast<uint64_t>(w);
@@ -205,11 +206,12 @@ int bench_alltoall_command(const std::vector<std::string>& argv) {
     total_wrong += wrong_ours + wrong_native;
     sum_busbw += algbw_o * bus;
     ++sizes;
-    std::snprintf(line, sizeof line,
-                  "  %12zu %12zu %10zu %5s | %10.1f %8.3f %8.3f %7llu | %10.1f %8.3f %8.3f %7llu | %6.3f",
-                  total, per_peer, total / sizeof(float), "float", best_ours, algbw_o,
-                  algbw_o * bus, static_cast<unsigned long long>(wrong_ours), best_native, algbw_n,
-                  algbw_n * bus, static_cast<unsigned long long>(wrong_native), ratio);
+    std::snprintf(
+        line, sizeof line,
+        "  %12zu %12zu %10zu %5s | %10.1f %8.3f %8.3f %7llu | %10.1f %8.3f %8.3f %7llu | %6.3f",
+        total, per_peer, total / sizeof(float), "float", best_ours, algbw_o, algbw_o * bus,
+        static_cast<unsigned long long>(wrong_ours), best_native, algbw_n, algbw_n * bus,
+        static_cast<unsigned long long>(wrong_native), ratio);
     SY_LOG0(line);
     if (json) {
       pb::BenchRecord rec;

@@ -30,7 +30,8 @@ int dispatch(const std::vector<std::string>& a) {
   }
   if (a[0] == "bench" && a.size() >= 2 && a[1] == "alltoall")
     return sy::bench_alltoall_command(rest(2));
-  if (a[0] == "config" && a.size() >= 2 && a[1] == "check") return sy::config_check_command(rest(2));
+  if (a[0] == "config" && a.size() >= 2 && a[1] == "check")
+    return sy::config_check_command(rest(2));
   if (sy::process_rank() <= 0)
     std::fprintf(stderr, "switchyard: unknown command '%s'\n\n%s", a[0].c_str(), kUsage);
   return 2;

@@ -163,7 +163,8 @@ TEST(ProcessGroups, LayoutFollowsTheDocumentedRule) {
     EXPECT_EQ(g.edp_group->size(), n / ep);
     EXPECT_EQ(g.ep_group->rank(), me % ep);
     EXPECT_EQ(g.edp_group->rank(), me / ep);
-    // The members of my ep group are world ranks ⌊me/ep⌋·ep … +ep−1; of my edp group me mod ep + k·ep.
+    // The members of my ep group are world ranks ⌊me/ep⌋·ep … +ep−1; of my edp group me mod ep +
+    // k·ep.
     std::vector<int32_t> ep_members(ep), edp_members(n / ep);
     int32_t wr = me;
     g.ep_group->all_gather(&wr, ep_members.data(), sizeof(wr));

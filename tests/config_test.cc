@@ -37,18 +37,19 @@ TEST(Config, ParsesAndKeepsDefaults) {
   pb::RunConfig c = parse_config_text(kGood, "good.pbtxt");
   EXPECT_EQ(c.model().family(), pb::MH_MOE);
   EXPECT_EQ(c.model().moe().num_experts(), 8);
-  EXPECT_EQ(c.parallel().comm_backend(), pb::MPI);                  // default
-  EXPECT_FLOAT_EQ(c.model().moe().capacity_factor(), 1.25f);       // default
-  EXPECT_EQ(moe_for_layer(c.model(), 1).top_k(), 1);               // per-layer override
+  EXPECT_EQ(c.parallel().comm_backend(), pb::MPI);            // default
+  EXPECT_FLOAT_EQ(c.model().moe().capacity_factor(), 1.25f);  // default
+  EXPECT_EQ(moe_for_layer(c.model(), 1).top_k(), 1);          // per-layer override
   EXPECT_EQ(moe_for_layer(c.model(), 0).top_k(), 2);
-  EXPECT_EQ(moe_for_layer(c.model(), 1).num_heads(), 4);           // the rest is inherited
+  EXPECT_EQ(moe_for_layer(c.model(), 1).num_heads(), 4);  // the rest is inherited
   EXPECT_NO_THROW(validate_config(c, 4));
   EXPECT_NO_THROW(validate_config(c, 8));
 }
 
 TEST(Config, SyntaxErrorsNameLineAndColumn) {
   // Line 3, column 12 holds the bad value "abc".
-  std::string msg = error_of([] { parse_config_text("name: \"a\"\nmodel {\n  d_model: abc\n}\n", "bad.pbtxt"); });
+  std::string msg =
+      error_of([] { parse_config_text("name: \"a\"\nmodel {\n  d_model: abc\n}\n", "bad.pbtxt"); });
   EXPECT_TRUE(std::regex_search(msg, std::regex("bad\\.pbtxt:3:12: "))) << msg;
   // A missing closing brace is reported at the end of the input (line 2).
   msg = error_of([] { parse_config_text("model {\n  d_model: 12\n", "open.pbtxt"); });
@@ -56,7 +57,8 @@ TEST(Config, SyntaxErrorsNameLineAndColumn) {
 }
 
 TEST(Config, UnknownFieldsAreErrorsWithPositions) {
-  std::string msg = error_of([] { parse_config_text("model {\n  d_modle: 12\n}\n", "typo.pbtxt"); });
+  std::string msg =
+      error_of([] { parse_config_text("model {\n  d_modle: 12\n}\n", "typo.pbtxt"); });
   EXPECT_TRUE(std::regex_search(msg, std::regex("typo\\.pbtxt:2:[0-9]+: .*d_modle"))) << msg;
 }
 
@@ -74,9 +76,9 @@ TEST(Config, LoadsFilesAndReportsMissingOnes) {
 
 TEST(Config, OverridesSetScalarsEnumsStringsAndRepeatedMessages) {
   pb::RunConfig c = parse_config_text(kGood, "good.pbtxt");
-  apply_overrides(&c, {"model.moe.num_experts=16", "parallel.comm_backend=NCCL",
-                       "data.train_path=/tmp/x.bin", "model.moe_layer[0].moe.top_k=2",
-                       "model.moe_layer[1].layer=0", "optimizer.lr=1e-4"});
+  apply_overrides(
+      &c, {"model.moe.num_experts=16", "parallel.comm_backend=NCCL", "data.train_path=/tmp/x.bin",
+           "model.moe_layer[0].moe.top_k=2", "model.moe_layer[1].layer=0", "optimizer.lr=1e-4"});
   EXPECT_EQ(c.model().moe().num_experts(), 16);
   EXPECT_EQ(c.parallel().comm_backend(), pb::NCCL);
   EXPECT_EQ(c.data().train_path(), "/tmp/x.bin");

@@ -31,7 +31,9 @@ namespace {
 std::shared_ptr<MpiCommunicator> g_world;
 }
 
-std::shared_ptr<MpiCommunicator> world() { return g_world; }
+std::shared_ptr<MpiCommunicator> world() {
+  return g_world;
+}
 
 namespace {
 

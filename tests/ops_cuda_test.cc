@@ -17,7 +17,9 @@ class CudaOps : public ::testing::Test {
   }
   static Tensor gpu(const Tensor& t) { return t.to(Device::cuda()); }
   static Tensor f(const std::vector<float>& v, const Shape& s) { return Tensor::from_vector(v, s); }
-  static Tensor i(const std::vector<int32_t>& v, const Shape& s) { return Tensor::from_vector(v, s); }
+  static Tensor i(const std::vector<int32_t>& v, const Shape& s) {
+    return Tensor::from_vector(v, s);
+  }
 };
 
 void expect_close(const Tensor& got_gpu, const Tensor& want_cpu, float tol, const char* what) {
@@ -29,8 +31,8 @@ void expect_close(const Tensor& got_gpu, const Tensor& want_cpu, float tol, cons
 }
 
 TEST_F(CudaOps, Gemm) {
-  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{0, 3, 4}, {3, 4, 0}, {37, 13, 29},
-                         {128, 96, 200}})
+  for (auto [m, n, k] :
+       {std::tuple<int64_t, int64_t, int64_t>{0, 3, 4}, {3, 4, 0}, {37, 13, 29}, {128, 96, 200}})
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
         Tensor a = f(ref::random_floats(m * k, 1), ta ? Shape{k, m} : Shape{m, k});
@@ -126,8 +128,8 @@ TEST_F(CudaOps, RowwiseOps) {
 }
 
 TEST_F(CudaOps, CountingSortIsTheSamePermutation) {
-  for (auto [n, keys] : {std::pair<int64_t, int>{0, 4}, {1, 1}, {1000, 8}, {100000, 64},
-                         {300000, 1024}, {10, 0}}) {
+  for (auto [n, keys] :
+       {std::pair<int64_t, int>{0, 4}, {1, 1}, {1000, 8}, {100000, 64}, {300000, 1024}, {10, 0}}) {
     Tensor k = i(ref::random_ints(n, 14, -1, keys), {n});
     Tensor o = Tensor::empty({n}, DType::kI32), og = gpu(o);
     Tensor c = Tensor::empty({keys}, DType::kI32), cg = gpu(c);

@@ -28,7 +28,8 @@ std::vector<float> softmax(const std::vector<float>& x, int64_t rows, int64_t co
     double m = -INFINITY, s = 0;
     for (int64_t j = 0; j < cols; ++j) m = std::max<double>(m, x[r * cols + j]);
     for (int64_t j = 0; j < cols; ++j) s += std::exp(x[r * cols + j] - m);
-    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = static_cast<float>(std::exp(x[r * cols + j] - m) / s);
+    for (int64_t j = 0; j < cols; ++j)
+      y[r * cols + j] = static_cast<float>(std::exp(x[r * cols + j] - m) / s);
   }
   return y;
 }
@@ -53,7 +54,9 @@ double gelu(double x) {
   return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
 }
 
-double silu(double x) { return x / (1.0 + std::exp(-x)); }
+double silu(double x) {
+  return x / (1.0 + std::exp(-x));
+}
 
 void counting_sort(std::vector<int32_t>& order, std::vector<int32_t>& counts,
                    const std::vector<int32_t>& keys, int num_keys) {

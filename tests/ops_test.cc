@@ -11,8 +11,12 @@
 namespace sy {
 namespace {
 
-Tensor tensor(const std::vector<float>& v, const Shape& s) { return Tensor::from_vector(v, s); }
-Tensor itensor(const std::vector<int32_t>& v, const Shape& s) { return Tensor::from_vector(v, s); }
+Tensor tensor(const std::vector<float>& v, const Shape& s) {
+  return Tensor::from_vector(v, s);
+}
+Tensor itensor(const std::vector<int32_t>& v, const Shape& s) {
+  return Tensor::from_vector(v, s);
+}
 
 // |got − want| ≤ tol · (1 + |want|) element by element.
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, float tol,
@@ -106,8 +110,8 @@ TEST(GroupedGemm, WeightGradScalesEmptyGroupsByBeta) {
 TEST(GroupedGemm, RejectsBadOffsets) {
   Tensor a = Tensor::zeros({4, 3}, DType::kF32), b = Tensor::zeros({2, 3, 5}, DType::kF32);
   Tensor c = Tensor::zeros({4, 5}, DType::kF32);
-  EXPECT_THROW(grouped_gemm(c, a, b, {0, 4}, false, 1, 0), Error);      // 1 group for 2 weights
-  EXPECT_THROW(grouped_gemm(c, a, b, {0, 3, 2}, false, 1, 0), Error);   // does not end at 4
+  EXPECT_THROW(grouped_gemm(c, a, b, {0, 4}, false, 1, 0), Error);     // 1 group for 2 weights
+  EXPECT_THROW(grouped_gemm(c, a, b, {0, 3, 2}, false, 1, 0), Error);  // does not end at 4
   EXPECT_THROW(grouped_gemm(c, a, b, {0, 3, 1, 4}, false, 1, 0), Error);
 }
 
@@ -171,7 +175,8 @@ TEST(Softmax, BackwardMatchesFiniteDifferences) {
   int64_t rows = 4, cols = 9;
   auto x = ref::random_floats(rows * cols, 13, -3, 3);
   auto dy = ref::random_floats(rows * cols, 14);
-  Tensor y = Tensor::empty({rows, cols}, DType::kF32), dx = Tensor::empty({rows, cols}, DType::kF32);
+  Tensor y = Tensor::empty({rows, cols}, DType::kF32),
+         dx = Tensor::empty({rows, cols}, DType::kF32);
   softmax_forward(y, tensor(x, {rows, cols}));
   softmax_backward(dx, y, tensor(dy, {rows, cols}));
   auto dxv = dx.to_vector<float>();
@@ -285,8 +290,8 @@ TEST(CountingSort, StableAndMatchesReference) {
     int keys;
     uint32_t seed;
   };
-  for (Case c : {Case{0, 4, 1}, Case{1, 1, 2}, Case{100, 8, 3}, Case{1000, 64, 4},
-                 Case{777, 3, 5}, Case{50, 0, 6}}) {
+  for (Case c : {Case{0, 4, 1}, Case{1, 1, 2}, Case{100, 8, 3}, Case{1000, 64, 4}, Case{777, 3, 5},
+                 Case{50, 0, 6}}) {
     // Keys from -1 (dropped) to keys (out of range, also left out).
     auto k = ref::random_ints(c.n, c.seed, -1, c.keys);
     Tensor order = Tensor::empty({c.n}, DType::kI32), counts = Tensor::empty({c.keys}, DType::kI32);

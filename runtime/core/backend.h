@@ -47,7 +47,9 @@ class Backend {
 
 // The backend for a device type. Throws when the CUDA backend was not built or no GPU is present.
 Backend& backend(DeviceType type);
-inline Backend& backend(Device d) { return backend(d.type); }
+inline Backend& backend(Device d) {
+  return backend(d.type);
+}
 
 // True when this build has the CUDA backend and at least one GPU is visible.
 bool cuda_available();

@@ -13,12 +13,15 @@ Backend& backend(DeviceType type) {
            "or run on a machine with a GPU");
   return *b;
 #else
-  SY_THROW("this build has no CUDA backend; reconfigure with -DSY_CUDA=ON (needs the CUDA toolkit) "
-           "or set device: CPU in the config");
+  SY_THROW(
+      "this build has no CUDA backend; reconfigure with -DSY_CUDA=ON (needs the CUDA toolkit) "
+      "or set device: CPU in the config");
 #endif
 }
 
-bool cuda_available() { return cuda_device_count() > 0; }
+bool cuda_available() {
+  return cuda_device_count() > 0;
+}
 
 int cuda_device_count() {
 #if defined(SY_WITH_CUDA)

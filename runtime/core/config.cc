@@ -42,16 +42,18 @@ pb::RunConfig parse_config_text(const std::string& text, const std::string& sour
   parser.RecordErrorsTo(&errors);
   parser.AllowUnknownField(false);
   if (!parser.ParseFromString(text, &config) || errors.count() > 0) {
-    SY_THROW("cannot parse config " << source << ":" << errors.text()
-                                    << "\n  (fields and their meaning: proto/switchyard/config.proto)");
+    SY_THROW("cannot parse config "
+             << source << ":" << errors.text()
+             << "\n  (fields and their meaning: proto/switchyard/config.proto)");
   }
   return config;
 }
 
 pb::RunConfig load_config_file(const std::string& path) {
   std::ifstream in(path);
-  SY_CHECK(in.good(), "cannot open config file '" << path << "'; check the path (configs ship in "
-                                                  "launch/configs/)");
+  SY_CHECK(in.good(), "cannot open config file '" << path
+                                                  << "'; check the path (configs ship in "
+                                                     "launch/configs/)");
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_config_text(ss.str(), path);
@@ -73,7 +75,8 @@ void apply_override(pb::RunConfig* config, const std::string& assignment) {
     int index = -1;
     auto br = name.find('[');
     if (br != std::string::npos) {
-      SY_CHECK(name.back() == ']', "override '" << assignment << "': bad index in '" << name << "'");
+      SY_CHECK(name.back() == ']',
+               "override '" << assignment << "': bad index in '" << name << "'");
       index = std::stoi(name.substr(br + 1, name.size() - br - 2));
       name = name.substr(0, br);
     }
@@ -159,14 +162,17 @@ void validate_config(const pb::RunConfig& c, int world_size) {
     ep = 1;
   } else if (world_size % ep != 0) {
     bad.push_back("parallel.ep = " + std::to_string(ep) + " does not divide the world size " +
-                  std::to_string(world_size) + ": launch a multiple of ep ranks (mpirun -np), or "
-                  "set parallel.ep to a divisor of " + std::to_string(world_size));
+                  std::to_string(world_size) +
+                  ": launch a multiple of ep ranks (mpirun -np), or "
+                  "set parallel.ep to a divisor of " +
+                  std::to_string(world_size));
   }
   if (p.overlap_chunks() < 0) bad.push_back("parallel.overlap_chunks must be ≥ 0 (0 = off)");
   if (!(p.comm_timeout_s() > 0)) bad.push_back("parallel.comm_timeout_s must be > 0 seconds");
   if (p.comm_backend() == pb::NCCL && p.device() != pb::CUDA)
-    bad.push_back("parallel.comm_backend = NCCL needs parallel.device = CUDA (NCCL moves GPU "
-                  "buffers); use comm_backend: MPI on the CPU");
+    bad.push_back(
+        "parallel.comm_backend = NCCL needs parallel.device = CUDA (NCCL moves GPU "
+        "buffers); use comm_backend: MPI on the CPU");
 
   if (m.vocab_size() < 1) bad.push_back("model.vocab_size must be ≥ 1");
   if (m.seq_len() < 1) bad.push_back("model.seq_len must be ≥ 1");
@@ -178,8 +184,8 @@ void validate_config(const pb::RunConfig& c, int world_size) {
   if (m.moe_freq() < 1) bad.push_back("model.moe_freq must be ≥ 1");
   if (m.d_ff() < 0) bad.push_back("model.d_ff must be ≥ 0 (0 = 4 · d_model)");
 
-  bool sparse = m.family() == pb::TRANSFORMER_MOE || m.family() == pb::SMLP ||
-                m.family() == pb::MH_MOE;
+  bool sparse =
+      m.family() == pb::TRANSFORMER_MOE || m.family() == pb::SMLP || m.family() == pb::MH_MOE;
   if (sparse) check_moe(bad, m.moe(), "model.moe", ep, m.d_model());
   std::set<int> seen;
   int n_blocks = m.family() == pb::SMLP ? m.n_dense_blocks() + m.n_sparse_blocks() : m.n_layers();

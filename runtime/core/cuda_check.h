@@ -7,20 +7,20 @@
 #include "runtime/core/backend.h"
 #include "runtime/core/error.h"
 
-#define SY_CUDA_CHECK(call)                                                                 \
-  do {                                                                                      \
-    cudaError_t sy_cuda_rc_ = (call);                                                       \
-    if (sy_cuda_rc_ != cudaSuccess)                                                         \
-      SY_THROW(#call " failed: " << cudaGetErrorName(sy_cuda_rc_) << ": "                  \
-                                 << cudaGetErrorString(sy_cuda_rc_));                       \
+#define SY_CUDA_CHECK(call)                                               \
+  do {                                                                    \
+    cudaError_t sy_cuda_rc_ = (call);                                     \
+    if (sy_cuda_rc_ != cudaSuccess)                                       \
+      SY_THROW(#call " failed: " << cudaGetErrorName(sy_cuda_rc_) << ": " \
+                                 << cudaGetErrorString(sy_cuda_rc_));     \
   } while (0)
 
-#define SY_CUBLAS_CHECK(call)                                                               \
-  do {                                                                                      \
-    cublasStatus_t sy_cublas_rc_ = (call);                                                  \
-    if (sy_cublas_rc_ != CUBLAS_STATUS_SUCCESS)                                             \
-      SY_THROW(#call " failed: " << cublasGetStatusName(sy_cublas_rc_) << ": "             \
-                                 << cublasGetStatusString(sy_cublas_rc_));                  \
+#define SY_CUBLAS_CHECK(call)                                                  \
+  do {                                                                         \
+    cublasStatus_t sy_cublas_rc_ = (call);                                     \
+    if (sy_cublas_rc_ != CUBLAS_STATUS_SUCCESS)                                \
+      SY_THROW(#call " failed: " << cublasGetStatusName(sy_cublas_rc_) << ": " \
+                                 << cublasGetStatusString(sy_cublas_rc_));     \
   } while (0)
 
 // Checks a kernel launch (configuration errors surface here; faults surface at the next sync).
@@ -28,8 +28,12 @@
 
 namespace sy {
 
-inline cudaStream_t to_cuda(Stream s) { return static_cast<cudaStream_t>(s.handle); }
-inline cudaEvent_t to_cuda(Event e) { return static_cast<cudaEvent_t>(e.handle); }
+inline cudaStream_t to_cuda(Stream s) {
+  return static_cast<cudaStream_t>(s.handle);
+}
+inline cudaEvent_t to_cuda(Event e) {
+  return static_cast<cudaEvent_t>(e.handle);
+}
 
 // The cuBLAS handle of the current device, bound to `stream`. Created once per device.
 cublasHandle_t cublas_handle(Stream stream);

@@ -64,7 +64,9 @@ SY_HD bf16 float_to_bf16(float f) {
   return bf16{static_cast<uint16_t>((u + rounding) >> 16)};
 }
 
-SY_HD float bf16_to_float(bf16 h) { return sy_bits_float(static_cast<uint32_t>(h.bits) << 16); }
+SY_HD float bf16_to_float(bf16 h) {
+  return sy_bits_float(static_cast<uint32_t>(h.bits) << 16);
+}
 
 template <typename T>
 struct DTypeOf;

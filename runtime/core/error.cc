@@ -20,8 +20,12 @@ const char* short_path(const char* file) {
 }
 }  // namespace
 
-int process_rank() { return g_rank.load(); }
-void set_process_rank(int rank) { g_rank.store(rank); }
+int process_rank() {
+  return g_rank.load();
+}
+void set_process_rank(int rank) {
+  g_rank.store(rank);
+}
 
 static std::string format_error(const char* file, int line, int rank, const std::string& msg) {
   std::ostringstream os;

@@ -58,16 +58,16 @@ struct MessageBuilder {
 #define SY_THROW(msg) SY_THROW_AS(::sy::Error, msg)
 
 // SY_CHECK(cond, message pieces...): throws sy::Error when cond is false.
-#define SY_CHECK(cond, msg)                                   \
-  do {                                                        \
+#define SY_CHECK(cond, msg)                                    \
+  do {                                                         \
     if (!(cond)) SY_THROW("check failed: " #cond ": " << msg); \
   } while (0)
 
 // MPI results (MPI_ERRORS_RETURN is set on every communicator we use).
-#define SY_MPI_CHECK(call)                                                 \
-  do {                                                                     \
-    int sy_mpi_rc_ = (call);                                               \
-    if (sy_mpi_rc_ != MPI_SUCCESS)                                         \
+#define SY_MPI_CHECK(call)                                               \
+  do {                                                                   \
+    int sy_mpi_rc_ = (call);                                             \
+    if (sy_mpi_rc_ != MPI_SUCCESS)                                       \
       SY_THROW(#call " failed: " << ::sy::mpi_error_string(sy_mpi_rc_)); \
   } while (0)
 

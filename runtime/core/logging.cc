@@ -20,8 +20,12 @@ LogLevel g_level = initial_level();
 std::mutex g_mutex;
 }  // namespace
 
-void set_log_level(LogLevel level) { g_level = level; }
-LogLevel log_level() { return g_level; }
+void set_log_level(LogLevel level) {
+  g_level = level;
+}
+LogLevel log_level() {
+  return g_level;
+}
 
 void log_line(LogLevel level, bool rank0_only, const std::string& text) {
   int rank = process_rank();

@@ -1,6 +1,7 @@
 // Logging: SY_LOG0 prints on rank 0 only (the per-step line, configuration summaries);
-// SY_LOGR prints on every rank with a "[rank r]" prefix (diagnostics). Info goes to stdout, warnings and
-// errors to stderr, as whole lines, so lines from several ranks do not interleave mid-line.
+// SY_LOGR prints on every rank with a "[rank r]" prefix (diagnostics). Info goes to stdout,
+// warnings and errors to stderr, as whole lines, so lines from several ranks do not interleave
+// mid-line.
 #pragma once
 
 #include <string>
@@ -18,9 +19,9 @@ void log_line(LogLevel level, bool rank0_only, const std::string& text);
 
 }  // namespace sy
 
-#define SY_LOG_IMPL(level, rank0, msg)                                                 \
-  do {                                                                                 \
-    if (static_cast<int>(level) >= static_cast<int>(::sy::log_level()))                \
+#define SY_LOG_IMPL(level, rank0, msg)                                             \
+  do {                                                                             \
+    if (static_cast<int>(level) >= static_cast<int>(::sy::log_level()))            \
       ::sy::log_line(level, rank0, (::sy::detail::MessageBuilder() << msg).str()); \
   } while (0)
 

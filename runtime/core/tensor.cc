@@ -78,7 +78,9 @@ int64_t Tensor::rows() const {
   return r;
 }
 
-int64_t Tensor::cols() const { return shape_.empty() ? 1 : shape_.back(); }
+int64_t Tensor::cols() const {
+  return shape_.empty() ? 1 : shape_.back();
+}
 
 void* Tensor::raw() const {
   if (!storage_ || !storage_->ptr) return nullptr;
@@ -87,8 +89,9 @@ void* Tensor::raw() const {
 
 Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
   SY_CHECK(ndim() >= 1, "slice_rows on a scalar");
-  SY_CHECK(0 <= begin && begin <= end && end <= shape_[0],
-           "row slice [" << begin << "," << end << ") out of range for shape " << shape_str(shape_));
+  SY_CHECK(
+      0 <= begin && begin <= end && end <= shape_[0],
+      "row slice [" << begin << "," << end << ") out of range for shape " << shape_str(shape_));
   Tensor t = *this;
   int64_t row_elems = shape_[0] ? numel() / shape_[0] : 0;
   t.offset_ = offset_ + static_cast<size_t>(begin * row_elems) * dtype_size(dtype_);

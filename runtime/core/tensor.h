@@ -96,8 +96,8 @@ Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  SY_CHECK(DTypeOf<T>::value == dtype_, "to_vector type mismatch: tensor holds "
-                                            << dtype_name(dtype_));
+  SY_CHECK(DTypeOf<T>::value == dtype_,
+           "to_vector type mismatch: tensor holds " << dtype_name(dtype_));
   std::vector<T> out(static_cast<size_t>(numel()));
   if (!out.empty()) {
     Tensor host = wrap(out.data(), shape_, dtype_, Device::cpu());

@@ -10,7 +10,9 @@ namespace sy {
 
 namespace {
 
-bool on_cuda(const Tensor& t) { return t.device().is_cuda(); }
+bool on_cuda(const Tensor& t) {
+  return t.device().is_cuda();
+}
 
 #if !defined(SY_WITH_CUDA)
 [[noreturn]] void no_cuda(const char* op) {
@@ -42,18 +44,18 @@ void check_matrix(const char* op, const char* what, const Tensor& t) {
 }
 
 void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
-  SY_CHECK(a.shape() == b.shape(), op << ": shapes differ: " << shape_str(a.shape()) << " vs "
-                                      << shape_str(b.shape()));
+  SY_CHECK(a.shape() == b.shape(),
+           op << ": shapes differ: " << shape_str(a.shape()) << " vs " << shape_str(b.shape()));
 }
 
 void check_offsets(const char* op, const std::vector<int64_t>& offsets, int64_t groups,
                    int64_t rows) {
-  SY_CHECK(static_cast<int64_t>(offsets.size()) == groups + 1,
-           op << ": " << groups << " groups need " << groups + 1 << " offsets, got "
-              << offsets.size());
+  SY_CHECK(
+      static_cast<int64_t>(offsets.size()) == groups + 1,
+      op << ": " << groups << " groups need " << groups + 1 << " offsets, got " << offsets.size());
   SY_CHECK(offsets.front() == 0 && offsets.back() == rows,
-           op << ": offsets must run from 0 to " << rows << " rows, got " << offsets.front()
-              << ".." << offsets.back());
+           op << ": offsets must run from 0 to " << rows << " rows, got " << offsets.front() << ".."
+              << offsets.back());
   for (int64_t g = 0; g < groups; ++g)
     SY_CHECK(offsets[g] <= offsets[g + 1], op << ": offsets decrease at group " << g);
 }
@@ -158,7 +160,8 @@ void softmax_forward(const Tensor& out, const Tensor& in, Stream stream) {
 }
 
 void softmax_backward(const Tensor& din, const Tensor& out, const Tensor& dout, Stream stream) {
-  for (const Tensor* t : {&din, &out, &dout}) check_dtype("softmax_backward", "tensor", *t, DType::kF32);
+  for (const Tensor* t : {&din, &out, &dout})
+    check_dtype("softmax_backward", "tensor", *t, DType::kF32);
   check_same_shape("softmax_backward", din, out);
   check_same_shape("softmax_backward", dout, out);
   check_same_device("softmax_backward", {&din, &out, &dout});
@@ -190,7 +193,8 @@ void activation_forward(const Tensor& out, const Tensor& in, Activation act, Str
 
 void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
                          Stream stream) {
-  for (const Tensor* t : {&din, &in, &dout}) check_dtype("activation_backward", "tensor", *t, DType::kF32);
+  for (const Tensor* t : {&din, &in, &dout})
+    check_dtype("activation_backward", "tensor", *t, DType::kF32);
   check_same_shape("activation_backward", din, in);
   check_same_shape("activation_backward", dout, in);
   check_same_device("activation_backward", {&din, &in, &dout});
@@ -202,8 +206,8 @@ void reduce_rows(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream
   check_dtype("reduce_rows", "in", in, DType::kF32);
   check_dtype("reduce_rows", "out", out, DType::kF32);
   check_same_device("reduce_rows", {&out, &in});
-  SY_CHECK(out.numel() == in.rows(), "reduce_rows: out must hold " << in.rows() << " values, has "
-                                                                   << out.numel());
+  SY_CHECK(out.numel() == in.rows(),
+           "reduce_rows: out must hold " << in.rows() << " values, has " << out.numel());
   SY_DISPATCH("reduce_rows", in, cpu::reduce_rows(out, in, op),
               cuda::reduce_rows(out, in, op, stream));
 }
@@ -212,8 +216,8 @@ void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream
   check_dtype("reduce_cols", "in", in, DType::kF32);
   check_dtype("reduce_cols", "out", out, DType::kF32);
   check_same_device("reduce_cols", {&out, &in});
-  SY_CHECK(out.numel() == in.cols(), "reduce_cols: out must hold " << in.cols() << " values, has "
-                                                                   << out.numel());
+  SY_CHECK(out.numel() == in.cols(),
+           "reduce_cols: out must hold " << in.cols() << " values, has " << out.numel());
   SY_DISPATCH("reduce_cols", in, cpu::reduce_cols(out, in, op),
               cuda::reduce_cols(out, in, op, stream));
 }

@@ -51,13 +51,11 @@ void scatter_rows(const Tensor& out, const Tensor& in, const Tensor& index, Stre
 // Softmax over the last dimension. out and in have the same shape (in-place allowed).
 void softmax_forward(const Tensor& out, const Tensor& in, Stream stream = {});
 // din = out ⊙ (dout − Σ_j out_j·dout_j), row by row.
-void softmax_backward(const Tensor& din, const Tensor& out, const Tensor& dout,
-                      Stream stream = {});
+void softmax_backward(const Tensor& din, const Tensor& out, const Tensor& dout, Stream stream = {});
 
 // The k largest entries of each row, in descending order; ties go to the lower column index, so the
 // choice is the same on every backend. values (R,k) f32, indices (R,k) i32, in (R,C), k ≤ C.
-void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int k,
-          Stream stream = {});
+void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int k, Stream stream = {});
 
 // Elementwise activations. GELU is the tanh approximation (as in GPT-2 and llm.c).
 void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream = {});

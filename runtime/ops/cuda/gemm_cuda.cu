@@ -23,7 +23,9 @@ void scale(float* p, size_t n, float beta, Stream stream) {
   SY_CUDA_LAUNCH_CHECK();
 }
 
-cublasOperation_t op(bool t) { return t ? CUBLAS_OP_T : CUBLAS_OP_N; }
+cublasOperation_t op(bool t) {
+  return t ? CUBLAS_OP_T : CUBLAS_OP_N;
+}
 
 // One GEMM problem in cuBLAS's column-major terms.
 struct Problem {
@@ -65,8 +67,8 @@ void run_grouped(const std::vector<Problem>& ps, float alpha, float beta, Stream
   // The pointer tables must live in device memory; the sizes stay on the host.
   size_t table_bytes = host_ptrs.size() * sizeof(void*);
   auto** dev = static_cast<void**>(cuda_workspace(table_bytes, stream));
-  SY_CUDA_CHECK(cudaMemcpyAsync(dev, host_ptrs.data(), table_bytes, cudaMemcpyHostToDevice,
-                                to_cuda(stream)));
+  SY_CUDA_CHECK(
+      cudaMemcpyAsync(dev, host_ptrs.data(), table_bytes, cudaMemcpyHostToDevice, to_cuda(stream)));
   cublasStatus_t rc = cublasGemmGroupedBatchedEx(
       h, ta.data(), tb.data(), m.data(), n.data(), k.data(), alphas.data(), dev, CUDA_R_32F,
       lda.data(), dev + g, CUDA_R_32F, ldb.data(), betas.data(), dev + 2 * g, CUDA_R_32F,
@@ -110,9 +112,10 @@ void grouped_gemm(const Tensor& c, const Tensor& a, const Tensor& b,
       scale(c.data<float>() + offsets[g] * n, static_cast<size_t>(rows) * n, beta, stream);
       continue;
     }
-    ps.push_back(Problem{op(trans_b), CUBLAS_OP_N, n, rows, kd, b.data<float>() + g * size_t(kd) * n,
-                         trans_b ? kd : n, a.data<float>() + offsets[g] * kd, kd,
-                         c.data<float>() + offsets[g] * n, n});
+    ps.push_back(Problem{op(trans_b), CUBLAS_OP_N, n, rows, kd,
+                         b.data<float>() + g * size_t(kd) * n, trans_b ? kd : n,
+                         a.data<float>() + offsets[g] * kd, kd, c.data<float>() + offsets[g] * n,
+                         n});
   }
   run_grouped(ps, alpha, beta, stream);
 }

@@ -47,11 +47,11 @@ void launch_rows(void* out, const void* in, const int32_t* idx, int64_t n, size_
     int64_t words = static_cast<int64_t>(row_bytes / sizeof(W));
     unsigned grid = grid_for(static_cast<size_t>(n * words), kBlock);
     if (kScatter)
-      scatter_kernel<W><<<grid, kBlock, 0, s>>>(static_cast<W*>(out), static_cast<const W*>(in),
-                                                idx, n, words);
+      scatter_kernel<W>
+          <<<grid, kBlock, 0, s>>>(static_cast<W*>(out), static_cast<const W*>(in), idx, n, words);
     else
-      gather_kernel<W><<<grid, kBlock, 0, s>>>(static_cast<W*>(out), static_cast<const W*>(in),
-                                               idx, n, words);
+      gather_kernel<W>
+          <<<grid, kBlock, 0, s>>>(static_cast<W*>(out), static_cast<const W*>(in), idx, n, words);
   };
   if (row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
       reinterpret_cast<uintptr_t>(in) % 16 == 0)
@@ -119,12 +119,13 @@ void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys
   void* tmp = ws + 2 * cells_bytes;
 
   sort_count_kernel<<<grid_for(chunks, kBlock), kBlock, 0, s>>>(hist, keys.data<int32_t>(), n,
-                                                                 num_keys, chunks);
+                                                                num_keys, chunks);
   SY_CUDA_LAUNCH_CHECK();
   sort_totals_kernel<<<grid_for(num_keys, kBlock), kBlock, 0, s>>>(counts.data<int32_t>(), hist,
-                                                                    num_keys, chunks);
+                                                                   num_keys, chunks);
   SY_CUDA_LAUNCH_CHECK();
-  SY_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(tmp, scan_tmp, hist, pos, static_cast<int>(cells), s));
+  SY_CUDA_CHECK(
+      cub::DeviceScan::ExclusiveSum(tmp, scan_tmp, hist, pos, static_cast<int>(cells), s));
   sort_scatter_kernel<<<grid_for(chunks, kBlock), kBlock, 0, s>>>(
       order.data<int32_t>(), pos, keys.data<int32_t>(), n, num_keys, chunks);
   SY_CUDA_LAUNCH_CHECK();

@@ -12,7 +12,7 @@ namespace {
 
 constexpr unsigned kBlock = 256;
 
-#define SY_GRID_STRIDE(i, n)                                                 \
+#define SY_GRID_STRIDE(i, n)                                                \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
        i += int64_t(gridDim.x) * blockDim.x)
 
@@ -121,11 +121,11 @@ void cast(const Tensor& out, const Tensor& in, Stream stream) {
   if (in.dtype() == out.dtype()) {
     backend(DeviceType::kCUDA).copy(out.raw(), in.raw(), in.nbytes(), stream);
   } else if (in.dtype() == DType::kF32) {
-    f32_to_bf16_kernel<<<grid_for(n, kBlock), kBlock, 0, to_cuda(stream)>>>(
-        out.data<bf16>(), in.data<float>(), n);
+    f32_to_bf16_kernel<<<grid_for(n, kBlock), kBlock, 0, to_cuda(stream)>>>(out.data<bf16>(),
+                                                                            in.data<float>(), n);
   } else {
-    bf16_to_f32_kernel<<<grid_for(n, kBlock), kBlock, 0, to_cuda(stream)>>>(
-        out.data<float>(), in.data<bf16>(), n);
+    bf16_to_f32_kernel<<<grid_for(n, kBlock), kBlock, 0, to_cuda(stream)>>>(out.data<float>(),
+                                                                            in.data<bf16>(), n);
   }
   SY_CUDA_LAUNCH_CHECK();
 }

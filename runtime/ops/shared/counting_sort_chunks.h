@@ -3,7 +3,8 @@
 //
 //   1. count:   every chunk c counts its keys into hist[key * C + c] (key-major, chunk-minor).
 //   2. totals:  counts[key] = Σ_c hist[key * C + c].
-//   3. scan:    pos = exclusive prefix sum of hist in that key-major order. pos[key * C + c] is then
+//   3. scan:    pos = exclusive prefix sum of hist in that key-major order. pos[key * C + c] is
+//   then
 //               where chunk c's first item with that key goes: all smaller keys come first, and
 //               within a key, earlier chunks first — which is what makes the sort stable.
 //   4. scatter: every chunk walks its items in order and writes each to pos[key * C + c]++. Each

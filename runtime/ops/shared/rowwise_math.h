@@ -25,7 +25,9 @@ SY_HD float gelu_grad(float x) {
   return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
 }
 
-SY_HD float silu(float x) { return x / (1.0f + expf(-x)); }
+SY_HD float silu(float x) {
+  return x / (1.0f + expf(-x));
+}
 
 SY_HD float silu_grad(float x) {
   float s = 1.0f / (1.0f + expf(-x));
@@ -62,7 +64,7 @@ SY_HD void topk_row(float* vals, int32_t* idx, const float* row, int64_t n, int 
   }
   for (int64_t j = 0; j < n; ++j) {
     float v = row[j];
-    if (v != v) continue;                                  // NaN
+    if (v != v) continue;                                 // NaN
     if (idx[k - 1] >= 0 && !(v > vals[k - 1])) continue;  // not better than the k-th
     int p = k - 1;
     while (p > 0 && (v > vals[p - 1] || idx[p - 1] < 0)) {
