@@ -16,16 +16,12 @@ bool g_we_initialised = false;
 
 MPI_Datatype mpi_type(DType t) {
   switch (t) {
-    case DType::kF32:
-      return MPI_FLOAT;
-    case DType::kI32:
-      return MPI_INT32_T;
-    case DType::kI64:
-      return MPI_INT64_T;
-    case DType::kU8:
-      return MPI_UINT8_T;
-    case DType::kBF16:
-      break;
+    case DType::kF32: return MPI_FLOAT;
+    case DType::kI32: return MPI_INT32_T;
+    case DType::kI64: return MPI_INT64_T;
+    case DType::kU8: return MPI_UINT8_T;
+    case DType::kF64: return MPI_DOUBLE;
+    case DType::kBF16: break;
   }
   SY_THROW("the MPI communicator cannot reduce " << dtype_name(t)
                                                  << " values; reduce in f32 (cast first)");

@@ -23,6 +23,10 @@ struct ProcessGroups {
   std::shared_ptr<Communicator> world;
   std::shared_ptr<Communicator> ep_group;   // the ep ranks that share one set of experts
   std::shared_ptr<Communicator> edp_group;  // the W/ep replicas of the same experts
+  // The same groups over MPI, for the small host-side exchanges of a step (routing counts, losses,
+  // dispatch sizes). With the MPI backend they are the very same communicators.
+  std::shared_ptr<Communicator> world_host;
+  std::shared_ptr<Communicator> ep_group_host;
   int ep = 1;
 
   int ep_index() const { return world->rank() / ep; }   // which ep group this rank is in
@@ -30,6 +34,9 @@ struct ProcessGroups {
 };
 
 // Collective over world. Throws with a fix-it message when ep does not divide the world size.
-ProcessGroups make_process_groups(std::shared_ptr<Communicator> world, int ep);
+// world_host: an MPI communicator of the same ranks for host-side exchanges; null means world
+// itself (which must then work on host buffers, i.e. be the MPI backend).
+ProcessGroups make_process_groups(std::shared_ptr<Communicator> world, int ep,
+                                  std::shared_ptr<Communicator> world_host = nullptr);
 
 }  // namespace sy

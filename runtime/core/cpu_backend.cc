@@ -35,21 +35,14 @@ class CpuBackend final : public Backend {
 
   void fill(void* dst, size_t count, DType dtype, double value, Stream) override {
     switch (dtype) {
-      case DType::kF32:
-        fill_typed<float>(dst, count, static_cast<float>(value));
-        break;
+      case DType::kF32: fill_typed<float>(dst, count, static_cast<float>(value)); break;
       case DType::kBF16:
         fill_typed<bf16>(dst, count, float_to_bf16(static_cast<float>(value)));
         break;
-      case DType::kI32:
-        fill_typed<int32_t>(dst, count, static_cast<int32_t>(value));
-        break;
-      case DType::kI64:
-        fill_typed<int64_t>(dst, count, static_cast<int64_t>(value));
-        break;
-      case DType::kU8:
-        fill_typed<uint8_t>(dst, count, static_cast<uint8_t>(value));
-        break;
+      case DType::kI32: fill_typed<int32_t>(dst, count, static_cast<int32_t>(value)); break;
+      case DType::kI64: fill_typed<int64_t>(dst, count, static_cast<int64_t>(value)); break;
+      case DType::kU8: fill_typed<uint8_t>(dst, count, static_cast<uint8_t>(value)); break;
+      case DType::kF64: fill_typed<double>(dst, count, value); break;
     }
   }
 

@@ -54,21 +54,14 @@ class CudaBackend final : public Backend {
   void fill(void* dst, size_t n, DType dtype, double value, Stream stream) override {
     cudaStream_t s = to_cuda(stream);
     switch (dtype) {
-      case DType::kF32:
-        launch_fill<float>(dst, n, static_cast<float>(value), s);
-        break;
+      case DType::kF32: launch_fill<float>(dst, n, static_cast<float>(value), s); break;
       case DType::kBF16:
         launch_fill<uint16_t>(dst, n, float_to_bf16(static_cast<float>(value)).bits, s);
         break;
-      case DType::kI32:
-        launch_fill<int32_t>(dst, n, static_cast<int32_t>(value), s);
-        break;
-      case DType::kI64:
-        launch_fill<int64_t>(dst, n, static_cast<int64_t>(value), s);
-        break;
-      case DType::kU8:
-        launch_fill<uint8_t>(dst, n, static_cast<uint8_t>(value), s);
-        break;
+      case DType::kI32: launch_fill<int32_t>(dst, n, static_cast<int32_t>(value), s); break;
+      case DType::kI64: launch_fill<int64_t>(dst, n, static_cast<int64_t>(value), s); break;
+      case DType::kU8: launch_fill<uint8_t>(dst, n, static_cast<uint8_t>(value), s); break;
+      case DType::kF64: launch_fill<double>(dst, n, value, s); break;
     }
   }
 

@@ -10,7 +10,7 @@
 
 namespace sy {
 
-enum class DType { kF32, kBF16, kI32, kI64, kU8 };
+enum class DType { kF32, kBF16, kI32, kI64, kU8, kF64 };
 
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);
@@ -73,6 +73,10 @@ struct DTypeOf;
 template <>
 struct DTypeOf<float> {
   static constexpr DType value = DType::kF32;
+};
+template <>
+struct DTypeOf<double> {
+  static constexpr DType value = DType::kF64;
 };
 template <>
 struct DTypeOf<bf16> {

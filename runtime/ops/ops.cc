@@ -246,4 +246,88 @@ void cast(const Tensor& out, const Tensor& in, Stream stream) {
   SY_DISPATCH("cast", in, cpu::cast(out, in), cuda::cast(out, in, stream));
 }
 
+void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w,
+                  Stream stream) {
+  const char* op = "combine_rows";
+  check_dtype(op, "out", out, DType::kF32);
+  check_dtype(op, "y", y, DType::kF32);
+  check_dtype(op, "pos", pos, DType::kI32);
+  check_dtype(op, "w", w, DType::kF32);
+  check_same_device(op, {&out, &y, &pos, &w});
+  SY_CHECK(out.cols() == y.cols() && pos.rows() == out.rows() && w.shape() == pos.shape(),
+           op << ": out " << shape_str(out.shape()) << ", y " << shape_str(y.shape()) << ", pos "
+              << shape_str(pos.shape()) << ", w " << shape_str(w.shape()) << " do not fit");
+  check_index_host(op, pos, y.rows());
+  SY_DISPATCH(op, out, cpu::combine_rows(out, y, pos, w),
+              cuda::combine_rows(out, y, pos, w, stream));
+}
+
+void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
+                           const Tensor& pos, const Tensor& w, Stream stream) {
+  const char* op = "combine_rows_backward";
+  check_dtype(op, "dy", dy, DType::kF32);
+  check_dtype(op, "dout", dout, DType::kF32);
+  check_dtype(op, "pos", pos, DType::kI32);
+  check_same_device(op, {&dy, &dout, &y, &pos, &w});
+  SY_CHECK(dy.shape() == y.shape() && dout.cols() == y.cols() && pos.rows() == dout.rows() &&
+               w.shape() == pos.shape(),
+           op << ": shapes do not fit");
+  if (dw.defined() && dw.numel()) {
+    check_dtype(op, "dw", dw, DType::kF32);
+    SY_CHECK(dw.shape() == pos.shape(), op << ": dw must have the shape of pos");
+    check_same_device(op, {&dw, &dy});
+  }
+  check_index_host(op, pos, y.rows());
+  SY_DISPATCH(op, dout, cpu::combine_rows_backward(dy, dw, dout, y, pos, w),
+              cuda::combine_rows_backward(dy, dw, dout, y, pos, w, stream));
+}
+
+void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream) {
+  check_dtype("swiglu_forward", "in", in, DType::kF32);
+  check_dtype("swiglu_forward", "out", out, DType::kF32);
+  check_same_device("swiglu_forward", {&out, &in});
+  SY_CHECK(in.rows() == out.rows() && in.cols() == 2 * out.cols(),
+           "swiglu_forward: in must be (M,2F) for out (M,F); got " << shape_str(in.shape())
+                                                                  << " and " << shape_str(out.shape()));
+  SY_DISPATCH("swiglu_forward", in, cpu::swiglu_forward(out, in),
+              cuda::swiglu_forward(out, in, stream));
+}
+
+void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Stream stream) {
+  check_same_device("swiglu_backward", {&din, &in, &dout});
+  SY_CHECK(din.shape() == in.shape() && in.rows() == dout.rows() && in.cols() == 2 * dout.cols(),
+           "swiglu_backward: din and in must be (M,2F) for dout (M,F)");
+  SY_DISPATCH("swiglu_backward", in, cpu::swiglu_backward(din, in, dout),
+              cuda::swiglu_backward(din, in, dout, stream));
+}
+
+void add_bias(const Tensor& out, const Tensor& bias, Stream stream) {
+  check_same_device("add_bias", {&out, &bias});
+  SY_CHECK(bias.numel() == out.cols(), "add_bias: bias must hold " << out.cols() << " values");
+  SY_DISPATCH("add_bias", out, cpu::add_bias(out, bias), cuda::add_bias(out, bias, stream));
+}
+
+void add_scaled(const Tensor& out, const Tensor& in, float alpha, Stream stream) {
+  check_same_device("add_scaled", {&out, &in});
+  SY_CHECK(out.numel() == in.numel(), "add_scaled: element counts differ");
+  SY_DISPATCH("add_scaled", out, cpu::add_scaled(out, in, alpha),
+              cuda::add_scaled(out, in, alpha, stream));
+}
+
+void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale, Stream stream) {
+  check_same_device("add_row_scaled", {&out, &x, &scale});
+  SY_CHECK(out.shape() == x.shape() && scale.numel() == out.rows(),
+           "add_row_scaled: out and x must match, scale must hold one value per row");
+  SY_DISPATCH("add_row_scaled", out, cpu::add_row_scaled(out, x, scale),
+              cuda::add_row_scaled(out, x, scale, stream));
+}
+
+void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream) {
+  check_same_device("row_dot", {&out, &a, &b});
+  SY_CHECK(a.shape() == b.shape() && out.numel() == a.rows(),
+           "row_dot: a and b must match, out must hold one value per row");
+  SY_DISPATCH("row_dot", out, cpu::row_dot(out, a, b), cuda::row_dot(out, a, b, stream));
+}
+
+
 }  // namespace sy

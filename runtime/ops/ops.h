@@ -83,3 +83,34 @@ void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys
 void cast(const Tensor& out, const Tensor& in, Stream stream = {});
 
 }  // namespace sy
+
+namespace sy {
+
+// ---- ops for the MoE layer (dispatch/combine and expert activations) ----------------------------
+
+// The weighted combine of dispatch: out[s,:] = Σ_j w[s,j] · y[pos[s,j],:], summed in j order;
+// pos[s,j] < 0 (a dropped item) contributes nothing. out (S,C) is assigned, y (R,C),
+// pos and w (S,k) (i32 and f32).
+void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w,
+                  Stream stream = {});
+// Its backward: dy[pos[s,j],:] = w[s,j] · dout[s,:] (every other row of dy is set to zero; the
+// positions ≥ 0 must be distinct), and, when dw is defined, dw[s,j] = ⟨dout[s,:], y[pos[s,j],:]⟩
+// (0 where pos < 0). dy (R,C), dw (S,k).
+void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
+                           const Tensor& pos, const Tensor& w, Stream stream = {});
+
+// SwiGLU on a fused input: in (M,2F) holds [gate | up]; out (M,F) = SiLU(gate) ⊙ up.
+void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream = {});
+// din (M,2F) = [dout ⊙ up ⊙ SiLU'(gate) | dout ⊙ SiLU(gate)].
+void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Stream stream = {});
+
+// out (R,C) += bias (C) on every row.
+void add_bias(const Tensor& out, const Tensor& bias, Stream stream = {});
+// out += alpha · in, elementwise (same element count).
+void add_scaled(const Tensor& out, const Tensor& in, float alpha, Stream stream = {});
+// out[r,:] += scale[r] · x[r,:]. out, x (R,C), scale (R).
+void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale, Stream stream = {});
+// out[r] = ⟨a[r,:], b[r,:]⟩, summed in index order. out (R), a and b (R,C).
+void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream = {});
+
+}  // namespace sy

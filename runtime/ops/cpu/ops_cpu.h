@@ -26,5 +26,15 @@ void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys
                    int64_t num_chunks = 1);
 void cast(const Tensor& out, const Tensor& in);
 
+void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w);
+void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
+                           const Tensor& pos, const Tensor& w);
+void swiglu_forward(const Tensor& out, const Tensor& in);
+void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout);
+void add_bias(const Tensor& out, const Tensor& bias);
+void add_scaled(const Tensor& out, const Tensor& in, float alpha);
+void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale);
+void row_dot(const Tensor& out, const Tensor& a, const Tensor& b);
+
 }  // namespace cpu
 }  // namespace sy

@@ -28,5 +28,15 @@ void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys
                    Stream stream);
 void cast(const Tensor& out, const Tensor& in, Stream stream);
 
+void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w, Stream stream);
+void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
+                           const Tensor& pos, const Tensor& w, Stream stream);
+void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream);
+void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Stream stream);
+void add_bias(const Tensor& out, const Tensor& bias, Stream stream);
+void add_scaled(const Tensor& out, const Tensor& in, float alpha, Stream stream);
+void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale, Stream stream);
+void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream);
+
 }  // namespace cuda
 }  // namespace sy

@@ -1,0 +1,50 @@
+// The experts of one rank: E_local FFNs over the expert-major buffer, computed with the grouped
+// GEMM (one group per expert, row segments given by the dispatch plan).
+//
+//   FFN_GELU: h = x · W1 (w→F),  a = GELU(h),            y = a · W2 (F→w)
+//   SWIGLU:   h = x · W1 (w→2F), a = SiLU(h_gate) ⊙ h_up, y = a · W2 (F→w)
+//
+// No biases (our choice: as in Switch and MH-MoE's release). The weights of global expert e are
+// drawn from the counter RNG at offset e, so they do not depend on which rank holds e (or on ep).
+#pragma once
+
+#include <vector>
+
+#include "experts/moe_options.h"
+#include "runtime/core/param.h"
+
+namespace sy {
+
+// What a forward pass keeps for its backward (one per chunk).
+struct ExpertActivations {
+  Tensor x;  // (M, w) the expert-major input
+  Tensor h;  // (M, F) or (M, 2F)
+  Tensor a;  // (M, F)
+};
+
+class ExpertFFN {
+ public:
+  // Holds global experts [first_expert, first_expert + local_experts).
+  ExpertFFN(const MoeOptions& options, int width, int first_expert, int local_experts,
+            Device device);
+
+  // y (M, w) = expert(x) row segment by row segment; offsets has local_experts + 1 entries.
+  void forward(ExpertActivations& saved, const Tensor& y, const Tensor& x,
+               const std::vector<int64_t>& offsets);
+  // dx (M, w) = dL/dx; W1.grad and W2.grad += their gradients.
+  void backward(const Tensor& dx, const Tensor& dy, const ExpertActivations& saved,
+                const std::vector<int64_t>& offsets);
+
+  std::vector<Param*> params() { return {&w1_, &w2_}; }
+  int local_experts() const { return local_; }
+  // Multiply-adds of a forward pass over m rows (the benchmark's napkin math).
+  double forward_flops(int64_t m) const;
+
+ private:
+  pb::ExpertKind kind_;
+  int width_, hidden_, local_;
+  Param w1_;  // (E_local, w, F) or (E_local, w, 2F)
+  Param w2_;  // (E_local, F, w)
+};
+
+}  // namespace sy

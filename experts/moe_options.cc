@@ -1,0 +1,28 @@
+#include "experts/moe_options.h"
+
+namespace sy {
+
+MoeOptions MoeOptions::from_config(const pb::MoeConfig& c, int d_model, bool mh, uint64_t seed,
+                                   const std::string& name) {
+  MoeOptions o;
+  o.d_model = d_model;
+  o.num_experts = c.num_experts();
+  o.top_k = c.top_k();
+  o.router = c.router();
+  o.expert = c.expert();
+  o.d_expert = c.d_expert();
+  o.capacity_factor = c.capacity_factor();
+  o.dropless = c.dropless();
+  o.renormalize = c.renormalize();
+  o.balance_coef = c.balance_loss_coef();
+  o.z_coef = c.z_loss_coef();
+  o.num_heads = c.num_heads();
+  o.mh_projections = mh;
+  o.xmoe_temperature = c.xmoe_temperature();
+  o.xmoe_dim = c.xmoe_dim();
+  o.seed = seed;
+  o.name = name;
+  return o;
+}
+
+}  // namespace sy

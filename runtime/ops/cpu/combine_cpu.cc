@@ -1,0 +1,89 @@
+// The MoE combine and the small elementwise ops on the CPU.
+#include <cstring>
+
+#include "runtime/ops/cpu/ops_cpu.h"
+#include "runtime/ops/shared/combine_math.h"
+
+namespace sy {
+namespace cpu {
+
+void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w) {
+  int64_t s_rows = out.rows(), cols = out.cols();
+  int k = static_cast<int>(pos.cols());
+  float* o = out.data<float>();
+  for (int64_t s = 0; s < s_rows; ++s)
+    for (int64_t c = 0; c < cols; ++c)
+      o[s * cols + c] = kernels::combine_element(y.data<float>(), pos.data<int32_t>(),
+                                                 w.data<float>(), s, k, c, cols);
+}
+
+void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
+                           const Tensor& pos, const Tensor& w) {
+  int64_t s_rows = dout.rows(), cols = dout.cols();
+  int k = static_cast<int>(pos.cols());
+  const int32_t* p = pos.data<int32_t>();
+  const float* wv = w.data<float>();
+  const float* g = dout.data<float>();
+  float* d = dy.data<float>();
+  if (dy.numel()) std::memset(d, 0, dy.nbytes());
+  for (int64_t s = 0; s < s_rows; ++s)
+    for (int j = 0; j < k; ++j) {
+      int32_t r = p[s * k + j];
+      if (r < 0) continue;
+      for (int64_t c = 0; c < cols; ++c) d[r * cols + c] = wv[s * k + j] * g[s * cols + c];
+    }
+  if (!dw.defined() || dw.numel() == 0) return;
+  float* dwv = dw.data<float>();
+  for (int64_t s = 0; s < s_rows; ++s)
+    for (int j = 0; j < k; ++j) {
+      int32_t r = p[s * k + j];
+      dwv[s * k + j] = r < 0 ? 0.0f : kernels::dot_row(g + s * cols, y.data<float>() + r * cols, cols);
+    }
+}
+
+void swiglu_forward(const Tensor& out, const Tensor& in) {
+  int64_t m = out.rows(), f = out.cols();
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t c = 0; c < f; ++c) kernels::swiglu_element(out.data<float>(), in.data<float>(), r, c, f);
+}
+
+void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout) {
+  int64_t m = dout.rows(), f = dout.cols();
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t c = 0; c < f; ++c)
+      kernels::swiglu_backward_element(din.data<float>(), in.data<float>(), dout.data<float>(), r,
+                                       c, f);
+}
+
+void add_bias(const Tensor& out, const Tensor& bias) {
+  int64_t rows = out.rows(), cols = out.cols();
+  float* o = out.data<float>();
+  const float* b = bias.data<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) o[r * cols + c] += b[c];
+}
+
+void add_scaled(const Tensor& out, const Tensor& in, float alpha) {
+  int64_t n = out.numel();
+  float* o = out.data<float>();
+  const float* x = in.data<float>();
+  for (int64_t i = 0; i < n; ++i) o[i] += alpha * x[i];
+}
+
+void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale) {
+  int64_t rows = out.rows(), cols = out.cols();
+  float* o = out.data<float>();
+  const float* xv = x.data<float>();
+  const float* sc = scale.data<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) o[r * cols + c] += sc[r] * xv[r * cols + c];
+}
+
+void row_dot(const Tensor& out, const Tensor& a, const Tensor& b) {
+  int64_t rows = a.rows(), cols = a.cols();
+  for (int64_t r = 0; r < rows; ++r)
+    out.data<float>()[r] = kernels::dot_row(a.data<float>() + r * cols, b.data<float>() + r * cols, cols);
+}
+
+}  // namespace cpu
+}  // namespace sy

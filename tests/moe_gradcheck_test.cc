@@ -1,0 +1,148 @@
+// Finite-difference checks of the MoE layer's backward on the CPU, for every router, both expert
+// kinds, MH-MoE split/merge, capacity and dropless modes and chunking, including the routers'
+// losses. The loss is L = Σ dout ⊙ y + aux, accumulated in double; central differences with step
+// 2e-3. A coordinate whose perturbation changes the routing (a choice or a drop flips) is not
+// differentiable there and is skipped; at most a tenth of the checked coordinates may be.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tests/moe_test_util.h"
+#include "tests/test_world.h"
+
+namespace sy {
+namespace {
+
+struct Case {
+  const char* name;
+  MoeOptions o;
+  int64_t tokens;
+};
+
+MoeOptions base_options() {
+  MoeOptions o;
+  o.d_model = 8;
+  o.num_experts = 4;
+  o.d_expert = 6;
+  o.top_k = 1;
+  o.balance_coef = 0.1f;
+  o.z_coef = 0.01f;
+  o.seed = 7;
+  return o;
+}
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+std::vector<Case> cases() {
+  std::vector<Case> cs;
+  auto add = [&](const char* name, auto tweak, int64_t tokens = 12) {
+    MoeOptions o = base_options();
+    tweak(o);
+    cs.push_back({name, o, tokens});
+  };
+  add("switch_top1_capacity_gelu", [](MoeOptions& o) { o.capacity_factor = 1.0f; });
+  add("gshard_top2_renorm_dropless_swiglu", [](MoeOptions& o) {
+    o.top_k = 2;
+    o.renormalize = true;
+    o.dropless = true;
+    o.expert = pb::SWIGLU;
+  });
+  add("top2_raw_capacity_gelu", [](MoeOptions& o) {
+    o.top_k = 2;
+    o.capacity_factor = 0.75f;
+  });
+  add("xmoe_top2_dropless", [](MoeOptions& o) {
+    o.router = pb::XMOE_COSINE;
+    o.top_k = 2;
+    o.dropless = true;
+    o.xmoe_dim = 4;
+    o.xmoe_temperature = 0.5f;
+  });
+  add("hash_swiglu", [](MoeOptions& o) {
+    o.router = pb::HASH;
+    o.expert = pb::SWIGLU;
+    o.dropless = true;
+  });
+  add("base_gelu", [](MoeOptions& o) { o.router = pb::BASE; });
+  add("mh_moe_h2_top2_capacity", [](MoeOptions& o) {
+    o.num_heads = 2;
+    o.mh_projections = true;
+    o.top_k = 2;
+    o.capacity_factor = 1.0f;
+  });
+  add("mh_moe_h4_swiglu_chunks3", [](MoeOptions& o) {
+    o.num_heads = 4;
+    o.mh_projections = true;
+    o.expert = pb::SWIGLU;
+    o.dropless = true;
+    o.chunks = 3;
+  });
+  return cs;
+}
+
+class MoeGradCheck : public ::testing::TestWithParam<Case> {};
+
+TEST_P(MoeGradCheck, BackwardMatchesFiniteDifferences) {
+  const Case& c = GetParam();
+  auto world = testing::world();
+  auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
+  ProcessGroups groups = make_process_groups(self, 1);
+  MoeLayer layer(c.o, groups, Device::cpu());
+  const int64_t n = c.tokens, d = c.o.d_model;
+  Tensor x = testing::global_rows(1, 0, n, d);
+  Tensor dout = testing::global_rows(2, 0, n, d);
+  std::vector<int32_t> ids = testing::global_token_ids(0, n);
+  Tensor y = Tensor::empty({n, d}, DType::kF32);
+
+  auto loss = [&](std::vector<int32_t>* experts, std::vector<uint8_t>* keep) {
+    layer.forward(y, x, ids.data(), true);
+    if (experts) *experts = layer.routing().expert;
+    if (keep) *keep = layer.capacity_plan().keep;
+    return testing::dot(dout, y) + layer.aux_loss();
+  };
+  std::vector<int32_t> base_experts;
+  std::vector<uint8_t> base_keep;
+  loss(&base_experts, &base_keep);
+  layer.zero_grad();
+  Tensor dx = Tensor::empty({n, d}, DType::kF32);
+  layer.backward(dx, dout);
+
+  int checked = 0, skipped = 0;
+  const double h = 2e-3;
+  auto check = [&](float* value, float analytic, const std::string& what) {
+    float saved = *value;
+    std::vector<int32_t> ep, em;
+    std::vector<uint8_t> kp, km;
+    *value = saved + static_cast<float>(h);
+    double lp = loss(&ep, &kp);
+    *value = saved - static_cast<float>(h);
+    double lm = loss(&em, &km);
+    *value = saved;
+    if (ep != base_experts || em != base_experts || kp != base_keep || km != base_keep) {
+      ++skipped;
+      return;
+    }
+    ++checked;
+    double fd = (lp - lm) / (2 * h);
+    EXPECT_NEAR(analytic, fd, 2e-3 + 2e-2 * std::fabs(fd)) << c.name << ": " << what;
+  };
+  // Inputs: every coordinate.
+  auto dxv = dx.to_vector<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) check(x.data<float>() + i, dxv[i], "dx[" + std::to_string(i) + "]");
+  // Parameters: every coordinate of the small ones, an even sample of the larger.
+  for (Param* p : layer.params()) {
+    auto g = p->grad.to_vector<float>();
+    int64_t step = std::max<int64_t>(1, p->value.numel() / 40);
+    for (int64_t i = 0; i < p->value.numel(); i += step)
+      check(p->value.data<float>() + i, g[i], p->name + "[" + std::to_string(i) + "]");
+  }
+  std::printf("%s: %d coordinates checked, %d skipped\n", c.name, checked, skipped);
+  EXPECT_GT(checked, 0);
+  EXPECT_LE(skipped * 10, checked + skipped) << c.name << ": too many routing flips";
+}
+
+INSTANTIATE_TEST_SUITE_P(Layers, MoeGradCheck, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
+
+}  // namespace
+}  // namespace sy
