@@ -1,0 +1,154 @@
+// EP and world-size invariance: the same global batch, seed and weights give the same layer
+// outputs, input gradients, parameter gradients (after reduce_gradients) and losses whatever the
+// world size (np 1, 2, 4) and ep (every divisor of the world size), and whatever the number of
+// chunks. The reference is the whole batch on one rank (a self communicator), computed inside the
+// same job, so every rank compares its slice against it.
+//
+// Tolerance: 2e-5 · (1 + |value|). Routing, drop decisions and the dispatch plan are identical
+// (checked exactly); what may differ is the float summation order of reductions that cross ranks
+// (gradients summed over ranks, the gate's world sums), a few ulps.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tests/moe_test_util.h"
+#include "tests/test_world.h"
+
+namespace sy {
+namespace {
+
+struct Case {
+  const char* name;
+  MoeOptions o;
+};
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+std::vector<Case> cases() {
+  MoeOptions b;
+  b.d_model = 16;
+  b.num_experts = 8;
+  b.d_expert = 12;
+  b.seed = 11;
+  std::vector<Case> cs;
+  auto add = [&](const char* name, auto tweak) {
+    MoeOptions o = b;
+    tweak(o);
+    cs.push_back({name, o});
+  };
+  add("switch_capacity", [](MoeOptions& o) { o.capacity_factor = 0.8f; });
+  add("gshard_top2_dropless_swiglu", [](MoeOptions& o) {
+    o.top_k = 2;
+    o.dropless = true;
+    o.expert = pb::SWIGLU;
+  });
+  add("top2_capacity_chunks3", [](MoeOptions& o) {
+    o.top_k = 2;
+    o.capacity_factor = 0.6f;
+    o.chunks = 3;
+  });
+  add("xmoe", [](MoeOptions& o) {
+    o.router = pb::XMOE_COSINE;
+    o.top_k = 2;
+    o.xmoe_dim = 4;
+  });
+  add("hash", [](MoeOptions& o) { o.router = pb::HASH; o.dropless = true; });
+  add("base", [](MoeOptions& o) { o.router = pb::BASE; });
+  add("mh_moe_h4", [](MoeOptions& o) {
+    o.num_heads = 4;
+    o.mh_projections = true;
+    o.top_k = 2;
+    o.capacity_factor = 1.0f;
+    o.chunks = 2;
+  });
+  return cs;
+}
+
+constexpr int64_t kGlobalTokens = 24;  // divisible by 1, 2, 4 ranks; 24·h items divisible by E
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& want,
+                  const std::string& what, double* worst) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double err = std::fabs(double(got[i]) - want[i]) / (1 + std::fabs(want[i]));
+    *worst = std::max(*worst, err);
+    ASSERT_LE(err, 2e-5) << what << "[" << i << "]: " << got[i] << " vs " << want[i];
+  }
+}
+
+struct Result {
+  std::vector<float> y, dx;
+  double aux = 0;
+  int64_t dropped = 0;
+  std::vector<int32_t> experts;
+};
+
+// Runs forward + backward + gradient reduction on this rank's slice [t0, t1) of the batch.
+Result run(MoeLayer& layer, int64_t t0, int64_t t1) {
+  int64_t d = layer.options().d_model;
+  Tensor x = testing::global_rows(1, t0, t1, d), dy = testing::global_rows(2, t0, t1, d);
+  auto ids = testing::global_token_ids(t0, t1);
+  Tensor y = Tensor::empty({t1 - t0, d}, DType::kF32), dx = Tensor::empty({t1 - t0, d}, DType::kF32);
+  layer.zero_grad();
+  layer.forward(y, x, ids.data(), true);
+  layer.backward(dx, dy);
+  layer.reduce_gradients();
+  return {y.to_vector<float>(), dx.to_vector<float>(), layer.aux_loss(),
+          layer.stats().dropped_world, layer.routing().expert};
+}
+
+class MoeEpInvariance : public ::testing::TestWithParam<Case> {};
+
+TEST_P(MoeEpInvariance, SameNumbersForEveryWorldSizeAndEp) {
+  const Case& c = GetParam();
+  auto world = testing::world();
+  const int w = world->size(), me = world->rank();
+  const int64_t per = kGlobalTokens / w, t0 = me * per, t1 = t0 + per;
+  const int h = c.o.num_heads, k = c.o.top_k;
+
+  auto self = std::shared_ptr<Communicator>(world->split(me, 0, "self"));
+  MoeLayer ref_layer(c.o, make_process_groups(self, 1), Device::cpu());
+  Result ref = run(ref_layer, 0, kGlobalTokens);
+
+  double worst = 0;
+  for (int ep = 1; ep <= w; ++ep) {
+    if (w % ep) continue;
+    SCOPED_TRACE("world " + std::to_string(w) + ", ep " + std::to_string(ep));
+    MoeLayer layer(c.o, make_process_groups(world, ep), Device::cpu());
+    Result got = run(layer, t0, t1);
+    const int64_t d = c.o.d_model;
+    // Routing and drops: exactly the same.
+    std::vector<int32_t> ref_experts(ref.experts.begin() + t0 * h * k, ref.experts.begin() + t1 * h * k);
+    EXPECT_EQ(got.experts, ref_experts);
+    EXPECT_EQ(got.dropped, ref.dropped);
+    EXPECT_NEAR(got.aux, ref.aux, 1e-6 * (1 + std::fabs(ref.aux)));
+    expect_close(got.y, std::vector<float>(ref.y.begin() + t0 * d, ref.y.begin() + t1 * d), "y", &worst);
+    expect_close(got.dx, std::vector<float>(ref.dx.begin() + t0 * d, ref.dx.begin() + t1 * d), "dx",
+                 &worst);
+    // Parameters: dense ones whole; expert ones are the slice of the reference's experts.
+    auto ref_params = ref_layer.params();
+    auto params = layer.params();
+    ASSERT_EQ(params.size(), ref_params.size());
+    for (size_t i = 0; i < params.size(); ++i) {
+      ASSERT_EQ(params[i]->name, ref_params[i]->name);
+      Tensor want = ref_params[i]->grad, want_v = ref_params[i]->value;
+      if (params[i]->is_expert) {
+        int64_t e_local = params[i]->value.dim(0);
+        want = want.slice_rows(layer.first_expert(), layer.first_expert() + e_local);
+        want_v = want_v.slice_rows(layer.first_expert(), layer.first_expert() + e_local);
+      }
+      EXPECT_EQ(params[i]->value.to_vector<float>(), want_v.to_vector<float>())
+          << params[i]->name << ": weights differ before any step";
+      expect_close(params[i]->grad.to_vector<float>(), want.to_vector<float>(),
+                   params[i]->name + ".grad", &worst);
+    }
+  }
+  // The capacity cases must really drop, or they would not test the drop decisions.
+  if (std::string(c.name).find("capacity") != std::string::npos) EXPECT_GT(ref.dropped, 0);
+  if (me == 0) std::printf("%s: world %d, worst relative difference %.3g\n", c.name, w, worst);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layers, MoeEpInvariance, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
+
+}  // namespace
+}  // namespace sy
