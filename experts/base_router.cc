@@ -17,7 +17,8 @@ namespace {
 class BaseRouter final : public Router {
  public:
   BaseRouter(const MoeOptions& o, int width, Device device)
-      : e_(o.num_experts), centroids_(o.name + ".router.centroids", {o.num_experts, width}, device) {
+      : e_(o.num_experts),
+        centroids_(o.name + ".router.centroids", {o.num_experts, width}, device) {
     SY_CHECK(o.top_k == 1, "BASE routing assigns one expert per item; set top_k: 1");
     fill_normal(centroids_.value, o.seed, stream_id(centroids_.name.c_str()),
                 1.0f / std::sqrt(float(width)));

@@ -30,12 +30,15 @@ CapacityPlan plan_capacity(const Routing& r, const MoeOptions& o, Communicator& 
     }
   mine[cells - 1] = r.items;
   world.all_gather(mine.data(), all.data(), cells * sizeof(int64_t));
-  auto count = [&](int rank, int e, int j) { return all[rank * cells + static_cast<size_t>(e) * k + j]; };
+  auto count = [&](int rank, int e, int j) {
+    return all[rank * cells + static_cast<size_t>(e) * k + j];
+  };
   for (int p = 0; p < n; ++p) plan.items_world += all[p * cells + cells - 1];
 
-  plan.capacity = o.dropless ? -1
-                             : static_cast<int64_t>(std::ceil(static_cast<double>(o.capacity_factor) *
-                                                              k * plan.items_world / e_count));
+  plan.capacity = o.dropless
+                      ? -1
+                      : static_cast<int64_t>(std::ceil(static_cast<double>(o.capacity_factor) * k *
+                                                       plan.items_world / e_count));
   // How many of this rank's items each (expert, choice) keeps: those whose global priority index
   // is below the capacity.
   std::vector<int64_t> keep_n(static_cast<size_t>(e_count) * k, 0);
@@ -73,8 +76,10 @@ CapacityPlan plan_capacity(const Routing& r, const MoeOptions& o, Communicator& 
 ExchangePlan plan_exchange(const Routing& r, const CapacityPlan& cap, int64_t begin, int64_t end,
                            int num_experts, Communicator& ep_group) {
   const int k = r.k, ep = ep_group.size();
-  SY_CHECK(num_experts % ep == 0, "E = " << num_experts << " experts cannot be sharded over an ep "
-                                         "group of " << ep << " ranks: make E a multiple of ep");
+  SY_CHECK(num_experts % ep == 0, "E = " << num_experts
+                                         << " experts cannot be sharded over an ep "
+                                            "group of "
+                                         << ep << " ranks: make E a multiple of ep");
   const int e_local = num_experts / ep;
   const int64_t n_items = end - begin;
   ExchangePlan plan;

@@ -24,31 +24,31 @@
 namespace sy {
 
 struct CapacityPlan {
-  int64_t items = 0;                 // this rank's items S
+  int64_t items = 0;  // this rank's items S
   int k = 1;
-  int64_t items_world = 0;           // S over the world
-  int64_t capacity = -1;             // per expert; -1 = dropless
-  std::vector<uint8_t> keep;         // (S,k): 1 = this choice is dispatched
-  int64_t routed_world = 0;          // choices with an expert, over the world
-  int64_t dropped_world = 0;         // of those, dropped for capacity
-  std::vector<int64_t> load_world;   // (E) items each expert receives, over the world
-  double activation_ratio() const;   // share of experts with at least one item
+  int64_t items_world = 0;          // S over the world
+  int64_t capacity = -1;            // per expert; -1 = dropless
+  std::vector<uint8_t> keep;        // (S,k): 1 = this choice is dispatched
+  int64_t routed_world = 0;         // choices with an expert, over the world
+  int64_t dropped_world = 0;        // of those, dropped for capacity
+  std::vector<int64_t> load_world;  // (E) items each expert receives, over the world
+  double activation_ratio() const;  // share of experts with at least one item
 };
 
 // Collective over world (host buffers).
 CapacityPlan plan_capacity(const Routing& routing, const MoeOptions& options, Communicator& world);
 
 struct ExchangePlan {
-  int64_t begin = 0, end = 0;        // the chunk: items [begin, end)
+  int64_t begin = 0, end = 0;  // the chunk: items [begin, end)
   int k = 1;
-  std::vector<int32_t> send_item;    // send row → item index (absolute)
-  std::vector<int32_t> pos;          // (end − begin, k): send row of choice j, or −1 (dropped)
-  std::vector<float> weight;         // (end − begin, k): gate weight of choice j
-  std::vector<float> ones;           // (end − begin, k) of 1: sums the k returned rows
-  std::vector<size_t> send_rows;     // per ep peer
-  std::vector<size_t> recv_rows;     // per ep peer
-  std::vector<int64_t> expert_offsets;   // E_local + 1 row offsets of the expert-major buffer
-  std::vector<int32_t> expert_major_src; // expert-major row → source-major row
+  std::vector<int32_t> send_item;  // send row → item index (absolute)
+  std::vector<int32_t> pos;        // (end − begin, k): send row of choice j, or −1 (dropped)
+  std::vector<float> weight;       // (end − begin, k): gate weight of choice j
+  std::vector<float> ones;         // (end − begin, k) of 1: sums the k returned rows
+  std::vector<size_t> send_rows;   // per ep peer
+  std::vector<size_t> recv_rows;   // per ep peer
+  std::vector<int64_t> expert_offsets;    // E_local + 1 row offsets of the expert-major buffer
+  std::vector<int32_t> expert_major_src;  // expert-major row → source-major row
   int64_t recv_total() const { return expert_offsets.empty() ? 0 : expert_offsets.back(); }
   int64_t send_total() const { return static_cast<int64_t>(send_item.size()); }
 };

@@ -10,8 +10,8 @@ namespace {
 class HashRouter final : public Router {
  public:
   HashRouter(const MoeOptions& o) : e_(o.num_experts), seed_(o.seed) {
-    SY_CHECK(o.top_k == 1, "hash routing sends each item to one expert; set top_k: 1 (got "
-                               << o.top_k << ")");
+    SY_CHECK(o.top_k == 1,
+             "hash routing sends each item to one expert; set top_k: 1 (got " << o.top_k << ")");
   }
 
   void forward(Routing& out, const Tensor& x, const int32_t* token_ids, bool,

@@ -63,7 +63,8 @@ std::vector<Param*> MoeLayer::params() {
   std::vector<Param*> out = router_->params();
   for (Param* p : experts_->params()) out.push_back(p);
   if (w_head_) {
-    for (Param* p : {w_head_.get(), b_head_.get(), w_merge_.get(), b_merge_.get()}) out.push_back(p);
+    for (Param* p : {w_head_.get(), b_head_.get(), w_merge_.get(), b_merge_.get()})
+      out.push_back(p);
   }
   return out;
 }
@@ -73,7 +74,8 @@ void MoeLayer::zero_grad() {
 }
 
 void MoeLayer::reduce_gradients() {
-  for (Param* p : params()) all_reduce_sum(p->grad, p->is_expert ? *groups_.edp_group : *groups_.world);
+  for (Param* p : params())
+    all_reduce_sum(p->grad, p->is_expert ? *groups_.edp_group : *groups_.world);
 }
 
 void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_ids, bool training) {
@@ -116,7 +118,8 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
     int64_t b = s_items * c / options_.chunks, e = s_items * (c + 1) / options_.chunks;
     {
       StepTimer t(&stats_.forward.plan);
-      ch.plan = plan_exchange(routing_, capacity_, b, e, options_.num_experts, *groups_.ep_group_host);
+      ch.plan =
+          plan_exchange(routing_, capacity_, b, e, options_.num_experts, *groups_.ep_group_host);
       ch.pos = upload_i32(ch.plan.pos, e - b, k, device_);
       ch.weight = upload_f32(ch.plan.weight, e - b, k, device_);
       ch.ones = upload_f32(ch.plan.ones, e - b, k, device_);
@@ -125,8 +128,9 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
     {
       StepTimer t(&stats_.forward.dispatch);
       Tensor send = Tensor::empty({ch.plan.send_total(), width_}, DType::kF32, device_);
-      gather_rows(send, items_, upload_i32(ch.plan.send_item, ch.plan.send_total(), 1, device_)
-                                    .reshape({ch.plan.send_total()}));
+      gather_rows(send, items_,
+                  upload_i32(ch.plan.send_item, ch.plan.send_total(), 1, device_)
+                      .reshape({ch.plan.send_total()}));
       exchange_rows(recv_src, send, ch.plan.send_rows, ch.plan.recv_rows, *groups_.ep_group);
       stats_.bytes_dispatched += static_cast<int64_t>(send.nbytes());
     }

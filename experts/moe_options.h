@@ -9,24 +9,24 @@
 namespace sy {
 
 struct MoeOptions {
-  int d_model = 64;                    // token width d
-  int num_experts = 4;                 // E, global
-  int top_k = 1;                       // k
+  int d_model = 64;     // token width d
+  int num_experts = 4;  // E, global
+  int top_k = 1;        // k
   pb::RouterKind router = pb::TOPK_SOFTMAX;
   pb::ExpertKind expert = pb::FFN_GELU;
-  int d_expert = 0;                    // expert hidden width F; 0 = 4 · item width
-  float capacity_factor = 1.25f;       // capacity = ceil(cf · k · S_world / E)
+  int d_expert = 0;               // expert hidden width F; 0 = 4 · item width
+  float capacity_factor = 1.25f;  // capacity = ceil(cf · k · S_world / E)
   bool dropless = false;
-  bool renormalize = false;            // renormalise the k gate weights to sum 1
+  bool renormalize = false;  // renormalise the k gate weights to sum 1
   float balance_coef = 0.01f;
   float z_coef = 0.001f;
-  int num_heads = 1;                   // MH-MoE h: items are d/h-wide sub-tokens
-  bool mh_projections = false;         // MH-MoE head (d→d) and merge (d→d) projections
+  int num_heads = 1;            // MH-MoE h: items are d/h-wide sub-tokens
+  bool mh_projections = false;  // MH-MoE head (d→d) and merge (d→d) projections
   float xmoe_temperature = 0.07f;
   int xmoe_dim = 16;
-  int chunks = 1;                      // items processed in this many slices (overlap scheduler)
+  int chunks = 1;  // items processed in this many slices (overlap scheduler)
   uint64_t seed = 1234;
-  std::string name = "moe";            // parameter-name prefix; also the random streams' names
+  std::string name = "moe";  // parameter-name prefix; also the random streams' names
 
   int item_width() const { return d_model / num_heads; }
   int hidden() const { return d_expert > 0 ? d_expert : 4 * item_width(); }

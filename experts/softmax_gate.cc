@@ -85,7 +85,8 @@ void SoftmaxGate::backward(std::vector<float>& dlogits, const std::vector<float>
         dprob[e] += static_cast<float>(bal_coef_ * e_ * frac_[e] / items_world_);
     kernels::softmax_backward_row(drow.data(), p, dprob.data(), e_);
     // z-loss: L = (1/S_world) Σ_s lse_s²; d/dlogit = 2 lse_s p_se / S_world.
-    float zscale = items_world_ > 0 ? static_cast<float>(2.0 * z_coef_ * lse_[s] / items_world_) : 0;
+    float zscale =
+        items_world_ > 0 ? static_cast<float>(2.0 * z_coef_ * lse_[s] / items_world_) : 0;
     for (int e = 0; e < e_; ++e) dlogits[s * e_ + e] = drow[e] + zscale * p[e];
   }
 }

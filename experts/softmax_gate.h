@@ -28,11 +28,11 @@ class SoftmaxGate {
   // Saved by forward.
   int64_t items_ = 0;
   double items_world_ = 0;
-  std::vector<float> probs_;       // (S,E)
-  std::vector<float> lse_;         // (S) logsumexp of each row
-  std::vector<int32_t> choice_;    // (S,k)
-  std::vector<float> topv_;        // (S,k) chosen probabilities
-  std::vector<double> frac_;       // f_e over the world
+  std::vector<float> probs_;     // (S,E)
+  std::vector<float> lse_;       // (S) logsumexp of each row
+  std::vector<int32_t> choice_;  // (S,k)
+  std::vector<float> topv_;      // (S,k) chosen probabilities
+  std::vector<double> frac_;     // f_e over the world
 };
 
 }  // namespace sy

@@ -47,7 +47,8 @@ class XMoeRouter final : public Router {
     std::vector<float> dlogits;
     gate_.backward(dlogits, dweight);
     // logits = zn · enᵀ / τ.
-    std::vector<float> dzn(static_cast<size_t>(s_count * r_), 0.0f), den(static_cast<size_t>(e_ * r_), 0.0f);
+    std::vector<float> dzn(static_cast<size_t>(s_count * r_), 0.0f),
+        den(static_cast<size_t>(e_ * r_), 0.0f);
     for (int64_t s = 0; s < s_count; ++s)
       for (int e = 0; e < e_; ++e) {
         float g = dlogits[s * e_ + e] / tau_;
@@ -88,7 +89,8 @@ class XMoeRouter final : public Router {
     for (int64_t s = 0; s < rows; ++s) {
       float dot = 0;
       for (int i = 0; i < r_; ++i) dot += u[s * r_ + i] * g[s * r_ + i];
-      for (int i = 0; i < r_; ++i) dv[s * r_ + i] = (g[s * r_ + i] - u[s * r_ + i] * dot) / norms[s];
+      for (int i = 0; i < r_; ++i)
+        dv[s * r_ + i] = (g[s * r_ + i] - u[s * r_ + i] * dot) / norms[s];
     }
   }
 

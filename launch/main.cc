@@ -15,6 +15,7 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  bench alltoall [options]    all-to-all-v bandwidth vs the backend's native all-to-all\n"
+    "  bench moe-layer [options]   one MoE layer forward+backward: time split, GEMM rate, routing\n"
     "  config check FILE [--set path=value ...] [--world N]\n"
     "                              parse, override and validate a run config; print it merged\n"
     "  help                        this text\n"
@@ -30,6 +31,8 @@ int dispatch(const std::vector<std::string>& a) {
   }
   if (a[0] == "bench" && a.size() >= 2 && a[1] == "alltoall")
     return sy::bench_alltoall_command(rest(2));
+  if (a[0] == "bench" && a.size() >= 2 && a[1] == "moe-layer")
+    return sy::bench_moe_layer_command(rest(2));
   if (a[0] == "config" && a.size() >= 2 && a[1] == "check")
     return sy::config_check_command(rest(2));
   if (sy::process_rank() <= 0)

@@ -21,7 +21,9 @@ struct Case {
   const char* name;
   MoeOptions o;
 };
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 std::vector<Case> cases() {
   MoeOptions b;
@@ -51,7 +53,10 @@ std::vector<Case> cases() {
     o.top_k = 2;
     o.xmoe_dim = 4;
   });
-  add("hash", [](MoeOptions& o) { o.router = pb::HASH; o.dropless = true; });
+  add("hash", [](MoeOptions& o) {
+    o.router = pb::HASH;
+    o.dropless = true;
+  });
   add("base", [](MoeOptions& o) { o.router = pb::BASE; });
   add("mh_moe_h4", [](MoeOptions& o) {
     o.num_heads = 4;
@@ -87,7 +92,8 @@ Result run(MoeLayer& layer, int64_t t0, int64_t t1) {
   int64_t d = layer.options().d_model;
   Tensor x = testing::global_rows(1, t0, t1, d), dy = testing::global_rows(2, t0, t1, d);
   auto ids = testing::global_token_ids(t0, t1);
-  Tensor y = Tensor::empty({t1 - t0, d}, DType::kF32), dx = Tensor::empty({t1 - t0, d}, DType::kF32);
+  Tensor y = Tensor::empty({t1 - t0, d}, DType::kF32),
+         dx = Tensor::empty({t1 - t0, d}, DType::kF32);
   layer.zero_grad();
   layer.forward(y, x, ids.data(), true);
   layer.backward(dx, dy);
@@ -117,11 +123,13 @@ TEST_P(MoeEpInvariance, SameNumbersForEveryWorldSizeAndEp) {
     Result got = run(layer, t0, t1);
     const int64_t d = c.o.d_model;
     // Routing and drops: exactly the same.
-    std::vector<int32_t> ref_experts(ref.experts.begin() + t0 * h * k, ref.experts.begin() + t1 * h * k);
+    std::vector<int32_t> ref_experts(ref.experts.begin() + t0 * h * k,
+                                     ref.experts.begin() + t1 * h * k);
     EXPECT_EQ(got.experts, ref_experts);
     EXPECT_EQ(got.dropped, ref.dropped);
     EXPECT_NEAR(got.aux, ref.aux, 1e-6 * (1 + std::fabs(ref.aux)));
-    expect_close(got.y, std::vector<float>(ref.y.begin() + t0 * d, ref.y.begin() + t1 * d), "y", &worst);
+    expect_close(got.y, std::vector<float>(ref.y.begin() + t0 * d, ref.y.begin() + t1 * d), "y",
+                 &worst);
     expect_close(got.dx, std::vector<float>(ref.dx.begin() + t0 * d, ref.dx.begin() + t1 * d), "dx",
                  &worst);
     // Parameters: dense ones whole; expert ones are the slice of the reference's experts.
@@ -143,7 +151,9 @@ TEST_P(MoeEpInvariance, SameNumbersForEveryWorldSizeAndEp) {
     }
   }
   // The capacity cases must really drop, or they would not test the drop decisions.
-  if (std::string(c.name).find("capacity") != std::string::npos) EXPECT_GT(ref.dropped, 0);
+  if (std::string(c.name).find("capacity") != std::string::npos) {
+    EXPECT_GT(ref.dropped, 0);
+  }
   if (me == 0) std::printf("%s: world %d, worst relative difference %.3g\n", c.name, w, worst);
 }
 

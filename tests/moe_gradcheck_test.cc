@@ -31,7 +31,9 @@ MoeOptions base_options() {
   return o;
 }
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name;
+}
 
 std::vector<Case> cases() {
   std::vector<Case> cs;
@@ -128,7 +130,8 @@ TEST_P(MoeGradCheck, BackwardMatchesFiniteDifferences) {
   };
   // Inputs: every coordinate.
   auto dxv = dx.to_vector<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) check(x.data<float>() + i, dxv[i], "dx[" + std::to_string(i) + "]");
+  for (int64_t i = 0; i < x.numel(); ++i)
+    check(x.data<float>() + i, dxv[i], "dx[" + std::to_string(i) + "]");
   // Parameters: every coordinate of the small ones, an even sample of the larger.
   for (Param* p : layer.params()) {
     auto g = p->grad.to_vector<float>();

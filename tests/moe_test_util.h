@@ -21,7 +21,8 @@ inline Tensor global_rows(uint64_t stream, int64_t row_begin, int64_t row_end, i
 
 inline std::vector<int32_t> global_token_ids(int64_t begin, int64_t end, int vocab = 1000) {
   std::vector<int32_t> ids;
-  for (int64_t t = begin; t < end; ++t) ids.push_back(static_cast<int32_t>((t * 7919 + 13) % vocab));
+  for (int64_t t = begin; t < end; ++t)
+    ids.push_back(static_cast<int32_t>((t * 7919 + 13) % vocab));
   return ids;
 }
 

@@ -153,5 +153,54 @@ TEST_F(CudaOps, CastAndFill) {
   for (int64_t v : z.to_vector<int64_t>()) EXPECT_EQ(v, 42);
 }
 
+TEST_F(CudaOps, CombineSwiGluAndElementwise) {
+  const int64_t items = 300, k = 2, cols = 24, rows = 500;
+  Tensor y = f(ref::random_floats(rows * cols, 30), {rows, cols});
+  // Distinct positions for the kept choices, some dropped.
+  std::vector<int32_t> pos(items * k);
+  for (int64_t i = 0; i < items * k; ++i)
+    pos[i] = i % 7 == 0 ? -1 : static_cast<int32_t>((i * 37) % rows);
+  std::vector<int32_t> seen(rows, 0);
+  for (auto& p : pos)
+    if (p >= 0 && seen[p]++) p = -1;
+  Tensor p = i(pos, {items, k}), w = f(ref::random_floats(items * k, 31), {items, k});
+  Tensor out = Tensor::empty({items, cols}, DType::kF32), outg = gpu(out);
+  combine_rows(out, y, p, w);
+  combine_rows(outg, gpu(y), gpu(p), gpu(w));
+  expect_close(outg, out, 1e-6f, "combine_rows");
+  Tensor dout = f(ref::random_floats(items * cols, 32), {items, cols});
+  Tensor dy = Tensor::empty({rows, cols}, DType::kF32), dyg = gpu(dy);
+  Tensor dw = Tensor::empty({items, k}, DType::kF32), dwg = gpu(dw);
+  combine_rows_backward(dy, dw, dout, y, p, w);
+  combine_rows_backward(dyg, dwg, gpu(dout), gpu(y), gpu(p), gpu(w));
+  expect_close(dyg, dy, 1e-6f, "combine_rows_backward dy");
+  EXPECT_EQ(dwg.to_vector<float>(), dw.to_vector<float>());  // same order: bitwise
+
+  Tensor in = f(ref::random_floats(items * 2 * cols, 33, -4, 4), {items, 2 * cols});
+  Tensor s = Tensor::empty({items, cols}, DType::kF32), sg = gpu(s);
+  swiglu_forward(s, in);
+  swiglu_forward(sg, gpu(in));
+  expect_close(sg, s, 1e-5f, "swiglu_forward");
+  Tensor din = Tensor::empty({items, 2 * cols}, DType::kF32), ding = gpu(din);
+  swiglu_backward(din, in, dout);
+  swiglu_backward(ding, gpu(in), gpu(dout));
+  expect_close(ding, din, 1e-5f, "swiglu_backward");
+
+  Tensor t = f(ref::random_floats(items * cols, 34), {items, cols}), tg = gpu(t);
+  Tensor bias = f(ref::random_floats(cols, 35), {cols});
+  Tensor sc = f(ref::random_floats(items, 36), {items});
+  add_bias(t, bias);
+  add_bias(tg, gpu(bias));
+  add_scaled(t, dout, -0.5f);
+  add_scaled(tg, gpu(dout), -0.5f);
+  add_row_scaled(t, dout, sc);
+  add_row_scaled(tg, gpu(dout), gpu(sc));
+  expect_close(tg, t, 1e-6f, "bias and scaled adds");
+  Tensor d = Tensor::empty({items}, DType::kF32), dg = gpu(d);
+  row_dot(d, t, dout);
+  row_dot(dg, tg, gpu(dout));
+  expect_close(dg, d, 1e-5f, "row_dot");
+}
+
 }  // namespace
 }  // namespace sy

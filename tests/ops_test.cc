@@ -320,5 +320,85 @@ TEST(Cast, F32ToBf16AndBack) {
   EXPECT_THROW(cast(Tensor::empty({100}, DType::kI32), h), Error);
 }
 
+TEST(Combine, WeightedSumOfDispatchedRowsAndItsBackward) {
+  // 3 items, k = 2, 5 dispatched rows; item 1's second choice was dropped.
+  const int64_t cols = 4;
+  auto yv = ref::random_floats(5 * cols, 21);
+  Tensor y = tensor(yv, {5, cols});
+  std::vector<int32_t> pos = {4, 0, 2, -1, 1, 3};
+  std::vector<float> w = {0.7f, 0.3f, 1.0f, 0.5f, 0.25f, 0.75f};
+  Tensor out = Tensor::empty({3, cols}, DType::kF32);
+  combine_rows(out, y, itensor(pos, {3, 2}), tensor(w, {3, 2}));
+  auto ov = out.to_vector<float>();
+  for (int64_t s = 0; s < 3; ++s)
+    for (int64_t c = 0; c < cols; ++c) {
+      double want = 0;
+      for (int j = 0; j < 2; ++j)
+        if (pos[s * 2 + j] >= 0) want += double(w[s * 2 + j]) * yv[pos[s * 2 + j] * cols + c];
+      EXPECT_NEAR(ov[s * cols + c], want, 1e-6);
+    }
+  auto dout_v = ref::random_floats(3 * cols, 22);
+  Tensor dy = Tensor::full({5, cols}, DType::kF32, 9.0), dw = Tensor::empty({3, 2}, DType::kF32);
+  combine_rows_backward(dy, dw, tensor(dout_v, {3, cols}), y, itensor(pos, {3, 2}),
+                        tensor(w, {3, 2}));
+  auto dyv = dy.to_vector<float>(), dwv = dw.to_vector<float>();
+  for (int64_t s = 0; s < 3; ++s)
+    for (int j = 0; j < 2; ++j) {
+      int32_t r = pos[s * 2 + j];
+      double dot = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        if (r >= 0) {
+          EXPECT_NEAR(dyv[r * cols + c], w[s * 2 + j] * dout_v[s * cols + c], 1e-6);
+          dot += double(dout_v[s * cols + c]) * yv[r * cols + c];
+        }
+      }
+      EXPECT_NEAR(dwv[s * 2 + j], dot, 1e-5);
+    }
+  EXPECT_THROW(combine_rows(out, y, itensor({5, 0, 2, -1, 1, 3}, {3, 2}), tensor(w, {3, 2})),
+               Error);
+}
+
+TEST(SwiGlu, ForwardAndBackwardMatchTheMath) {
+  const int64_t m = 5, f = 7;
+  auto in = ref::random_floats(m * 2 * f, 23, -4, 4);
+  auto dout = ref::random_floats(m * f, 24);
+  Tensor out = Tensor::empty({m, f}, DType::kF32), din = Tensor::empty({m, 2 * f}, DType::kF32);
+  swiglu_forward(out, tensor(in, {m, 2 * f}));
+  swiglu_backward(din, tensor(in, {m, 2 * f}), tensor(dout, {m, f}));
+  auto ov = out.to_vector<float>(), dv = din.to_vector<float>();
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t c = 0; c < f; ++c) {
+      double g = in[r * 2 * f + c], u = in[r * 2 * f + f + c];
+      EXPECT_NEAR(ov[r * f + c], ref::silu(g) * u, 1e-5);
+      double hstep = 1e-4;
+      double dsilu = (ref::silu(g + hstep) - ref::silu(g - hstep)) / (2 * hstep);
+      EXPECT_NEAR(dv[r * 2 * f + c], dout[r * f + c] * u * dsilu, 1e-4);
+      EXPECT_NEAR(dv[r * 2 * f + f + c], dout[r * f + c] * ref::silu(g), 1e-5);
+    }
+}
+
+TEST(Elementwise, BiasScaledAddsAndRowDots) {
+  const int64_t r = 4, c = 3;
+  auto a = ref::random_floats(r * c, 25), b = ref::random_floats(r * c, 26);
+  auto bias = ref::random_floats(c, 27), sc = ref::random_floats(r, 28);
+  Tensor t = tensor(a, {r, c});
+  add_bias(t, tensor(bias, {c}));
+  add_scaled(t, tensor(b, {r, c}), 0.5f);
+  add_row_scaled(t, tensor(b, {r, c}), tensor(sc, {r}));
+  Tensor dots = Tensor::empty({r}, DType::kF32);
+  row_dot(dots, tensor(a, {r, c}), tensor(b, {r, c}));
+  auto tv = t.to_vector<float>(), dv = dots.to_vector<float>();
+  for (int64_t i = 0; i < r; ++i) {
+    double dot = 0;
+    for (int64_t j = 0; j < c; ++j) {
+      size_t k = i * c + j;
+      EXPECT_NEAR(tv[k], a[k] + bias[j] + 0.5 * b[k] + sc[i] * b[k], 1e-6);
+      dot += double(a[k]) * b[k];
+    }
+    EXPECT_NEAR(dv[i], dot, 1e-6);
+  }
+  EXPECT_THROW(add_bias(t, tensor(bias, {c}).reshape({1, c}).slice_rows(0, 0)), Error);
+}
+
 }  // namespace
 }  // namespace sy

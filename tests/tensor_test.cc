@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
+#include "runtime/core/caching_allocator.h"
 #include "runtime/core/tensor.h"
 
 namespace sy {
@@ -88,6 +90,39 @@ TEST(Backend, CudaRequestsFailClearlyWithoutAGpu) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace sy
+
+namespace sy {
+namespace {
+
+TEST(CachingAllocator, ReusesFreedBlocksAndTracksPeak) {
+  int raw_allocs = 0;
+  CachingAllocator pool(
+      [&](size_t b) {
+        ++raw_allocs;
+        return std::malloc(b);
+      },
+      [](void* p) { std::free(p); });
+  void* a = pool.allocate(1000);
+  void* b = pool.allocate(3 << 20);
+  EXPECT_EQ(raw_allocs, 2);
+  EXPECT_EQ(pool.bytes_in_use(), 1024u + (3u << 20));
+  pool.deallocate(a);
+  void* c = pool.allocate(900);  // same rounded size (1 KiB): the freed block comes back
+  EXPECT_EQ(c, a);
+  EXPECT_EQ(raw_allocs, 2);
+  pool.deallocate(b);
+  pool.deallocate(c);
+  EXPECT_EQ(pool.bytes_in_use(), 0u);
+  EXPECT_EQ(pool.peak_bytes_in_use(), 1024u + (3u << 20));
+  EXPECT_EQ(pool.bytes_cached(), 1024u + (3u << 20));
+  pool.release_cached();
+  EXPECT_EQ(pool.bytes_cached(), 0u);
+  EXPECT_EQ(CachingAllocator::round_size(1), 512u);
+  EXPECT_EQ(CachingAllocator::round_size((1 << 20) + 1), 2u << 20);
 }
 
 }  // namespace

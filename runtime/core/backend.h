@@ -1,6 +1,7 @@
-// The backend interface: memory, copies, fills, streams and events for one device type. The CPU
-// backend is synchronous (streams and events are no-ops, which is right: every CPU op has finished
-// when it returns); the CUDA backend maps them to cudaStream_t / cudaEvent_t.
+// The backend interface: memory (through a caching allocator: freed blocks are reused), copies,
+// fills, streams and events for one device type. The CPU backend is synchronous (streams and events
+// are no-ops, which is right: every CPU op has finished when it returns); the CUDA backend maps
+// them to cudaStream_t / cudaEvent_t.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +26,8 @@ class Backend {
 
   virtual void* allocate(size_t bytes) = 0;
   virtual void deallocate(void* ptr) = 0;
+  // The most memory this backend has had allocated at once (its caching allocator's peak).
+  virtual size_t peak_bytes() const = 0;
 
   // Copies bytes between any two places this backend can reach (host↔device, device↔device).
   virtual void copy(void* dst, const void* src, size_t bytes, Stream stream) = 0;

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/core/caching_allocator.h"
 #include "runtime/core/error.h"
 
 namespace sy {
@@ -19,15 +20,9 @@ class CpuBackend final : public Backend {
  public:
   DeviceType type() const override { return DeviceType::kCPU; }
 
-  void* allocate(size_t bytes) override {
-    if (bytes == 0) return nullptr;
-    // 64-byte alignment: cache lines and AVX-512 loads; aligned_alloc wants a multiple.
-    size_t rounded = (bytes + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded);
-    SY_CHECK(p != nullptr, "out of host memory allocating " << bytes << " bytes");
-    return p;
-  }
-  void deallocate(void* ptr) override { std::free(ptr); }
+  void* allocate(size_t bytes) override { return pool_.allocate(bytes); }
+  void deallocate(void* ptr) override { pool_.deallocate(ptr); }
+  size_t peak_bytes() const override { return pool_.peak_bytes_in_use(); }
 
   void copy(void* dst, const void* src, size_t bytes, Stream) override {
     if (bytes) std::memmove(dst, src, bytes);
@@ -56,13 +51,24 @@ class CpuBackend final : public Backend {
   void record(Event, Stream) override {}
   void wait(Stream, Event) override {}
   void synchronize(Event) override {}
+
+ private:
+  // 64-byte alignment: cache lines and AVX-512 loads (the rounded sizes are multiples of 64).
+  CachingAllocator pool_{[](size_t bytes) {
+                           void* p = std::aligned_alloc(64, bytes);
+                           SY_CHECK(p != nullptr,
+                                    "out of host memory allocating " << bytes << " bytes");
+                           return p;
+                         },
+                         [](void* p) { std::free(p); }};
 };
 
 }  // namespace
 
 Backend& cpu_backend() {
-  static CpuBackend b;
-  return b;
+  // Never destroyed: tensors in static storage may be freed after main returns.
+  static CpuBackend* b = new CpuBackend;
+  return *b;
 }
 
 }  // namespace sy

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <vector>
 
+#include "runtime/core/caching_allocator.h"
 #include "runtime/core/cpu_backend.h"
 #include "runtime/core/cuda_check.h"
 
@@ -29,22 +30,13 @@ class CudaBackend final : public Backend {
  public:
   DeviceType type() const override { return DeviceType::kCUDA; }
 
-  void* allocate(size_t bytes) override {
-    if (bytes == 0) return nullptr;
-    void* p = nullptr;
-    cudaError_t rc = cudaMalloc(&p, bytes);
-    if (rc != cudaSuccess) {
-      size_t free_b = 0, total_b = 0;
-      cudaMemGetInfo(&free_b, &total_b);
-      SY_THROW("cudaMalloc of " << bytes << " bytes failed (" << cudaGetErrorString(rc) << "); "
-                                << free_b << " of " << total_b
-                                << " bytes free. Reduce the batch or model size.");
-    }
-    return p;
-  }
-  void deallocate(void* ptr) override {
-    if (ptr) cudaFree(ptr);  // no throw from destructors
-  }
+  // Freed blocks are reused by later allocations of the same rounded size. A block may be reused
+  // while kernels that used it are still queued: safe because all work of a step is ordered on the
+  // stream it was allocated for (the default stream or the layer's compute stream); code that
+  // frees memory still in use on another stream must synchronise first.
+  void* allocate(size_t bytes) override { return pool_.allocate(bytes); }
+  void deallocate(void* ptr) override { pool_.deallocate(ptr); }
+  size_t peak_bytes() const override { return pool_.peak_bytes_in_use(); }
 
   void copy(void* dst, const void* src, size_t bytes, Stream stream) override {
     if (bytes == 0) return;
@@ -96,6 +88,23 @@ class CudaBackend final : public Backend {
     SY_CUDA_CHECK(cudaStreamWaitEvent(to_cuda(s), to_cuda(e), 0));
   }
   void synchronize(Event e) override { SY_CUDA_CHECK(cudaEventSynchronize(to_cuda(e))); }
+
+ private:
+  CachingAllocator pool_{[](size_t bytes) {
+                           void* p = nullptr;
+                           cudaError_t rc = cudaMalloc(&p, bytes);
+                           if (rc != cudaSuccess) {
+                             size_t free_b = 0, total_b = 0;
+                             cudaMemGetInfo(&free_b, &total_b);
+                             SY_THROW("cudaMalloc of " << bytes << " bytes failed ("
+                                                       << cudaGetErrorString(rc) << "); " << free_b
+                                                       << " of " << total_b
+                                                       << " bytes free. Reduce the batch or model "
+                                                          "size.");
+                           }
+                           return p;
+                         },
+                         [](void* p) { cudaFree(p); }};
 };
 
 std::mutex g_mutex;
@@ -118,9 +127,10 @@ void cuda_set_device_impl(int index) {
 }
 
 Backend* cuda_backend_or_null() {
-  static CudaBackend b;
+  // Never destroyed: tensors in static storage may be freed after main returns.
+  static CudaBackend* b = new CudaBackend;
   static int devices = cuda_device_count_impl();
-  return devices > 0 ? &b : nullptr;
+  return devices > 0 ? b : nullptr;
 }
 
 cublasHandle_t cublas_handle(Stream stream) {

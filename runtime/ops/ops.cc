@@ -287,8 +287,8 @@ void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream) {
   check_dtype("swiglu_forward", "out", out, DType::kF32);
   check_same_device("swiglu_forward", {&out, &in});
   SY_CHECK(in.rows() == out.rows() && in.cols() == 2 * out.cols(),
-           "swiglu_forward: in must be (M,2F) for out (M,F); got " << shape_str(in.shape())
-                                                                  << " and " << shape_str(out.shape()));
+           "swiglu_forward: in must be (M,2F) for out (M,F); got "
+               << shape_str(in.shape()) << " and " << shape_str(out.shape()));
   SY_DISPATCH("swiglu_forward", in, cpu::swiglu_forward(out, in),
               cuda::swiglu_forward(out, in, stream));
 }
@@ -328,6 +328,5 @@ void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream)
            "row_dot: a and b must match, out must hold one value per row");
   SY_DISPATCH("row_dot", out, cpu::row_dot(out, a, b), cuda::row_dot(out, a, b, stream));
 }
-
 
 }  // namespace sy

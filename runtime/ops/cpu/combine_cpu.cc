@@ -37,14 +37,16 @@ void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dou
   for (int64_t s = 0; s < s_rows; ++s)
     for (int j = 0; j < k; ++j) {
       int32_t r = p[s * k + j];
-      dwv[s * k + j] = r < 0 ? 0.0f : kernels::dot_row(g + s * cols, y.data<float>() + r * cols, cols);
+      dwv[s * k + j] =
+          r < 0 ? 0.0f : kernels::dot_row(g + s * cols, y.data<float>() + r * cols, cols);
     }
 }
 
 void swiglu_forward(const Tensor& out, const Tensor& in) {
   int64_t m = out.rows(), f = out.cols();
   for (int64_t r = 0; r < m; ++r)
-    for (int64_t c = 0; c < f; ++c) kernels::swiglu_element(out.data<float>(), in.data<float>(), r, c, f);
+    for (int64_t c = 0; c < f; ++c)
+      kernels::swiglu_element(out.data<float>(), in.data<float>(), r, c, f);
 }
 
 void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout) {
@@ -82,7 +84,8 @@ void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale) {
 void row_dot(const Tensor& out, const Tensor& a, const Tensor& b) {
   int64_t rows = a.rows(), cols = a.cols();
   for (int64_t r = 0; r < rows; ++r)
-    out.data<float>()[r] = kernels::dot_row(a.data<float>() + r * cols, b.data<float>() + r * cols, cols);
+    out.data<float>()[r] =
+        kernels::dot_row(a.data<float>() + r * cols, b.data<float>() + r * cols, cols);
 }
 
 }  // namespace cpu

@@ -11,7 +11,7 @@ namespace {
 
 constexpr unsigned kBlock = 256;
 
-#define SY_GRID_STRIDE(i, n)                                                 \
+#define SY_GRID_STRIDE(i, n)                                                \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
        i += int64_t(gridDim.x) * blockDim.x)
 
@@ -69,12 +69,12 @@ __global__ void row_dot_kernel(float* out, const float* a, const float* b, int64
 
 }  // namespace
 
-#define SY_LAUNCH(kernel, n, ...)                                               \
-  do {                                                                          \
-    if ((n) > 0) {                                                              \
+#define SY_LAUNCH(kernel, n, ...)                                                 \
+  do {                                                                            \
+    if ((n) > 0) {                                                                \
       kernel<<<grid_for((n), kBlock), kBlock, 0, to_cuda(stream)>>>(__VA_ARGS__); \
-      SY_CUDA_LAUNCH_CHECK();                                                   \
-    }                                                                           \
+      SY_CUDA_LAUNCH_CHECK();                                                     \
+    }                                                                             \
   } while (0)
 
 void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w,
@@ -123,8 +123,8 @@ void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale, Str
 }
 
 void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream) {
-  SY_LAUNCH(row_dot_kernel, a.rows(), out.data<float>(), a.data<float>(), b.data<float>(),
-            a.rows(), a.cols());
+  SY_LAUNCH(row_dot_kernel, a.rows(), out.data<float>(), a.data<float>(), b.data<float>(), a.rows(),
+            a.cols());
 }
 
 }  // namespace cuda

@@ -28,7 +28,8 @@ void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys
                    Stream stream);
 void cast(const Tensor& out, const Tensor& in, Stream stream);
 
-void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w, Stream stream);
+void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w,
+                  Stream stream);
 void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
                            const Tensor& pos, const Tensor& w, Stream stream);
 void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream);
