@@ -233,5 +233,48 @@ TEST(MoeDispatch, MultiHeadWithOneHeadAndIdentityProjectionsIsPlainMoe) {
   EXPECT_EQ(y1.to_vector<float>(), y2.to_vector<float>());
 }
 
+TEST(MoeDispatch, RanksWithNoTokensStillTakePartAndNumbersMatch) {
+  auto world = testing::world();
+  const int w = world->size(), me = world->rank();
+  // Rank r holds 6·r tokens: rank 0 has none (and at np 1 the whole batch is empty).
+  std::vector<int64_t> start(w + 1, 0);
+  for (int r = 0; r < w; ++r) start[r + 1] = start[r] + 6 * r;
+  const int64_t total = start[w], t0 = start[me], t1 = start[me + 1], d = 8;
+  MoeOptions o;
+  o.d_model = d;
+  o.num_experts = 4;
+  o.top_k = 2;
+  o.capacity_factor = 0.75f;
+  auto self = std::shared_ptr<Communicator>(world->split(me, 0, "self"));
+  MoeLayer ref(o, make_process_groups(self, 1), Device::cpu());
+  MoeLayer layer(o, make_process_groups(world, w), Device::cpu());
+  auto run = [&](MoeLayer& l, int64_t a, int64_t b) {
+    Tensor x = testing::global_rows(1, a, b, d), dy = testing::global_rows(2, a, b, d);
+    Tensor y = Tensor::empty({b - a, d}, DType::kF32), dx = Tensor::empty({b - a, d}, DType::kF32);
+    l.zero_grad();
+    l.forward(y, x, nullptr, true);
+    l.backward(dx, dy);
+    l.reduce_gradients();
+    return std::make_pair(y.to_vector<float>(), dx.to_vector<float>());
+  };
+  auto [ry, rdx] = run(ref, 0, total);
+  auto [y, dx] = run(layer, t0, t1);
+  ASSERT_EQ(y.size(), static_cast<size_t>((t1 - t0) * d));
+  for (int64_t i = 0; i < (t1 - t0) * d; ++i) {
+    EXPECT_NEAR(y[i], ry[t0 * d + i], 2e-5 * (1 + std::fabs(ry[t0 * d + i])));
+    EXPECT_NEAR(dx[i], rdx[t0 * d + i], 2e-5 * (1 + std::fabs(rdx[t0 * d + i])));
+  }
+  auto pr = ref.params(), pl = layer.params();
+  for (size_t i = 0; i < pl.size(); ++i) {
+    Tensor want = pr[i]->grad;
+    if (pl[i]->is_expert)
+      want = want.slice_rows(layer.first_expert(), layer.first_expert() + pl[i]->grad.dim(0));
+    auto g = pl[i]->grad.to_vector<float>(), wv = want.to_vector<float>();
+    for (size_t j = 0; j < g.size(); ++j)
+      EXPECT_NEAR(g[j], wv[j], 2e-5 * (1 + std::fabs(wv[j]))) << pl[i]->name;
+  }
+  EXPECT_EQ(layer.stats().items_world, total);
+}
+
 }  // namespace
 }  // namespace sy
