@@ -73,27 +73,47 @@ CapacityPlan plan_capacity(const Routing& r, const MoeOptions& o, Communicator& 
   return plan;
 }
 
-ExchangePlan plan_exchange(const Routing& r, const CapacityPlan& cap, int64_t begin, int64_t end,
-                           int num_experts, Communicator& ep_group) {
+RowLayout ExchangePlan::layout(int lb, int le) const {
+  RowLayout l;
+  size_t send_block = 0, recv_block = 0;
+  for (int p = 0; p < ep; ++p) {
+    size_t s_before = 0, s_in = 0, r_before = 0, r_in = 0, s_all = 0, r_all = 0;
+    for (int x = 0; x < e_local; ++x) {
+      size_t sc = static_cast<size_t>(send_counts[p * e_local + x]);
+      size_t rc = static_cast<size_t>(recv_counts[p * e_local + x]);
+      (x < lb ? s_before : x < le ? s_in : s_all) += sc;
+      (x < lb ? r_before : x < le ? r_in : r_all) += rc;
+    }
+    l.send_rows.push_back(s_in);
+    l.send_offsets.push_back(send_block + s_before);
+    l.recv_rows.push_back(r_in);
+    l.recv_offsets.push_back(recv_block + r_before);
+    send_block += s_before + s_in + s_all;
+    recv_block += r_before + r_in + r_all;
+  }
+  return l;
+}
+
+ExchangePlan plan_exchange(const Routing& r, const CapacityPlan& cap, int num_experts,
+                           Communicator& ep_group) {
   const int k = r.k, ep = ep_group.size();
   SY_CHECK(num_experts % ep == 0, "E = " << num_experts
                                          << " experts cannot be sharded over an ep "
                                             "group of "
                                          << ep << " ranks: make E a multiple of ep");
   const int e_local = num_experts / ep;
-  const int64_t n_items = end - begin;
+  const int64_t n_items = r.items;
   ExchangePlan plan;
-  plan.begin = begin;
-  plan.end = end;
   plan.k = k;
+  plan.ep = ep;
+  plan.e_local = e_local;
 
-  // Keys over the chunk's choices enumerated choice-major (j, item): key = e·k + j, −1 if dropped.
+  // Keys over the choices enumerated choice-major (j, item): key = e·k + j, −1 if dropped.
   std::vector<int32_t> keys(static_cast<size_t>(n_items) * k);
   for (int j = 0; j < k; ++j)
     for (int64_t i = 0; i < n_items; ++i) {
-      int64_t s = begin + i;
-      int32_t e = r.expert[s * k + j];
-      keys[j * n_items + i] = (e >= 0 && cap.keep[s * k + j]) ? e * k + j : -1;
+      int32_t e = r.expert[i * k + j];
+      keys[j * n_items + i] = (e >= 0 && cap.keep[i * k + j]) ? e * k + j : -1;
     }
   Tensor order = Tensor::empty({static_cast<int64_t>(keys.size())}, DType::kI32);
   Tensor counts = Tensor::empty({static_cast<int64_t>(num_experts) * k}, DType::kI32);
@@ -106,33 +126,29 @@ ExchangePlan plan_exchange(const Routing& r, const CapacityPlan& cap, int64_t be
   for (int64_t c = 0; c < num_experts * k; ++c) rows += cnt[c];
   plan.send_item.resize(static_cast<size_t>(rows));
   plan.pos.assign(static_cast<size_t>(n_items) * k, -1);
-  plan.weight.assign(static_cast<size_t>(n_items) * k, 0.0f);
   plan.ones.assign(static_cast<size_t>(n_items) * k, 1.0f);
+  plan.weight = r.weight;
   for (int64_t row = 0; row < rows; ++row) {
     int32_t idx = ord[row];
     int64_t j = idx / n_items, i = idx % n_items;
-    plan.send_item[row] = static_cast<int32_t>(begin + i);
+    plan.send_item[row] = static_cast<int32_t>(i);
     plan.pos[i * k + j] = static_cast<int32_t>(row);
   }
-  for (int64_t i = 0; i < n_items; ++i)
-    for (int j = 0; j < k; ++j) plan.weight[i * k + j] = r.weight[(begin + i) * k + j];
 
-  // Rows per destination expert, sent to the experts' owners: block p = counts of p's experts.
-  std::vector<int64_t> per_expert(num_experts, 0), from(static_cast<size_t>(num_experts));
+  // Rows per destination expert go to the experts' owners: block p = counts of p's experts.
+  plan.send_counts.assign(num_experts, 0);
+  plan.recv_counts.assign(num_experts, 0);
   for (int e = 0; e < num_experts; ++e)
-    for (int j = 0; j < k; ++j) per_expert[e] += cnt[e * k + j];
-  ep_group.all_to_all(per_expert.data(), from.data(), e_local * sizeof(int64_t));
-  // from[src · e_local + le]: rows that src sends for my local expert le.
-  plan.send_rows.assign(ep, 0);
-  plan.recv_rows.assign(ep, 0);
-  for (int p = 0; p < ep; ++p)
-    for (int le = 0; le < e_local; ++le) {
-      plan.send_rows[p] += per_expert[p * e_local + le];
-      plan.recv_rows[p] += from[p * e_local + le];
-    }
+    for (int j = 0; j < k; ++j) plan.send_counts[e] += cnt[e * k + j];
+  ep_group.all_to_all(plan.send_counts.data(), plan.recv_counts.data(), e_local * sizeof(int64_t));
   // Source-major → expert-major.
+  const auto& from = plan.recv_counts;
   std::vector<int64_t> src_start(ep + 1, 0);
-  for (int p = 0; p < ep; ++p) src_start[p + 1] = src_start[p] + plan.recv_rows[p];
+  for (int p = 0; p < ep; ++p) {
+    int64_t n = 0;
+    for (int le = 0; le < e_local; ++le) n += from[p * e_local + le];
+    src_start[p + 1] = src_start[p] + n;
+  }
   plan.expert_offsets.assign(e_local + 1, 0);
   for (int le = 0; le < e_local; ++le) {
     int64_t n_le = 0;

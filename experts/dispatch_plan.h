@@ -6,12 +6,14 @@
 //    the global batch (rank order, then item order). So the drop decisions are the same whatever
 //    the world size or ep — a project choice (DeepSpeed and Tutel drop per source rank) made for
 //    EP invariance; its cost is one all-gather of E·k counts per layer. Dropless: C = ∞.
-// 2. Exchange (per chunk of items, collective over the ep group): the send order is
+// 2. Exchange (collective over the ep group): the send order is
 //    expert-major, then choice j, then item — the order of a stable counting sort on
 //    key = expert · k + j (no atomics, identical on every backend); the per-expert counts go to the
 //    experts' owners first (all-to-all of integers), so every receiver knows its sizes before the
 //    payload arrives. Rows arrive source-major (grouped by sending rank); expert_major_src permutes
-//    them into the expert-major buffer the grouped GEMM works on.
+//    them into the expert-major buffer the grouped GEMM works on. The overlap scheduler moves the
+//    rows of a slice of every rank's local experts at a time (layout(lb, le)): each expert's rows
+//    stay together, so its GEMMs see exactly the same rows whatever the number of chunks.
 #pragma once
 
 #include <cstdint>
@@ -38,24 +40,37 @@ struct CapacityPlan {
 // Collective over world (host buffers).
 CapacityPlan plan_capacity(const Routing& routing, const MoeOptions& options, Communicator& world);
 
+// Rows moved in one exchange, per peer, with where they start (in rows) in the send and the
+// receive buffers. A whole-plan exchange is packed; a chunk's exchange takes sub-blocks.
+struct RowLayout {
+  std::vector<size_t> send_rows, send_offsets, recv_rows, recv_offsets;
+  RowLayout reversed() const { return {recv_rows, recv_offsets, send_rows, send_offsets}; }
+};
+
 struct ExchangePlan {
-  int64_t begin = 0, end = 0;  // the chunk: items [begin, end)
   int k = 1;
-  std::vector<int32_t> send_item;  // send row → item index (absolute)
-  std::vector<int32_t> pos;        // (end − begin, k): send row of choice j, or −1 (dropped)
-  std::vector<float> weight;       // (end − begin, k): gate weight of choice j
-  std::vector<float> ones;         // (end − begin, k) of 1: sums the k returned rows
-  std::vector<size_t> send_rows;   // per ep peer
-  std::vector<size_t> recv_rows;   // per ep peer
-  std::vector<int64_t> expert_offsets;    // E_local + 1 row offsets of the expert-major buffer
+  int ep = 1, e_local = 1;
+  std::vector<int32_t> send_item;       // send row → item index
+  std::vector<int32_t> pos;             // (S, k): send row of choice j, or −1 (dropped)
+  std::vector<float> weight;            // (S, k): gate weight of choice j
+  std::vector<float> ones;              // (S, k) of 1: sums the k returned rows
+  std::vector<int64_t> send_counts;     // (ep, E_local): rows I send for peer p's local expert l
+  std::vector<int64_t> recv_counts;     // (ep, E_local): rows peer p sends me for my local expert l
+  std::vector<int64_t> expert_offsets;  // E_local + 1 row offsets of the expert-major buffer
   std::vector<int32_t> expert_major_src;  // expert-major row → source-major row
   int64_t recv_total() const { return expert_offsets.empty() ? 0 : expert_offsets.back(); }
   int64_t send_total() const { return static_cast<int64_t>(send_item.size()); }
+
+  // The exchange of the rows for local experts [lb, le) of every rank (the overlap scheduler's
+  // chunk): toward the experts; reversed() brings the results back. Its rows are the expert-major
+  // rows [expert_offsets[lb], expert_offsets[le]).
+  RowLayout layout(int lb, int le) const;
+  RowLayout layout() const { return layout(0, e_local); }
 };
 
 // Collective over the ep group (host buffers). num_experts is E (global); experts are sharded
 // contiguously: ep rank p owns [p·E/ep, (p+1)·E/ep).
-ExchangePlan plan_exchange(const Routing& routing, const CapacityPlan& capacity, int64_t begin,
-                           int64_t end, int num_experts, Communicator& ep_group);
+ExchangePlan plan_exchange(const Routing& routing, const CapacityPlan& capacity, int num_experts,
+                           Communicator& ep_group);
 
 }  // namespace sy

@@ -31,36 +31,40 @@ ExpertFFN::ExpertFFN(const MoeOptions& o, int width, int first_expert, int local
 }
 
 void ExpertFFN::forward(ExpertActivations& saved, const Tensor& y, const Tensor& x,
-                        const std::vector<int64_t>& offsets) {
+                        const std::vector<int64_t>& offsets, int lb, int le) {
   int64_t m = x.dim(0);
   Device d = x.device();
   saved.x = x;
   saved.h = Tensor::empty({m, w1_.value.dim(2)}, DType::kF32, d);
   saved.a = Tensor::empty({m, hidden_}, DType::kF32, d);
-  grouped_gemm(saved.h, x, w1_.value, offsets, false, 1.0f, 0.0f);
+  grouped_gemm(saved.h, x, w1_.value.slice_rows(lb, le), offsets, false, 1.0f, 0.0f);
   if (kind_ == pb::SWIGLU)
     swiglu_forward(saved.a, saved.h);
   else
     activation_forward(saved.a, saved.h, Activation::kGelu);
-  grouped_gemm(y, saved.a, w2_.value, offsets, false, 1.0f, 0.0f);
+  grouped_gemm(y, saved.a, w2_.value.slice_rows(lb, le), offsets, false, 1.0f, 0.0f);
 }
 
-void ExpertFFN::backward(const Tensor& dx, const Tensor& dy, const ExpertActivations& saved,
-                         const std::vector<int64_t>& offsets) {
+void ExpertFFN::backward_data(const Tensor& dx, const Tensor& dy, ExpertActivations& saved,
+                              const std::vector<int64_t>& offsets, int lb, int le) {
   int64_t m = dy.dim(0);
   Device d = dy.device();
-  // dW2 += aᵀ · dy ; da = dy · W2ᵀ
-  grouped_gemm_weight_grad(w2_.grad, saved.a, dy, offsets, 1.0f, 1.0f);
+  // da = dy · W2ᵀ ; dh = act'(h) ⊙ da ; dx = dh · W1ᵀ
   Tensor da = Tensor::empty({m, hidden_}, DType::kF32, d);
-  grouped_gemm(da, dy, w2_.value, offsets, true, 1.0f, 0.0f);
-  Tensor dh = Tensor::empty(saved.h.shape(), DType::kF32, d);
+  grouped_gemm(da, dy, w2_.value.slice_rows(lb, le), offsets, true, 1.0f, 0.0f);
+  saved.dh = Tensor::empty(saved.h.shape(), DType::kF32, d);
   if (kind_ == pb::SWIGLU)
-    swiglu_backward(dh, saved.h, da);
+    swiglu_backward(saved.dh, saved.h, da);
   else
-    activation_backward(dh, saved.h, da, Activation::kGelu);
-  // dW1 += xᵀ · dh ; dx = dh · W1ᵀ
-  grouped_gemm_weight_grad(w1_.grad, saved.x, dh, offsets, 1.0f, 1.0f);
-  grouped_gemm(dx, dh, w1_.value, offsets, true, 1.0f, 0.0f);
+    activation_backward(saved.dh, saved.h, da, Activation::kGelu);
+  grouped_gemm(dx, saved.dh, w1_.value.slice_rows(lb, le), offsets, true, 1.0f, 0.0f);
+}
+
+void ExpertFFN::backward_weights(const Tensor& dy, const ExpertActivations& saved,
+                                 const std::vector<int64_t>& offsets, int lb, int le) {
+  // dW2 += aᵀ · dy ; dW1 += xᵀ · dh — one GEMM per expert over all of its rows.
+  grouped_gemm_weight_grad(w2_.grad.slice_rows(lb, le), saved.a, dy, offsets, 1.0f, 1.0f);
+  grouped_gemm_weight_grad(w1_.grad.slice_rows(lb, le), saved.x, saved.dh, offsets, 1.0f, 1.0f);
 }
 
 double ExpertFFN::forward_flops(int64_t m) const {

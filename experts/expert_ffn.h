@@ -15,11 +15,13 @@
 
 namespace sy {
 
-// What a forward pass keeps for its backward (one per chunk).
+// What a forward pass keeps for its backward (one per chunk), and the backward's dh for the
+// weight gradients.
 struct ExpertActivations {
-  Tensor x;  // (M, w) the expert-major input
-  Tensor h;  // (M, F) or (M, 2F)
-  Tensor a;  // (M, F)
+  Tensor x;   // (M, w) the expert-major input
+  Tensor h;   // (M, F) or (M, 2F)
+  Tensor a;   // (M, F)
+  Tensor dh;  // (M, F) or (M, 2F), set by backward_data
 };
 
 class ExpertFFN {
@@ -28,12 +30,17 @@ class ExpertFFN {
   ExpertFFN(const MoeOptions& options, int width, int first_expert, int local_experts,
             Device device);
 
-  // y (M, w) = expert(x) row segment by row segment; offsets has local_experts + 1 entries.
+  // Local experts [lb, le) on their rows: y (M, w) = expert(x) row segment by row segment;
+  // offsets has le − lb + 1 entries, from 0 to M.
   void forward(ExpertActivations& saved, const Tensor& y, const Tensor& x,
-               const std::vector<int64_t>& offsets);
-  // dx (M, w) = dL/dx; W1.grad and W2.grad += their gradients.
-  void backward(const Tensor& dx, const Tensor& dy, const ExpertActivations& saved,
-                const std::vector<int64_t>& offsets);
+               const std::vector<int64_t>& offsets, int lb, int le);
+  // The backward in two halves, so the scheduler can send dx before computing the weight
+  // gradients (which nothing downstream waits for): backward_data sets dx (M, w) = dL/dx and keeps
+  // dh; backward_weights adds W1.grad and W2.grad of experts [lb, le).
+  void backward_data(const Tensor& dx, const Tensor& dy, ExpertActivations& saved,
+                     const std::vector<int64_t>& offsets, int lb, int le);
+  void backward_weights(const Tensor& dy, const ExpertActivations& saved,
+                        const std::vector<int64_t>& offsets, int lb, int le);
 
   std::vector<Param*> params() { return {&w1_, &w2_}; }
   int local_experts() const { return local_; }

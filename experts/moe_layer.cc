@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "experts/tensor_exchange.h"
+#include "runtime/core/logging.h"
 #include "runtime/core/random.h"
 #include "runtime/ops/ops.h"
 
@@ -42,6 +43,10 @@ MoeLayer::MoeLayer(const MoeOptions& o, const ProcessGroups& groups, Device devi
   SY_CHECK(o.num_experts % ep == 0, "MoE layer '" << o.name << "': E = " << o.num_experts
                                                   << " experts are not divisible by ep = " << ep);
   SY_CHECK(o.chunks >= 1, "MoE layer '" << o.name << "': chunks must be ≥ 1");
+  if (o.overlap_auto) {
+    costs_ = measure_overlap_costs(*groups.ep_group_host, device);
+    SY_LOG0("MoE layer '" << o.name << "' overlap cost model: " << costs_.describe());
+  }
   width_ = o.item_width();
   int e_local = o.num_experts / ep;
   first_expert_ = groups.ep_group->rank() * e_local;
@@ -78,6 +83,31 @@ void MoeLayer::reduce_gradients() {
     all_reduce_sum(p->grad, p->is_expert ? *groups_.edp_group : *groups_.world);
 }
 
+void MoeLayer::make_chunks(int n) {
+  const int e_local = plan_.e_local;
+  n = std::max(1, std::min(n, e_local));
+  chunks_.assign(n, Chunk{});
+  for (int c = 0; c < n; ++c) {
+    Chunk& ch = chunks_[c];
+    ch.lb = e_local * c / n;
+    ch.le = e_local * (c + 1) / n;
+    ch.row_begin = plan_.expert_offsets[ch.lb];
+    ch.row_end = plan_.expert_offsets[ch.le];
+    for (int l = ch.lb; l <= ch.le; ++l)
+      ch.offsets.push_back(plan_.expert_offsets[l] - ch.row_begin);
+    ch.layout = plan_.layout(ch.lb, ch.le);
+  }
+}
+
+// Runs `exchange` on the communication thread when overlapping, else right away.
+#define SY_EXCHANGE(timer, ...)                                              \
+  [&]() -> CommThread::Ticket {                                              \
+    if (comm_thread_) return comm_thread_->post([=, this] { __VA_ARGS__; }); \
+    StepTimer t_(&(timer));                                                  \
+    __VA_ARGS__;                                                             \
+    return 0;                                                                \
+  }()
+
 void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_ids, bool training) {
   const int h = options_.num_heads;
   const int64_t n_tok = x.dim(0), d = options_.d_model;
@@ -106,60 +136,83 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
     router_->forward(routing_, items_, token_ids ? sub_ids.data() : nullptr, training,
                      *groups_.world_host);
   }
+  const int k = routing_.k;
   {
     StepTimer t(&stats_.forward.plan);
     capacity_ = plan_capacity(routing_, options_, *groups_.world_host);
+    plan_ = plan_exchange(routing_, capacity_, options_.num_experts, *groups_.ep_group_host);
+    pos_ = upload_i32(plan_.pos, s_items, k, device_);
+    weight_ = upload_f32(plan_.weight, s_items, k, device_);
+    ones_ = upload_f32(plan_.ones, s_items, k, device_);
+    perm_ = upload_i32(plan_.expert_major_src, plan_.recv_total(), 1, device_)
+                .reshape({plan_.recv_total()});
+    int n = options_.chunks;
+    if (options_.overlap_auto) {
+      // The same n on every rank: the largest step in the ep group decides.
+      double fb[2] = {experts_->forward_flops(plan_.recv_total()),
+                      2.0 * static_cast<double>(plan_.send_total()) * width_ * sizeof(float)};
+      groups_.ep_group_host->all_reduce(fb, 2, DType::kF64, CommOp::kMax);
+      n = choose_chunks(costs_, fb[0], fb[1], 2, plan_.e_local);
+    }
+    make_chunks(n);
+    stats_.chunks = static_cast<int>(chunks_.size());
   }
-  Tensor out = Tensor::empty({s_items, width_}, DType::kF32, device_);
-  const int k = routing_.k;
-  chunks_.assign(options_.chunks, Chunk{});
-  for (int c = 0; c < options_.chunks; ++c) {
+  const bool overlap = options_.overlap && chunks_.size() > 1;
+  if (overlap && !comm_thread_) comm_thread_ = std::make_unique<CommThread>();
+  if (!overlap) comm_thread_.reset();
+
+  Tensor send = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
+  Tensor recv = Tensor::empty({plan_.recv_total(), width_}, DType::kF32, device_);
+  returned_ = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
+  {
+    StepTimer t(&stats_.forward.dispatch);
+    gather_rows(
+        send, items_,
+        upload_i32(plan_.send_item, plan_.send_total(), 1, device_).reshape({plan_.send_total()}));
+    stats_.bytes_dispatched = static_cast<int64_t>(send.nbytes());
+  }
+  Communicator* ep = groups_.ep_group.get();
+  const int n = static_cast<int>(chunks_.size());
+  std::vector<CommThread::Ticket> arrived(n, 0);
+  auto post_dispatch = [&](int c) {
+    RowLayout l = chunks_[c].layout;
+    arrived[c] = SY_EXCHANGE(stats_.forward.dispatch, exchange_rows(recv, send, l, *ep));
+  };
+  post_dispatch(0);
+  for (int c = 0; c < n; ++c) {
     Chunk& ch = chunks_[c];
-    int64_t b = s_items * c / options_.chunks, e = s_items * (c + 1) / options_.chunks;
-    {
-      StepTimer t(&stats_.forward.plan);
-      ch.plan =
-          plan_exchange(routing_, capacity_, b, e, options_.num_experts, *groups_.ep_group_host);
-      ch.pos = upload_i32(ch.plan.pos, e - b, k, device_);
-      ch.weight = upload_f32(ch.plan.weight, e - b, k, device_);
-      ch.ones = upload_f32(ch.plan.ones, e - b, k, device_);
+    if (c + 1 < n) post_dispatch(c + 1);
+    if (comm_thread_) {
+      StepTimer t(&stats_.forward.dispatch);  // time spent waiting: the exposed communication
+      comm_thread_->wait(arrived[c]);
     }
-    Tensor recv_src = Tensor::empty({ch.plan.recv_total(), width_}, DType::kF32, device_);
-    {
-      StepTimer t(&stats_.forward.dispatch);
-      Tensor send = Tensor::empty({ch.plan.send_total(), width_}, DType::kF32, device_);
-      gather_rows(send, items_,
-                  upload_i32(ch.plan.send_item, ch.plan.send_total(), 1, device_)
-                      .reshape({ch.plan.send_total()}));
-      exchange_rows(recv_src, send, ch.plan.send_rows, ch.plan.recv_rows, *groups_.ep_group);
-      stats_.bytes_dispatched += static_cast<int64_t>(send.nbytes());
-    }
-    Tensor perm = upload_i32(ch.plan.expert_major_src, ch.plan.recv_total(), 1, device_)
-                      .reshape({ch.plan.recv_total()});
-    Tensor ye = Tensor::empty({ch.plan.recv_total(), width_}, DType::kF32, device_);
     {
       StepTimer t(&stats_.forward.experts);
-      Tensor xe = Tensor::empty({ch.plan.recv_total(), width_}, DType::kF32, device_);
-      gather_rows(xe, recv_src, perm);
-      experts_->forward(ch.acts, ye, xe, ch.plan.expert_offsets);
+      notify("experts_forward", c, true);
+      int64_t rows = ch.row_end - ch.row_begin;
+      Tensor xe = Tensor::empty({rows, width_}, DType::kF32, device_);
+      Tensor ye = Tensor::empty({rows, width_}, DType::kF32, device_);
+      gather_rows(xe, recv, perm_.slice_rows(ch.row_begin, ch.row_end));
+      experts_->forward(ch.acts, ye, xe, ch.offsets, ch.lb, ch.le);
+      // Back to source-major, over this chunk's rows of the receive buffer.
+      scatter_rows(recv, ye, perm_.slice_rows(ch.row_begin, ch.row_end));
+      notify("experts_forward", c, false);
     }
-    {
-      StepTimer t(&stats_.forward.undispatch);
-      scatter_rows(recv_src, ye, perm);  // back to source-major, reusing the receive buffer
-      ch.returned = Tensor::empty({ch.plan.send_total(), width_}, DType::kF32, device_);
-      exchange_rows(ch.returned, recv_src, ch.plan.recv_rows, ch.plan.send_rows, *groups_.ep_group);
-    }
-    {
-      StepTimer t(&stats_.forward.combine);
-      Tensor out_c = out.slice_rows(b, e);
-      combine_rows(out_c, ch.returned, ch.pos, ch.weight);
-      if (routing_.residual_gate) {
-        // BASE: out = α·f(x) + (1 − α)·x.
-        std::vector<float> one_minus(static_cast<size_t>(e - b));
-        for (int64_t i = 0; i < e - b; ++i) one_minus[i] = 1.0f - routing_.weight[(b + i) * k];
-        add_row_scaled(out_c, items_.slice_rows(b, e),
-                       upload_f32(one_minus, e - b, 1, device_).reshape({e - b}));
-      }
+    RowLayout back = ch.layout.reversed();
+    Tensor out_buf = returned_;
+    SY_EXCHANGE(stats_.forward.undispatch, exchange_rows(out_buf, recv, back, *ep));
+  }
+  if (comm_thread_) {
+    StepTimer t(&stats_.forward.undispatch);
+    comm_thread_->drain();
+  }
+  Tensor out = Tensor::empty({s_items, width_}, DType::kF32, device_);
+  {
+    StepTimer t(&stats_.forward.combine);
+    combine_rows(out, returned_, pos_, weight_);
+    if (routing_.residual_gate) {
+      // BASE: out = α·f(x) + (1 − α)·x.
+      add_row_scaled(out, items_, one_minus_alpha());
     }
   }
   merged_ = out.reshape({n_tok, d});
@@ -178,6 +231,12 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
   stats_.balance_loss = routing_.balance_loss;
   stats_.z_loss = routing_.z_loss;
   stats_.aux_loss = routing_.aux_loss;
+}
+
+Tensor MoeLayer::one_minus_alpha() const {
+  std::vector<float> v(static_cast<size_t>(routing_.items));
+  for (int64_t i = 0; i < routing_.items; ++i) v[i] = 1.0f - routing_.weight[i * routing_.k];
+  return upload_f32(v, routing_.items, 1, device_).reshape({routing_.items});
 }
 
 void MoeLayer::backward(const Tensor& dx, const Tensor& dy) {
@@ -199,57 +258,69 @@ void MoeLayer::backward(const Tensor& dx, const Tensor& dy) {
   }
   Tensor dout = dmerged.reshape({s_items, width_});
   Tensor ditems = Tensor::zeros({s_items, width_}, DType::kF32, device_);
-  std::vector<float> dweight(static_cast<size_t>(s_items) * k, 0.0f);
-  for (Chunk& ch : chunks_) {
-    const int64_t b = ch.plan.begin, e = ch.plan.end;
-    Tensor dout_c = dout.slice_rows(b, e);
-    Tensor dret = Tensor::empty(ch.returned.shape(), DType::kF32, device_);
-    {
-      StepTimer t(&stats_.backward.combine);
-      Tensor dw = Tensor::empty({e - b, k}, DType::kF32, device_);
-      combine_rows_backward(dret, dw, dout_c, ch.returned, ch.pos, ch.weight);
-      std::vector<float> dw_host = dw.to_vector<float>();
-      if (routing_.residual_gate) {
-        // out = α·y + (1 − α)·x: dα −= ⟨dout, x⟩ and dx += (1 − α)·dout.
-        Tensor xdot = Tensor::empty({e - b}, DType::kF32, device_);
-        row_dot(xdot, dout_c, items_.slice_rows(b, e));
-        std::vector<float> xd = xdot.to_vector<float>(), one_minus(static_cast<size_t>(e - b));
-        for (int64_t i = 0; i < e - b; ++i) {
-          dw_host[i * k] -= xd[i];
-          one_minus[i] = 1.0f - routing_.weight[(b + i) * k];
-        }
-        add_row_scaled(ditems.slice_rows(b, e), dout_c,
-                       upload_f32(one_minus, e - b, 1, device_).reshape({e - b}));
-      }
-      std::copy(dw_host.begin(), dw_host.end(), dweight.begin() + b * k);
+  std::vector<float> dweight;
+  Tensor dret = Tensor::empty(returned_.shape(), DType::kF32, device_);
+  {
+    StepTimer t(&stats_.backward.combine);
+    Tensor dw = Tensor::empty({s_items, k}, DType::kF32, device_);
+    combine_rows_backward(dret, dw, dout, returned_, pos_, weight_);
+    dweight = dw.to_vector<float>();
+    if (routing_.residual_gate) {
+      // out = α·y + (1 − α)·x: dα −= ⟨dout, x⟩ and dx += (1 − α)·dout.
+      Tensor xdot = Tensor::empty({s_items}, DType::kF32, device_);
+      row_dot(xdot, dout, items_);
+      std::vector<float> xd = xdot.to_vector<float>();
+      for (int64_t i = 0; i < s_items; ++i) dweight[i * k] -= xd[i];
+      add_row_scaled(ditems, dout, one_minus_alpha());
     }
-    Tensor perm = upload_i32(ch.plan.expert_major_src, ch.plan.recv_total(), 1, device_)
-                      .reshape({ch.plan.recv_total()});
-    Tensor drecv = Tensor::empty({ch.plan.recv_total(), width_}, DType::kF32, device_);
-    {
-      StepTimer t(&stats_.backward.undispatch);
-      exchange_rows(drecv, dret, ch.plan.send_rows, ch.plan.recv_rows, *groups_.ep_group);
+  }
+  Tensor drecv = Tensor::empty({plan_.recv_total(), width_}, DType::kF32, device_);
+  Tensor dsend = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
+  Communicator* ep = groups_.ep_group.get();
+  const int n = static_cast<int>(chunks_.size());
+  std::vector<CommThread::Ticket> arrived(n, 0);
+  auto post_dispatch = [&](int c) {
+    RowLayout l = chunks_[c].layout;
+    arrived[c] = SY_EXCHANGE(stats_.backward.dispatch, exchange_rows(drecv, dret, l, *ep));
+  };
+  post_dispatch(0);
+  for (int c = 0; c < n; ++c) {
+    Chunk& ch = chunks_[c];
+    if (c + 1 < n) post_dispatch(c + 1);
+    if (comm_thread_) {
+      StepTimer t(&stats_.backward.dispatch);
+      comm_thread_->wait(arrived[c]);
     }
+    int64_t rows = ch.row_end - ch.row_begin;
+    Tensor dye = Tensor::empty({rows, width_}, DType::kF32, device_);
     {
       StepTimer t(&stats_.backward.experts);
-      Tensor dye = Tensor::empty({ch.plan.recv_total(), width_}, DType::kF32, device_);
-      gather_rows(dye, drecv, perm);
-      Tensor dxe = Tensor::empty({ch.plan.recv_total(), width_}, DType::kF32, device_);
-      experts_->backward(dxe, dye, ch.acts, ch.plan.expert_offsets);
-      scatter_rows(drecv, dxe, perm);
+      notify("experts_backward", c, true);
+      Tensor dxe = Tensor::empty({rows, width_}, DType::kF32, device_);
+      gather_rows(dye, drecv, perm_.slice_rows(ch.row_begin, ch.row_end));
+      experts_->backward_data(dxe, dye, ch.acts, ch.offsets, ch.lb, ch.le);
+      scatter_rows(drecv, dxe, perm_.slice_rows(ch.row_begin, ch.row_end));
     }
-    Tensor dsend = Tensor::empty({ch.plan.send_total(), width_}, DType::kF32, device_);
+    // dx goes back while this chunk's weight gradients are computed.
+    RowLayout back = ch.layout.reversed();
+    SY_EXCHANGE(stats_.backward.undispatch, exchange_rows(dsend, drecv, back, *ep));
     {
-      StepTimer t(&stats_.backward.dispatch);
-      exchange_rows(dsend, drecv, ch.plan.recv_rows, ch.plan.send_rows, *groups_.ep_group);
+      StepTimer t(&stats_.backward.experts);
+      experts_->backward_weights(dye, ch.acts, ch.offsets, ch.lb, ch.le);
+      ch.acts = ExpertActivations{};  // free the chunk's activations
+      notify("experts_backward", c, false);
     }
-    {
-      StepTimer t(&stats_.backward.combine);
-      // Each item's gradient is the sum of its k dispatched rows' gradients.
-      Tensor dsum = Tensor::empty({e - b, width_}, DType::kF32, device_);
-      combine_rows(dsum, dsend, ch.pos, ch.ones);
-      add_scaled(ditems.slice_rows(b, e), dsum, 1.0f);
-    }
+  }
+  if (comm_thread_) {
+    StepTimer t(&stats_.backward.undispatch);
+    comm_thread_->drain();
+  }
+  {
+    StepTimer t(&stats_.backward.combine);
+    // Each item's gradient is the sum of its k dispatched rows' gradients.
+    Tensor dsum = Tensor::empty({s_items, width_}, DType::kF32, device_);
+    combine_rows(dsum, dsend, pos_, ones_);
+    add_scaled(ditems, dsum, 1.0f);
   }
   {
     StepTimer t(&stats_.backward.route);

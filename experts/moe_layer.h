@@ -5,13 +5,19 @@
 // h sub-tokens of width d/h that are routed independently, merged back and projected again
 // (d→d); h = 1 without projections is plain MoE.
 //
-// The work after routing runs chunk by chunk over the items (options.chunks slices; each chunk has
-// its own exchange plan), which is where the overlap scheduler pipelines; the result does not
-// depend on the number of chunks. Gradients follow contract 1: parameter gradients accumulate,
-// dx is assigned. reduce_gradients() sums expert gradients over the edp group and all others over
-// the world.
+// After routing and planning (once, over all items), the exchange and the experts run in chunks,
+// each a slice of every rank's local experts: with overlap on, a communication thread moves
+// chunk i+1 toward the experts and chunk i−1 back while the main thread computes chunk i (and, in
+// the backward pass, the weight gradients of chunk i after its dx is on its way). Chunking by
+// experts rather than by tokens keeps every expert's GEMMs on exactly the same rows whatever n is,
+// so the numbers are bitwise the same with overlap off and for any n (a GEMM over fewer rows may
+// sum in another order on either BLAS). Combine runs once, after the last chunk is back (an item's
+// k rows may come from different chunks). Gradients follow contract 1: parameter gradients
+// accumulate, dx is assigned. reduce_gradients() sums expert gradients over the edp group and all
+// others over the world.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -19,6 +25,9 @@
 #include "experts/dispatch_plan.h"
 #include "experts/expert_ffn.h"
 #include "experts/router.h"
+#include "experts/tensor_exchange.h"
+#include "runtime/scheduler/comm_thread.h"
+#include "runtime/scheduler/overlap_model.h"
 
 namespace sy {
 
@@ -31,6 +40,7 @@ struct MoeStepTimes {
 
 struct MoeStats {
   MoeStepTimes forward, backward;
+  int chunks = 1;  // chunks the last forward used
   int64_t items_world = 0, routed_world = 0, dropped_world = 0, capacity = -1;
   std::vector<int64_t> load_world;  // items per expert over the world
   double activation_ratio = 0;      // share of experts that received work
@@ -52,20 +62,32 @@ class MoeLayer {
   const MoeStats& stats() const { return stats_; }
   const Routing& routing() const { return routing_; }
   const CapacityPlan& capacity_plan() const { return capacity_; }
+  const ExchangePlan& exchange_plan() const { return plan_; }
   std::vector<Param*> params();
   void zero_grad();
   void reduce_gradients();
   const MoeOptions& options() const { return options_; }
+  // Called at the start and end of every chunk's expert compute ("experts_forward",
+  // "experts_backward"): the overlap test's instrumentation.
+  using Observer = std::function<void(const char* step, int chunk, bool begin)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+  const OverlapCosts& overlap_costs() const { return costs_; }
   int first_expert() const { return first_expert_; }
   ExpertFFN& experts() { return *experts_; }
 
  private:
   struct Chunk {
-    ExchangePlan plan;
+    int lb = 0, le = 0;                  // local experts
+    int64_t row_begin = 0, row_end = 0;  // their expert-major rows
+    std::vector<int64_t> offsets;        // le − lb + 1, relative to row_begin
+    RowLayout layout;                    // toward the experts
     ExpertActivations acts;
-    Tensor returned;  // (send rows, w): the experts' outputs, back in send order
-    Tensor pos, weight, ones;
   };
+  void make_chunks(int n);
+  Tensor one_minus_alpha() const;  // BASE: 1 − α per item, on the device
+  void notify(const char* step, int chunk, bool begin) {
+    if (observer_) observer_(step, chunk, begin);
+  }
 
   MoeOptions options_;
   ProcessGroups groups_;
@@ -79,7 +101,13 @@ class MoeLayer {
   Tensor x_, items_, merged_;
   Routing routing_;
   CapacityPlan capacity_;
+  ExchangePlan plan_;
+  Tensor pos_, weight_, ones_, perm_;  // the plan on the device
+  Tensor returned_;                    // (send rows, w): the experts' outputs in send order
   std::vector<Chunk> chunks_;
+  std::unique_ptr<CommThread> comm_thread_;
+  OverlapCosts costs_;
+  Observer observer_;
   MoeStats stats_;
 };
 

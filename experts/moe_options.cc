@@ -1,5 +1,7 @@
 #include "experts/moe_options.h"
 
+#include <algorithm>
+
 namespace sy {
 
 MoeOptions MoeOptions::from_config(const pb::MoeConfig& c, int d_model, bool mh, uint64_t seed,
@@ -23,6 +25,12 @@ MoeOptions MoeOptions::from_config(const pb::MoeConfig& c, int d_model, bool mh,
   o.seed = seed;
   o.name = name;
   return o;
+}
+
+void MoeOptions::set_overlap(const pb::ParallelConfig& p) {
+  overlap_auto = p.overlap_auto();
+  overlap = overlap_auto || p.overlap_chunks() > 1;
+  chunks = overlap_auto ? 1 : std::max(1, p.overlap_chunks());
 }
 
 }  // namespace sy

@@ -24,7 +24,13 @@ struct MoeOptions {
   bool mh_projections = false;  // MH-MoE head (d→d) and merge (d→d) projections
   float xmoe_temperature = 0.07f;
   int xmoe_dim = 16;
-  int chunks = 1;  // items processed in this many slices (overlap scheduler)
+  // The overlap scheduler: the exchange and the expert compute are pipelined over `chunks` slices
+  // of every rank's local experts (at most E/ep of them) on a communication thread. overlap false:
+  // the same chunks, one after the other on the main thread. overlap_auto: chunks chosen per step
+  // by the measured cost model (runtime/scheduler/overlap_model.h). Same numbers either way.
+  int chunks = 1;
+  bool overlap = false;
+  bool overlap_auto = false;
   uint64_t seed = 1234;
   std::string name = "moe";  // parameter-name prefix; also the random streams' names
 
@@ -35,6 +41,8 @@ struct MoeOptions {
   // projections), the run's seed, and a unique name for the layer ("block3.moe").
   static MoeOptions from_config(const pb::MoeConfig& c, int d_model, bool mh, uint64_t seed,
                                 const std::string& name);
+  // Applies parallel.overlap_chunks / overlap_auto.
+  void set_overlap(const pb::ParallelConfig& p);
 };
 
 }  // namespace sy

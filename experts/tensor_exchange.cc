@@ -12,25 +12,56 @@ bool needs_staging(const Tensor& t, Communicator& comm) {
 
 void exchange_rows(const Tensor& recv, const Tensor& send, const std::vector<size_t>& send_rows,
                    const std::vector<size_t>& recv_rows, Communicator& comm) {
-  size_t row_bytes = static_cast<size_t>(send.cols()) * dtype_size(send.dtype());
-  std::vector<size_t> sb(send_rows.size()), rb(recv_rows.size());
-  for (size_t p = 0; p < sb.size(); ++p) {
-    sb[p] = send_rows[p] * row_bytes;
-    rb[p] = recv_rows[p] * row_bytes;
+  RowLayout l;
+  l.send_rows = send_rows;
+  l.recv_rows = recv_rows;
+  size_t so = 0, ro = 0;
+  for (size_t p = 0; p < send_rows.size(); ++p) {
+    l.send_offsets.push_back(so);
+    l.recv_offsets.push_back(ro);
+    so += send_rows[p];
+    ro += recv_rows[p];
   }
-  AllToAllLayout layout = AllToAllLayout::packed(sb, rb);
-  SY_CHECK(layout.total_send() == send.nbytes() && layout.total_recv() == recv.nbytes(),
-           "exchange_rows: the plan moves " << layout.total_send() << "/" << layout.total_recv()
-                                            << " bytes but the buffers hold " << send.nbytes()
-                                            << "/" << recv.nbytes());
+  SY_CHECK(static_cast<int64_t>(so) == send.dim(0) && static_cast<int64_t>(ro) == recv.dim(0),
+           "exchange_rows: the plan moves " << so << "/" << ro << " rows but the buffers hold "
+                                            << send.dim(0) << "/" << recv.dim(0));
+  exchange_rows(recv, send, l, comm);
+}
+
+void exchange_rows(const Tensor& recv, const Tensor& send, const RowLayout& l, Communicator& comm) {
+  const size_t n = l.send_rows.size();
+  const size_t row_bytes = static_cast<size_t>(send.cols()) * dtype_size(send.dtype());
+  SY_CHECK(l.send_offsets.size() == n && l.recv_rows.size() == n && l.recv_offsets.size() == n,
+           "exchange_rows: the layout needs one entry per peer");
+  for (size_t p = 0; p < n; ++p)
+    SY_CHECK(static_cast<int64_t>(l.send_offsets[p] + l.send_rows[p]) <= send.dim(0) &&
+                 static_cast<int64_t>(l.recv_offsets[p] + l.recv_rows[p]) <= recv.dim(0),
+             "exchange_rows: peer " << p << "'s rows fall outside the buffers");
+  AllToAllLayout bytes;
+  for (size_t p = 0; p < n; ++p) {
+    bytes.send_bytes.push_back(l.send_rows[p] * row_bytes);
+    bytes.recv_bytes.push_back(l.recv_rows[p] * row_bytes);
+    bytes.send_offsets.push_back(l.send_offsets[p] * row_bytes);
+    bytes.recv_offsets.push_back(l.recv_offsets[p] * row_bytes);
+  }
   if (!needs_staging(send, comm)) {
-    comm.all_to_all_v(send.raw(), recv.raw(), layout);
+    comm.all_to_all_v(send.raw(), recv.raw(), bytes);
     return;
   }
-  Tensor hs = send.to(Device::cpu());
-  Tensor hr = Tensor::empty(recv.shape(), recv.dtype(), Device::cpu());
-  comm.all_to_all_v(hs.raw(), hr.raw(), layout);
-  recv.copy_from(hr);
+  // Stage through packed host buffers, copying back only the rows this exchange owns.
+  AllToAllLayout packed = AllToAllLayout::packed(bytes.send_bytes, bytes.recv_bytes);
+  std::vector<char> hs(packed.total_send()), hr(packed.total_recv());
+  Backend& cuda = backend(DeviceType::kCUDA);
+  for (size_t p = 0; p < n; ++p)
+    cuda.copy(hs.data() + packed.send_offsets[p],
+              static_cast<const char*>(send.raw()) + bytes.send_offsets[p], bytes.send_bytes[p],
+              Stream{});
+  cuda.synchronize(Stream{});
+  comm.all_to_all_v(hs.data(), hr.data(), packed);
+  for (size_t p = 0; p < n; ++p)
+    cuda.copy(static_cast<char*>(recv.raw()) + bytes.recv_offsets[p],
+              hr.data() + packed.recv_offsets[p], bytes.recv_bytes[p], Stream{});
+  cuda.synchronize(Stream{});
 }
 
 void all_reduce_sum(const Tensor& t, Communicator& comm) {

@@ -150,7 +150,7 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
   const auto& model = config.model();
   MoeOptions o = MoeOptions::from_config(model.moe(), model.d_model(), model.family() == pb::MH_MOE,
                                          config.seed(), "bench");
-  o.chunks = std::max(1, config.parallel().overlap_chunks());
+  o.set_overlap(config.parallel());
   MoeLayer layer(o, groups, device);
 
   const int64_t d = o.d_model, t0 = world->rank() * tokens;
@@ -192,14 +192,7 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
   // The GEMM comparison on this rank's real expert-major row segments (one chunk's plan).
   const int64_t width = o.item_width(), hidden = o.hidden();
   const int64_t up = (o.expert == pb::SWIGLU ? 2 : 1) * hidden;
-  std::vector<int64_t> offsets;
-  {
-    // Rebuild the plan of the last step for all items: the segments the experts actually saw.
-    const CapacityPlan& cap = layer.capacity_plan();
-    ExchangePlan plan = plan_exchange(layer.routing(), cap, 0, layer.routing().items, o.num_experts,
-                                      *groups.ep_group_host);
-    offsets = plan.expert_offsets;
-  }
+  const std::vector<int64_t>& offsets = layer.exchange_plan().expert_offsets;
   GemmRates g = time_expert_gemms(offsets, width, up, hidden, device, std::max(iters, 3));
   std::vector<double> gr = {g.flops, g.grouped_s, g.dense_s};
   world->all_reduce(gr.data(), 1, DType::kF64, CommOp::kSum);  // total FLOPs

@@ -157,7 +157,7 @@ TEST(MoeDispatch, ProvenancePayloadsArriveWhereThePlanSays) {
         r.weight.push_back(1.0f);
       }
     CapacityPlan cap = plan_capacity(r, o, *g.world_host);
-    ExchangePlan plan = plan_exchange(r, cap, 0, items, e_count, *g.ep_group_host);
+    ExchangePlan plan = plan_exchange(r, cap, e_count, *g.ep_group_host);
     // Send rows: [world rank, item, choice].
     Tensor send = Tensor::empty({plan.send_total(), 3}, DType::kF32);
     for (int64_t row = 0; row < plan.send_total(); ++row) {
@@ -172,7 +172,7 @@ TEST(MoeDispatch, ProvenancePayloadsArriveWhereThePlanSays) {
       p[2] = static_cast<float>(j);
     }
     Tensor recv = Tensor::empty({plan.recv_total(), 3}, DType::kF32);
-    exchange_rows(recv, send, plan.send_rows, plan.recv_rows, *g.ep_group);
+    exchange_rows(recv, send, plan.layout(), *g.ep_group);
     Tensor em = Tensor::empty(recv.shape(), DType::kF32);
     gather_rows(em, recv, Tensor::from_vector(plan.expert_major_src, {plan.recv_total()}));
     // Every row of local expert le was routed there by its sender; within an expert, rows are
@@ -202,7 +202,7 @@ TEST(MoeDispatch, ProvenancePayloadsArriveWhereThePlanSays) {
     EXPECT_EQ(plan.recv_total(), expected);
     // The return trip puts each row back at its sender's pos.
     Tensor back = Tensor::empty(send.shape(), DType::kF32);
-    exchange_rows(back, recv, plan.recv_rows, plan.send_rows, *g.ep_group);
+    exchange_rows(back, recv, plan.layout().reversed(), *g.ep_group);
     EXPECT_EQ(back.to_vector<float>(), send.to_vector<float>());
   }
 }
