@@ -34,6 +34,9 @@ const char* kUsage =
     "  -n ITERS           timed iterations (default 10)\n"
     "  -w WARMUP          warm-up iterations (default 2)\n"
     "  --json FILE        write a MoeLayerBenchRecord as JSON (rank 0)\n"
+    "  --overlap LIST     compare overlap settings, e.g. --overlap 1,2,4,auto: for each n the "
+    "layer\n"
+    "                     time against overlap off (comm + compute measured in the same run)\n"
     "Without --config: d_model 256, 8 experts, top-2, d_expert 1024, FFN_GELU, capacity 1.25,\n"
     "ep = world size.\n";
 
@@ -113,6 +116,38 @@ GemmRates time_expert_gemms(const std::vector<int64_t>& offsets, int64_t width, 
   return r;
 }
 
+struct Timing {
+  double layer_s = 0, comm_s = 0, compute_s = 0;
+  int chunks = 1;
+};
+
+// Times forward + backward of a fresh layer with the given overlap setting (max over ranks).
+Timing time_layer(const MoeOptions& o, const ProcessGroups& groups, Device device, const Tensor& x,
+                  const Tensor& dy, const std::vector<int32_t>& ids, int iters, int warmup,
+                  Communicator& world) {
+  MoeLayer layer(o, groups, device);
+  Tensor y = Tensor::empty(x.shape(), DType::kF32, device),
+         dx = Tensor::empty(x.shape(), DType::kF32, device);
+  auto step = [&] {
+    layer.forward(y, x, ids.data(), true);
+    layer.backward(dx, dy);
+    if (device.is_cuda()) backend(device).synchronize(Stream{});
+  };
+  for (int i = 0; i < warmup; ++i) step();
+  world.barrier();
+  double comm = 0, compute = 0, t0 = now_s();
+  for (int i = 0; i < iters; ++i) {
+    step();
+    for (const MoeStepTimes* t : {&layer.stats().forward, &layer.stats().backward}) {
+      comm += t->dispatch + t->undispatch;
+      compute += t->experts;
+    }
+  }
+  double t[3] = {(now_s() - t0) / iters, comm / iters, compute / iters};
+  world.all_reduce(t, 3, DType::kF64, CommOp::kMax);
+  return {t[0], t[1], t[2], layer.stats().chunks};
+}
+
 }  // namespace
 
 int bench_moe_layer_command(const std::vector<std::string>& argv) {
@@ -120,7 +155,8 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
     if (process_rank() <= 0) std::fputs(kUsage, stdout);
     return 0;
   }
-  Args args(argv, {"--config", "--set", "--tokens", "-n", "-w", "--json", "--timeout"});
+  Args args(argv,
+            {"--config", "--set", "--tokens", "-n", "-w", "--json", "--timeout", "--overlap"});
   double timeout = args.get_double("--timeout", default_comm_timeout_s());
   std::shared_ptr<Communicator> world = mpi_world(timeout);
   const int w = world->size();
@@ -248,6 +284,45 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
                 "(x4 with undispatch and backward)",
                 bytes / 1048576.0);
   SY_LOG0(line);
+
+  if (args.has("--overlap")) {
+    // Overlap off first: its exchange and expert times are the comm and compute the pipeline hides.
+    MoeOptions off = o;
+    off.chunks = 1;
+    off.overlap = off.overlap_auto = false;
+    Timing base = time_layer(off, groups, device, x, dy, ids, iters, warmup, *world);
+    SY_LOG0("# overlap: off = " << base.layer_s * 1e3 << " ms per forward+backward, of which comm "
+                                << base.comm_s * 1e3 << " ms and expert compute "
+                                << base.compute_s * 1e3 << " ms (serial)");
+    SY_LOG0("# efficiency = (off − layer) / min(comm, compute): 1 = the shorter one fully hidden");
+    SY_LOG0("#   n   chunks   layer(ms)   vs off   efficiency");
+    std::string list = args.get("--overlap", "");
+    double best_fixed = 1e300, auto_s = 0;
+    size_t at = 0;
+    while (at <= list.size()) {
+      size_t comma = list.find(',', at);
+      std::string item =
+          list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+      at = comma == std::string::npos ? list.size() + 1 : comma + 1;
+      if (item.empty()) continue;
+      MoeOptions v = o;
+      v.overlap_auto = item == "auto";
+      v.chunks = v.overlap_auto ? 1 : std::stoi(item);
+      v.overlap = v.overlap_auto || v.chunks > 1;
+      Timing t = time_layer(v, groups, device, x, dy, ids, iters, warmup, *world);
+      double eff =
+          (base.layer_s - t.layer_s) / std::max(1e-12, std::min(base.comm_s, base.compute_s));
+      std::snprintf(line, sizeof line, "  %4s   %6d   %9.2f   %6.3f   %10.3f", item.c_str(),
+                    t.chunks, t.layer_s * 1e3, t.layer_s / base.layer_s, eff);
+      SY_LOG0(line);
+      if (v.overlap_auto)
+        auto_s = t.layer_s;
+      else
+        best_fixed = std::min(best_fixed, t.layer_s);
+    }
+    if (auto_s > 0 && best_fixed < 1e300)
+      SY_LOG0("# auto vs best fixed n: " << auto_s / best_fixed << " (target ≤ 1.10)");
+  }
 
   if (args.has("--json") && world->rank() == 0) {
     pb::MoeLayerBenchRecord rec;

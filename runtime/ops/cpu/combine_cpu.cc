@@ -8,13 +8,25 @@ namespace sy {
 namespace cpu {
 
 void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w) {
+  // Row by row, adding the k weighted rows in j order: the same sum as combine_element, in a
+  // form the compiler vectorises.
   int64_t s_rows = out.rows(), cols = out.cols();
   int k = static_cast<int>(pos.cols());
   float* o = out.data<float>();
-  for (int64_t s = 0; s < s_rows; ++s)
-    for (int64_t c = 0; c < cols; ++c)
-      o[s * cols + c] = kernels::combine_element(y.data<float>(), pos.data<int32_t>(),
-                                                 w.data<float>(), s, k, c, cols);
+  const float* yv = y.data<float>();
+  const int32_t* p = pos.data<int32_t>();
+  const float* wv = w.data<float>();
+  for (int64_t s = 0; s < s_rows; ++s) {
+    float* orow = o + s * cols;
+    for (int64_t c = 0; c < cols; ++c) orow[c] = 0.0f;
+    for (int j = 0; j < k; ++j) {
+      int32_t r = p[s * k + j];
+      if (r < 0) continue;
+      const float* yrow = yv + r * cols;
+      const float wj = wv[s * k + j];
+      for (int64_t c = 0; c < cols; ++c) orow[c] += wj * yrow[c];
+    }
+  }
 }
 
 void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
