@@ -99,14 +99,39 @@ void MoeLayer::make_chunks(int n) {
   }
 }
 
-// Runs `exchange` on the communication thread when overlapping, else right away.
-#define SY_EXCHANGE(timer, ...)                                              \
-  [&]() -> CommThread::Ticket {                                              \
-    if (comm_thread_) return comm_thread_->post([=, this] { __VA_ARGS__; }); \
-    StepTimer t_(&(timer));                                                  \
-    __VA_ARGS__;                                                             \
-    return 0;                                                                \
+// Runs an exchange on the communication thread when overlapping, else right away. On a GPU the
+// exchange must not read buffers that kernels queued on the compute (default) stream are still
+// writing: an event recorded at posting time is waited for by the communication thread — a host
+// wait, but on that thread, so the main thread keeps queuing compute. (The fully event-chained
+// form, with NCCL waiting on the event on its own stream, is future work: see the README.)
+#define SY_EXCHANGE(timer, ...)             \
+  [&]() -> CommThread::Ticket {             \
+    if (comm_thread_) {                     \
+      Event ready_ = record_ready();        \
+      return comm_thread_->post([=, this] { \
+        wait_ready(ready_);                 \
+        __VA_ARGS__;                        \
+      });                                   \
+    }                                       \
+    StepTimer t_(&(timer));                 \
+    __VA_ARGS__;                            \
+    return 0;                               \
   }()
+
+Event MoeLayer::record_ready() const {
+  if (!device_.is_cuda()) return Event{};
+  Backend& b = backend(device_);
+  Event e = b.create_event();
+  b.record(e, Stream{});
+  return e;
+}
+
+void MoeLayer::wait_ready(Event e) const {
+  if (!e.handle) return;
+  Backend& b = backend(device_);
+  b.synchronize(e);
+  b.destroy_event(e);
+}
 
 void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_ids, bool training) {
   const int h = options_.num_heads;
