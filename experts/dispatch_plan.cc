@@ -73,6 +73,12 @@ CapacityPlan plan_capacity(const Routing& r, const MoeOptions& o, Communicator& 
   return plan;
 }
 
+RowLayout RowLayout::packed(const std::vector<size_t>& send_rows,
+                            const std::vector<size_t>& recv_rows) {
+  AllToAllLayout p = AllToAllLayout::packed(send_rows, recv_rows);
+  return {p.send_bytes, p.send_offsets, p.recv_bytes, p.recv_offsets};
+}
+
 RowLayout ExchangePlan::layout(int lb, int le) const {
   RowLayout l;
   size_t send_block = 0, recv_block = 0;

@@ -45,6 +45,9 @@ CapacityPlan plan_capacity(const Routing& routing, const MoeOptions& options, Co
 struct RowLayout {
   std::vector<size_t> send_rows, send_offsets, recv_rows, recv_offsets;
   RowLayout reversed() const { return {recv_rows, recv_offsets, send_rows, send_offsets}; }
+  // Peers' blocks back to back in rank order.
+  static RowLayout packed(const std::vector<size_t>& send_rows,
+                          const std::vector<size_t>& recv_rows);
 };
 
 struct ExchangePlan {

@@ -85,7 +85,7 @@ class MoeLayer {
   };
   void make_chunks(int n);
   Tensor one_minus_alpha() const;  // BASE: 1 − α per item, on the device
-  Event record_ready() const;       // GPU: marks the compute stream's progress (null on CPU)
+  Event record_ready() const;      // GPU: marks the compute stream's progress (null on CPU)
   void wait_ready(Event e) const;
   void notify(const char* step, int chunk, bool begin) {
     if (observer_) observer_(step, chunk, begin);

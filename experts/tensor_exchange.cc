@@ -12,16 +12,11 @@ bool needs_staging(const Tensor& t, Communicator& comm) {
 
 void exchange_rows(const Tensor& recv, const Tensor& send, const std::vector<size_t>& send_rows,
                    const std::vector<size_t>& recv_rows, Communicator& comm) {
-  RowLayout l;
-  l.send_rows = send_rows;
-  l.recv_rows = recv_rows;
+  // AllToAllLayout's packing works on any unit: here rows.
+  RowLayout l = RowLayout::packed(send_rows, recv_rows);
   size_t so = 0, ro = 0;
-  for (size_t p = 0; p < send_rows.size(); ++p) {
-    l.send_offsets.push_back(so);
-    l.recv_offsets.push_back(ro);
-    so += send_rows[p];
-    ro += recv_rows[p];
-  }
+  for (size_t r : send_rows) so += r;
+  for (size_t r : recv_rows) ro += r;
   SY_CHECK(static_cast<int64_t>(so) == send.dim(0) && static_cast<int64_t>(ro) == recv.dim(0),
            "exchange_rows: the plan moves " << so << "/" << ro << " rows but the buffers hold "
                                             << send.dim(0) << "/" << recv.dim(0));

@@ -23,6 +23,11 @@
                                  << cublasGetStatusString(sy_cublas_rc_));     \
   } while (0)
 
+// A grid-stride loop: index i runs over [0, n) across all threads of the launch.
+#define SY_GRID_STRIDE(i, n)                                                \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
+       i += int64_t(gridDim.x) * blockDim.x)
+
 // Checks a kernel launch (configuration errors surface here; faults surface at the next sync).
 #define SY_CUDA_LAUNCH_CHECK() SY_CUDA_CHECK(cudaGetLastError())
 

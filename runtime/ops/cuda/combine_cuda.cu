@@ -11,10 +11,6 @@ namespace {
 
 constexpr unsigned kBlock = 256;
 
-#define SY_GRID_STRIDE(i, n)                                                \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
-       i += int64_t(gridDim.x) * blockDim.x)
-
 __global__ void combine_kernel(float* out, const float* y, const int32_t* pos, const float* w,
                                int64_t rows, int k, int64_t cols) {
   SY_GRID_STRIDE(t, rows * cols) {

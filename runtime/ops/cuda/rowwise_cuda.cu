@@ -12,10 +12,6 @@ namespace {
 
 constexpr unsigned kBlock = 256;
 
-#define SY_GRID_STRIDE(i, n)                                                \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
-       i += int64_t(gridDim.x) * blockDim.x)
-
 __global__ void softmax_kernel(float* y, const float* x, int64_t rows, int64_t n) {
   SY_GRID_STRIDE(r, rows) kernels::softmax_row(y + r * n, x + r * n, n);
 }
