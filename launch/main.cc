@@ -18,6 +18,7 @@ const char* kUsage =
     "  bench moe-layer [options]   one MoE layer forward+backward: time split, GEMM rate, routing\n"
     "  config check FILE [--set path=value ...] [--world N]\n"
     "                              parse, override and validate a run config; print it merged\n"
+    "  prepare --out DIR PATH...   byte-level tokenisation of text into train/val shards\n"
     "  help                        this text\n"
     "\n"
     "Run under MPI for more than one rank: mpirun -np 2 switchyard bench alltoall\n"
@@ -33,6 +34,7 @@ int dispatch(const std::vector<std::string>& a) {
     return sy::bench_alltoall_command(rest(2));
   if (a[0] == "bench" && a.size() >= 2 && a[1] == "moe-layer")
     return sy::bench_moe_layer_command(rest(2));
+  if (a[0] == "prepare") return sy::prepare_command(rest(1));
   if (a[0] == "config" && a.size() >= 2 && a[1] == "check")
     return sy::config_check_command(rest(2));
   if (sy::process_rank() <= 0)

@@ -114,3 +114,21 @@ void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale, Str
 void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream = {});
 
 }  // namespace sy
+
+namespace sy {
+
+// ---- ops for training ---------------------------------------------------------------------------
+
+// One AdamW step on a parameter tensor, elementwise (Loshchilov & Hutter: decoupled decay):
+//   m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²;  m̂ = m/(1−b1^t);  v̂ = v/(1−b2^t)
+//   p = p − lr·(m̂/(√v̂ + eps) + wd·p)
+// t ≥ 1 is the step number. p, g, m, v are f32 of one shape; m and v are updated in place.
+void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& g, float lr,
+                  float beta1, float beta2, float eps, float weight_decay, int64_t t,
+                  Stream stream = {});
+// Σ x² over all elements, accumulated in double in a fixed order (deterministic).
+double sum_squares(const Tensor& x, Stream stream = {});
+// x *= alpha, elementwise.
+void scale_inplace(const Tensor& x, float alpha, Stream stream = {});
+
+}  // namespace sy

@@ -36,5 +36,10 @@ void add_scaled(const Tensor& out, const Tensor& in, float alpha);
 void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale);
 void row_dot(const Tensor& out, const Tensor& a, const Tensor& b);
 
+void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& g, float lr,
+                  float beta1, float beta2, float eps, float weight_decay, int64_t t);
+double sum_squares(const Tensor& x);
+void scale_inplace(const Tensor& x, float alpha);
+
 }  // namespace cpu
 }  // namespace sy

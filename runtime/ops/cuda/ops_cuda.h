@@ -39,5 +39,10 @@ void add_scaled(const Tensor& out, const Tensor& in, float alpha, Stream stream)
 void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale, Stream stream);
 void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream);
 
+void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& g, float lr,
+                  float beta1, float beta2, float eps, float weight_decay, int64_t t, Stream stream);
+double sum_squares(const Tensor& x, Stream stream);
+void scale_inplace(const Tensor& x, float alpha, Stream stream);
+
 }  // namespace cuda
 }  // namespace sy

@@ -1,0 +1,179 @@
+// Data shards, the byte-level tokenizer, the batch sampler, the learning-rate schedule and AdamW.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include "runtime/ops/ops.h"
+#include "runtime/train/optimizer.h"
+#include "runtime/train/token_data.h"
+#include "tests/test_world.h"
+
+namespace sy {
+namespace {
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "/sy_" + std::to_string(testing::world()->rank()) + "_" + name;
+}
+
+TEST(TokenData, ShardsRoundTripInBothFormatsAndBadFilesAreNamed) {
+  std::vector<uint16_t> tokens = {0, 1, 255, 256, 65535, 42};
+  for (pb::DataFormat f : {pb::LLMC, pb::NANOGPT_U16}) {
+    std::string path = temp_path("shard.bin");
+    write_shard(path, tokens, f);
+    EXPECT_EQ(read_shard(path, f), tokens);
+    std::remove(path.c_str());
+  }
+  // An llm.c reader given a raw file says so.
+  std::string raw = temp_path("raw.bin");
+  std::vector<uint16_t> many(600, 7);
+  write_shard(raw, many, pb::NANOGPT_U16);
+  try {
+    read_shard(raw, pb::LLMC);
+    FAIL() << "a raw shard read as llm.c must throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("NANOGPT_U16"), std::string::npos) << e.what();
+  }
+  // A truncated llm.c shard is caught.
+  std::string cut = temp_path("cut.bin");
+  write_shard(cut, many, pb::LLMC);
+  {
+    std::ifstream in(cut, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(cut, std::ios::binary).write(bytes.data(), bytes.size() - 10);
+  }
+  EXPECT_THROW(read_shard(cut, pb::LLMC), Error);
+  EXPECT_THROW(read_shard(temp_path("missing.bin"), pb::LLMC), Error);
+  std::remove(raw.c_str());
+  std::remove(cut.c_str());
+}
+
+TEST(TokenData, PrepareSplitsBytesIntoTrainAndVal) {
+  std::string a = temp_path("a.txt"), b = temp_path("b.txt");
+  std::ofstream(a) << "hello world\n";
+  std::ofstream(b) << "second document, a little longer than the first\n";
+  std::string dir = temp_path("prepared");
+  ::mkdir(dir.c_str(), 0755);
+  PrepareStats st = prepare_text({a, b}, dir, 0.25, pb::LLMC);
+  auto train = read_shard(dir + "/train.bin", pb::LLMC),
+       val = read_shard(dir + "/val.bin", pb::LLMC);
+  EXPECT_EQ(st.documents, 2);
+  EXPECT_EQ(static_cast<int64_t>(train.size()), st.train_tokens);
+  EXPECT_EQ(static_cast<int64_t>(val.size()), st.val_tokens);
+  std::string all = "hello world\n";
+  all.push_back('\0');
+  all += "second document, a little longer than the first\n";
+  all.push_back('\0');
+  ASSERT_EQ(train.size() + val.size(), all.size());
+  for (size_t i = 0; i < train.size(); ++i) EXPECT_EQ(train[i], static_cast<unsigned char>(all[i]));
+  EXPECT_EQ(val.back(), kEndOfDocument);
+  std::remove(a.c_str());
+  std::remove(b.c_str());
+}
+
+TEST(TokenData, SamplerGivesDisjointSlicesAndTheSameGlobalBatchForAnyWorld) {
+  std::vector<uint16_t> tokens(1000);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<uint16_t>(i % 997);
+  BatchSampler s(tokens, 8, 12, 5);
+  for (int64_t step : {0, 3, 20}) {
+    std::vector<int32_t> whole_in, whole_tg;
+    s.batch(whole_in, whole_tg, step, 0, 1);
+    for (int w : {2, 3, 4}) {
+      std::vector<int32_t> joined;
+      for (int r = 0; r < w; ++r) {
+        std::vector<int32_t> in, tg;
+        s.batch(in, tg, step, r, w);
+        joined.insert(joined.end(), in.begin(), in.end());
+        for (size_t i = 0; i < in.size(); ++i) EXPECT_EQ(tg[i], (in[i] + 1) % 997);
+      }
+      EXPECT_EQ(joined, whole_in) << "world " << w;
+    }
+    // The sequences of one batch are different windows.
+    std::set<int32_t> starts;
+    for (int b = 0; b < 12; ++b) starts.insert(whole_in[b * 8]);
+    EXPECT_EQ(starts.size(), 12u);
+  }
+  // Another seed visits another order; the same seed the same.
+  BatchSampler s2(tokens, 8, 12, 6), s3(tokens, 8, 12, 5);
+  std::vector<int32_t> a, b, c, t;
+  s.batch(a, t, 1, 0, 1);
+  s2.batch(b, t, 1, 0, 1);
+  s3.batch(c, t, 1, 0, 1);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a, c);
+  EXPECT_THROW(s.batch(a, t, 0, 0, 5), Error);
+}
+
+TEST(Schedule, WarmupThenCosineToTheFloor) {
+  pb::OptimizerConfig o;
+  o.set_lr(1.0f);
+  o.set_min_lr_ratio(0.1f);
+  pb::ScheduleConfig s;
+  s.set_steps(110);
+  s.set_warmup_steps(10);
+  EXPECT_FLOAT_EQ(learning_rate(o, s, 0), 0.1f);
+  EXPECT_FLOAT_EQ(learning_rate(o, s, 9), 1.0f);
+  EXPECT_FLOAT_EQ(learning_rate(o, s, 10), 1.0f);
+  EXPECT_NEAR(learning_rate(o, s, 60), 0.55f, 1e-6);
+  EXPECT_NEAR(learning_rate(o, s, 110), 0.1f, 1e-6);
+  for (int64_t t = 11; t < 110; ++t) EXPECT_LT(learning_rate(o, s, t), learning_rate(o, s, t - 1));
+}
+
+TEST(AdamW, MatchesTheReferenceUpdateAndDecaysOnlyMatrices) {
+  auto world = testing::world();
+  auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
+  ProcessGroups g = make_process_groups(self, 1);
+  Param w("w", {2, 2}, Device::cpu()), b("b", {2}, Device::cpu());
+  w.value.copy_from(Tensor::from_vector<float>({1, -2, 3, 0.5f}, {2, 2}));
+  b.value.copy_from(Tensor::from_vector<float>({1, 1}, {2}));
+  pb::OptimizerConfig c;
+  c.set_weight_decay(0.1f);
+  c.set_grad_clip(0);
+  AdamW opt({&w, &b}, c);
+  std::vector<double> pw = {1, -2, 3, 0.5}, pb_ = {1, 1}, mw(4, 0), vw(4, 0), mb(2, 0), vb(2, 0);
+  for (int t = 1; t <= 3; ++t) {
+    std::vector<float> gw = {0.1f * t, -0.2f, 0.3f, 0.0f}, gb = {0.5f, -0.5f * t};
+    w.grad.copy_from(Tensor::from_vector(gw, {2, 2}));
+    b.grad.copy_from(Tensor::from_vector(gb, {2}));
+    opt.step(0.01f, g);
+    auto ref = [&](std::vector<double>& p, std::vector<double>& m, std::vector<double>& v,
+                   const std::vector<float>& gr, double wd) {
+      for (size_t i = 0; i < p.size(); ++i) {
+        m[i] = 0.9 * m[i] + 0.1 * gr[i];
+        v[i] = 0.95 * v[i] + 0.05 * double(gr[i]) * gr[i];
+        double mh = m[i] / (1 - std::pow(0.9, t)), vh = v[i] / (1 - std::pow(0.95, t));
+        p[i] -= 0.01 * (mh / (std::sqrt(vh) + 1e-8) + wd * p[i]);
+      }
+    };
+    ref(pw, mw, vw, gw, 0.1);
+    ref(pb_, mb, vb, gb, 0.0);
+  }
+  auto wv = w.value.to_vector<float>(), bv = b.value.to_vector<float>();
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(wv[i], pw[i], 1e-6);
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(bv[i], pb_[i], 1e-6);
+}
+
+TEST(AdamW, ClipsToTheGlobalNormAcrossRanks) {
+  auto world = testing::world();
+  const int w = world->size();
+  ProcessGroups g = make_process_groups(world, w);
+  // A dense parameter (same gradient everywhere) and an expert one (different on every rank).
+  Param dense("dense", {2}, Device::cpu()), expert("expert", {1}, Device::cpu(), true);
+  dense.grad.copy_from(Tensor::from_vector<float>({3, 4}, {2}));
+  expert.grad.copy_from(Tensor::from_vector<float>({static_cast<float>(world->rank() + 1)}, {1}));
+  double want2 = 25;
+  for (int r = 1; r <= w; ++r) want2 += double(r) * r;
+  EXPECT_NEAR(global_grad_norm({&dense, &expert}, g), std::sqrt(want2), 1e-9);
+  pb::OptimizerConfig c;
+  c.set_grad_clip(1.0f);
+  AdamW opt({&dense, &expert}, c);
+  double norm = opt.step(0.0f, g);  // lr 0: only the clipping shows
+  EXPECT_NEAR(norm, std::sqrt(want2), 1e-9);
+  EXPECT_NEAR(global_grad_norm({&dense, &expert}, g), 1.0, 1e-5);
+}
+
+}  // namespace
+}  // namespace sy
