@@ -9,6 +9,7 @@
 
 #include "launch/args.h"
 #include "launch/commands.h"
+#include "runtime/core/error.h"
 #include "runtime/train/token_data.h"
 
 namespace sy {
