@@ -202,5 +202,62 @@ TEST_F(CudaOps, CombineSwiGluAndElementwise) {
   expect_close(dg, d, 1e-5f, "row_dot");
 }
 
+TEST_F(CudaOps, NormsCrossEntropyEmbeddingAndAdamW) {
+  const int64_t rows = 300, n = 96, vocab = 50;
+  Tensor x = f(ref::random_floats(rows * n, 40, -2, 2), {rows, n});
+  Tensor g = f(ref::random_floats(n, 41, 0.5f, 1.5f), {n}), b = f(ref::random_floats(n, 42), {n});
+  Tensor dy = f(ref::random_floats(rows * n, 43), {rows, n});
+  Tensor out = Tensor::empty({rows, n}, DType::kF32), outg = gpu(out);
+  Tensor m = Tensor::empty({rows}, DType::kF32), mg = gpu(m),
+         r = Tensor::empty({rows}, DType::kF32), rg = gpu(r);
+  layernorm_forward(out, m, r, x, g, b, 1e-5f);
+  layernorm_forward(outg, mg, rg, gpu(x), gpu(g), gpu(b), 1e-5f);
+  expect_close(outg, out, 1e-5f, "layernorm_forward");
+  Tensor dx = Tensor::empty({rows, n}, DType::kF32), dxg = gpu(dx);
+  Tensor dg = Tensor::zeros({n}, DType::kF32), dgg = gpu(dg), db = Tensor::zeros({n}, DType::kF32),
+         dbg = gpu(db);
+  layernorm_backward(dx, dg, db, dy, x, m, r, g);
+  layernorm_backward(dxg, dgg, dbg, gpu(dy), gpu(x), mg, rg, gpu(g));
+  expect_close(dxg, dx, 1e-4f, "layernorm_backward dx");
+  expect_close(dgg, dg, 1e-4f, "layernorm_backward dgamma");
+  expect_close(dbg, db, 1e-5f, "layernorm_backward dbeta");
+  rmsnorm_forward(out, r, x, g, 1e-6f);
+  rmsnorm_forward(outg, rg, gpu(x), gpu(g), 1e-6f);
+  expect_close(outg, out, 1e-5f, "rmsnorm_forward");
+  rmsnorm_backward(dx, dg, dy, x, r, g);
+  rmsnorm_backward(dxg, dgg, gpu(dy), gpu(x), rg, gpu(g));
+  expect_close(dxg, dx, 1e-4f, "rmsnorm_backward");
+  expect_close(dgg, dg, 1e-4f, "rmsnorm_backward dgamma");
+
+  Tensor logits = f(ref::random_floats(rows * vocab, 44, -3, 3), {rows, vocab});
+  auto tv = ref::random_ints(rows, 45, -1, vocab - 1);
+  Tensor t = i(tv, {rows}), dloss = f(ref::random_floats(rows, 46), {rows});
+  Tensor ls = Tensor::empty({rows}, DType::kF32), lsg = gpu(ls);
+  cross_entropy_forward(ls, logits, t);
+  cross_entropy_forward(lsg, gpu(logits), gpu(t));
+  expect_close(lsg, ls, 1e-5f, "cross_entropy_forward");
+  Tensor dl = Tensor::empty({rows, vocab}, DType::kF32), dlg = gpu(dl);
+  cross_entropy_backward(dl, logits, t, dloss);
+  cross_entropy_backward(dlg, gpu(logits), gpu(t), gpu(dloss));
+  expect_close(dlg, dl, 1e-5f, "cross_entropy_backward");
+
+  Tensor ids = i(ref::random_ints(rows, 47, 0, vocab - 1), {rows});
+  Tensor table = Tensor::zeros({vocab, n}, DType::kF32), tableg = gpu(table);
+  embedding_backward(table, dy, ids);
+  embedding_backward(tableg, gpu(dy), gpu(ids));
+  EXPECT_EQ(tableg.to_vector<float>(), table.to_vector<float>());  // same order: bitwise
+
+  Tensor p = f(ref::random_floats(1000, 48), {1000}), pg = gpu(p);
+  Tensor mo = Tensor::zeros({1000}, DType::kF32), mog = gpu(mo),
+         vo = Tensor::zeros({1000}, DType::kF32), vog = gpu(vo);
+  Tensor gr = f(ref::random_floats(1000, 49), {1000});
+  for (int step = 1; step <= 3; ++step) {
+    adamw_update(p, mo, vo, gr, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
+    adamw_update(pg, mog, vog, gpu(gr), 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
+  }
+  expect_close(pg, p, 1e-5f, "adamw_update");
+  EXPECT_NEAR(sum_squares(gpu(gr)), sum_squares(gr), 1e-9 * sum_squares(gr));
+}
+
 }  // namespace
 }  // namespace sy

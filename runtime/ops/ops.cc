@@ -337,7 +337,8 @@ void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tenso
   SY_CHECK(m.shape() == p.shape() && v.shape() == p.shape() && g.shape() == p.shape(),
            "adamw_update: parameter, moments and gradient must have one shape");
   SY_CHECK(t >= 1, "adamw_update: the step number starts at 1");
-  SY_DISPATCH("adamw_update", p, cpu::adamw_update(p, m, v, g, lr, beta1, beta2, eps, weight_decay, t),
+  SY_DISPATCH("adamw_update", p,
+              cpu::adamw_update(p, m, v, g, lr, beta1, beta2, eps, weight_decay, t),
               cuda::adamw_update(p, m, v, g, lr, beta1, beta2, eps, weight_decay, t, stream));
 }
 
@@ -350,8 +351,105 @@ double sum_squares(const Tensor& x, Stream stream) {
 
 void scale_inplace(const Tensor& x, float alpha, Stream stream) {
   check_dtype("scale_inplace", "x", x, DType::kF32);
-  SY_DISPATCH("scale_inplace", x, cpu::scale_inplace(x, alpha), cuda::scale_inplace(x, alpha, stream));
+  SY_DISPATCH("scale_inplace", x, cpu::scale_inplace(x, alpha),
+              cuda::scale_inplace(x, alpha, stream));
 }
 
+namespace {
+void check_norm(const char* op, const Tensor& in, const Tensor& gamma,
+                std::initializer_list<const Tensor*> same_shape,
+                std::initializer_list<const Tensor*> per_row) {
+  check_dtype(op, "in", in, DType::kF32);
+  SY_CHECK(gamma.numel() == in.cols(), op << ": gamma must hold " << in.cols() << " values");
+  for (const Tensor* t : same_shape)
+    SY_CHECK(t->shape() == in.shape(),
+             op << ": tensors must be shaped like in " << shape_str(in.shape()));
+  for (const Tensor* t : per_row)
+    SY_CHECK(t->numel() == in.rows(), op << ": statistics must hold one value per row");
+}
+}  // namespace
+
+void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,
+                       const Tensor& gamma, const Tensor& beta, float eps, Stream stream) {
+  check_norm("layernorm_forward", in, gamma, {&out}, {&mean, &rstd});
+  SY_CHECK(beta.numel() == in.cols(),
+           "layernorm_forward: beta must hold " << in.cols() << " values");
+  check_same_device("layernorm_forward", {&out, &mean, &rstd, &in, &gamma, &beta});
+  SY_DISPATCH("layernorm_forward", in,
+              cpu::layernorm_forward(out, mean, rstd, in, gamma, beta, eps),
+              cuda::layernorm_forward(out, mean, rstd, in, gamma, beta, eps, stream));
+}
+
+void layernorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dbeta,
+                        const Tensor& dout, const Tensor& in, const Tensor& mean,
+                        const Tensor& rstd, const Tensor& gamma, Stream stream) {
+  check_norm("layernorm_backward", in, gamma, {&din, &dout}, {&mean, &rstd});
+  SY_CHECK(dgamma.numel() == in.cols() && dbeta.numel() == in.cols(),
+           "layernorm_backward: dgamma and dbeta must hold " << in.cols() << " values");
+  check_same_device("layernorm_backward",
+                    {&din, &dgamma, &dbeta, &dout, &in, &mean, &rstd, &gamma});
+  SY_DISPATCH("layernorm_backward", in,
+              cpu::layernorm_backward(din, dgamma, dbeta, dout, in, mean, rstd, gamma),
+              cuda::layernorm_backward(din, dgamma, dbeta, dout, in, mean, rstd, gamma, stream));
+}
+
+void rmsnorm_forward(const Tensor& out, const Tensor& rstd, const Tensor& in, const Tensor& gamma,
+                     float eps, Stream stream) {
+  check_norm("rmsnorm_forward", in, gamma, {&out}, {&rstd});
+  check_same_device("rmsnorm_forward", {&out, &rstd, &in, &gamma});
+  SY_DISPATCH("rmsnorm_forward", in, cpu::rmsnorm_forward(out, rstd, in, gamma, eps),
+              cuda::rmsnorm_forward(out, rstd, in, gamma, eps, stream));
+}
+
+void rmsnorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dout, const Tensor& in,
+                      const Tensor& rstd, const Tensor& gamma, Stream stream) {
+  check_norm("rmsnorm_backward", in, gamma, {&din, &dout}, {&rstd});
+  SY_CHECK(dgamma.numel() == in.cols(),
+           "rmsnorm_backward: dgamma must hold " << in.cols() << " values");
+  check_same_device("rmsnorm_backward", {&din, &dgamma, &dout, &in, &rstd, &gamma});
+  SY_DISPATCH("rmsnorm_backward", in, cpu::rmsnorm_backward(din, dgamma, dout, in, rstd, gamma),
+              cuda::rmsnorm_backward(din, dgamma, dout, in, rstd, gamma, stream));
+}
+
+void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Tensor& targets,
+                           Stream stream) {
+  check_dtype("cross_entropy_forward", "logits", logits, DType::kF32);
+  check_dtype("cross_entropy_forward", "targets", targets, DType::kI32);
+  check_same_device("cross_entropy_forward", {&losses, &logits, &targets});
+  SY_CHECK(targets.numel() == logits.rows() && losses.numel() == logits.rows(),
+           "cross_entropy_forward: one target and one loss per row of logits");
+  check_index_host("cross_entropy_forward", targets, logits.cols());
+  SY_DISPATCH("cross_entropy_forward", logits, cpu::cross_entropy_forward(losses, logits, targets),
+              cuda::cross_entropy_forward(losses, logits, targets, stream));
+}
+
+void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& targets,
+                            const Tensor& dloss, Stream stream) {
+  check_dtype("cross_entropy_backward", "targets", targets, DType::kI32);
+  check_same_device("cross_entropy_backward", {&dlogits, &logits, &targets, &dloss});
+  SY_CHECK(dlogits.shape() == logits.shape() && targets.numel() == logits.rows() &&
+               dloss.numel() == logits.rows(),
+           "cross_entropy_backward: shapes do not fit");
+  check_index_host("cross_entropy_backward", targets, logits.cols());
+  SY_DISPATCH("cross_entropy_backward", logits,
+              cpu::cross_entropy_backward(dlogits, logits, targets, dloss),
+              cuda::cross_entropy_backward(dlogits, logits, targets, dloss, stream));
+}
+
+void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids,
+                        Stream stream) {
+  check_dtype("embedding_backward", "ids", ids, DType::kI32);
+  check_same_device("embedding_backward", {&dtable, &dout, &ids});
+  SY_CHECK(dout.rows() == ids.numel() && dout.cols() == dtable.cols(),
+           "embedding_backward: dout must be (ids, " << dtable.cols() << ")");
+  if (ids.device().is_cpu()) {
+    const int32_t* p = ids.data<int32_t>();
+    for (int64_t i = 0; i < ids.numel(); ++i)
+      SY_CHECK(p[i] >= 0 && p[i] < dtable.dim(0),
+               "embedding_backward: id " << p[i] << " outside the vocabulary of " << dtable.dim(0));
+  }
+  SY_DISPATCH("embedding_backward", ids, cpu::embedding_backward(dtable, dout, ids),
+              cuda::embedding_backward(dtable, dout, ids, stream));
+}
 
 }  // namespace sy

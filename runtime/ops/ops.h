@@ -132,3 +132,37 @@ double sum_squares(const Tensor& x, Stream stream = {});
 void scale_inplace(const Tensor& x, float alpha, Stream stream = {});
 
 }  // namespace sy
+
+namespace sy {
+
+// ---- ops for the model layers -------------------------------------------------------------------
+
+// LayerNorm over the last dimension: out = (x − mean)·rstd ⊙ gamma + beta; saves mean and rstd
+// (R) for the backward. eps inside the square root.
+void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,
+                       const Tensor& gamma, const Tensor& beta, float eps, Stream stream = {});
+// din is assigned; dgamma and dbeta accumulate (+=), summed over rows in order.
+void layernorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dbeta,
+                        const Tensor& dout, const Tensor& in, const Tensor& mean,
+                        const Tensor& rstd, const Tensor& gamma, Stream stream = {});
+// RMSNorm: out = x · rstd ⊙ gamma, rstd = 1/√(mean(x²) + eps).
+void rmsnorm_forward(const Tensor& out, const Tensor& rstd, const Tensor& in, const Tensor& gamma,
+                     float eps, Stream stream = {});
+void rmsnorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dout, const Tensor& in,
+                      const Tensor& rstd, const Tensor& gamma, Stream stream = {});
+
+// Cross-entropy of each row of logits (N,V) against targets (N) i32: loss = logsumexp − logit[t];
+// a target < 0 is ignored (loss 0). losses (N) f32.
+void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Tensor& targets,
+                           Stream stream = {});
+// dlogits (N,V) = (softmax(logits) − onehot(target)) · dloss[row]; 0 for ignored rows.
+void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& targets,
+                            const Tensor& dloss, Stream stream = {});
+
+// The embedding's weight gradient: dtable[ids[i],:] += dout[i,:], the rows of one id summed in
+// the order they occur (a stable sort by id first, no atomics: deterministic on both backends).
+// dtable (V,C), dout (N,C), ids (N) i32 in [0, V).
+void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids,
+                        Stream stream = {});
+
+}  // namespace sy

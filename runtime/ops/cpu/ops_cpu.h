@@ -41,5 +41,19 @@ void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tenso
 double sum_squares(const Tensor& x);
 void scale_inplace(const Tensor& x, float alpha);
 
+void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,
+                       const Tensor& gamma, const Tensor& beta, float eps);
+void layernorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dbeta,
+                        const Tensor& dout, const Tensor& in, const Tensor& mean,
+                        const Tensor& rstd, const Tensor& gamma);
+void rmsnorm_forward(const Tensor& out, const Tensor& rstd, const Tensor& in, const Tensor& gamma,
+                     float eps);
+void rmsnorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dout,
+                      const Tensor& in, const Tensor& rstd, const Tensor& gamma);
+void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Tensor& targets);
+void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& targets,
+                            const Tensor& dloss);
+void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids);
+
 }  // namespace cpu
 }  // namespace sy

@@ -44,5 +44,19 @@ void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tenso
 double sum_squares(const Tensor& x, Stream stream);
 void scale_inplace(const Tensor& x, float alpha, Stream stream);
 
+void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,
+                       const Tensor& gamma, const Tensor& beta, float eps, Stream stream);
+void layernorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dbeta,
+                        const Tensor& dout, const Tensor& in, const Tensor& mean,
+                        const Tensor& rstd, const Tensor& gamma, Stream stream);
+void rmsnorm_forward(const Tensor& out, const Tensor& rstd, const Tensor& in, const Tensor& gamma,
+                     float eps, Stream stream);
+void rmsnorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dout,
+                      const Tensor& in, const Tensor& rstd, const Tensor& gamma, Stream stream);
+void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Tensor& targets, Stream stream);
+void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& targets,
+                            const Tensor& dloss, Stream stream);
+void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids, Stream stream);
+
 }  // namespace cuda
 }  // namespace sy

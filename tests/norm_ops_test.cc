@@ -1,0 +1,146 @@
+// The model-layer ops on the CPU: LayerNorm and RMSNorm (forward against the formula, backward —
+// input and parameter gradients — by finite differences in double), cross-entropy (against the
+// formula and finite differences, ignored targets), and the embedding gradient (against a plain
+// loop).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "runtime/ops/ops.h"
+#include "tests/ops_reference.h"
+
+namespace sy {
+namespace {
+
+Tensor tf(const std::vector<float>& v, const Shape& s) {
+  return Tensor::from_vector(v, s);
+}
+
+// Central differences of a scalar function of a float buffer, in double.
+double fd(std::vector<float>& x, size_t i, const std::function<double()>& f, float h = 1e-2f) {
+  float saved = x[i];
+  x[i] = saved + h;
+  double plus = f();
+  x[i] = saved - h;
+  double minus = f();
+  x[i] = saved;
+  return (plus - minus) / (2.0 * h);
+}
+
+TEST(NormOps, LayerNormForwardAndBackward) {
+  const int64_t rows = 5, n = 7;
+  auto x = ref::random_floats(rows * n, 1, -2, 2), g = ref::random_floats(n, 2, 0.5f, 1.5f);
+  auto b = ref::random_floats(n, 3), dy = ref::random_floats(rows * n, 4);
+  auto loss = [&]() {
+    Tensor out = Tensor::empty({rows, n}, DType::kF32), m = Tensor::empty({rows}, DType::kF32),
+           r = Tensor::empty({rows}, DType::kF32);
+    layernorm_forward(out, m, r, tf(x, {rows, n}), tf(g, {n}), tf(b, {n}), 1e-5f);
+    auto o = out.to_vector<float>();
+    double l = 0;
+    for (size_t i = 0; i < o.size(); ++i) l += double(o[i]) * dy[i];
+    return l;
+  };
+  Tensor out = Tensor::empty({rows, n}, DType::kF32), m = Tensor::empty({rows}, DType::kF32),
+         r = Tensor::empty({rows}, DType::kF32);
+  layernorm_forward(out, m, r, tf(x, {rows, n}), tf(g, {n}), tf(b, {n}), 1e-5f);
+  auto ov = out.to_vector<float>();
+  for (int64_t i = 0; i < rows; ++i) {
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < n; ++j) mean += x[i * n + j];
+    mean /= n;
+    for (int64_t j = 0; j < n; ++j) var += (x[i * n + j] - mean) * (x[i * n + j] - mean);
+    var /= n;
+    for (int64_t j = 0; j < n; ++j)
+      EXPECT_NEAR(ov[i * n + j], (x[i * n + j] - mean) / std::sqrt(var + 1e-5) * g[j] + b[j], 1e-5);
+  }
+  Tensor dx = Tensor::empty({rows, n}, DType::kF32), dg = Tensor::full({n}, DType::kF32, 0.5),
+         db = Tensor::full({n}, DType::kF32, -0.5);
+  layernorm_backward(dx, dg, db, tf(dy, {rows, n}), tf(x, {rows, n}), m, r, tf(g, {n}));
+  auto dxv = dx.to_vector<float>(), dgv = dg.to_vector<float>(), dbv = db.to_vector<float>();
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(dxv[i], fd(x, i, loss), 2e-3) << "dx " << i;
+  for (int64_t j = 0; j < n; ++j) {
+    EXPECT_NEAR(dgv[j] - 0.5, fd(g, j, loss), 2e-3) << "dgamma accumulates";
+    EXPECT_NEAR(dbv[j] + 0.5, fd(b, j, loss), 2e-3) << "dbeta accumulates";
+  }
+}
+
+TEST(NormOps, RmsNormForwardAndBackward) {
+  const int64_t rows = 4, n = 9;
+  auto x = ref::random_floats(rows * n, 5, -2, 2), g = ref::random_floats(n, 6, 0.5f, 1.5f);
+  auto dy = ref::random_floats(rows * n, 7);
+  auto loss = [&]() {
+    Tensor out = Tensor::empty({rows, n}, DType::kF32), r = Tensor::empty({rows}, DType::kF32);
+    rmsnorm_forward(out, r, tf(x, {rows, n}), tf(g, {n}), 1e-6f);
+    auto o = out.to_vector<float>();
+    double l = 0;
+    for (size_t i = 0; i < o.size(); ++i) l += double(o[i]) * dy[i];
+    return l;
+  };
+  Tensor out = Tensor::empty({rows, n}, DType::kF32), r = Tensor::empty({rows}, DType::kF32);
+  rmsnorm_forward(out, r, tf(x, {rows, n}), tf(g, {n}), 1e-6f);
+  auto ov = out.to_vector<float>();
+  for (int64_t i = 0; i < rows; ++i) {
+    double ss = 0;
+    for (int64_t j = 0; j < n; ++j) ss += double(x[i * n + j]) * x[i * n + j];
+    for (int64_t j = 0; j < n; ++j)
+      EXPECT_NEAR(ov[i * n + j], x[i * n + j] / std::sqrt(ss / n + 1e-6) * g[j], 1e-5);
+  }
+  Tensor dx = Tensor::empty({rows, n}, DType::kF32), dg = Tensor::zeros({n}, DType::kF32);
+  rmsnorm_backward(dx, dg, tf(dy, {rows, n}), tf(x, {rows, n}), r, tf(g, {n}));
+  auto dxv = dx.to_vector<float>(), dgv = dg.to_vector<float>();
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(dxv[i], fd(x, i, loss), 2e-3) << "dx " << i;
+  for (int64_t j = 0; j < n; ++j) EXPECT_NEAR(dgv[j], fd(g, j, loss), 2e-3) << "dgamma " << j;
+}
+
+TEST(NormOps, CrossEntropyWithIgnoredTargets) {
+  const int64_t rows = 6, v = 11;
+  auto l = ref::random_floats(rows * v, 8, -3, 3);
+  std::vector<int32_t> t = {3, -1, 0, 10, 5, -1};
+  auto dloss = ref::random_floats(rows, 9, 0.1f, 1.0f);
+  auto total = [&]() {
+    Tensor losses = Tensor::empty({rows}, DType::kF32);
+    cross_entropy_forward(losses, tf(l, {rows, v}), Tensor::from_vector(t, {rows}));
+    auto lv = losses.to_vector<float>();
+    double s = 0;
+    for (int64_t i = 0; i < rows; ++i) s += double(lv[i]) * dloss[i];
+    return s;
+  };
+  Tensor losses = Tensor::empty({rows}, DType::kF32);
+  cross_entropy_forward(losses, tf(l, {rows, v}), Tensor::from_vector(t, {rows}));
+  auto lv = losses.to_vector<float>();
+  auto probs = ref::softmax(l, rows, v);
+  for (int64_t i = 0; i < rows; ++i) {
+    if (t[i] < 0) {
+      EXPECT_EQ(lv[i], 0.0f);
+      continue;
+    }
+    EXPECT_NEAR(lv[i], -std::log(double(probs[i * v + t[i]])), 1e-5);
+  }
+  Tensor dl = Tensor::empty({rows, v}, DType::kF32);
+  cross_entropy_backward(dl, tf(l, {rows, v}), Tensor::from_vector(t, {rows}), tf(dloss, {rows}));
+  auto dlv = dl.to_vector<float>();
+  for (size_t i = 0; i < l.size(); ++i) EXPECT_NEAR(dlv[i], fd(l, i, total, 1e-2f), 1e-3) << i;
+  EXPECT_THROW(cross_entropy_forward(losses, tf(l, {rows, v}),
+                                     Tensor::from_vector<int32_t>({0, 0, 0, 11, 0, 0}, {rows})),
+               Error);
+}
+
+TEST(NormOps, EmbeddingBackwardSumsRowsPerId) {
+  const int64_t vocab = 7, cols = 3, n = 20;
+  auto ids = ref::random_ints(n, 10, 0, vocab - 1);
+  auto dout = ref::random_floats(n * cols, 11);
+  Tensor dt = Tensor::full({vocab, cols}, DType::kF32, 1.0);
+  embedding_backward(dt, tf(dout, {n, cols}), Tensor::from_vector(ids, {n}));
+  auto got = dt.to_vector<float>();
+  std::vector<float> want(vocab * cols, 0.0f);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < cols; ++c) want[ids[i] * cols + c] += dout[i * cols + c];
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i], 1.0f + want[i]) << i;  // same order
+  EXPECT_THROW(embedding_backward(dt, tf(dout, {n, cols}),
+                                  Tensor::from_vector(std::vector<int32_t>(n, 7), {n})),
+               Error);
+}
+
+}  // namespace
+}  // namespace sy
