@@ -142,5 +142,71 @@ TEST(NormOps, EmbeddingBackwardSumsRowsPerId) {
                Error);
 }
 
+TEST(LayoutOps, PermuteMatchesIndexArithmeticAndInvertsItself) {
+  const Shape shape = {2, 3, 4, 5};
+  std::vector<float> x(120);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
+  const std::vector<int> perm = {2, 0, 3, 1};
+  Tensor out = Tensor::empty({4, 2, 5, 3}, DType::kF32);
+  permute(out, tf(x, shape), perm);
+  auto o = out.to_vector<float>();
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 3; ++b)
+      for (int c = 0; c < 4; ++c)
+        for (int d = 0; d < 5; ++d)
+          EXPECT_EQ(o[((c * 2 + a) * 5 + d) * 3 + b], x[((a * 3 + b) * 4 + c) * 5 + d]);
+  // The inverse permutation restores the input.
+  std::vector<int> inv(4);
+  for (int i = 0; i < 4; ++i) inv[perm[i]] = i;
+  Tensor back = Tensor::empty(shape, DType::kF32);
+  permute(back, out, inv);
+  EXPECT_EQ(back.to_vector<float>(), x);
+  EXPECT_THROW(permute(back, out, {0, 0, 1, 2}), Error);
+}
+
+TEST(LayoutOps, BatchedGemmWithBroadcastAndTransposes) {
+  const int64_t batch = 3, m = 4, n = 5, k = 6;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (bool broadcast_a : {false, true}) {
+        int64_t ba = broadcast_a ? 1 : batch;
+        auto a = ref::random_floats(ba * m * k, 12), b = ref::random_floats(batch * k * n, 13);
+        auto c0 = ref::random_floats(batch * m * n, 14);
+        Tensor c = tf(c0, {batch, m, n});
+        batched_gemm(c, tf(a, ta ? Shape{ba, k, m} : Shape{ba, m, k}),
+                     tf(b, tb ? Shape{batch, n, k} : Shape{batch, k, n}), ta, tb, 0.5f, 1.0f);
+        auto cv = c.to_vector<float>();
+        for (int64_t i = 0; i < batch; ++i) {
+          std::vector<float> ai(a.begin() + (broadcast_a ? 0 : i) * m * k,
+                                a.begin() + ((broadcast_a ? 0 : i) + 1) * m * k);
+          std::vector<float> bi(b.begin() + i * k * n, b.begin() + (i + 1) * k * n);
+          std::vector<float> ci(c0.begin() + i * m * n, c0.begin() + (i + 1) * m * n);
+          ref::gemm(ci, ai, bi, m, n, k, ta, tb, 0.5f, 1.0f);
+          for (int64_t j = 0; j < m * n; ++j) EXPECT_NEAR(cv[i * m * n + j], ci[j], 1e-5);
+        }
+      }
+}
+
+TEST(LayoutOps, CausalSoftmaxMasksTheFuture) {
+  const int64_t blocks = 2, t = 5;
+  auto x = ref::random_floats(blocks * t * t, 15, -3, 3);
+  Tensor out = Tensor::empty({blocks, t, t}, DType::kF32);
+  causal_softmax_forward(out, tf(x, {blocks, t, t}));
+  auto o = out.to_vector<float>();
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t i = 0; i < t; ++i) {
+      std::vector<float> row(x.begin() + (b * t + i) * t, x.begin() + (b * t + i) * t + i + 1);
+      auto want = ref::softmax(row, 1, i + 1);
+      for (int64_t j = 0; j < t; ++j) {
+        float got = o[(b * t + i) * t + j];
+        if (j <= i) {
+          EXPECT_NEAR(got, want[j], 1e-6);
+        } else {
+          EXPECT_EQ(got, 0.0f);
+        }
+      }
+    }
+}
+
 }  // namespace
 }  // namespace sy

@@ -259,5 +259,27 @@ TEST_F(CudaOps, NormsCrossEntropyEmbeddingAndAdamW) {
   EXPECT_NEAR(sum_squares(gpu(gr)), sum_squares(gr), 1e-9 * sum_squares(gr));
 }
 
+TEST_F(CudaOps, PermuteBatchedGemmCausalSoftmax) {
+  Tensor x = f(ref::random_floats(2 * 3 * 4 * 5, 50), {2, 3, 4, 5});
+  Tensor o = Tensor::empty({4, 2, 5, 3}, DType::kF32), og = gpu(o);
+  permute(o, x, {2, 0, 3, 1});
+  permute(og, gpu(x), {2, 0, 3, 1});
+  EXPECT_EQ(og.to_vector<float>(), o.to_vector<float>());
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      Tensor a = f(ref::random_floats(7 * 8 * 9, 51), ta ? Shape{7, 9, 8} : Shape{7, 8, 9});
+      Tensor b = f(ref::random_floats(1 * 9 * 10, 52), tb ? Shape{1, 10, 9} : Shape{1, 9, 10});
+      Tensor c = f(ref::random_floats(7 * 8 * 10, 53), {7, 8, 10}), cg = gpu(c);
+      batched_gemm(c, a, b, ta, tb, 1.0f, 0.5f);
+      batched_gemm(cg, gpu(a), gpu(b), ta, tb, 1.0f, 0.5f);
+      expect_close(cg, c, 1e-4f, "batched_gemm");
+    }
+  Tensor s = f(ref::random_floats(3 * 33 * 33, 54, -4, 4), {3, 33, 33});
+  Tensor p = Tensor::empty(s.shape(), DType::kF32), pg = gpu(p);
+  causal_softmax_forward(p, s);
+  causal_softmax_forward(pg, gpu(s));
+  expect_close(pg, p, 1e-6f, "causal_softmax_forward");
+}
+
 }  // namespace
 }  // namespace sy

@@ -452,4 +452,58 @@ void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& 
               cuda::embedding_backward(dtable, dout, ids, stream));
 }
 
+void permute(const Tensor& out, const Tensor& in, const std::vector<int>& perm, Stream stream) {
+  const char* op = "permute";
+  int nd = in.ndim();
+  SY_CHECK(nd >= 1 && nd <= kernels::kMaxPermuteDims && static_cast<int>(perm.size()) == nd,
+           op << ": need a permutation of the " << nd << " dimensions (at most "
+              << kernels::kMaxPermuteDims << ")");
+  SY_CHECK(out.dtype() == in.dtype(), op << ": dtypes differ");
+  check_same_device(op, {&out, &in});
+  std::vector<int64_t> in_stride(nd, 1);
+  for (int d = nd - 2; d >= 0; --d) in_stride[d] = in_stride[d + 1] * in.dim(d + 1);
+  kernels::PermuteIndex index{};
+  index.ndim = nd;
+  std::vector<bool> used(nd, false);
+  for (int d = 0; d < nd; ++d) {
+    SY_CHECK(perm[d] >= 0 && perm[d] < nd && !used[perm[d]], op << ": not a permutation");
+    used[perm[d]] = true;
+    index.out_shape[d] = in.dim(perm[d]);
+    index.in_stride_for_out_dim[d] = in_stride[perm[d]];
+    SY_CHECK(out.ndim() == nd && out.dim(d) == in.dim(perm[d]),
+             op << ": out " << shape_str(out.shape()) << " is not in " << shape_str(in.shape())
+                << " permuted");
+  }
+  SY_DISPATCH(op, in, cpu::permute(out, in, index), cuda::permute(out, in, index, stream));
+}
+
+void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                  float alpha, float beta, Stream stream) {
+  const char* op = "batched_gemm";
+  for (const Tensor* t : {&c, &a, &b}) {
+    check_dtype(op, "tensor", *t, DType::kF32);
+    SY_CHECK(t->ndim() == 3, op << ": tensors must be 3-D (batch, rows, cols)");
+  }
+  check_same_device(op, {&c, &a, &b});
+  int64_t m = trans_a ? a.dim(2) : a.dim(1), k = trans_a ? a.dim(1) : a.dim(2);
+  int64_t kb = trans_b ? b.dim(2) : b.dim(1), n = trans_b ? b.dim(1) : b.dim(2);
+  SY_CHECK(k == kb && c.dim(1) == m && c.dim(2) == n && (a.dim(0) == c.dim(0) || a.dim(0) == 1) &&
+               (b.dim(0) == c.dim(0) || b.dim(0) == 1),
+           op << ": a " << shape_str(a.shape()) << ", b " << shape_str(b.shape()) << ", c "
+              << shape_str(c.shape()) << " do not fit");
+  SY_DISPATCH(op, c, cpu::batched_gemm(c, a, b, trans_a, trans_b, alpha, beta),
+              cuda::batched_gemm(c, a, b, trans_a, trans_b, alpha, beta, stream));
+}
+
+void causal_softmax_forward(const Tensor& out, const Tensor& in, Stream stream) {
+  check_dtype("causal_softmax_forward", "in", in, DType::kF32);
+  check_same_shape("causal_softmax_forward", out, in);
+  check_same_device("causal_softmax_forward", {&out, &in});
+  SY_CHECK(
+      in.ndim() >= 2 && in.dim(-1) == in.dim(-2),
+      "causal_softmax_forward: in must end in square (T, T) blocks, got " << shape_str(in.shape()));
+  SY_DISPATCH("causal_softmax_forward", in, cpu::causal_softmax_forward(out, in),
+              cuda::causal_softmax_forward(out, in, stream));
+}
+
 }  // namespace sy

@@ -166,3 +166,24 @@ void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& 
                         Stream stream = {});
 
 }  // namespace sy
+
+namespace sy {
+
+// ---- layout and batched ops (attention, spatial gating, Monarch) --------------------------------
+
+// out = in with its dimensions reordered: out.shape[i] = in.shape[perm[i]] (up to 6 dimensions).
+// The inverse permutation undoes it (the backward).
+void permute(const Tensor& out, const Tensor& in, const std::vector<int>& perm, Stream stream = {});
+
+// c[i] (M,N) = alpha · op(a[i]) · op(b[i]) + beta · c[i] for every batch i. a is (Ba, M, K) (or
+// (Ba, K, M) when trans_a) and b is (Bb, K, N) (or (Bb, N, K)); a batch size of 1 is broadcast.
+// cublasSgemmStridedBatched on CUDA, a loop of GEMMs on the CPU.
+void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                  float alpha, float beta, Stream stream = {});
+
+// Causal softmax over rows of T×T score blocks: row r is query position i = r mod T; the softmax
+// runs over columns j ≤ i and columns j > i become 0. in and out (…, T, T). The backward is
+// softmax_backward (a zero probability passes no gradient).
+void causal_softmax_forward(const Tensor& out, const Tensor& in, Stream stream = {});
+
+}  // namespace sy

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "runtime/ops/ops.h"
+#include "runtime/ops/shared/layout_math.h"
 
 namespace sy {
 namespace cpu {
@@ -54,6 +55,11 @@ void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Ten
 void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& targets,
                             const Tensor& dloss);
 void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids);
+
+void permute(const Tensor& out, const Tensor& in, const kernels::PermuteIndex& index);
+void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                  float alpha, float beta);
+void causal_softmax_forward(const Tensor& out, const Tensor& in);
 
 }  // namespace cpu
 }  // namespace sy

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "runtime/ops/ops.h"
+#include "runtime/ops/shared/layout_math.h"
 
 namespace sy {
 namespace cuda {
@@ -57,6 +58,11 @@ void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Ten
 void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& targets,
                             const Tensor& dloss, Stream stream);
 void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids, Stream stream);
+
+void permute(const Tensor& out, const Tensor& in, const kernels::PermuteIndex& index, Stream stream);
+void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                  float alpha, float beta, Stream stream);
+void causal_softmax_forward(const Tensor& out, const Tensor& in, Stream stream);
 
 }  // namespace cuda
 }  // namespace sy
