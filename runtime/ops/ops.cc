@@ -506,4 +506,25 @@ void causal_softmax_forward(const Tensor& out, const Tensor& in, Stream stream) 
               cuda::causal_softmax_forward(out, in, stream));
 }
 
+void mul(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream) {
+  check_same_device("mul", {&out, &a, &b});
+  SY_CHECK(out.numel() == a.numel() && a.numel() == b.numel(), "mul: element counts differ");
+  SY_DISPATCH("mul", out, cpu::mul(out, a, b), cuda::mul(out, a, b, stream));
+}
+
+void add_row_bias(const Tensor& out, const Tensor& bias, Stream stream) {
+  check_same_device("add_row_bias", {&out, &bias});
+  SY_CHECK(bias.numel() == out.rows(),
+           "add_row_bias: bias must hold one value per row (" << out.rows() << ")");
+  SY_DISPATCH("add_row_bias", out, cpu::add_row_bias(out, bias),
+              cuda::add_row_bias(out, bias, stream));
+}
+
+void causal_mask(const Tensor& out, const Tensor& in, Stream stream) {
+  check_same_shape("causal_mask", out, in);
+  check_same_device("causal_mask", {&out, &in});
+  SY_CHECK(in.ndim() >= 2 && in.dim(-1) == in.dim(-2), "causal_mask: in must end in square blocks");
+  SY_DISPATCH("causal_mask", in, cpu::causal_mask(out, in), cuda::causal_mask(out, in, stream));
+}
+
 }  // namespace sy

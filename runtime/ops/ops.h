@@ -187,3 +187,14 @@ void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_
 void causal_softmax_forward(const Tensor& out, const Tensor& in, Stream stream = {});
 
 }  // namespace sy
+
+namespace sy {
+
+// out = a ⊙ b, elementwise (out may alias a or b).
+void mul(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream = {});
+// out[r, :] += bias[r] — a scalar per row. out (R, C), bias (R).
+void add_row_bias(const Tensor& out, const Tensor& bias, Stream stream = {});
+// out[…, i, j] = in[…, i, j] for j ≤ i, else 0: the lower triangle of each square block.
+void causal_mask(const Tensor& out, const Tensor& in, Stream stream = {});
+
+}  // namespace sy

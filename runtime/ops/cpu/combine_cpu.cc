@@ -102,3 +102,32 @@ void row_dot(const Tensor& out, const Tensor& a, const Tensor& b) {
 
 }  // namespace cpu
 }  // namespace sy
+
+namespace sy {
+namespace cpu {
+
+void mul(const Tensor& out, const Tensor& a, const Tensor& b) {
+  float* o = out.data<float>();
+  const float* x = a.data<float>();
+  const float* y = b.data<float>();
+  for (int64_t i = 0; i < out.numel(); ++i) o[i] = x[i] * y[i];
+}
+
+void add_row_bias(const Tensor& out, const Tensor& bias) {
+  int64_t rows = out.rows(), cols = out.cols();
+  float* o = out.data<float>();
+  const float* b = bias.data<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) o[r * cols + c] += b[r];
+}
+
+void causal_mask(const Tensor& out, const Tensor& in) {
+  int64_t rows = in.rows(), t = in.cols();
+  float* o = out.data<float>();
+  const float* x = in.data<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < t; ++j) o[r * t + j] = j <= r % t ? x[r * t + j] : 0.0f;
+}
+
+}  // namespace cpu
+}  // namespace sy

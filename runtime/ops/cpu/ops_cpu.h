@@ -61,5 +61,9 @@ void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_
                   float alpha, float beta);
 void causal_softmax_forward(const Tensor& out, const Tensor& in);
 
+void mul(const Tensor& out, const Tensor& a, const Tensor& b);
+void add_row_bias(const Tensor& out, const Tensor& bias);
+void causal_mask(const Tensor& out, const Tensor& in);
+
 }  // namespace cpu
 }  // namespace sy

@@ -125,3 +125,43 @@ void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream)
 
 }  // namespace cuda
 }  // namespace sy
+
+namespace sy {
+namespace cuda {
+
+namespace {
+
+__global__ void mul_kernel(float* o, const float* a, const float* b, int64_t n) {
+  SY_GRID_STRIDE(i, n) o[i] = a[i] * b[i];
+}
+
+__global__ void add_row_bias_kernel(float* o, const float* b, int64_t rows, int64_t cols) {
+  SY_GRID_STRIDE(i, rows * cols) o[i] += b[i / cols];
+}
+
+__global__ void causal_mask_kernel(float* o, const float* x, int64_t rows, int64_t t) {
+  SY_GRID_STRIDE(i, rows * t) {
+    int64_t r = i / t, j = i % t;
+    o[i] = j <= r % t ? x[i] : 0.0f;
+  }
+}
+
+}  // namespace
+
+void mul(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream) {
+  SY_LAUNCH(mul_kernel, out.numel(), out.data<float>(), a.data<float>(), b.data<float>(),
+            out.numel());
+}
+
+void add_row_bias(const Tensor& out, const Tensor& bias, Stream stream) {
+  SY_LAUNCH(add_row_bias_kernel, out.numel(), out.data<float>(), bias.data<float>(), out.rows(),
+            out.cols());
+}
+
+void causal_mask(const Tensor& out, const Tensor& in, Stream stream) {
+  SY_LAUNCH(causal_mask_kernel, in.numel(), out.data<float>(), in.data<float>(), in.rows(),
+            in.cols());
+}
+
+}  // namespace cuda
+}  // namespace sy

@@ -64,5 +64,9 @@ void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_
                   float alpha, float beta, Stream stream);
 void causal_softmax_forward(const Tensor& out, const Tensor& in, Stream stream);
 
+void mul(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream);
+void add_row_bias(const Tensor& out, const Tensor& bias, Stream stream);
+void causal_mask(const Tensor& out, const Tensor& in, Stream stream);
+
 }  // namespace cuda
 }  // namespace sy

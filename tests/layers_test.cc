@@ -1,0 +1,196 @@
+// The model layers on the CPU: every layer's backward (input and parameter gradients) against
+// finite differences of L = Σ dout ⊙ y in double, and the causal mixers' perturbation test:
+// changing the input after position t leaves the outputs at positions ≤ t bitwise unchanged.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "models/layers/causal_attention.h"
+#include "models/layers/embedding.h"
+#include "models/layers/linear.h"
+#include "models/layers/norms.h"
+#include "models/layers/spatial_gating.h"
+#include "runtime/core/random.h"
+#include "runtime/ops/ops.h"
+
+namespace sy {
+namespace {
+
+Tensor randn(const Shape& s, uint64_t stream, float scale = 1.0f) {
+  Tensor t = Tensor::empty(s, DType::kF32);
+  fill_normal(t, 3, stream, scale);
+  return t;
+}
+
+// Checks dx (when x is given) and every parameter's gradient by central differences.
+void gradcheck(const std::string& what, const Tensor* x, const std::vector<Param*>& params,
+               const Shape& y_shape, const std::function<void(const Tensor&)>& forward,
+               const std::function<void(const Tensor&, const Tensor&)>& backward, double h = 1e-2,
+               double tol = 2e-3) {
+  Tensor dy = randn(y_shape, 77);
+  Tensor y = Tensor::empty(y_shape, DType::kF32);
+  auto loss = [&] {
+    forward(y);
+    auto yv = y.to_vector<float>(), dv = dy.to_vector<float>();
+    double l = 0;
+    for (size_t i = 0; i < yv.size(); ++i) l += double(yv[i]) * dv[i];
+    return l;
+  };
+  loss();
+  for (Param* p : params) p->zero_grad();
+  Tensor dx = x ? Tensor::empty(x->shape(), DType::kF32) : Tensor();
+  backward(dx, dy);
+  auto check = [&](float* v, float analytic, const std::string& name) {
+    float saved = *v;
+    *v = saved + static_cast<float>(h);
+    double lp = loss();
+    *v = saved - static_cast<float>(h);
+    double lm = loss();
+    *v = saved;
+    double fd = (lp - lm) / (2 * h);
+    EXPECT_NEAR(analytic, fd, tol + 2e-2 * std::fabs(fd)) << what << ": " << name;
+  };
+  if (x) {
+    auto dxv = dx.to_vector<float>();
+    for (int64_t i = 0; i < x->numel(); ++i)
+      check(x->data<float>() + i, dxv[i], "dx[" + std::to_string(i) + "]");
+  }
+  for (Param* p : params) {
+    auto g = p->grad.to_vector<float>();
+    int64_t step = std::max<int64_t>(1, p->value.numel() / 30);
+    for (int64_t i = 0; i < p->value.numel(); i += step)
+      check(p->value.data<float>() + i, g[i], p->name + "[" + std::to_string(i) + "]");
+  }
+}
+
+TEST(Layers, LinearWithBias) {
+  Linear lin("lin", 5, 4, true, 1, Device::cpu());
+  Tensor x = randn({3, 5}, 1);
+  gradcheck(
+      "linear", &x, lin.params(), {3, 4}, [&](const Tensor& y) { lin.forward(y, x); },
+      [&](const Tensor& dx, const Tensor& dy) { lin.backward(dx, dy); });
+}
+
+TEST(Layers, NormModules) {
+  LayerNorm ln("ln", 6, Device::cpu());
+  RMSNorm rms("rms", 6, Device::cpu());
+  Tensor x = randn({4, 6}, 2);
+  gradcheck(
+      "layernorm", &x, ln.params(), {4, 6}, [&](const Tensor& y) { ln.forward(y, x); },
+      [&](const Tensor& dx, const Tensor& dy) { ln.backward(dx, dy); });
+  gradcheck(
+      "rmsnorm", &x, rms.params(), {4, 6}, [&](const Tensor& y) { rms.forward(y, x); },
+      [&](const Tensor& dx, const Tensor& dy) { rms.backward(dx, dy); });
+}
+
+TEST(Layers, EmbeddingAndTiedHead) {
+  Embedding emb("emb", 9, 4, 1, Device::cpu());
+  fill_normal(emb.table().value, 3, 9, 1.0f);  // larger than GPT-2's 0.02, for the differences
+  Tensor ids = Tensor::from_vector<int32_t>({3, 1, 3, 8, 0}, {5});
+  Tensor h = randn({5, 4}, 3);
+  // Embedding then tied head on a separate input: y = [emb(ids) | h·tableᵀ].
+  gradcheck(
+      "embedding", &h, emb.params(), {5, 4 + 9},
+      [&](const Tensor& y) {
+        Tensor e = Tensor::empty({5, 4}, DType::kF32), l = Tensor::empty({5, 9}, DType::kF32);
+        emb.forward(e, ids);
+        emb.head_forward(l, h);
+        auto ev = e.to_vector<float>(), lv = l.to_vector<float>();
+        float* yp = y.data<float>();
+        for (int r = 0; r < 5; ++r) {
+          for (int c = 0; c < 4; ++c) yp[r * 13 + c] = ev[r * 4 + c];
+          for (int c = 0; c < 9; ++c) yp[r * 13 + 4 + c] = lv[r * 9 + c];
+        }
+      },
+      [&](const Tensor& dx, const Tensor& dy) {
+        auto dv = dy.to_vector<float>();
+        std::vector<float> de(20), dl(45);
+        for (int r = 0; r < 5; ++r) {
+          for (int c = 0; c < 4; ++c) de[r * 4 + c] = dv[r * 13 + c];
+          for (int c = 0; c < 9; ++c) dl[r * 9 + c] = dv[r * 13 + 4 + c];
+        }
+        emb.backward(Tensor::from_vector(de, {5, 4}));
+        emb.head_backward(dx, Tensor::from_vector(dl, {5, 9}));
+      });
+}
+
+TEST(Layers, CausalSelfAttention) {
+  const int64_t b = 2, t = 5, d = 8;
+  CausalSelfAttention att("att", d, 2, 4, Device::cpu());
+  Tensor x = randn({b * t, d}, 4);
+  gradcheck(
+      "attention", &x, att.params(), {b * t, d}, [&](const Tensor& y) { att.forward(y, x, b, t); },
+      [&](const Tensor& dx, const Tensor& dy) { att.backward(dx, dy); });
+}
+
+TEST(Layers, SpatialGatingUnit) {
+  const int64_t b = 2, t = 6, f = 4;
+  SpatialGatingUnit sgu("sgu", f, t, 2, 5, Device::cpu());
+  // Larger spatial weights than the near-zero init, so the mixing shows in the differences.
+  Param* w = sgu.params()[2];
+  fill_normal(w->value, 3, 11, 0.5f);
+  Tensor z = randn({b * t, 2 * f}, 5);
+  gradcheck(
+      "sgu", &z, sgu.params(), {b * t, f}, [&](const Tensor& y) { sgu.forward(y, z, b); },
+      [&](const Tensor& dz, const Tensor& dy) { sgu.backward(dz, dy); });
+  // The masked upper triangle of W_s gets no gradient.
+  auto g = w->grad.to_vector<float>();
+  for (int hh = 0; hh < 2; ++hh)
+    for (int i = 0; i < t; ++i)
+      for (int j = i + 1; j < t; ++j) EXPECT_EQ(g[(hh * t + i) * t + j], 0.0f);
+}
+
+// Perturbs positions > p of every sequence and reports the first output at a position ≤ p that
+// changed (empty: the mixer is causal).
+std::string first_leak(int64_t b, int64_t t, int64_t width, int64_t out_width,
+                       const std::function<void(const Tensor&, const Tensor&)>& run) {
+  Tensor x = randn({b * t, width}, 6);
+  Tensor y0 = Tensor::empty({b * t, out_width}, DType::kF32);
+  run(y0, x);
+  auto base = y0.to_vector<float>();
+  for (int64_t p = 0; p + 1 < t; ++p) {
+    Tensor xp = x.to(Device::cpu());
+    for (int64_t s = 0; s < b; ++s)
+      for (int64_t q = p + 1; q < t; ++q)
+        for (int64_t c = 0; c < width; ++c) xp.data<float>()[(s * t + q) * width + c] += 1.0f;
+    Tensor y = Tensor::empty({b * t, out_width}, DType::kF32);
+    run(y, xp);
+    auto yv = y.to_vector<float>();
+    for (int64_t s = 0; s < b; ++s)
+      for (int64_t q = 0; q <= p; ++q)
+        for (int64_t c = 0; c < out_width; ++c) {
+          size_t i = (s * t + q) * out_width + c;
+          if (yv[i] != base[i])
+            return "output at position " + std::to_string(q) + " moved when positions > " +
+                   std::to_string(p) + " changed";
+        }
+  }
+  return "";
+}
+
+TEST(Causality, AttentionAndSguDoNotSeeTheFuture) {
+  CausalSelfAttention att("att", 8, 2, 4, Device::cpu());
+  EXPECT_EQ(
+      first_leak(2, 7, 8, 8, [&](const Tensor& y, const Tensor& x) { att.forward(y, x, 2, 7); }),
+      "");
+  SpatialGatingUnit sgu("sgu", 4, 7, 2, 5, Device::cpu());
+  fill_normal(sgu.params()[2]->value, 3, 11, 0.5f);
+  EXPECT_EQ(first_leak(2, 7, 8, 4, [&](const Tensor& y, const Tensor& x) { sgu.forward(y, x, 2); }),
+            "");
+}
+
+TEST(Causality, TheTestCatchesAMixerThatLooksAhead) {
+  // Negative control: a mixer that reads the next position must be caught.
+  const int64_t t = 5, w = 3;
+  auto lookahead = [&](const Tensor& y, const Tensor& x) {
+    auto xv = x.to_vector<float>();
+    float* yp = y.data<float>();
+    for (int64_t q = 0; q < t; ++q)
+      for (int64_t c = 0; c < w; ++c) yp[q * w + c] = xv[((q + 1) % t) * w + c];
+  };
+  EXPECT_NE(first_leak(1, t, w, w, lookahead), "");
+}
+
+}  // namespace
+}  // namespace sy
