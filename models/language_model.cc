@@ -1,0 +1,147 @@
+#include "models/language_model.h"
+
+#include "experts/tensor_exchange.h"
+#include "runtime/core/config.h"
+#include "runtime/ops/ops.h"
+
+namespace sy {
+
+LanguageModel::LanguageModel(const pb::RunConfig& config, const ProcessGroups& groups,
+                             Device device)
+    : model_(config.model()),
+      groups_(groups),
+      device_(device),
+      vocab_(config.model().vocab_size()),
+      dim_(config.model().d_model()),
+      seq_len_(config.model().seq_len()),
+      embedding_("embed", vocab_, dim_, config.seed(), device) {
+  const auto& m = model_;
+  const int64_t d_ff = m.d_ff() > 0 ? m.d_ff() : 4 * dim_;
+  const uint64_t seed = config.seed();
+  for (int i = 0; i < m.n_layers(); ++i) {
+    std::string name = "block" + std::to_string(i);
+    switch (m.family()) {
+      case pb::TRANSFORMER:
+        blocks_.push_back(std::make_unique<TransformerBlock>(name, dim_, m.n_heads(), d_ff, false,
+                                                             nullptr, groups, seed, device));
+        break;
+      case pb::TRANSFORMER_MOE:
+      case pb::MH_MOE: {
+        bool mh = m.family() == pb::MH_MOE;
+        bool sparse = (i + 1) % m.moe_freq() == 0;
+        MoeOptions o = MoeOptions::from_config(moe_for_layer(m, i), static_cast<int>(dim_), mh,
+                                               seed, name + ".moe");
+        o.set_overlap(config.parallel());
+        blocks_.push_back(std::make_unique<TransformerBlock>(
+            name, dim_, m.n_heads(), d_ff, mh, sparse ? &o : nullptr, groups, seed, device));
+        break;
+      }
+      case pb::GMLP:
+        blocks_.push_back(
+            std::make_unique<GmlpBlock>(name, dim_, d_ff, seq_len_, m.n_heads(), seed, device));
+        break;
+      default:
+        SY_THROW("model family " << pb::ModelFamily_Name(m.family())
+                                 << " is not available yet; use TRANSFORMER, TRANSFORMER_MOE, "
+                                    "MH_MOE or GMLP");
+    }
+  }
+  final_norm_ = std::make_unique<LayerNorm>("final_norm", dim_, device);
+  if (!m.tie_embeddings())
+    head_ = std::make_unique<Linear>("head", dim_, vocab_, false, seed, device);
+}
+
+std::vector<Param*> LanguageModel::params() {
+  std::vector<Param*> p = embedding_.params();
+  for (auto& b : blocks_)
+    for (Param* q : b->params()) p.push_back(q);
+  for (Param* q : final_norm_->params()) p.push_back(q);
+  if (head_)
+    for (Param* q : head_->params()) p.push_back(q);
+  return p;
+}
+
+int64_t LanguageModel::parameter_count() const {
+  int64_t n = 0;
+  for (Param* p : const_cast<LanguageModel*>(this)->params()) n += p->value.numel();
+  return n;
+}
+
+void LanguageModel::zero_grad() {
+  for (Param* p : params()) p->zero_grad();
+}
+
+std::vector<const MoeLayer*> LanguageModel::moe_layers() const {
+  std::vector<const MoeLayer*> out;
+  for (const auto& b : blocks_)
+    if (b->moe()) out.push_back(b->moe());
+  return out;
+}
+
+void LanguageModel::reduce_gradients() {
+  for (Param* p : params())
+    all_reduce_sum(p->grad, p->is_expert ? *groups_.edp_group : *groups_.world);
+}
+
+LossReport LanguageModel::forward(const std::vector<int32_t>& ids,
+                                  const std::vector<int32_t>& targets, int64_t batch,
+                                  bool training) {
+  const int64_t n = batch * seq_len_;
+  SY_CHECK(static_cast<int64_t>(ids.size()) == n && targets.size() == ids.size(),
+           "model forward: expected " << n << " ids and targets (batch " << batch << " × T "
+                                      << seq_len_ << "), got " << ids.size());
+  ids_host_ = ids;
+  shape_ = BatchShape{batch, seq_len_, ids_host_.data(), training};
+  Tensor ids_t = Tensor::from_vector(ids, {n}).to(device_);
+  acts_.assign(1, Tensor::empty({n, dim_}, DType::kF32, device_));
+  embedding_.forward(acts_[0], ids_t);
+  for (auto& b : blocks_) {
+    Tensor y = Tensor::empty({n, dim_}, DType::kF32, device_);
+    b->forward(y, acts_.back(), shape_);
+    acts_.push_back(y);
+  }
+  normed_ = Tensor::empty({n, dim_}, DType::kF32, device_);
+  final_norm_->forward(normed_, acts_.back());
+  logits_ = Tensor::empty({n, vocab_}, DType::kF32, device_);
+  if (head_)
+    head_->forward(logits_, normed_);
+  else
+    embedding_.head_forward(logits_, normed_);
+  targets_ = Tensor::from_vector(targets, {n}).to(device_);
+  Tensor losses = Tensor::empty({n}, DType::kF32, device_);
+  cross_entropy_forward(losses, logits_, targets_);
+  // Global loss: Σ losses / Σ valid targets over the world (host sums in double).
+  int64_t valid = 0;
+  for (int32_t t : targets) valid += t >= 0;
+  auto lv = losses.to_vector<float>();
+  double sums[2] = {0.0, static_cast<double>(valid)};
+  for (float l : lv) sums[0] += l;
+  groups_.world_host->all_reduce(sums, 2, DType::kF64, CommOp::kSum);
+  LossReport r;
+  r.targets = static_cast<int64_t>(sums[1]);
+  r.loss = r.targets > 0 ? sums[0] / sums[1] : 0.0;
+  for (auto& b : blocks_) r.aux += b->aux_loss();
+  dloss_ = Tensor::full({n}, DType::kF32, r.targets > 0 ? 1.0 / sums[1] : 0.0, device_);
+  return r;
+}
+
+void LanguageModel::backward() {
+  const int64_t n = logits_.rows();
+  Tensor dlogits = Tensor::empty(logits_.shape(), DType::kF32, device_);
+  cross_entropy_backward(dlogits, logits_, targets_, dloss_);
+  Tensor dnormed = Tensor::empty({n, dim_}, DType::kF32, device_);
+  if (head_)
+    head_->backward(dnormed, dlogits);
+  else
+    embedding_.head_backward(dnormed, dlogits);
+  Tensor dx = Tensor::empty({n, dim_}, DType::kF32, device_);
+  final_norm_->backward(dx, dnormed);
+  for (size_t i = blocks_.size(); i-- > 0;) {
+    Tensor dprev = Tensor::empty({n, dim_}, DType::kF32, device_);
+    blocks_[i]->backward(dprev, dx);
+    dx = dprev;
+  }
+  embedding_.backward(dx);
+}
+
+}  // namespace sy

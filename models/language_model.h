@@ -1,0 +1,68 @@
+// The language models of the zoo, built from a run config:
+//   TRANSFORMER      — dense pre-norm Transformer (LayerNorm, GELU MLP);
+//   TRANSFORMER_MOE  — the same with a MoE FFN every moe_freq blocks (Switch top-1, GShard top-2,
+//                      hash, BASE, X-MoE: whatever model.moe says);
+//   MH_MOE           — RMSNorm pre-norm blocks of attention + MH-MoE every moe_freq blocks;
+//   GMLP             — dense gMLP blocks (causal multi-head SGU).
+// (sMLP and M2 arrive with their layers.) Token embedding, optionally tied to the output head.
+//
+// The loss is the mean next-token cross-entropy over all valid targets of the global batch, plus
+// the MoE layers' auxiliary losses: every rank's backward seeds dloss = 1/N_valid_global, so the
+// gradients summed over ranks (reduce_gradients) are exactly the gradient of the global loss.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "comm/process_groups.h"
+#include "models/blocks.h"
+#include "models/layers/embedding.h"
+#include "switchyard/config.pb.h"
+
+namespace sy {
+
+struct LossReport {
+  double loss = 0;      // mean cross-entropy over the global batch's valid targets
+  double aux = 0;       // Σ of the MoE layers' auxiliary losses
+  int64_t targets = 0;  // valid targets in the global batch
+};
+
+class LanguageModel {
+ public:
+  LanguageModel(const pb::RunConfig& config, const ProcessGroups& groups, Device device);
+
+  // ids and targets: (batch · T) on the host; targets < 0 are ignored. Collective (MoE exchanges,
+  // the global target count and loss).
+  LossReport forward(const std::vector<int32_t>& ids, const std::vector<int32_t>& targets,
+                     int64_t batch, bool training);
+  // Backward of the last forward; parameter gradients accumulate.
+  void backward();
+  // Sums gradients across ranks: expert parameters over the edp group, the rest over the world.
+  void reduce_gradients();
+  // The logits (batch · T, V) of the last forward, for sampling.
+  const Tensor& logits() const { return logits_; }
+
+  std::vector<Param*> params();
+  void zero_grad();
+  std::vector<const MoeLayer*> moe_layers() const;
+  int64_t vocab() const { return vocab_; }
+  int64_t seq_len() const { return seq_len_; }
+  int64_t parameter_count() const;  // this rank's parameters
+
+ private:
+  pb::ModelConfig model_;
+  ProcessGroups groups_;
+  Device device_;
+  int64_t vocab_, dim_, seq_len_;
+  Embedding embedding_;
+  std::vector<std::unique_ptr<Block>> blocks_;
+  std::unique_ptr<LayerNorm> final_norm_;
+  std::unique_ptr<Linear> head_;  // when the embedding is not tied
+  // Saved by forward.
+  std::vector<Tensor> acts_;  // block inputs and the last output
+  Tensor normed_, logits_, targets_, dloss_;
+  std::vector<int32_t> ids_host_;
+  BatchShape shape_;
+};
+
+}  // namespace sy
