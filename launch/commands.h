@@ -11,5 +11,6 @@ int bench_alltoall_command(const std::vector<std::string>& args);
 int config_check_command(const std::vector<std::string>& args);
 int bench_moe_layer_command(const std::vector<std::string>& args);
 int prepare_command(const std::vector<std::string>& args);
+int train_command(const std::vector<std::string>& args);
 
 }  // namespace sy

@@ -18,6 +18,8 @@ const char* kUsage =
     "  bench moe-layer [options]   one MoE layer forward+backward: time split, GEMM rate, routing\n"
     "  config check FILE [--set path=value ...] [--world N]\n"
     "                              parse, override and validate a run config; print it merged\n"
+    "  train CONFIG [--set path=value ...]\n"
+    "                              train the model a run config describes\n"
     "  prepare --out DIR PATH...   byte-level tokenisation of text into train/val shards\n"
     "  help                        this text\n"
     "\n"
@@ -35,6 +37,7 @@ int dispatch(const std::vector<std::string>& a) {
   if (a[0] == "bench" && a.size() >= 2 && a[1] == "moe-layer")
     return sy::bench_moe_layer_command(rest(2));
   if (a[0] == "prepare") return sy::prepare_command(rest(1));
+  if (a[0] == "train") return sy::train_command(rest(1));
   if (a[0] == "config" && a.size() >= 2 && a[1] == "check")
     return sy::config_check_command(rest(2));
   if (sy::process_rank() <= 0)

@@ -1,0 +1,186 @@
+#include "runtime/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "comm/mpi_communicator.h"
+#include "runtime/core/config.h"
+#include "runtime/core/logging.h"
+#include "runtime/core/random.h"
+
+namespace sy {
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> world)
+    : config_(config), world_(std::move(world)) {
+  const int w = world_->size();
+  validate_config(config_, w);
+  device_ = config_.parallel().device() == pb::CUDA ? Device::cuda() : Device::cpu();
+  if (device_.is_cuda()) cuda_set_device(mpi_local_rank());
+  groups_ = make_process_groups(world_, config_.parallel().ep());
+  model_ = std::make_unique<LanguageModel>(config_, groups_, device_);
+  optimizer_ = std::make_unique<AdamW>(model_->params(), config_.optimizer());
+  const auto& d = config_.data();
+  SY_CHECK(!d.train_path().empty(),
+           "data.train_path is not set: point it at a token shard "
+           "(make one with `switchyard prepare`)");
+  int seq = config_.model().seq_len();
+  train_ = std::make_unique<BatchSampler>(read_shard(d.train_path(), d.format()), seq,
+                                          d.global_batch(), config_.seed());
+  if (!d.val_path().empty())
+    val_ = std::make_unique<BatchSampler>(read_shard(d.val_path(), d.format()), seq,
+                                          d.global_batch(), config_.seed() + 1);
+  run_dir_ = config_.logging().dir() + "/" + config_.name();
+  if (world_->rank() == 0) {
+    std::filesystem::create_directories(run_dir_);
+    std::ofstream(run_dir_ + "/config.pbtxt") << config_to_text(config_);
+    if (config_.logging().jsonl())
+      jsonl_ = std::make_unique<std::ofstream>(run_dir_ + "/log.jsonl");
+  }
+}
+
+StepReport Trainer::train_step() {
+  const int64_t t0_step = step_;
+  double t0 = now_s();
+  std::vector<int32_t> ids, targets;
+  train_->batch(ids, targets, t0_step, world_->rank(), world_->size());
+  const int64_t local = config_.data().global_batch() / world_->size();
+  model_->zero_grad();
+  LossReport r = model_->forward(ids, targets, local, true);
+  model_->backward();
+  model_->reduce_gradients();
+  float lr = learning_rate(config_.optimizer(), config_.schedule(), t0_step);
+  double norm = optimizer_->step(lr, groups_);
+  if (device_.is_cuda()) backend(device_).synchronize(Stream{});
+  double seconds = now_s() - t0;
+  world_->all_reduce(&seconds, 1, DType::kF64, CommOp::kMax);
+  ++step_;
+  StepReport s;
+  s.step = step_;
+  s.loss = r.loss;
+  s.aux = r.aux;
+  s.lr = lr;
+  s.grad_norm = norm;
+  s.ms = seconds * 1e3;
+  s.tokens_per_s =
+      static_cast<double>(config_.data().global_batch()) * config_.model().seq_len() / seconds;
+  return s;
+}
+
+double Trainer::evaluate() {
+  if (!val_) return 0.0;
+  const int64_t local = config_.data().global_batch() / world_->size();
+  double total = 0;
+  int batches = std::max(1, config_.schedule().eval_batches());
+  for (int b = 0; b < batches; ++b) {
+    std::vector<int32_t> ids, targets;
+    val_->batch(ids, targets, b, world_->rank(), world_->size());
+    total += model_->forward(ids, targets, local, false).loss;
+  }
+  return total / batches;
+}
+
+std::string Trainer::sample(const std::string& prompt, int tokens, float temperature,
+                            uint64_t seed) {
+  const int64_t t = model_->seq_len(), v = model_->vocab();
+  // One sequence per data-parallel rank (the batch must be the same size on every rank); every
+  // rank samples the same text.
+  const int64_t local = config_.data().global_batch() / world_->size();
+  std::vector<int32_t> context;
+  for (unsigned char c : prompt) context.push_back(c);
+  if (context.empty()) context.push_back(kEndOfDocument);
+  std::string out;
+  for (int i = 0; i < tokens; ++i) {
+    std::vector<int32_t> window(context.end() - std::min<int64_t>(t, context.size()),
+                                context.end());
+    const int64_t pos = static_cast<int64_t>(window.size()) - 1;
+    window.resize(t, 0);
+    std::vector<int32_t> ids, targets(static_cast<size_t>(local * t), -1);
+    for (int64_t b = 0; b < local; ++b) ids.insert(ids.end(), window.begin(), window.end());
+    model_->forward(ids, targets, local, false);
+    Tensor row = model_->logits().slice_rows(pos, pos + 1).to(Device::cpu());
+    const float* l = row.data<float>();
+    int32_t next = 0;
+    if (temperature <= 0) {
+      for (int64_t j = 1; j < v; ++j)
+        if (l[j] > l[next]) next = static_cast<int32_t>(j);
+    } else {
+      double m = l[0], z = 0;
+      for (int64_t j = 1; j < v; ++j) m = std::max<double>(m, l[j]);
+      std::vector<double> p(v);
+      for (int64_t j = 0; j < v; ++j) z += p[j] = std::exp((l[j] - m) / temperature);
+      double u = random_uniform(seed, 0x5a3e1e, static_cast<uint64_t>(i)) * z, acc = 0;
+      next = static_cast<int32_t>(v - 1);
+      for (int64_t j = 0; j < v; ++j) {
+        acc += p[j];
+        if (u < acc) {
+          next = static_cast<int32_t>(j);
+          break;
+        }
+      }
+    }
+    context.push_back(next);
+    out.push_back(next == kEndOfDocument ? '\n' : static_cast<char>(next));
+  }
+  return out;
+}
+
+void Trainer::log(const StepReport& r, double val_loss) {
+  if (world_->rank() != 0) return;
+  const int64_t total = config_.schedule().steps();
+  if (r.step % config_.logging().log_every() == 0 || r.step == total || val_loss > 0) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "step %4lld/%lld | loss %.4f | aux %.4f | lr %.2e | norm %.3f | %.1f ms | "
+                  "%.1fk tok/s",
+                  static_cast<long long>(r.step), static_cast<long long>(total), r.loss, r.aux,
+                  r.lr, r.grad_norm, r.ms, r.tokens_per_s / 1e3);
+    std::string s = line;
+    if (val_loss > 0) {
+      std::snprintf(line, sizeof line, " | val %.4f (ppl %.2f)", val_loss, std::exp(val_loss));
+      s += line;
+    }
+    SY_LOG0(s);
+  }
+  if (jsonl_) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "{\"step\":%lld,\"loss\":%.6f,\"aux\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f,"
+                  "\"ms\":%.3f,\"tokens_per_s\":%.1f%s}\n",
+                  static_cast<long long>(r.step), r.loss, r.aux, r.lr, r.grad_norm, r.ms,
+                  r.tokens_per_s,
+                  val_loss > 0 ? (",\"val_loss\":" + std::to_string(val_loss)).c_str() : "");
+    *jsonl_ << buf;
+    jsonl_->flush();
+  }
+}
+
+void Trainer::run() {
+  const auto& s = config_.schedule();
+  SY_LOG0("# " << config_.name() << ": " << pb::ModelFamily_Name(config_.model().family()) << ", "
+               << model_->parameter_count() << " parameters on rank 0, " << world_->size()
+               << " ranks, ep " << config_.parallel().ep() << ", " << train_->tokens()
+               << " training tokens; logs in " << run_dir_);
+  if (val_) {
+    double v = evaluate();
+    SY_LOG0("step    0/" << s.steps() << " | val " << v << " (ppl " << std::exp(v) << ")");
+  }
+  while (step_ < s.steps()) {
+    StepReport r = train_step();
+    double val = 0;
+    if (val_ && ((s.eval_every() > 0 && r.step % s.eval_every() == 0) || r.step == s.steps()))
+      val = evaluate();
+    log(r, val);
+  }
+  std::string text = sample("", 200, 0.8f, config_.seed());
+  SY_LOG0("# sample (temperature 0.8):\n" << text);
+}
+
+}  // namespace sy
