@@ -10,21 +10,13 @@
 
 #include <vector>
 
+#include "experts/experts.h"
 #include "experts/moe_options.h"
 #include "runtime/core/param.h"
 
 namespace sy {
 
-// What a forward pass keeps for its backward (one per chunk), and the backward's dh for the
-// weight gradients.
-struct ExpertActivations {
-  Tensor x;   // (M, w) the expert-major input
-  Tensor h;   // (M, F) or (M, 2F)
-  Tensor a;   // (M, F)
-  Tensor dh;  // (M, F) or (M, 2F), set by backward_data
-};
-
-class ExpertFFN {
+class ExpertFFN final : public Experts {
  public:
   // Holds global experts [first_expert, first_expert + local_experts).
   ExpertFFN(const MoeOptions& options, int width, int first_expert, int local_experts,
@@ -33,19 +25,19 @@ class ExpertFFN {
   // Local experts [lb, le) on their rows: y (M, w) = expert(x) row segment by row segment;
   // offsets has le − lb + 1 entries, from 0 to M.
   void forward(ExpertActivations& saved, const Tensor& y, const Tensor& x,
-               const std::vector<int64_t>& offsets, int lb, int le);
+               const std::vector<int64_t>& offsets, int lb, int le) override;
   // The backward in two halves, so the scheduler can send dx before computing the weight
   // gradients (which nothing downstream waits for): backward_data sets dx (M, w) = dL/dx and keeps
   // dh; backward_weights adds W1.grad and W2.grad of experts [lb, le).
   void backward_data(const Tensor& dx, const Tensor& dy, ExpertActivations& saved,
-                     const std::vector<int64_t>& offsets, int lb, int le);
+                     const std::vector<int64_t>& offsets, int lb, int le) override;
   void backward_weights(const Tensor& dy, const ExpertActivations& saved,
-                        const std::vector<int64_t>& offsets, int lb, int le);
+                        const std::vector<int64_t>& offsets, int lb, int le) override;
 
-  std::vector<Param*> params() { return {&w1_, &w2_}; }
+  std::vector<Param*> params() override { return {&w1_, &w2_}; }
   int local_experts() const { return local_; }
   // Multiply-adds of a forward pass over m rows (the benchmark's napkin math).
-  double forward_flops(int64_t m) const;
+  double forward_flops(int64_t m) const override;
 
  private:
   pb::ExpertKind kind_;

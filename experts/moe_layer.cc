@@ -35,6 +35,10 @@ Tensor upload_f32(const std::vector<float>& v, int64_t rows, int64_t cols, Devic
 }  // namespace
 
 MoeLayer::MoeLayer(const MoeOptions& o, const ProcessGroups& groups, Device device)
+    : MoeLayer(o, groups, device, nullptr, nullptr) {}
+
+MoeLayer::MoeLayer(const MoeOptions& o, const ProcessGroups& groups, Device device,
+                   std::unique_ptr<Router> router, std::unique_ptr<Experts> experts)
     : options_(o), groups_(groups), device_(device) {
   SY_CHECK(o.num_heads >= 1 && o.d_model % o.num_heads == 0,
            "MoE layer '" << o.name << "': num_heads = " << o.num_heads
@@ -50,8 +54,9 @@ MoeLayer::MoeLayer(const MoeOptions& o, const ProcessGroups& groups, Device devi
   width_ = o.item_width();
   int e_local = o.num_experts / ep;
   first_expert_ = groups.ep_group->rank() * e_local;
-  router_ = make_router(o, width_, device);
-  experts_ = std::make_unique<ExpertFFN>(o, width_, first_expert_, e_local, device);
+  router_ = router ? std::move(router) : make_router(o, width_, device);
+  experts_ = experts ? std::move(experts)
+                     : std::make_unique<ExpertFFN>(o, width_, first_expert_, e_local, device);
   if (o.mh_projections) {
     int d = o.d_model;
     float scale = 1.0f / std::sqrt(static_cast<float>(d));

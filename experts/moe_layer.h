@@ -51,6 +51,10 @@ struct MoeStats {
 class MoeLayer {
  public:
   MoeLayer(const MoeOptions& options, const ProcessGroups& groups, Device device);
+  // With a router and experts of the caller's (sMLP's feature MoE): items are rows of width
+  // options.d_model; num_heads must be 1 and there are no MH projections.
+  MoeLayer(const MoeOptions& options, const ProcessGroups& groups, Device device,
+           std::unique_ptr<Router> router, std::unique_ptr<Experts> experts);
 
   // x (N, d) this rank's tokens → y (N, d). token_ids (N) on the host, needed by hash routing.
   void forward(const Tensor& y, const Tensor& x, const int32_t* token_ids, bool training);
@@ -73,7 +77,7 @@ class MoeLayer {
   void set_observer(Observer observer) { observer_ = std::move(observer); }
   const OverlapCosts& overlap_costs() const { return costs_; }
   int first_expert() const { return first_expert_; }
-  ExpertFFN& experts() { return *experts_; }
+  Experts& experts() { return *experts_; }
 
  private:
   struct Chunk {
@@ -96,7 +100,7 @@ class MoeLayer {
   Device device_;
   int width_ = 0, first_expert_ = 0;
   std::unique_ptr<Router> router_;
-  std::unique_ptr<ExpertFFN> experts_;
+  std::unique_ptr<Experts> experts_;
   std::unique_ptr<Param> w_head_, b_head_, w_merge_, b_merge_;  // MH-MoE only
 
   // Saved by forward for backward.

@@ -11,5 +11,9 @@ std::unique_ptr<Router> make_topk_router(const MoeOptions& o, int width, Device 
 std::unique_ptr<Router> make_xmoe_router(const MoeOptions& o, int width, Device device);
 std::unique_ptr<Router> make_hash_router(const MoeOptions& o, int width, Device device);
 std::unique_ptr<Router> make_base_router(const MoeOptions& o, int width, Device device);
+// sMLP's feature MoE (experts/feature_routers.cc).
+std::unique_ptr<Router> make_deterministic_feature_router(int num_experts);
+std::unique_ptr<Router> make_prefix_feature_router(const MoeOptions& o, int64_t seq_len,
+                                                   int64_t channels, int64_t prefix, Device device);
 
 }  // namespace sy

@@ -4,14 +4,14 @@
 # with expert parallelism (ep = 4) on 4 MPI ranks on the CPU, printing the loss falling and a
 # generated sample at the end.
 #
-#   launch/train.sh                                  # the default: launch/configs/mh_moe_small.pbtxt
+#   launch/train.sh                                  # the default: launch/configs/smlp_small.pbtxt
 #   launch/train.sh launch/configs/gmlp_tiny.pbtxt   # another config (or your own)
 #   launch/train.sh my.pbtxt --set schedule.steps=500 --set data.train_path=my/train.bin
 #   SY_RANKS=8 launch/train.sh ...                   # rank count (default 4)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$sy_root"
-config=${1:-launch/configs/mh_moe_small.pbtxt}
+config=${1:-launch/configs/smlp_small.pbtxt}
 [ $# -gt 0 ] && shift
 if [ ! -f data/fortunes/train.bin ]; then
   mkdir -p data/fortunes/text

@@ -33,6 +33,7 @@ class Block {
   virtual std::vector<Param*> params() = 0;
   virtual double aux_loss() const { return 0.0; }
   virtual const MoeLayer* moe() const { return nullptr; }
+  virtual const MoeLayer* feature_moe() const { return nullptr; }
 };
 
 // A pre-norm normalisation that is LayerNorm or RMSNorm.

@@ -1,6 +1,9 @@
 #include "models/language_model.h"
 
+#include <cmath>
+
 #include "experts/tensor_exchange.h"
+#include "models/smlp_block.h"
 #include "runtime/core/config.h"
 #include "runtime/ops/ops.h"
 
@@ -18,7 +21,7 @@ LanguageModel::LanguageModel(const pb::RunConfig& config, const ProcessGroups& g
   const auto& m = model_;
   const int64_t d_ff = m.d_ff() > 0 ? m.d_ff() : 4 * dim_;
   const uint64_t seed = config.seed();
-  for (int i = 0; i < m.n_layers(); ++i) {
+  for (int i = 0; m.family() != pb::SMLP && i < m.n_layers(); ++i) {
     std::string name = "block" + std::to_string(i);
     switch (m.family()) {
       case pb::TRANSFORMER:
@@ -46,6 +49,35 @@ LanguageModel::LanguageModel(const pb::RunConfig& config, const ProcessGroups& g
                                     "MH_MOE or GMLP");
     }
   }
+  if (m.family() == pb::SMLP) {
+    for (int i = 0; i < m.n_dense_blocks(); ++i)
+      blocks_.push_back(std::make_unique<GmlpBlock>("block" + std::to_string(i), dim_, d_ff,
+                                                    seq_len_, m.n_heads(), seed, device));
+    for (int j = 0; j < m.n_sparse_blocks(); ++j) {
+      const int index = m.n_dense_blocks() + j;
+      const std::string name = "block" + std::to_string(index);
+      const pb::MoeConfig moe = moe_for_layer(m, index);
+      FeatureMoeOptions f;
+      f.num_experts = moe.num_experts();
+      f.channels = d_ff;
+      f.seq_len = seq_len_;
+      f.routing = m.feature_routing();
+      f.prefix_len = prefix_len();
+      f.balance_coef = moe.balance_loss_coef();
+      f.z_coef = moe.z_loss_coef();
+      f.seed = seed;
+      f.name = name + ".smoe";
+      // tMoE: token MoE with BASE routing (the paper's choice), one expert per token.
+      MoeOptions t =
+          MoeOptions::from_config(moe, static_cast<int>(dim_), false, seed, name + ".tmoe");
+      t.router = pb::BASE;
+      t.top_k = 1;
+      t.num_heads = 1;
+      t.set_overlap(config.parallel());
+      blocks_.push_back(std::make_unique<SmlpSparseBlock>(name, dim_, d_ff, f, t, groups, seed,
+                                                          device, &config.parallel()));
+    }
+  }
   final_norm_ = std::make_unique<LayerNorm>("final_norm", dim_, device);
   if (!m.tie_embeddings())
     head_ = std::make_unique<Linear>("head", dim_, vocab_, false, seed, device);
@@ -71,10 +103,17 @@ void LanguageModel::zero_grad() {
   for (Param* p : params()) p->zero_grad();
 }
 
+int64_t LanguageModel::prefix_len() const {
+  if (model_.family() != pb::SMLP || model_.feature_routing() != pb::PARTIAL_PREDICTION) return 0;
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(model_.prefix_fraction() * seq_len_)));
+}
+
 std::vector<const MoeLayer*> LanguageModel::moe_layers() const {
   std::vector<const MoeLayer*> out;
-  for (const auto& b : blocks_)
+  for (const auto& b : blocks_) {
+    if (b->feature_moe()) out.push_back(b->feature_moe());
     if (b->moe()) out.push_back(b->moe());
+  }
   return out;
 }
 
@@ -107,12 +146,17 @@ LossReport LanguageModel::forward(const std::vector<int32_t>& ids,
     head_->forward(logits_, normed_);
   else
     embedding_.head_forward(logits_, normed_);
-  targets_ = Tensor::from_vector(targets, {n}).to(device_);
+  // Partial prediction routes on the first Tp positions: the loss counts only the rest.
+  std::vector<int32_t> counted = targets;
+  if (prefix_len() > 0)
+    for (int64_t i = 0; i < n; ++i)
+      if (i % seq_len_ < prefix_len()) counted[i] = -1;
+  targets_ = Tensor::from_vector(counted, {n}).to(device_);
   Tensor losses = Tensor::empty({n}, DType::kF32, device_);
   cross_entropy_forward(losses, logits_, targets_);
   // Global loss: Σ losses / Σ valid targets over the world (host sums in double).
   int64_t valid = 0;
-  for (int32_t t : targets) valid += t >= 0;
+  for (int32_t t : counted) valid += t >= 0;
   auto lv = losses.to_vector<float>();
   double sums[2] = {0.0, static_cast<double>(valid)};
   for (float l : lv) sums[0] += l;

@@ -3,8 +3,11 @@
 //   TRANSFORMER_MOE  — the same with a MoE FFN every moe_freq blocks (Switch top-1, GShard top-2,
 //                      hash, BASE, X-MoE: whatever model.moe says);
 //   MH_MOE           — RMSNorm pre-norm blocks of attention + MH-MoE every moe_freq blocks;
-//   GMLP             — dense gMLP blocks (causal multi-head SGU).
-// (sMLP and M2 arrive with their layers.) Token embedding, optionally tied to the output head.
+//   GMLP             — dense gMLP blocks (causal multi-head SGU);
+//   SMLP             — n_dense_blocks gMLP blocks, then n_sparse_blocks sparse blocks (sMoE over
+//                      channel chunks + tMoE with BASE routing), deterministic or partial-
+//                      prediction feature routing.
+// (M2 arrives with its layers.) Token embedding, optionally tied to the output head.
 //
 // The loss is the mean next-token cross-entropy over all valid targets of the global batch, plus
 // the MoE layers' auxiliary losses: every rank's backward seeds dloss = 1/N_valid_global, so the
@@ -48,6 +51,9 @@ class LanguageModel {
   int64_t vocab() const { return vocab_; }
   int64_t seq_len() const { return seq_len_; }
   int64_t parameter_count() const;  // this rank's parameters
+  // sMLP with partial prediction: the routed prefix Tp = ⌈prefix_fraction · T⌉ (0 otherwise);
+  // targets at positions < Tp do not count in the loss.
+  int64_t prefix_len() const;
 
  private:
   pb::ModelConfig model_;

@@ -1,0 +1,96 @@
+#include "models/smlp_block.h"
+
+#include "runtime/ops/ops.h"
+
+namespace sy {
+
+namespace {
+Tensor like(const Tensor& t) {
+  return Tensor::empty(t.shape(), DType::kF32, t.device());
+}
+}  // namespace
+
+SmlpSparseBlock::SmlpSparseBlock(const std::string& name, int64_t dim, int64_t d_ff,
+                                 const FeatureMoeOptions& smoe, const MoeOptions& tmoe,
+                                 const ProcessGroups& groups, uint64_t seed, Device device,
+                                 const pb::ParallelConfig* overlap)
+    : d_ff_(d_ff),
+      norm_(name + ".norm", dim, device),
+      gate_norm_(name + ".smoe_norm", d_ff, device),
+      tmoe_norm_(name + ".tmoe_norm", dim, device),
+      up_(name + ".up", dim, 2 * d_ff, true, seed, device),
+      down_(name + ".down", d_ff, dim, true, seed, device),
+      smoe_(smoe, groups, device, overlap),
+      tmoe_(tmoe, groups, device) {}
+
+void SmlpSparseBlock::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
+  const int64_t n = x.rows();
+  Device d = x.device();
+  Tensor a = like(x);
+  norm_.forward(a, x);
+  u_ = Tensor::empty({n, 2 * d_ff_}, DType::kF32, d);
+  up_.forward(u_, a);
+  z_ = like(u_);
+  activation_forward(z_, u_, Activation::kGelu);
+  halves_ = Tensor::empty({2, n, d_ff_}, DType::kF32, d);  // (N, 2, F) → (2, N, F)
+  permute(halves_, z_.reshape({n, 2, d_ff_}), {1, 0, 2});
+  Tensor z1 = halves_.slice_rows(0, 1).reshape({n, d_ff_});
+  Tensor z2 = halves_.slice_rows(1, 2).reshape({n, d_ff_});
+  Tensor z2n = Tensor::empty({n, d_ff_}, DType::kF32, d);
+  gate_norm_.forward(z2n, z2);
+  g_ = Tensor::empty({n, d_ff_}, DType::kF32, d);
+  smoe_.forward(g_, z2n, s.batch, s.training);
+  Tensor gated = Tensor::empty({n, d_ff_}, DType::kF32, d);
+  mul(gated, z1, g_);
+  x1_ = like(x);
+  down_.forward(x1_, gated);
+  add_scaled(x1_, x, 1.0f);
+  Tensor b = like(x), f = like(x);
+  tmoe_norm_.forward(b, x1_);
+  tmoe_.forward(f, b, s.token_ids, s.training);
+  y.copy_from(x1_);
+  add_scaled(y, f, 1.0f);
+}
+
+void SmlpSparseBlock::backward(const Tensor& dx, const Tensor& dy) {
+  const int64_t n = dy.rows();
+  Device d = dy.device();
+  // tMoE: y = x1 + tMoE(LN(x1)).
+  Tensor db = like(dy), dx1 = like(dy);
+  tmoe_.backward(db, dy);
+  tmoe_norm_.backward(dx1, db);
+  add_scaled(dx1, dy, 1.0f);
+  // sMoE: x1 = x + V·(z1 ⊙ g).
+  Tensor dgated = Tensor::empty({n, d_ff_}, DType::kF32, d);
+  down_.backward(dgated, dx1);
+  Tensor z1 = halves_.slice_rows(0, 1).reshape({n, d_ff_});
+  Tensor dhalves = Tensor::empty({2, n, d_ff_}, DType::kF32, d);
+  Tensor dz1 = dhalves.slice_rows(0, 1).reshape({n, d_ff_});
+  Tensor dz2 = dhalves.slice_rows(1, 2).reshape({n, d_ff_});
+  mul(dz1, dgated, g_);
+  Tensor dg = Tensor::empty({n, d_ff_}, DType::kF32, d);
+  mul(dg, dgated, z1);
+  Tensor dz2n = Tensor::empty({n, d_ff_}, DType::kF32, d);
+  smoe_.backward(dz2n, dg);
+  gate_norm_.backward(dz2, dz2n);
+  Tensor dz = like(z_), du = like(u_);
+  permute(dz.reshape({n, 2, d_ff_}), dhalves, {1, 0, 2});
+  activation_backward(du, u_, dz, Activation::kGelu);
+  Tensor da = like(dy);
+  up_.backward(da, du);
+  norm_.backward(dx, da);
+  add_scaled(dx, dx1, 1.0f);
+}
+
+std::vector<Param*> SmlpSparseBlock::params() {
+  std::vector<Param*> p = norm_.params();
+  for (Param* q : up_.params()) p.push_back(q);
+  for (Param* q : gate_norm_.params()) p.push_back(q);
+  for (Param* q : smoe_.params()) p.push_back(q);
+  for (Param* q : down_.params()) p.push_back(q);
+  for (Param* q : tmoe_norm_.params()) p.push_back(q);
+  for (Param* q : tmoe_.params()) p.push_back(q);
+  return p;
+}
+
+}  // namespace sy

@@ -1,0 +1,37 @@
+// sMLP's sparse block (PAPERS.md, arXiv 2203.06850): an sMoE module in place of gMLP's spatial
+// gating, then a tMoE module in place of the FFN.
+//
+//   x' = x + V · (Z1 ⊙ sMoE(LN(Z2))),  Z = GELU(U · LN(x)) = [Z1 | Z2]
+//   y  = x' + tMoE(LN(x'))            (token MoE with BASE routing)
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "experts/feature_moe_layer.h"
+#include "models/blocks.h"
+
+namespace sy {
+
+class SmlpSparseBlock final : public Block {
+ public:
+  SmlpSparseBlock(const std::string& name, int64_t dim, int64_t d_ff, const FeatureMoeOptions& smoe,
+                  const MoeOptions& tmoe, const ProcessGroups& groups, uint64_t seed, Device device,
+                  const pb::ParallelConfig* overlap);
+  void forward(const Tensor& y, const Tensor& x, const BatchShape& shape) override;
+  void backward(const Tensor& dx, const Tensor& dy) override;
+  std::vector<Param*> params() override;
+  double aux_loss() const override { return smoe_.aux_loss() + tmoe_.aux_loss(); }
+  const MoeLayer* moe() const override { return &tmoe_; }
+  const MoeLayer* feature_moe() const override { return &smoe_.core(); }
+
+ private:
+  int64_t d_ff_;
+  LayerNorm norm_, gate_norm_, tmoe_norm_;
+  Linear up_, down_;
+  FeatureMoeLayer smoe_;
+  MoeLayer tmoe_;
+  Tensor u_, z_, halves_, g_, x1_;
+};
+
+}  // namespace sy
