@@ -1,18 +1,24 @@
 #include "experts/balanced_assignment.h"
 
 #include <algorithm>
-#include <cmath>
-#include <deque>
+#include <functional>
 #include <limits>
-#include <set>
+#include <queue>
 #include <utility>
 
 #include "runtime/core/error.h"
 
 namespace sy {
 
+namespace {
+
+using Entry = std::pair<double, int64_t>;  // (cost of moving the item, item index)
+using MinHeap = std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>>;
+
+}  // namespace
+
 std::vector<int32_t> balanced_assignment(const float* scores, int64_t n, int num_experts,
-                                         AuctionStats* stats) {
+                                         AssignmentStats* stats) {
   const int e_count = num_experts;
   SY_CHECK(e_count >= 1, "balanced assignment needs at least one expert");
   SY_CHECK(n % e_count == 0, "BASE routing gives every expert exactly S/E items, but S = "
@@ -22,60 +28,78 @@ std::vector<int32_t> balanced_assignment(const float* scores, int64_t n, int num
   std::vector<int32_t> assign(static_cast<size_t>(n), 0);
   if (n == 0 || e_count == 1) return assign;
   const int64_t cap = n / e_count;
+  auto a = [&](int64_t i, int e) { return static_cast<double>(scores[i * e_count + e]); };
 
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (int64_t i = 0; i < n * e_count; ++i) {
-    lo = std::min<double>(lo, scores[i]);
-    hi = std::max<double>(hi, scores[i]);
+  // Greedy start and the move heaps: heap[e·E + f] holds the items in e by the cost of moving
+  // them to f (stale entries — items that have left e — are skipped when they surface).
+  std::vector<int64_t> count(e_count, 0);
+  std::vector<MinHeap> heap(static_cast<size_t>(e_count) * e_count);
+  auto enter = [&](int64_t i, int e) {
+    assign[i] = e;
+    ++count[e];
+    for (int f = 0; f < e_count; ++f)
+      if (f != e) heap[e * e_count + f].push({a(i, e) - a(i, f), i});
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    int best = 0;
+    for (int e = 1; e < e_count; ++e)
+      if (a(i, e) > a(i, best)) best = e;
+    enter(i, best);
   }
-  double range = std::max(hi - lo, 1e-12);
-  double eps_min = range * 1e-7 / static_cast<double>(n);
+  // The cheapest item that can move from e to f, dropping stale heap tops.
+  auto top = [&](int e, int f) -> const Entry* {
+    MinHeap& h = heap[e * e_count + f];
+    while (!h.empty() && assign[h.top().second] != e) h.pop();
+    return h.empty() ? nullptr : &h.top();
+  };
 
-  // Slot prices persist across phases; holders are reset each phase.
-  std::vector<double> price(static_cast<size_t>(n), 0.0);  // slot s of expert e: e * cap + s
-  std::vector<int64_t> holder(static_cast<size_t>(n), -1);
-  // Per expert, its slots ordered by (price, slot): the cheapest slot is begin().
-  std::vector<std::set<std::pair<double, int64_t>>> slots(static_cast<size_t>(e_count));
-
-  double eps = range / 4;
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> potential(e_count, 0.0), dist(e_count);
+  std::vector<int> prev(e_count);
+  std::vector<int64_t> via(e_count);
+  std::vector<char> done(e_count);
   for (;;) {
-    if (stats) ++stats->phases;
+    bool over = false;
+    for (int e = 0; e < e_count; ++e) over |= count[e] > cap;
+    if (!over) break;
+    // Dijkstra from every over-full expert at once (dense: E is small).
     for (int e = 0; e < e_count; ++e) {
-      slots[e].clear();
-      for (int64_t s = 0; s < cap; ++s) slots[e].insert({price[e * cap + s], e * cap + s});
+      dist[e] = count[e] > cap ? 0.0 : inf;
+      prev[e] = -1;
+      done[e] = 0;
     }
-    std::fill(holder.begin(), holder.end(), -1);
-    std::deque<int64_t> queue;
-    for (int64_t i = 0; i < n; ++i) queue.push_back(i);
-    while (!queue.empty()) {
-      int64_t i = queue.front();
-      queue.pop_front();
-      const float* a = scores + i * e_count;
-      int best = -1;
-      double w1 = -std::numeric_limits<double>::infinity(), w2 = w1;
-      for (int e = 0; e < e_count; ++e) {
-        double v = static_cast<double>(a[e]) - slots[e].begin()->first;
-        if (v > w1) {
-          w2 = w1;
-          w1 = v;
-          best = e;
-        } else if (v > w2) {
-          w2 = v;
+    int target = -1;
+    for (int round = 0; round < e_count; ++round) {
+      int u = -1;
+      for (int e = 0; e < e_count; ++e)
+        if (!done[e] && dist[e] < inf && (u < 0 || dist[e] < dist[u])) u = e;
+      if (u < 0) break;
+      done[u] = 1;
+      if (count[u] < cap) {
+        target = u;  // the nearest under-full expert
+        break;
+      }
+      for (int f = 0; f < e_count; ++f) {
+        if (f == u || done[f]) continue;
+        const Entry* t = top(u, f);
+        if (!t) continue;
+        double d = dist[u] + t->first + potential[u] - potential[f];
+        if (d < dist[f]) {
+          dist[f] = d;
+          prev[f] = u;
+          via[f] = t->second;
         }
       }
-      auto cheapest = *slots[best].begin();
-      int64_t slot = cheapest.second;
-      double new_price = cheapest.first + (w1 - w2) + eps;
-      slots[best].erase(slots[best].begin());
-      slots[best].insert({new_price, slot});
-      price[slot] = new_price;
-      if (holder[slot] >= 0) queue.push_back(holder[slot]);
-      holder[slot] = i;
-      assign[i] = best;
-      if (stats) ++stats->bids;
     }
-    if (eps <= eps_min) break;
-    eps = std::max(eps / 5, eps_min);
+    SY_CHECK(target >= 0, "balanced assignment: no augmenting path (internal error)");
+    // Move the recorded items along the path, then update the potentials (Johnson).
+    for (int f = target; prev[f] >= 0; f = prev[f]) {
+      --count[prev[f]];
+      enter(via[f], f);
+      if (stats) ++stats->moves;
+    }
+    const double reach = dist[target];
+    for (int e = 0; e < e_count; ++e) potential[e] += std::min(dist[e], reach);
   }
   return assign;
 }

@@ -1,6 +1,6 @@
 // BASE layers (Lewis et al. 2021): affinities A = x · W_cᵀ against expert centroids; in training a
-// balanced assignment over all items of the world gives every expert exactly S/E items (auction,
-// experts/balanced_assignment.h); at evaluation each item takes its best expert. The layer's
+// balanced assignment over all items of the world gives every expert exactly S/E items (min-cost
+// flow, experts/balanced_assignment.h); at evaluation each item takes its best expert. The layer's
 // output is α·f_e(x) + (1−α)·x with α = sigmoid(A[s,e]) — the router reports α as the gate weight
 // and sets residual_gate. No auxiliary loss, no drops.
 #include <cmath>
@@ -30,7 +30,7 @@ class BaseRouter final : public Router {
     aff_ = project_to_host(x, centroids_.value, true);  // (S, E)
     choice_.assign(static_cast<size_t>(s_count), 0);
     if (training) {
-      // Every rank gathers all affinities and runs the same deterministic auction.
+      // Every rank gathers all affinities and runs the same deterministic assignment.
       int n = world.size(), me = world.rank();
       std::vector<int64_t> counts(n);
       int64_t mine = s_count;

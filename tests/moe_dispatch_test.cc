@@ -1,4 +1,4 @@
-// Dispatch properties at np 1, 2 and 4: BASE gives exactly S/E items per expert (and its auction
+// Dispatch properties at np 1, 2 and 4: BASE gives exactly S/E items per expert (and its assignment
 // is optimal); a router forced onto one expert drops exactly the overflow, the lowest-priority
 // items, and reports it; payloads that encode their origin arrive at the expert the plan names, in
 // the documented order, and come back to where they started; MH-MoE with h = 1 and identity
@@ -65,6 +65,30 @@ TEST(BalancedAssignment, OptimalOnSmallProblemsAndExactlyBalanced) {
   for (int x : assign) ++load[x];
   for (int l : load) EXPECT_EQ(l, n / e_count);
   EXPECT_THROW(balanced_assignment(a.data(), 10, 8), Error);
+}
+
+TEST(BalancedAssignment, ManyIdenticalItemsAreNoProblem) {
+  // Identical rows (identical tokens at initialisation) are where an auction's price war stalls.
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    const int n = 8, e_count = 4;
+    std::vector<float> a(n * e_count);
+    for (int i = 0; i < n; ++i)
+      for (int e = 0; e < e_count; ++e)
+        a[i * e_count + e] = random_normal(seed, 7, (i % 2) * e_count + e);
+    auto assign = balanced_assignment(a.data(), n, e_count);
+    double total = 0;
+    for (int i = 0; i < n; ++i) total += a[i * e_count + assign[i]];
+    EXPECT_NEAR(total, best_total(a, n, e_count), 1e-5) << "seed " << seed;
+  }
+  const int n = 4096, e_count = 16;
+  std::vector<float> a(n * e_count);
+  for (int i = 0; i < n; ++i)
+    for (int e = 0; e < e_count; ++e)
+      a[i * e_count + e] = random_normal(9, 8, (i % 30) * e_count + e);
+  auto assign = balanced_assignment(a.data(), n, e_count);
+  std::vector<int> load(e_count, 0);
+  for (int x : assign) ++load[x];
+  for (int l : load) EXPECT_EQ(l, n / e_count);
 }
 
 TEST(MoeDispatch, BaseGivesEveryExpertExactlySOverE) {
