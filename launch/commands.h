@@ -12,5 +12,6 @@ int config_check_command(const std::vector<std::string>& args);
 int bench_moe_layer_command(const std::vector<std::string>& args);
 int prepare_command(const std::vector<std::string>& args);
 int train_command(const std::vector<std::string>& args);
+int generate_command(const std::vector<std::string>& args);
 
 }  // namespace sy

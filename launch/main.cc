@@ -18,8 +18,10 @@ const char* kUsage =
     "  bench moe-layer [options]   one MoE layer forward+backward: time split, GEMM rate, routing\n"
     "  config check FILE [--set path=value ...] [--world N]\n"
     "                              parse, override and validate a run config; print it merged\n"
-    "  train CONFIG [--set path=value ...]\n"
+    "  train CONFIG [--set path=value ...] [--resume CHECKPOINT]\n"
     "                              train the model a run config describes\n"
+    "  generate CONFIG --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T]\n"
+    "                              sample text from a trained model (0 = greedy)\n"
     "  prepare --out DIR PATH...   byte-level tokenisation of text into train/val shards\n"
     "  help                        this text\n"
     "\n"
@@ -38,6 +40,7 @@ int dispatch(const std::vector<std::string>& a) {
     return sy::bench_moe_layer_command(rest(2));
   if (a[0] == "prepare") return sy::prepare_command(rest(1));
   if (a[0] == "train") return sy::train_command(rest(1));
+  if (a[0] == "generate") return sy::generate_command(rest(1));
   if (a[0] == "config" && a.size() >= 2 && a[1] == "check")
     return sy::config_check_command(rest(2));
   if (sy::process_rank() <= 0)

@@ -12,16 +12,36 @@
 namespace sy {
 
 int train_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"--set"});
+  Args args(argv, {"--set", "--resume"});
   SY_CHECK(args.positional().size() == 1,
-           "usage: mpirun -np N switchyard train CONFIG.pbtxt [--set path=value ...]");
+           "usage: mpirun -np N switchyard train CONFIG.pbtxt [--set path=value ...] "
+           "[--resume CHECKPOINT]");
   pb::RunConfig config = load_config_file(args.positional()[0]);
   apply_overrides(&config, args.get_all("--set"));
   std::shared_ptr<Communicator> world = mpi_world(config.parallel().comm_timeout_s());
   validate_config(config, world->size());
   SY_LOG0("# config (merged, saved next to the logs):\n" << config_to_text(config));
   Trainer trainer(config, world);
+  if (args.has("--resume")) trainer.resume(args.get("--resume", ""));
   trainer.run();
+  return 0;
+}
+
+int generate_command(const std::vector<std::string>& argv) {
+  Args args(argv, {"--set", "--checkpoint", "--prompt", "--tokens", "--temperature", "--seed"});
+  SY_CHECK(args.positional().size() == 1 && args.has("--checkpoint"),
+           "usage: mpirun -np N switchyard generate CONFIG.pbtxt --checkpoint DIR [--prompt TEXT] "
+           "[--tokens 200] [--temperature 0.8 (0 = greedy)] [--seed S]");
+  pb::RunConfig config = load_config_file(args.positional()[0]);
+  apply_overrides(&config, args.get_all("--set"));
+  std::shared_ptr<Communicator> world = mpi_world(config.parallel().comm_timeout_s());
+  Trainer trainer(config, world);
+  trainer.load_weights(args.get("--checkpoint", ""));
+  std::string prompt = args.get("--prompt", "");
+  std::string text = trainer.sample(prompt, static_cast<int>(args.get_int("--tokens", 200)),
+                                    static_cast<float>(args.get_double("--temperature", 0.8)),
+                                    static_cast<uint64_t>(args.get_int("--seed", 1)));
+  if (world->rank() == 0) std::printf("%s%s\n", prompt.c_str(), text.c_str());
   return 0;
 }
 

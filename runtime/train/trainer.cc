@@ -9,6 +9,7 @@
 #include "runtime/core/config.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/random.h"
+#include "runtime/train/checkpoint.h"
 
 namespace sy {
 
@@ -162,6 +163,24 @@ void Trainer::log(const StepReport& r, double val_loss) {
   }
 }
 
+std::string Trainer::save() {
+  std::string folder = save_checkpoint(run_dir_ + "/checkpoints", step_, config_, *model_,
+                                       optimizer_.get(), groups_);
+  SY_LOG0("# checkpoint: " << folder);
+  return folder;
+}
+
+void Trainer::resume(const std::string& folder) {
+  pb::CheckpointManifest m = load_checkpoint(folder, *model_, optimizer_.get(), groups_);
+  step_ = m.step();
+  SY_LOG0("# resumed from " << folder << " at step " << step_ << " (written by " << m.world_size()
+                            << " ranks, ep " << m.ep() << ")");
+}
+
+void Trainer::load_weights(const std::string& folder) {
+  load_checkpoint(folder, *model_, nullptr, groups_);
+}
+
 void Trainer::run() {
   const auto& s = config_.schedule();
   SY_LOG0("# " << config_.name() << ": " << pb::ModelFamily_Name(config_.model().family()) << ", "
@@ -178,7 +197,9 @@ void Trainer::run() {
     if (val_ && ((s.eval_every() > 0 && r.step % s.eval_every() == 0) || r.step == s.steps()))
       val = evaluate();
     log(r, val);
+    if (s.ckpt_every() > 0 && r.step % s.ckpt_every() == 0 && r.step < s.steps()) save();
   }
+  save();
   std::string text = sample("", 200, 0.8f, config_.seed());
   SY_LOG0("# sample (temperature 0.8):\n" << text);
 }

@@ -35,8 +35,17 @@ class Trainer {
   // Generates `tokens` bytes after `prompt` (byte-level vocabulary): greedy when temperature is 0,
   // else sampling with that temperature from the seeded counter RNG. Collective.
   std::string sample(const std::string& prompt, int tokens, float temperature, uint64_t seed);
-  // The whole run: schedule.steps steps with logging and evaluation, then a sample.
+  // The whole run: schedule.steps steps with logging, evaluation and checkpoints (every
+  // schedule.ckpt_every steps and at the end, under <logging.dir>/<name>/checkpoints), then a
+  // sample.
   void run();
+  // Writes a checkpoint of the current step; returns its folder. Collective.
+  std::string save();
+  // Continues from a checkpoint (parameters, optimizer state, data position): the loss curve goes
+  // on exactly as if the run had not stopped. Collective.
+  void resume(const std::string& folder);
+  // Loads only the parameters (for sampling or evaluation). Collective.
+  void load_weights(const std::string& folder);
 
   LanguageModel& model() { return *model_; }
   int64_t step() const { return step_; }

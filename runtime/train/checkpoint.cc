@@ -1,0 +1,316 @@
+#include "runtime/train/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <google/protobuf/text_format.h>
+
+#include "runtime/core/crc32c.h"
+
+namespace sy {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+void write_synced(const std::string& path, const std::string& bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  SY_CHECK(fd >= 0, "cannot create " << path << ": " << std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    SY_CHECK(n > 0,
+             "writing " << path << " failed: " << std::strerror(errno) << " (is the disk full?)");
+    done += static_cast<size_t>(n);
+  }
+  SY_CHECK(::fsync(fd) == 0, "fsync of " << path << " failed: " << std::strerror(errno));
+  ::close(fd);
+}
+
+void sync_dir(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  SY_CHECK(in.good(), "checkpoint file " << path << " is missing");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The MoE layer a parameter belongs to when it is an expert's ("block3.tmoe" for
+// "block3.tmoe.experts.w1").
+std::string layer_of(const std::string& name) {
+  auto at = name.find(".experts.");
+  SY_CHECK(at != std::string::npos, "expert parameter '" << name << "' has no '.experts.' part");
+  return name.substr(0, at);
+}
+
+// Builds one file: tensors appended in order, with their records.
+struct FileBuilder {
+  std::string bytes;
+  pb::CheckpointFile meta;
+  void add(const std::string& name, const Tensor& t) {
+    Tensor host = t.to(Device::cpu());
+    pb::TensorRecord* r = meta.add_tensors();
+    r->set_name(name);
+    for (int64_t d : t.shape()) r->add_shape(d);
+    r->set_offset(bytes.size());
+    r->set_bytes(host.nbytes());
+    bytes.append(static_cast<const char*>(host.raw()), host.nbytes());
+  }
+  pb::CheckpointFile finish(const std::string& folder, const std::string& rel) {
+    meta.set_path(rel);
+    meta.set_bytes(bytes.size());
+    meta.set_crc32c(crc32c(bytes.data(), bytes.size()));
+    write_synced(folder + "/" + rel, bytes);
+    return meta;
+  }
+};
+
+// A verified file, its tensors by name.
+struct LoadedFile {
+  std::string bytes;
+  std::map<std::string, const pb::TensorRecord*> records;
+  LoadedFile(const std::string& folder, const pb::CheckpointFile& meta) {
+    bytes = read_all(folder + "/" + meta.path());
+    SY_CHECK(bytes.size() == meta.bytes() && crc32c(bytes.data(), bytes.size()) == meta.crc32c(),
+             "checkpoint file " << folder << "/" << meta.path()
+                                << " is corrupt (size or CRC-32C mismatch): restore it or use "
+                                   "an earlier checkpoint");
+    for (const auto& r : meta.tensors()) records[r.name()] = &r;
+  }
+  void load(const std::string& name, const Tensor& into) const {
+    auto it = records.find(name);
+    SY_CHECK(it != records.end(), "the checkpoint has no tensor '"
+                                      << name << "': was it written by another model config?");
+    const pb::TensorRecord& r = *it->second;
+    SY_CHECK(r.bytes() == into.nbytes() && r.offset() + r.bytes() <= bytes.size(),
+             "tensor '" << name << "' in the checkpoint has " << r.bytes() << " bytes, the model "
+                        << into.nbytes() << ": the model config differs from the checkpoint's");
+    Tensor host =
+        Tensor::wrap(const_cast<char*>(bytes.data()) + r.offset(), into.shape(), DType::kF32);
+    into.copy_from(host);
+  }
+};
+
+// Runs a rank's part of a collective file operation and agrees on the outcome, so a failure on one
+// rank (a corrupt or missing file, a full disk) becomes an error on every rank instead of leaving
+// the others waiting in the next collective.
+template <typename Fn>
+void agree(Communicator& world, const char* what, Fn fn) {
+  std::string local;
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    local = e.what();
+  }
+  int failed = local.empty() ? 0 : 1;
+  std::vector<int> all(world.size());
+  world.all_gather(&failed, all.data(), sizeof(int));
+  std::string ranks;
+  int first = -1;
+  for (size_t r = 0; r < all.size(); ++r)
+    if (all[r]) {
+      ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+      if (first < 0) first = static_cast<int>(r);
+    }
+  if (ranks.empty()) return;
+  // Everybody reports the first failing rank's message.
+  int64_t len = world.rank() == first ? static_cast<int64_t>(local.size()) : 0;
+  world.broadcast(&len, sizeof(len), first);
+  std::string message(static_cast<size_t>(len), '\0');
+  if (world.rank() == first) message = local;
+  if (len > 0) world.broadcast(message.data(), message.size(), first);
+  SY_THROW(what << " failed on rank(s) " << ranks << "; rank " << first << ": " << message);
+}
+
+}  // namespace
+
+std::string save_checkpoint(const std::string& dir, int64_t step, const pb::RunConfig& config,
+                            LanguageModel& model, AdamW* optimizer, const ProcessGroups& groups) {
+  Communicator& world = *groups.world_host;
+  const std::string name = "step_" + std::to_string(step);
+  const std::string final_dir = dir + "/" + name, tmp = final_dir + ".tmp";
+  agree(world, "creating the checkpoint folder", [&] {
+    if (world.rank() == 0) {
+      fs::remove_all(tmp);
+      fs::create_directories(tmp);
+    }
+  });
+  std::vector<Param*> params = model.params();
+  auto moments = [&](size_t i, bool second) -> Tensor {
+    return second ? optimizer->second_moments()[i] : optimizer->first_moments()[i];
+  };
+  pb::CheckpointManifest mine;
+  agree(world, "writing the checkpoint files", [&] {
+    // Dense parameters: the same on every rank; rank 0 writes them.
+    if (world.rank() == 0) {
+      FileBuilder f;
+      for (size_t i = 0; i < params.size(); ++i) {
+        if (params[i]->is_expert) continue;
+        f.add(params[i]->name, params[i]->value);
+        if (optimizer) {
+          f.add(params[i]->name + "#adam_m", moments(i, false));
+          f.add(params[i]->name + "#adam_v", moments(i, true));
+        }
+      }
+      *mine.mutable_dense() = f.finish(tmp, "dense.bin");
+    }
+    // Experts: the first replica (edp index 0, i.e. ep group 0) writes one file per global expert.
+    if (groups.ep_index() == 0) {
+      std::map<std::pair<std::string, int>, FileBuilder> files;
+      for (size_t i = 0; i < params.size(); ++i) {
+        Param* p = params[i];
+        if (!p->is_expert) continue;
+        const int64_t local = p->value.dim(0);
+        const int first = groups.ep_group->rank() * static_cast<int>(local);
+        for (int64_t le = 0; le < local; ++le) {
+          FileBuilder& f = files[{layer_of(p->name), first + static_cast<int>(le)}];
+          f.add(p->name, p->value.slice_rows(le, le + 1));
+          if (optimizer) {
+            f.add(p->name + "#adam_m", moments(i, false).slice_rows(le, le + 1));
+            f.add(p->name + "#adam_v", moments(i, true).slice_rows(le, le + 1));
+          }
+        }
+      }
+      for (auto& [key, f] : files) {
+        pb::ExpertFile* e = mine.add_experts();
+        e->set_expert(key.second);
+        *e->mutable_file() =
+            f.finish(tmp, key.first + ".expert" + std::to_string(key.second) + ".bin");
+      }
+    }
+  });
+  // Everyone's records to rank 0 (small): sizes, then the serialised pieces.
+  std::string blob = mine.SerializeAsString();
+  const int n = world.size();
+  std::vector<int64_t> sizes(n);
+  int64_t my_size = static_cast<int64_t>(blob.size());
+  world.all_gather(&my_size, sizes.data(), sizeof(int64_t));
+  std::vector<size_t> send(n, 0), recv(n, 0);
+  send[0] = blob.size();
+  if (world.rank() == 0)
+    for (int p = 0; p < n; ++p) recv[p] = static_cast<size_t>(sizes[p]);
+  AllToAllLayout l = AllToAllLayout::packed(send, recv);
+  std::string all(l.total_recv(), '\0');
+  world.all_to_all_v(blob.data(), all.data(), l);
+  agree(world, "writing the checkpoint manifest", [&] {
+    if (world.rank() != 0) return;
+    {
+      pb::CheckpointManifest manifest;
+      for (int p = 0; p < n; ++p) {
+        pb::CheckpointManifest part;
+        SY_CHECK(part.ParseFromArray(all.data() + l.recv_offsets[p], static_cast<int>(sizes[p])),
+                 "checkpoint: a rank's record did not parse");
+        manifest.MergeFrom(part);
+      }
+      manifest.set_version(1);
+      manifest.set_step(step);
+      manifest.set_optimizer_steps(optimizer ? optimizer->steps_taken() : 0);
+      manifest.set_world_size(n);
+      manifest.set_ep(groups.ep);
+      *manifest.mutable_config() = config;
+      std::string text;
+      google::protobuf::TextFormat::PrintToString(manifest, &text);
+      write_synced(tmp + "/manifest.pbtxt", text);
+      sync_dir(tmp);
+      fs::remove_all(final_dir);
+      fs::rename(tmp, final_dir);
+      sync_dir(dir);
+      write_synced(dir + "/latest.tmp", name + "\n");
+      fs::rename(dir + "/latest.tmp", dir + "/latest");
+      sync_dir(dir);
+    }
+  });
+  return final_dir;
+}
+
+namespace {
+pb::CheckpointManifest load_local(const std::string& folder_in, LanguageModel& model,
+                                  AdamW* optimizer, const ProcessGroups& groups);
+}  // namespace
+
+pb::CheckpointManifest load_checkpoint(const std::string& folder_in, LanguageModel& model,
+                                       AdamW* optimizer, const ProcessGroups& groups) {
+  pb::CheckpointManifest manifest;
+  agree(*groups.world_host, "loading the checkpoint",
+        [&] { manifest = load_local(folder_in, model, optimizer, groups); });
+  return manifest;
+}
+
+namespace {
+pb::CheckpointManifest load_local(const std::string& folder_in, LanguageModel& model,
+                                  AdamW* optimizer, const ProcessGroups& groups) {
+  std::string folder = folder_in;
+  if (!fs::exists(folder + "/manifest.pbtxt") && fs::exists(folder + "/latest")) {
+    std::string latest = read_all(folder + "/latest");
+    while (!latest.empty() && (latest.back() == '\n' || latest.back() == ' ')) latest.pop_back();
+    folder += "/" + latest;
+  }
+  SY_CHECK(fs::exists(folder + "/manifest.pbtxt"),
+           "no checkpoint at '" << folder_in << "' (expected manifest.pbtxt or a `latest` file)");
+  pb::CheckpointManifest manifest;
+  SY_CHECK(google::protobuf::TextFormat::ParseFromString(read_all(folder + "/manifest.pbtxt"),
+                                                         &manifest),
+           "cannot parse " << folder << "/manifest.pbtxt");
+  std::vector<Param*> params = model.params();
+  LoadedFile dense(folder, manifest.dense());
+  std::map<std::pair<std::string, int>, std::unique_ptr<LoadedFile>> experts;
+  for (const auto& e : manifest.experts()) {
+    std::string path = e.file().path();
+    std::string layer = path.substr(0, path.rfind(".expert"));
+    experts[{layer, e.expert()}] = nullptr;  // opened on demand
+  }
+  auto expert_file = [&](const std::string& layer, int e) -> LoadedFile& {
+    auto key = std::make_pair(layer, e);
+    auto it = experts.find(key);
+    SY_CHECK(it != experts.end(), "the checkpoint has no file for expert "
+                                      << e << " of '" << layer
+                                      << "': was it written "
+                                         "with fewer experts?");
+    if (!it->second)
+      for (const auto& f : manifest.experts())
+        if (f.expert() == e && f.file().path() == layer + ".expert" + std::to_string(e) + ".bin")
+          it->second = std::make_unique<LoadedFile>(folder, f.file());
+    return *it->second;
+  };
+  for (size_t i = 0; i < params.size(); ++i) {
+    Param* p = params[i];
+    if (!p->is_expert) {
+      dense.load(p->name, p->value);
+      if (optimizer) {
+        dense.load(p->name + "#adam_m", optimizer->first_moments()[i]);
+        dense.load(p->name + "#adam_v", optimizer->second_moments()[i]);
+      }
+      continue;
+    }
+    const int64_t local = p->value.dim(0);
+    const int first = groups.ep_group->rank() * static_cast<int>(local);
+    for (int64_t le = 0; le < local; ++le) {
+      LoadedFile& f = expert_file(layer_of(p->name), first + static_cast<int>(le));
+      f.load(p->name, p->value.slice_rows(le, le + 1));
+      if (optimizer) {
+        f.load(p->name + "#adam_m", optimizer->first_moments()[i].slice_rows(le, le + 1));
+        f.load(p->name + "#adam_v", optimizer->second_moments()[i].slice_rows(le, le + 1));
+      }
+    }
+  }
+  if (optimizer) optimizer->set_steps_taken(manifest.optimizer_steps());
+  return manifest;
+}
+}  // namespace
+
+}  // namespace sy
