@@ -103,6 +103,45 @@ void LanguageModel::zero_grad() {
   for (Param* p : params()) p->zero_grad();
 }
 
+double LanguageModel::forward_flops_per_token() const {
+  const auto& m = model_;
+  const double d = static_cast<double>(dim_), t = static_cast<double>(seq_len_);
+  const double f = m.d_ff() > 0 ? m.d_ff() : 4 * d;
+  auto moe_macs = [&](const pb::MoeConfig& moe, double width, double items, int k) {
+    double fe = moe.d_expert() > 0 ? moe.d_expert() : 4 * width;
+    double up = (moe.expert() == pb::SWIGLU ? 2 : 1) * fe;
+    return items * (width * moe.num_experts() + k * (width * up + fe * width));
+  };
+  double macs = d * static_cast<double>(vocab_);  // output head
+  const double attention = 4 * d * d + 2 * t * d;
+  const double gmlp = d * 2 * f + f * d + t * f;
+  switch (m.family()) {
+    case pb::TRANSFORMER: macs += m.n_layers() * (attention + 2 * d * f); break;
+    case pb::TRANSFORMER_MOE:
+    case pb::MH_MOE:
+      for (int i = 0; i < m.n_layers(); ++i) {
+        macs += attention;
+        if ((i + 1) % m.moe_freq() != 0) {
+          macs += 2 * d * f;
+          continue;
+        }
+        pb::MoeConfig moe = moe_for_layer(m, i);
+        double h = m.family() == pb::MH_MOE ? moe.num_heads() : 1;
+        if (m.family() == pb::MH_MOE) macs += 2 * d * d;
+        macs += moe_macs(moe, d / h, h, moe.top_k());
+      }
+      break;
+    case pb::GMLP: macs += m.n_layers() * gmlp; break;
+    case pb::SMLP:
+      macs += m.n_dense_blocks() * gmlp;
+      for (int j = 0; j < m.n_sparse_blocks(); ++j)
+        macs += gmlp + moe_macs(moe_for_layer(m, m.n_dense_blocks() + j), d, 1, 1);
+      break;
+    default: break;
+  }
+  return 2 * macs;
+}
+
 int64_t LanguageModel::prefix_len() const {
   if (model_.family() != pb::SMLP || model_.feature_routing() != pb::PARTIAL_PREDICTION) return 0;
   return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(model_.prefix_fraction() * seq_len_)));

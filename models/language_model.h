@@ -51,6 +51,10 @@ class LanguageModel {
   int64_t vocab() const { return vocab_; }
   int64_t seq_len() const { return seq_len_; }
   int64_t parameter_count() const;  // this rank's parameters
+  // Forward FLOPs (2 × multiply-adds) per token of the config's model, counting each token's
+  // routed experts only (k per MoE layer) and full T×T sequence mixing (no causal halving): the
+  // napkin math for comparing families at equal compute.
+  double forward_flops_per_token() const;
   // sMLP with partial prediction: the routed prefix Tp = ⌈prefix_fraction · T⌉ (0 otherwise);
   // targets at positions < Tp do not count in the loss.
   int64_t prefix_len() const;

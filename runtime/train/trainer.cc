@@ -184,12 +184,17 @@ void Trainer::load_weights(const std::string& folder) {
 void Trainer::run() {
   const auto& s = config_.schedule();
   SY_LOG0("# " << config_.name() << ": " << pb::ModelFamily_Name(config_.model().family()) << ", "
-               << model_->parameter_count() << " parameters on rank 0, " << world_->size()
+               << model_->parameter_count() << " parameters on rank 0, "
+               << model_->forward_flops_per_token() / 1e6 << " MFLOP per token forward, "
+               << world_->size()
                << " ranks, ep " << config_.parallel().ep() << ", " << train_->tokens()
                << " training tokens; logs in " << run_dir_);
   if (val_) {
     double v = evaluate();
-    SY_LOG0("step    0/" << s.steps() << " | val " << v << " (ppl " << std::exp(v) << ")");
+    char line[128];
+    std::snprintf(line, sizeof line, "step %4lld/%d | val %.4f (ppl %.2f)",
+                  static_cast<long long>(step_), s.steps(), v, std::exp(v));
+    SY_LOG0(line);
   }
   while (step_ < s.steps()) {
     StepReport r = train_step();
