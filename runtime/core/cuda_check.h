@@ -28,6 +28,16 @@
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
        i += int64_t(gridDim.x) * blockDim.x)
 
+// Launches `kernel` over n threads (256 per block, grid-stride) on the variable `stream` of the
+// enclosing function, and checks the launch; nothing happens for n = 0.
+#define SY_LAUNCH(kernel, n, ...)                                                       \
+  do {                                                                                  \
+    if ((n) > 0) {                                                                      \
+      kernel<<<::sy::grid_for((n), 256), 256, 0, ::sy::to_cuda(stream)>>>(__VA_ARGS__); \
+      SY_CUDA_LAUNCH_CHECK();                                                           \
+    }                                                                                   \
+  } while (0)
+
 // Checks a kernel launch (configuration errors surface here; faults surface at the next sync).
 #define SY_CUDA_LAUNCH_CHECK() SY_CUDA_CHECK(cudaGetLastError())
 

@@ -9,8 +9,6 @@ namespace cuda {
 
 namespace {
 
-constexpr unsigned kBlock = 256;
-
 __global__ void combine_kernel(float* out, const float* y, const int32_t* pos, const float* w,
                                int64_t rows, int k, int64_t cols) {
   SY_GRID_STRIDE(t, rows * cols) {
@@ -64,14 +62,6 @@ __global__ void row_dot_kernel(float* out, const float* a, const float* b, int64
 }
 
 }  // namespace
-
-#define SY_LAUNCH(kernel, n, ...)                                                 \
-  do {                                                                            \
-    if ((n) > 0) {                                                                \
-      kernel<<<grid_for((n), kBlock), kBlock, 0, to_cuda(stream)>>>(__VA_ARGS__); \
-      SY_CUDA_LAUNCH_CHECK();                                                     \
-    }                                                                             \
-  } while (0)
 
 void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w,
                   Stream stream) {

@@ -9,8 +9,6 @@ namespace cuda {
 
 namespace {
 
-constexpr unsigned kBlock = 256;
-
 __global__ void layernorm_kernel(float* out, float* mean, float* rstd, const float* x,
                                  const float* g, const float* b, int64_t rows, int64_t n,
                                  float eps) {
@@ -67,14 +65,6 @@ __global__ void embedding_grad_kernel(float* dtable, const float* dout, const in
 }
 
 }  // namespace
-
-#define SY_LAUNCH(kernel, n, ...)                                                 \
-  do {                                                                            \
-    if ((n) > 0) {                                                                \
-      kernel<<<grid_for((n), kBlock), kBlock, 0, to_cuda(stream)>>>(__VA_ARGS__); \
-      SY_CUDA_LAUNCH_CHECK();                                                     \
-    }                                                                             \
-  } while (0)
 
 void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,
                        const Tensor& gamma, const Tensor& beta, float eps, Stream stream) {
