@@ -186,9 +186,8 @@ void Trainer::run() {
   SY_LOG0("# " << config_.name() << ": " << pb::ModelFamily_Name(config_.model().family()) << ", "
                << model_->parameter_count() << " parameters on rank 0, "
                << model_->forward_flops_per_token() / 1e6 << " MFLOP per token forward, "
-               << world_->size()
-               << " ranks, ep " << config_.parallel().ep() << ", " << train_->tokens()
-               << " training tokens; logs in " << run_dir_);
+               << world_->size() << " ranks, ep " << config_.parallel().ep() << ", "
+               << train_->tokens() << " training tokens; logs in " << run_dir_);
   if (val_) {
     double v = evaluate();
     char line[128];

@@ -49,8 +49,8 @@ void layernorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& d
                         const Tensor& rstd, const Tensor& gamma);
 void rmsnorm_forward(const Tensor& out, const Tensor& rstd, const Tensor& in, const Tensor& gamma,
                      float eps);
-void rmsnorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dout,
-                      const Tensor& in, const Tensor& rstd, const Tensor& gamma);
+void rmsnorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dout, const Tensor& in,
+                      const Tensor& rstd, const Tensor& gamma);
 void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Tensor& targets);
 void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& targets,
                             const Tensor& dloss);

@@ -41,7 +41,8 @@ void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale, Str
 void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream);
 
 void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& g, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, int64_t t, Stream stream);
+                  float beta1, float beta2, float eps, float weight_decay, int64_t t,
+                  Stream stream);
 double sum_squares(const Tensor& x, Stream stream);
 void scale_inplace(const Tensor& x, float alpha, Stream stream);
 
@@ -52,14 +53,16 @@ void layernorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& d
                         const Tensor& rstd, const Tensor& gamma, Stream stream);
 void rmsnorm_forward(const Tensor& out, const Tensor& rstd, const Tensor& in, const Tensor& gamma,
                      float eps, Stream stream);
-void rmsnorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dout,
-                      const Tensor& in, const Tensor& rstd, const Tensor& gamma, Stream stream);
-void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Tensor& targets, Stream stream);
+void rmsnorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dout, const Tensor& in,
+                      const Tensor& rstd, const Tensor& gamma, Stream stream);
+void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Tensor& targets,
+                           Stream stream);
 void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& targets,
                             const Tensor& dloss, Stream stream);
 void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids, Stream stream);
 
-void permute(const Tensor& out, const Tensor& in, const kernels::PermuteIndex& index, Stream stream);
+void permute(const Tensor& out, const Tensor& in, const kernels::PermuteIndex& index,
+             Stream stream);
 void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
                   float alpha, float beta, Stream stream);
 void causal_softmax_forward(const Tensor& out, const Tensor& in, Stream stream);
