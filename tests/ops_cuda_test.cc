@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "runtime/ops/monarch.h"
 #include "runtime/ops/ops.h"
 #include "tests/ops_reference.h"
 
@@ -279,6 +280,32 @@ TEST_F(CudaOps, PermuteBatchedGemmCausalSoftmax) {
   causal_softmax_forward(p, s);
   causal_softmax_forward(pg, gpu(s));
   expect_close(pg, p, 1e-6f, "causal_softmax_forward");
+}
+
+TEST_F(CudaOps, MonarchAndBlockDiagonal) {
+  const int64_t b1 = 8, b2 = 16, n = b1 * b2, rows = 33;
+  Tensor x = f(ref::random_floats(rows * n, 60), {rows, n}),
+         dy = f(ref::random_floats(rows * n, 61), {rows, n});
+  Tensor l = f(ref::random_floats(b2 * b1 * b1, 62), {b2, b1, b1});
+  Tensor r = f(ref::random_floats(b1 * b2 * b2, 63), {b1, b2, b2});
+  Tensor y = Tensor::empty({rows, n}, DType::kF32), yg = gpu(y);
+  monarch_forward(y, x, l, r);
+  monarch_forward(yg, gpu(x), gpu(l), gpu(r));
+  expect_close(yg, y, 1e-4f, "monarch_forward");
+  Tensor dx = Tensor::empty({rows, n}, DType::kF32), dxg = gpu(dx);
+  Tensor dl = Tensor::zeros(l.shape(), DType::kF32), dlg = gpu(dl),
+         dr = Tensor::zeros(r.shape(), DType::kF32), drg = gpu(dr);
+  monarch_backward(dx, dl, dr, dy, x, l, r);
+  monarch_backward(dxg, dlg, drg, gpu(dy), gpu(x), gpu(l), gpu(r));
+  expect_close(dxg, dx, 1e-4f, "monarch_backward dx");
+  expect_close(dlg, dl, 1e-4f, "monarch_backward dl");
+  expect_close(drg, dr, 1e-4f, "monarch_backward dr");
+  Tensor w = f(ref::random_floats(4 * 32 * 32, 64), {4, 32, 32});
+  Tensor bx = f(ref::random_floats(rows * 128, 65), {rows, 128});
+  Tensor by = Tensor::empty({rows, 128}, DType::kF32), byg = gpu(by);
+  block_diag_forward(by, bx, w);
+  block_diag_forward(byg, gpu(bx), gpu(w));
+  expect_close(byg, by, 1e-4f, "block_diag_forward");
 }
 
 }  // namespace
