@@ -18,12 +18,6 @@ namespace {
 
 using Dense = std::vector<std::vector<double>>;
 
-Dense identity(int64_t n) {
-  Dense m(n, std::vector<double>(n, 0.0));
-  for (int64_t i = 0; i < n; ++i) m[i][i] = 1.0;
-  return m;
-}
-
 Dense matmul(const Dense& a, const Dense& b) {
   size_t n = a.size(), k = b.size(), m = b[0].size();
   Dense c(n, std::vector<double>(m, 0.0));
