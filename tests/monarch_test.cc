@@ -8,8 +8,10 @@
 #include <cmath>
 #include <complex>
 #include <functional>
+#include <tuple>
 
 #include "runtime/core/random.h"
+#include "runtime/ops/long_conv.h"
 #include "runtime/ops/monarch.h"
 #include "tests/ops_reference.h"
 
@@ -176,6 +178,59 @@ TEST(Monarch, GradientsMatchFiniteDifferences) {
     auto gv = g->to_vector<float>();
     for (int64_t i = 0; i < t->numel(); ++i)
       EXPECT_NEAR(gv[i], fd(t->data<float>() + i, bloss), 2e-3) << i;
+  }
+}
+
+TEST(LongConv, EqualsTheDirectCausalConvolution) {
+  for (auto [rows, c, t] :
+       {std::tuple<int64_t, int64_t, int64_t>{4, 2, 8}, {3, 3, 16}, {2, 1, 12}}) {
+    auto x = ref::random_floats(rows * t, 20), k = ref::random_floats(c * t, 21);
+    Tensor y = Tensor::empty({rows, t}, DType::kF32);
+    long_conv_forward(y, tf(x, {rows, t}), tf(k, {c, t}));
+    auto yv = y.to_vector<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = 0; i < t; ++i) {
+        double want = 0;
+        for (int64_t s = 0; s <= i; ++s) want += double(k[(r % c) * t + s]) * x[r * t + i - s];
+        EXPECT_NEAR(yv[r * t + i], want, 1e-4) << "row " << r << " t " << i;
+      }
+  }
+}
+
+TEST(LongConv, GradientsMatchFiniteDifferencesAndItIsCausal) {
+  const int64_t rows = 4, c = 2, t = 8;
+  Tensor x = tf(ref::random_floats(rows * t, 22), {rows, t}),
+         k = tf(ref::random_floats(c * t, 23), {c, t});
+  Tensor dy = tf(ref::random_floats(rows * t, 24), {rows, t});
+  auto loss = [&] {
+    Tensor y = Tensor::empty({rows, t}, DType::kF32);
+    long_conv_forward(y, x, k);
+    auto a = y.to_vector<float>(), b = dy.to_vector<float>();
+    double s = 0;
+    for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
+    return s;
+  };
+  Tensor dx = Tensor::empty(x.shape(), DType::kF32), dk = Tensor::zeros(k.shape(), DType::kF32);
+  long_conv_backward(dx, dk, dy, x, k);
+  for (auto [p, g] : {std::pair<Tensor*, Tensor*>{&x, &dx}, {&k, &dk}}) {
+    auto gv = g->to_vector<float>();
+    for (int64_t i = 0; i < p->numel(); ++i)
+      EXPECT_NEAR(gv[i], fd(p->data<float>() + i, loss), 2e-3) << i;
+  }
+  // Outputs at positions ≤ p move by rounding only when inputs after p change (the FFT mixes all
+  // positions numerically; the exact result does not depend on them).
+  Tensor y0 = Tensor::empty({rows, t}, DType::kF32);
+  long_conv_forward(y0, x, k);
+  auto base = y0.to_vector<float>();
+  for (int64_t p = 0; p + 1 < t; ++p) {
+    Tensor xp = x.to(Device::cpu());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t q = p + 1; q < t; ++q) xp.data<float>()[r * t + q] += 10.0f;
+    Tensor y = Tensor::empty({rows, t}, DType::kF32);
+    long_conv_forward(y, xp, k);
+    auto yv = y.to_vector<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t q = 0; q <= p; ++q) EXPECT_NEAR(yv[r * t + q], base[r * t + q], 1e-4);
   }
 }
 

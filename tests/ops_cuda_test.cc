@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "runtime/ops/long_conv.h"
 #include "runtime/ops/monarch.h"
 #include "runtime/ops/ops.h"
 #include "tests/ops_reference.h"
@@ -306,6 +307,23 @@ TEST_F(CudaOps, MonarchAndBlockDiagonal) {
   block_diag_forward(by, bx, w);
   block_diag_forward(byg, gpu(bx), gpu(w));
   expect_close(byg, by, 1e-4f, "block_diag_forward");
+}
+
+TEST_F(CudaOps, LongConvolution) {
+  const int64_t rows = 12, c = 4, t = 64;
+  Tensor x = f(ref::random_floats(rows * t, 70), {rows, t}),
+         k = f(ref::random_floats(c * t, 71), {c, t});
+  Tensor dy = f(ref::random_floats(rows * t, 72), {rows, t});
+  Tensor y = Tensor::empty({rows, t}, DType::kF32), yg = gpu(y);
+  long_conv_forward(y, x, k);
+  long_conv_forward(yg, gpu(x), gpu(k));
+  expect_close(yg, y, 1e-4f, "long_conv_forward");
+  Tensor dx = Tensor::empty({rows, t}, DType::kF32), dxg = gpu(dx);
+  Tensor dk = Tensor::zeros({c, t}, DType::kF32), dkg = gpu(dk);
+  long_conv_backward(dx, dk, dy, x, k);
+  long_conv_backward(dxg, dkg, gpu(dy), gpu(x), gpu(k));
+  expect_close(dxg, dx, 1e-4f, "long_conv_backward dx");
+  expect_close(dkg, dk, 1e-4f, "long_conv_backward dk");
 }
 
 }  // namespace

@@ -527,4 +527,17 @@ void causal_mask(const Tensor& out, const Tensor& in, Stream stream) {
   SY_DISPATCH("causal_mask", in, cpu::causal_mask(out, in), cuda::causal_mask(out, in, stream));
 }
 
+void complex_mul_rows(const Tensor& out_re, const Tensor& out_im, const Tensor& a_re,
+                      const Tensor& a_im, const Tensor& b_re, const Tensor& b_im, bool conj_b,
+                      Stream stream) {
+  const char* op = "complex_mul_rows";
+  check_same_device(op, {&out_re, &out_im, &a_re, &a_im, &b_re, &b_im});
+  SY_CHECK(out_re.shape() == a_re.shape() && out_im.shape() == a_re.shape() &&
+               a_im.shape() == a_re.shape() && b_im.shape() == b_re.shape() &&
+               b_re.cols() == a_re.cols() && b_re.rows() >= 1 && a_re.rows() % b_re.rows() == 0,
+           op << ": a and out must be (R, N), b (P, N) with P dividing R");
+  SY_DISPATCH(op, a_re, cpu::complex_mul_rows(out_re, out_im, a_re, a_im, b_re, b_im, conj_b),
+              cuda::complex_mul_rows(out_re, out_im, a_re, a_im, b_re, b_im, conj_b, stream));
+}
+
 }  // namespace sy

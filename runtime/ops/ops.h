@@ -198,3 +198,13 @@ void add_row_bias(const Tensor& out, const Tensor& bias, Stream stream = {});
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream = {});
 
 }  // namespace sy
+
+namespace sy {
+
+// Complex multiply of (re, im) planes with b broadcast over rows: out[r, :] = a[r, :] · b[r mod P,
+// :] (or · conj(b[…])), P = b's row count. out may alias a. All f32, a and out (R, N), b (P, N).
+void complex_mul_rows(const Tensor& out_re, const Tensor& out_im, const Tensor& a_re,
+                      const Tensor& a_im, const Tensor& b_re, const Tensor& b_im, bool conj_b,
+                      Stream stream = {});
+
+}  // namespace sy

@@ -131,3 +131,19 @@ void causal_mask(const Tensor& out, const Tensor& in) {
 
 }  // namespace cpu
 }  // namespace sy
+
+namespace sy {
+namespace cpu {
+
+void complex_mul_rows(const Tensor& out_re, const Tensor& out_im, const Tensor& a_re,
+                      const Tensor& a_im, const Tensor& b_re, const Tensor& b_im, bool conj_b) {
+  const int64_t rows = a_re.rows(), n = a_re.cols(), period = b_re.rows();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j)
+      kernels::complex_mul_element(out_re.data<float>(), out_im.data<float>(), a_re.data<float>(),
+                                   a_im.data<float>(), b_re.data<float>(), b_im.data<float>(), r, j,
+                                   n, period, conj_b);
+}
+
+}  // namespace cpu
+}  // namespace sy

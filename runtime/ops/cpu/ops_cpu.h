@@ -65,5 +65,8 @@ void mul(const Tensor& out, const Tensor& a, const Tensor& b);
 void add_row_bias(const Tensor& out, const Tensor& bias);
 void causal_mask(const Tensor& out, const Tensor& in);
 
+void complex_mul_rows(const Tensor& out_re, const Tensor& out_im, const Tensor& a_re,
+                      const Tensor& a_im, const Tensor& b_re, const Tensor& b_im, bool conj_b);
+
 }  // namespace cpu
 }  // namespace sy

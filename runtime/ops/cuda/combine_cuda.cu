@@ -155,3 +155,26 @@ void causal_mask(const Tensor& out, const Tensor& in, Stream stream) {
 
 }  // namespace cuda
 }  // namespace sy
+
+namespace sy {
+namespace cuda {
+
+namespace {
+__global__ void complex_mul_kernel(float* o_re, float* o_im, const float* a_re, const float* a_im,
+                                   const float* b_re, const float* b_im, int64_t rows, int64_t n,
+                                   int64_t period, bool conj_b) {
+  SY_GRID_STRIDE(t, rows * n)
+  kernels::complex_mul_element(o_re, o_im, a_re, a_im, b_re, b_im, t / n, t % n, n, period, conj_b);
+}
+}  // namespace
+
+void complex_mul_rows(const Tensor& out_re, const Tensor& out_im, const Tensor& a_re,
+                      const Tensor& a_im, const Tensor& b_re, const Tensor& b_im, bool conj_b,
+                      Stream stream) {
+  SY_LAUNCH(complex_mul_kernel, a_re.numel(), out_re.data<float>(), out_im.data<float>(),
+            a_re.data<float>(), a_im.data<float>(), b_re.data<float>(), b_im.data<float>(),
+            a_re.rows(), a_re.cols(), b_re.rows(), conj_b);
+}
+
+}  // namespace cuda
+}  // namespace sy

@@ -42,3 +42,19 @@ SY_HD void swiglu_backward_element(float* din, const float* in, const float* dou
 
 }  // namespace kernels
 }  // namespace sy
+
+namespace sy {
+namespace kernels {
+
+// One element of a complex product with b's row chosen by r mod period.
+SY_HD void complex_mul_element(float* o_re, float* o_im, const float* a_re, const float* a_im,
+                               const float* b_re, const float* b_im, int64_t r, int64_t j,
+                               int64_t n, int64_t period, bool conj_b) {
+  const int64_t ai = r * n + j, bi = (r % period) * n + j;
+  const float ar = a_re[ai], aim = a_im[ai], br = b_re[bi], bim = conj_b ? -b_im[bi] : b_im[bi];
+  o_re[ai] = ar * br - aim * bim;
+  o_im[ai] = ar * bim + aim * br;
+}
+
+}  // namespace kernels
+}  // namespace sy

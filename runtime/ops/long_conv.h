@@ -1,0 +1,19 @@
+// Causal long convolution through Monarch DFTs — the core of M2-GPT's sequence mixer (PAPERS.md):
+//   y[r, t] = Σ_{s ≤ t} k[r mod C, s] · x[r, t − s]
+// Signal and kernel are zero-padded to N = 2T, transformed with the DFT as a Monarch product
+// (N = b1·b2, b1 the largest divisor ≤ √N), multiplied pointwise, transformed back, and the first
+// T outputs kept — causal by construction: the padding turns the circular convolution into a
+// linear one. All GEMMs (batched) and strided permutes; O(N·(b1 + b2)) per row instead of O(T²).
+#pragma once
+
+#include "runtime/core/tensor.h"
+
+namespace sy {
+
+// x, y (R, T); k (C, T), C divides R (row r uses kernel r mod C: rows are batch-major).
+void long_conv_forward(const Tensor& y, const Tensor& x, const Tensor& k, Stream stream = {});
+// dx (R, T) assigned; dk (C, T) accumulates.
+void long_conv_backward(const Tensor& dx, const Tensor& dk, const Tensor& dy, const Tensor& x,
+                        const Tensor& k, Stream stream = {});
+
+}  // namespace sy
