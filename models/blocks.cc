@@ -114,6 +114,48 @@ std::vector<Param*> TransformerBlock::params() {
   return p;
 }
 
+M2Block::M2Block(const std::string& name, int64_t dim, int64_t d_ff, int64_t seq_len, int blocks,
+                 uint64_t seed, Device device)
+    : norm1_(name + ".norm1", dim, device),
+      norm2_(name + ".norm2", dim, device),
+      mixer_(name + ".mixer", dim, seq_len, seed, device),
+      mlp_(name + ".mlp", dim, d_ff, blocks, seed, device) {}
+
+void M2Block::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
+  Tensor a = like(x), o = like(x);
+  norm1_.forward(a, x);
+  mixer_.forward(o, a, s.batch);
+  x1_ = like(x);
+  x1_.copy_from(x);
+  add_scaled(x1_, o, 1.0f);
+  Tensor b = like(x), f = like(x);
+  norm2_.forward(b, x1_);
+  mlp_.forward(f, b);
+  y.copy_from(x1_);
+  add_scaled(y, f, 1.0f);
+}
+
+void M2Block::backward(const Tensor& dx, const Tensor& dy) {
+  Tensor db = like(dy), dx1 = like(dy), tmp = like(dy);
+  mlp_.backward(db, dy);
+  norm2_.backward(tmp, db);
+  dx1.copy_from(dy);
+  add_scaled(dx1, tmp, 1.0f);
+  Tensor da = like(dy);
+  mixer_.backward(da, dx1);
+  norm1_.backward(tmp, da);
+  dx.copy_from(dx1);
+  add_scaled(dx, tmp, 1.0f);
+}
+
+std::vector<Param*> M2Block::params() {
+  std::vector<Param*> p = norm1_.params();
+  for (Param* q : mixer_.params()) p.push_back(q);
+  for (Param* q : norm2_.params()) p.push_back(q);
+  for (Param* q : mlp_.params()) p.push_back(q);
+  return p;
+}
+
 GmlpBlock::GmlpBlock(const std::string& name, int64_t dim, int64_t d_ff, int64_t seq_len, int heads,
                      uint64_t seed, Device device)
     : d_ff_(d_ff),

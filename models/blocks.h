@@ -14,6 +14,7 @@
 #include "experts/moe_layer.h"
 #include "models/layers/causal_attention.h"
 #include "models/layers/linear.h"
+#include "models/layers/m2_mixers.h"
 #include "models/layers/norms.h"
 #include "models/layers/spatial_gating.h"
 
@@ -79,6 +80,22 @@ class TransformerBlock final : public Block {
   CausalSelfAttention attention_;
   std::unique_ptr<DenseFfn> dense_;
   std::unique_ptr<MoeLayer> moe_;
+  Tensor x1_;
+};
+
+// M2-GPT block: y = x' + BlockDiagGLU(LN(x')), x' = x + M2SequenceMixer(LN(x)).
+class M2Block final : public Block {
+ public:
+  M2Block(const std::string& name, int64_t dim, int64_t d_ff, int64_t seq_len, int blocks,
+          uint64_t seed, Device device);
+  void forward(const Tensor& y, const Tensor& x, const BatchShape& shape) override;
+  void backward(const Tensor& dx, const Tensor& dy) override;
+  std::vector<Param*> params() override;
+
+ private:
+  LayerNorm norm1_, norm2_;
+  M2SequenceMixer mixer_;
+  BlockDiagGluMlp mlp_;
   Tensor x1_;
 };
 

@@ -43,10 +43,14 @@ LanguageModel::LanguageModel(const pb::RunConfig& config, const ProcessGroups& g
         blocks_.push_back(
             std::make_unique<GmlpBlock>(name, dim_, d_ff, seq_len_, m.n_heads(), seed, device));
         break;
+      case pb::M2_GPT:
+        blocks_.push_back(
+            std::make_unique<M2Block>(name, dim_, d_ff, seq_len_, m.m2_blocks(), seed, device));
+        break;
       default:
         SY_THROW("model family " << pb::ModelFamily_Name(m.family())
                                  << " is not available yet; use TRANSFORMER, TRANSFORMER_MOE, "
-                                    "MH_MOE or GMLP");
+                                    "MH_MOE, GMLP, SMLP or M2_GPT");
     }
   }
   if (m.family() == pb::SMLP) {
@@ -132,6 +136,14 @@ double LanguageModel::forward_flops_per_token() const {
       }
       break;
     case pb::GMLP: macs += m.n_layers() * gmlp; break;
+    case pb::M2_GPT: {
+      // Projections 4d², the block-diagonal MLP 3·d·f/nb, and four long convolutions per
+      // channel (3d short + d long, each three Monarch DFTs of 2T points: ≈ 3·2·2·(b1+b2) per
+      // point, counted per token).
+      double b = std::sqrt(2 * t);
+      macs += m.n_layers() * (4 * d * d + 3 * d * f / m.m2_blocks() + 4 * d * 3 * 2 * 2 * 2 * b);
+      break;
+    }
     case pb::SMLP:
       macs += m.n_dense_blocks() * gmlp;
       for (int j = 0; j < m.n_sparse_blocks(); ++j)

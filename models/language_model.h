@@ -7,7 +7,9 @@
 //   SMLP             — n_dense_blocks gMLP blocks, then n_sparse_blocks sparse blocks (sMoE over
 //                      channel chunks + tMoE with BASE routing), deterministic or partial-
 //                      prediction feature routing.
-// (M2 arrives with its layers.) Token embedding, optionally tied to the output head.
+//   M2_GPT           — Monarch Mixer blocks (causal M2 sequence mixer + block-diagonal GLU MLP).
+// (M2-BERT, the masked-LM variant, is still to come.) Token embedding, optionally tied to the
+// output head.
 //
 // The loss is the mean next-token cross-entropy over all valid targets of the global batch, plus
 // the MoE layers' auxiliary losses: every rank's backward seeds dloss = 1/N_valid_global, so the

@@ -9,6 +9,7 @@
 #include "models/layers/causal_attention.h"
 #include "models/layers/embedding.h"
 #include "models/layers/linear.h"
+#include "models/layers/m2_mixers.h"
 #include "models/layers/norms.h"
 #include "models/layers/spatial_gating.h"
 #include "runtime/core/random.h"
@@ -190,6 +191,46 @@ TEST(Causality, TheTestCatchesAMixerThatLooksAhead) {
       for (int64_t c = 0; c < w; ++c) yp[q * w + c] = xv[((q + 1) % t) * w + c];
   };
   EXPECT_NE(first_leak(1, t, w, w, lookahead), "");
+}
+
+TEST(Layers, M2SequenceMixerAndBlockDiagonalGluMlp) {
+  const int64_t b = 2, t = 6, d = 4;
+  M2SequenceMixer mixer("m2", d, t, 6, Device::cpu());
+  Tensor x = randn({b * t, d}, 8);
+  gradcheck(
+      "m2 sequence mixer", &x, mixer.params(), {b * t, d},
+      [&](const Tensor& y) { mixer.forward(y, x, b); },
+      [&](const Tensor& dx, const Tensor& dy) { mixer.backward(dx, dy); }, 1e-2, 3e-3);
+  BlockDiagGluMlp mlp("glu", 8, 16, 4, 7, Device::cpu());
+  Tensor x2 = randn({5, 8}, 9);
+  gradcheck(
+      "block-diagonal GLU", &x2, mlp.params(), {5, 8}, [&](const Tensor& y) { mlp.forward(y, x2); },
+      [&](const Tensor& dx, const Tensor& dy) { mlp.backward(dx, dy); });
+}
+
+TEST(Causality, M2MixerDoesNotSeeTheFuture) {
+  // Its long convolutions run through DFTs that mix all positions numerically, so outputs at
+  // positions ≤ t may move by rounding (held to 1e-5 relative) but not more.
+  M2SequenceMixer mixer("m2", 8, 9, 6, Device::cpu());
+  Tensor x = randn({2 * 9, 8}, 10);
+  Tensor y0 = Tensor::empty({18, 8}, DType::kF32);
+  mixer.forward(y0, x, 2);
+  auto base = y0.to_vector<float>();
+  for (int64_t p = 0; p + 1 < 9; ++p) {
+    Tensor xp = x.to(Device::cpu());
+    for (int64_t s = 0; s < 2; ++s)
+      for (int64_t q = p + 1; q < 9; ++q)
+        for (int64_t c = 0; c < 8; ++c) xp.data<float>()[(s * 9 + q) * 8 + c] += 1.0f;
+    Tensor y = Tensor::empty({18, 8}, DType::kF32);
+    mixer.forward(y, xp, 2);
+    auto yv = y.to_vector<float>();
+    for (int64_t s = 0; s < 2; ++s)
+      for (int64_t q = 0; q <= p; ++q)
+        for (int64_t c = 0; c < 8; ++c) {
+          size_t i = (s * 9 + q) * 8 + c;
+          ASSERT_NEAR(yv[i], base[i], 1e-5 * (1 + std::fabs(base[i]))) << "position " << q;
+        }
+  }
 }
 
 }  // namespace

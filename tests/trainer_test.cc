@@ -82,7 +82,8 @@ TEST(Trainer, EveryFamilyLearnsTheDefaultCorpus) {
         "family: TRANSFORMER_MOE moe { num_experts: 4 top_k: 1 d_expert: 64 }", kMoe,
         "family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 moe { num_experts: 4 d_expert: 64 }",
         "family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 feature_routing: PARTIAL_PREDICTION "
-        "moe { num_experts: 4 d_expert: 64 }"}) {
+        "moe { num_experts: 4 d_expert: 64 }",
+        "family: M2_GPT"}) {
     Trainer t(config(model, 80), testing::world());
     double before = t.evaluate();
     for (int s = 0; s < 80; ++s) t.train_step();

@@ -212,6 +212,13 @@ void validate_config(const pb::RunConfig& c, int world_size) {
       bad.push_back("model.prefix_fraction must be in (0, 1)");
   }
   if (m.family() == pb::MODEL_FAMILY_UNSPECIFIED) bad.push_back("model.family must be set");
+  if (m.family() == pb::M2_GPT || m.family() == pb::M2_BERT) {
+    int f = m.d_ff() > 0 ? m.d_ff() : 4 * m.d_model();
+    if (m.m2_blocks() < 1 || m.d_model() % m.m2_blocks() != 0 || f % m.m2_blocks() != 0)
+      bad.push_back("model.m2_blocks = " + std::to_string(m.m2_blocks()) +
+                    " must divide model.d_model and the MLP width " + std::to_string(f));
+    if (m.seq_len() < 3) bad.push_back("M2 needs model.seq_len ≥ 3 (its short convolution)");
+  }
   if (m.family() == pb::M2_BERT && !(m.mask_fraction() > 0 && m.mask_fraction() < 1))
     bad.push_back("model.mask_fraction must be in (0, 1)");
 

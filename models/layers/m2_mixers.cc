@@ -1,0 +1,187 @@
+#include "models/layers/m2_mixers.h"
+
+#include <cmath>
+
+#include "runtime/core/random.h"
+#include "runtime/ops/long_conv.h"
+#include "runtime/ops/monarch.h"
+#include "runtime/ops/ops.h"
+
+namespace sy {
+
+namespace {
+
+Tensor empty(const Shape& s, Device d) {
+  return Tensor::empty(s, DType::kF32, d);
+}
+
+// (B·T, C) token-major ↔ (B·C, T) channel-major.
+Tensor to_channels(const Tensor& x, int64_t b, int64_t t, int64_t c) {
+  Tensor out = empty({b, c, t}, x.device());
+  permute(out, x.reshape({b, t, c}), {0, 2, 1});
+  return out.reshape({b * c, t});
+}
+void from_channels(const Tensor& out, const Tensor& x, int64_t b, int64_t t, int64_t c) {
+  permute(out.reshape({b, t, c}), x.reshape({b, c, t}), {0, 2, 1});
+}
+
+// The short kernel (C, 3) as a length-T kernel (C, T) with zeros after tap 2.
+Tensor widen(const Tensor& k3, int64_t t) {
+  const int64_t c = k3.rows();
+  Tensor planes = Tensor::zeros({t, c}, DType::kF32, k3.device());
+  Tensor k3t = empty({3, c}, k3.device());
+  permute(k3t, k3, {1, 0});
+  planes.slice_rows(0, std::min<int64_t>(3, t))
+      .copy_from(k3t.slice_rows(0, std::min<int64_t>(3, t)));
+  Tensor out = empty({c, t}, k3.device());
+  permute(out, planes, {1, 0});
+  return out;
+}
+
+}  // namespace
+
+M2SequenceMixer::M2SequenceMixer(const std::string& name, int64_t dim, int64_t seq_len,
+                                 uint64_t seed, Device device)
+    : d_(dim),
+      t_(seq_len),
+      in_(name + ".in", dim, 3 * dim, true, seed, device),
+      out_(name + ".out", dim, dim, true, seed, device),
+      short_k_(name + ".short_k", {3 * dim, 3}, device),
+      long_k_(name + ".long_k", {dim, seq_len}, device) {
+  SY_CHECK(seq_len >= 3, "M2 mixer '" << name << "': T must be at least 3");
+  // Short kernel starts as the identity tap (plus noise); long kernel as a small decaying filter.
+  std::vector<float> sk(static_cast<size_t>(3 * dim * 3));
+  for (int64_t c = 0; c < 3 * dim; ++c)
+    for (int j = 0; j < 3; ++j)
+      sk[c * 3 + j] = (j == 0 ? 1.0f : 0.0f) +
+                      0.1f * random_normal(seed, stream_id(short_k_.name.c_str()), c * 3 + j);
+  short_k_.value.copy_from(Tensor::from_vector(sk, {3 * dim, 3}));
+  std::vector<float> lk(static_cast<size_t>(dim * seq_len));
+  for (int64_t c = 0; c < dim; ++c)
+    for (int64_t s = 0; s < seq_len; ++s)
+      lk[c * seq_len + s] = std::exp(-0.3f * static_cast<float>(s)) *
+                            random_normal(seed, stream_id(long_k_.name.c_str()), c * seq_len + s) *
+                            0.5f;
+  long_k_.value.copy_from(Tensor::from_vector(lk, {dim, seq_len}));
+}
+
+std::vector<Param*> M2SequenceMixer::params() {
+  std::vector<Param*> p = in_.params();
+  for (Param* q : out_.params()) p.push_back(q);
+  p.push_back(&short_k_);
+  p.push_back(&long_k_);
+  return p;
+}
+
+void M2SequenceMixer::forward(const Tensor& y, const Tensor& x, int64_t batch) {
+  const int64_t n = batch * t_, d = d_;
+  Device dev = x.device();
+  b_ = batch;
+  Tensor u = empty({n, 3 * d}, dev);
+  in_.forward(u, x);
+  u_cm_ = to_channels(u, batch, t_, 3 * d);  // rows b·3d + c, c = part·d + channel
+  s_cm_ = empty({batch * 3 * d, t_}, dev);
+  long_conv_forward(s_cm_, u_cm_, widen(short_k_.value, t_));
+  // The three parts, each (B·d, T): rows of part p are [b·3d + p·d, b·3d + p·d + d).
+  Tensor parts = empty({3, batch, d, t_}, dev);
+  permute(parts, s_cm_.reshape({batch, 3, d, t_}), {1, 0, 2, 3});
+  Tensor x1 = parts.slice_rows(0, 1).reshape({batch * d, t_});
+  x2_ = parts.slice_rows(1, 2).reshape({batch * d, t_});
+  Tensor v = parts.slice_rows(2, 3).reshape({batch * d, t_});
+  z_ = empty({batch * d, t_}, dev);
+  mul(z_, v, x1);
+  c_ = empty({batch * d, t_}, dev);
+  long_conv_forward(c_, z_, long_k_.value);
+  Tensor g = empty({batch * d, t_}, dev);
+  mul(g, c_, x2_);
+  Tensor gt = empty({n, d}, dev);
+  from_channels(gt, g, batch, t_, d);
+  out_.forward(y, gt);
+  parts_ = parts;
+}
+
+void M2SequenceMixer::backward(const Tensor& dx, const Tensor& dy) {
+  const int64_t batch = b_, n = batch * t_, d = d_;
+  Device dev = dy.device();
+  Tensor dgt = empty({n, d}, dev);
+  out_.backward(dgt, dy);
+  Tensor dg = to_channels(dgt, batch, t_, d);
+  Tensor dc = empty({batch * d, t_}, dev), dparts = empty({3, batch, d, t_}, dev);
+  Tensor dx1 = dparts.slice_rows(0, 1).reshape({batch * d, t_});
+  Tensor dx2 = dparts.slice_rows(1, 2).reshape({batch * d, t_});
+  Tensor dv = dparts.slice_rows(2, 3).reshape({batch * d, t_});
+  mul(dc, dg, x2_);
+  mul(dx2, dg, c_);
+  Tensor dz = empty({batch * d, t_}, dev);
+  long_conv_backward(dz, long_k_.grad, dc, z_, long_k_.value);
+  Tensor x1 = parts_.slice_rows(0, 1).reshape({batch * d, t_});
+  Tensor v = parts_.slice_rows(2, 3).reshape({batch * d, t_});
+  mul(dv, dz, x1);
+  mul(dx1, dz, v);
+  Tensor ds = empty({batch * 3 * d, t_}, dev);
+  permute(ds.reshape({batch, 3, d, t_}), dparts, {1, 0, 2, 3});
+  // Back through the short convolution: its kernel gradient is the first 3 taps of the wide one.
+  Tensor du_cm = empty({batch * 3 * d, t_}, dev),
+         dwide = Tensor::zeros({3 * d, t_}, DType::kF32, dev);
+  long_conv_backward(du_cm, dwide, ds, u_cm_, widen(short_k_.value, t_));
+  Tensor dwt = empty({t_, 3 * d}, dev);
+  permute(dwt, dwide, {1, 0});
+  Tensor dk3 = empty({3 * d, 3}, dev);
+  permute(dk3, dwt.slice_rows(0, 3), {1, 0});
+  add_scaled(short_k_.grad, dk3, 1.0f);
+  Tensor du = empty({n, 3 * d}, dev);
+  from_channels(du, du_cm, batch, t_, 3 * d);
+  in_.backward(dx, du);
+}
+
+BlockDiagGluMlp::BlockDiagGluMlp(const std::string& name, int64_t dim, int64_t hidden, int blocks,
+                                 uint64_t seed, Device device)
+    : d_(dim),
+      h_(hidden),
+      w1_(name + ".w1", {blocks, 2 * hidden / blocks, dim / blocks}, device),
+      w2_(name + ".w2", {blocks, dim / blocks, hidden / blocks}, device) {
+  SY_CHECK(blocks >= 1 && dim % blocks == 0 && hidden % blocks == 0,
+           "block-diagonal MLP '" << name << "': " << blocks << " blocks must divide the width "
+                                  << dim << " and the hidden width " << hidden);
+  // The paper's MLP initialisation scaled for blocks: fan-in is the block's input width.
+  fill_normal(w1_.value, seed, stream_id(w1_.name.c_str()), 1.0f / std::sqrt(float(dim / blocks)));
+  fill_normal(w2_.value, seed, stream_id(w2_.name.c_str()),
+              1.0f / std::sqrt(float(hidden / blocks)));
+}
+
+// W1's blocks interleave a and b ([a_0; b_0], [a_1; b_1], …); the (N, 2h) output is regrouped
+// into a (N, h) and b (N, h) by viewing it as (N, nb, 2, h/nb).
+void BlockDiagGluMlp::forward(const Tensor& y, const Tensor& x) {
+  const int64_t n = x.rows(), nb = w1_.value.dim(0), hb = h_ / nb;
+  Device dev = x.device();
+  x_ = x;
+  Tensor raw = empty({n, 2 * h_}, dev);
+  block_diag_forward(raw, x, w1_.value);
+  ab_ = empty({2, n, nb, hb}, dev);
+  permute(ab_, raw.reshape({n, nb, 2, hb}), {2, 0, 1, 3});
+  Tensor a = ab_.slice_rows(0, 1).reshape({n, h_}), b = ab_.slice_rows(1, 2).reshape({n, h_});
+  ga_ = empty({n, h_}, dev);
+  activation_forward(ga_, a, Activation::kGelu);
+  g_ = empty({n, h_}, dev);
+  mul(g_, ga_, b);
+  block_diag_forward(y, g_, w2_.value);
+}
+
+void BlockDiagGluMlp::backward(const Tensor& dx, const Tensor& dy) {
+  const int64_t n = dy.rows(), nb = w1_.value.dim(0), hb = h_ / nb;
+  Device dev = dy.device();
+  Tensor dg = empty({n, h_}, dev);
+  block_diag_backward(dg, w2_.grad, dy, g_, w2_.value);
+  Tensor a = ab_.slice_rows(0, 1).reshape({n, h_}), b = ab_.slice_rows(1, 2).reshape({n, h_});
+  Tensor dab = empty({2, n, nb, hb}, dev);
+  Tensor da = dab.slice_rows(0, 1).reshape({n, h_}), db = dab.slice_rows(1, 2).reshape({n, h_});
+  mul(db, dg, ga_);
+  Tensor dga = empty({n, h_}, dev);
+  mul(dga, dg, b);
+  activation_backward(da, a, dga, Activation::kGelu);
+  Tensor draw = empty({n, 2 * h_}, dev);
+  permute(draw.reshape({n, nb, 2, hb}), dab, {1, 2, 0, 3});
+  block_diag_backward(dx, w1_.grad, draw, x_, w1_.value);
+}
+
+}  // namespace sy
