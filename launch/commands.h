@@ -13,5 +13,6 @@ int bench_moe_layer_command(const std::vector<std::string>& args);
 int prepare_command(const std::vector<std::string>& args);
 int train_command(const std::vector<std::string>& args);
 int generate_command(const std::vector<std::string>& args);
+int bench_mixer_command(const std::vector<std::string>& args);
 
 }  // namespace sy
