@@ -13,6 +13,7 @@
 #include "runtime/core/random.h"
 #include "runtime/ops/long_conv.h"
 #include "runtime/ops/monarch.h"
+#include "runtime/ops/ops.h"
 #include "tests/ops_reference.h"
 
 namespace sy {
@@ -231,6 +232,36 @@ TEST(LongConv, GradientsMatchFiniteDifferencesAndItIsCausal) {
     auto yv = y.to_vector<float>();
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t q = 0; q <= p; ++q) EXPECT_NEAR(yv[r * t + q], base[r * t + q], 1e-4);
+  }
+}
+
+TEST(ShortConv, EqualsTheLongConvolutionWithAZeroPaddedKernelAndHasTheRightGradients) {
+  const int64_t rows = 6, c = 3, t = 10, taps = 3;
+  auto xv = ref::random_floats(rows * t, 30), kv = ref::random_floats(c * taps, 31);
+  std::vector<float> wide(c * t, 0.0f);
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t j = 0; j < taps; ++j) wide[ch * t + j] = kv[ch * taps + j];
+  Tensor a = Tensor::empty({rows, t}, DType::kF32), b = Tensor::empty({rows, t}, DType::kF32);
+  depthwise_causal_conv_forward(a, tf(xv, {rows, t}), tf(kv, {c, taps}));
+  long_conv_forward(b, tf(xv, {rows, t}), tf(wide, {c, t}));
+  auto av = a.to_vector<float>(), bv = b.to_vector<float>();
+  for (size_t i = 0; i < av.size(); ++i) EXPECT_NEAR(av[i], bv[i], 1e-5);
+  Tensor x = tf(xv, {rows, t}), k = tf(kv, {c, taps}),
+         dy = tf(ref::random_floats(rows * t, 32), {rows, t});
+  auto loss = [&] {
+    Tensor y = Tensor::empty({rows, t}, DType::kF32);
+    depthwise_causal_conv_forward(y, x, k);
+    auto p = y.to_vector<float>(), q = dy.to_vector<float>();
+    double s = 0;
+    for (size_t i = 0; i < p.size(); ++i) s += double(p[i]) * q[i];
+    return s;
+  };
+  Tensor dx = Tensor::empty(x.shape(), DType::kF32), dk = Tensor::zeros(k.shape(), DType::kF32);
+  depthwise_causal_conv_backward(dx, dk, dy, x, k);
+  for (auto [p, g] : {std::pair<Tensor*, Tensor*>{&x, &dx}, {&k, &dk}}) {
+    auto gv = g->to_vector<float>();
+    for (int64_t i = 0; i < p->numel(); ++i)
+      EXPECT_NEAR(gv[i], fd(p->data<float>() + i, loss), 2e-3) << i;
   }
 }
 

@@ -324,6 +324,15 @@ TEST_F(CudaOps, LongConvolution) {
   long_conv_backward(dxg, dkg, gpu(dy), gpu(x), gpu(k));
   expect_close(dxg, dx, 1e-4f, "long_conv_backward dx");
   expect_close(dkg, dk, 1e-4f, "long_conv_backward dk");
+  Tensor k3 = f(ref::random_floats(c * 3, 73), {c, 3});
+  depthwise_causal_conv_forward(y, x, k3);
+  depthwise_causal_conv_forward(yg, gpu(x), gpu(k3));
+  expect_close(yg, y, 1e-5f, "depthwise_causal_conv_forward");
+  Tensor dk3 = Tensor::zeros({c, 3}, DType::kF32), dk3g = gpu(dk3);
+  depthwise_causal_conv_backward(dx, dk3, dy, x, k3);
+  depthwise_causal_conv_backward(dxg, dk3g, gpu(dy), gpu(x), gpu(k3));
+  expect_close(dxg, dx, 1e-5f, "depthwise_causal_conv_backward dx");
+  EXPECT_EQ(dk3g.to_vector<float>(), dk3.to_vector<float>());  // same order: bitwise
 }
 
 }  // namespace

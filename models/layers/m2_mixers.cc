@@ -25,19 +25,6 @@ void from_channels(const Tensor& out, const Tensor& x, int64_t b, int64_t t, int
   permute(out.reshape({b, t, c}), x.reshape({b, c, t}), {0, 2, 1});
 }
 
-// The short kernel (C, 3) as a length-T kernel (C, T) with zeros after tap 2.
-Tensor widen(const Tensor& k3, int64_t t) {
-  const int64_t c = k3.rows();
-  Tensor planes = Tensor::zeros({t, c}, DType::kF32, k3.device());
-  Tensor k3t = empty({3, c}, k3.device());
-  permute(k3t, k3, {1, 0});
-  planes.slice_rows(0, std::min<int64_t>(3, t))
-      .copy_from(k3t.slice_rows(0, std::min<int64_t>(3, t)));
-  Tensor out = empty({c, t}, k3.device());
-  permute(out, planes, {1, 0});
-  return out;
-}
-
 }  // namespace
 
 M2SequenceMixer::M2SequenceMixer(const std::string& name, int64_t dim, int64_t seq_len,
@@ -81,7 +68,7 @@ void M2SequenceMixer::forward(const Tensor& y, const Tensor& x, int64_t batch) {
   in_.forward(u, x);
   u_cm_ = to_channels(u, batch, t_, 3 * d);  // rows b·3d + c, c = part·d + channel
   s_cm_ = empty({batch * 3 * d, t_}, dev);
-  long_conv_forward(s_cm_, u_cm_, widen(short_k_.value, t_));
+  depthwise_causal_conv_forward(s_cm_, u_cm_, short_k_.value);
   // The three parts, each (B·d, T): rows of part p are [b·3d + p·d, b·3d + p·d + d).
   Tensor parts = empty({3, batch, d, t_}, dev);
   permute(parts, s_cm_.reshape({batch, 3, d, t_}), {1, 0, 2, 3});
@@ -120,15 +107,8 @@ void M2SequenceMixer::backward(const Tensor& dx, const Tensor& dy) {
   mul(dx1, dz, v);
   Tensor ds = empty({batch * 3 * d, t_}, dev);
   permute(ds.reshape({batch, 3, d, t_}), dparts, {1, 0, 2, 3});
-  // Back through the short convolution: its kernel gradient is the first 3 taps of the wide one.
-  Tensor du_cm = empty({batch * 3 * d, t_}, dev),
-         dwide = Tensor::zeros({3 * d, t_}, DType::kF32, dev);
-  long_conv_backward(du_cm, dwide, ds, u_cm_, widen(short_k_.value, t_));
-  Tensor dwt = empty({t_, 3 * d}, dev);
-  permute(dwt, dwide, {1, 0});
-  Tensor dk3 = empty({3 * d, 3}, dev);
-  permute(dk3, dwt.slice_rows(0, 3), {1, 0});
-  add_scaled(short_k_.grad, dk3, 1.0f);
+  Tensor du_cm = empty({batch * 3 * d, t_}, dev);
+  depthwise_causal_conv_backward(du_cm, short_k_.grad, ds, u_cm_, short_k_.value);
   Tensor du = empty({n, 3 * d}, dev);
   from_channels(du, du_cm, batch, t_, 3 * d);
   in_.backward(dx, du);

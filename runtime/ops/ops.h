@@ -208,3 +208,15 @@ void complex_mul_rows(const Tensor& out_re, const Tensor& out_im, const Tensor& 
                       Stream stream = {});
 
 }  // namespace sy
+
+namespace sy {
+
+// Short causal depthwise convolution along rows: y[r, t] = Σ_{j<K, j≤t} k[r mod C, j] · x[r, t−j].
+// x, y (R, T); k (C, K), C divides R. Direct O(T·K) per row (M2's 3-tap convolution).
+void depthwise_causal_conv_forward(const Tensor& y, const Tensor& x, const Tensor& k,
+                                   Stream stream = {});
+// dx assigned; dk accumulates (summed over the rows of each channel, in order).
+void depthwise_causal_conv_backward(const Tensor& dx, const Tensor& dk, const Tensor& dy,
+                                    const Tensor& x, const Tensor& k, Stream stream = {});
+
+}  // namespace sy

@@ -3,6 +3,7 @@
 #include "runtime/core/cuda_check.h"
 #include "runtime/ops/cuda/ops_cuda.h"
 #include "runtime/ops/shared/combine_math.h"
+#include "runtime/ops/shared/conv_math.h"
 
 namespace sy {
 namespace cuda {
@@ -174,6 +175,44 @@ void complex_mul_rows(const Tensor& out_re, const Tensor& out_im, const Tensor& 
   SY_LAUNCH(complex_mul_kernel, a_re.numel(), out_re.data<float>(), out_im.data<float>(),
             a_re.data<float>(), a_im.data<float>(), b_re.data<float>(), b_im.data<float>(),
             a_re.rows(), a_re.cols(), b_re.rows(), conj_b);
+}
+
+}  // namespace cuda
+}  // namespace sy
+
+namespace sy {
+namespace cuda {
+
+namespace {
+__global__ void dwconv_kernel(float* y, const float* x, const float* k, int64_t rows, int64_t len,
+                              int64_t taps, int64_t c) {
+  SY_GRID_STRIDE(i, rows * len)
+  y[i] = kernels::dwconv_element(x, k, i / len, i % len, len, taps, c);
+}
+__global__ void dwconv_dx_kernel(float* dx, const float* dy, const float* k, int64_t rows,
+                                 int64_t len, int64_t taps, int64_t c) {
+  SY_GRID_STRIDE(i, rows * len)
+  dx[i] = kernels::dwconv_dx_element(dy, k, i / len, i % len, len, taps, c);
+}
+__global__ void dwconv_dk_kernel(float* dk, const float* x, const float* dy, int64_t rows,
+                                 int64_t len, int64_t taps, int64_t c) {
+  SY_GRID_STRIDE(i, c * taps)
+  dk[i] += kernels::dwconv_dk_element(x, dy, i / taps, i % taps, rows, len, c);
+}
+}  // namespace
+
+void depthwise_causal_conv_forward(const Tensor& y, const Tensor& x, const Tensor& k,
+                                   Stream stream) {
+  SY_LAUNCH(dwconv_kernel, x.numel(), y.data<float>(), x.data<float>(), k.data<float>(), x.rows(),
+            x.cols(), k.cols(), k.rows());
+}
+
+void depthwise_causal_conv_backward(const Tensor& dx, const Tensor& dk, const Tensor& dy,
+                                    const Tensor& x, const Tensor& k, Stream stream) {
+  SY_LAUNCH(dwconv_dx_kernel, x.numel(), dx.data<float>(), dy.data<float>(), k.data<float>(),
+            x.rows(), x.cols(), k.cols(), k.rows());
+  SY_LAUNCH(dwconv_dk_kernel, k.numel(), dk.data<float>(), x.data<float>(), dy.data<float>(),
+            x.rows(), x.cols(), k.cols(), k.rows());
 }
 
 }  // namespace cuda

@@ -74,5 +74,9 @@ void causal_mask(const Tensor& out, const Tensor& in, Stream stream);
 void complex_mul_rows(const Tensor& out_re, const Tensor& out_im, const Tensor& a_re,
                       const Tensor& a_im, const Tensor& b_re, const Tensor& b_im, bool conj_b, Stream stream);
 
+void depthwise_causal_conv_forward(const Tensor& y, const Tensor& x, const Tensor& k, Stream stream);
+void depthwise_causal_conv_backward(const Tensor& dx, const Tensor& dk, const Tensor& dy,
+                                    const Tensor& x, const Tensor& k, Stream stream);
+
 }  // namespace cuda
 }  // namespace sy
