@@ -265,5 +265,39 @@ TEST(ShortConv, EqualsTheLongConvolutionWithAZeroPaddedKernelAndHasTheRightGradi
   }
 }
 
+TEST(LongConv, BidirectionalKernelsReachBothWays) {
+  const int64_t rows = 4, c = 2, t = 6;
+  auto xv = ref::random_floats(rows * t, 40), kv = ref::random_floats(c * 2 * t, 41);
+  Tensor y = Tensor::empty({rows, t}, DType::kF32);
+  long_conv_forward(y, tf(xv, {rows, t}), tf(kv, {c, 2 * t}));
+  auto yv = y.to_vector<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < t; ++i) {
+      double want = 0;
+      for (int64_t j = 0; j < t; ++j) {
+        int64_t lag = i - j;  // y[i] += k[lag] · x[j]
+        want += double(kv[(r % c) * 2 * t + ((lag % (2 * t)) + 2 * t) % (2 * t)]) * xv[r * t + j];
+      }
+      EXPECT_NEAR(yv[r * t + i], want, 1e-4) << "row " << r << " t " << i;
+    }
+  Tensor x = tf(xv, {rows, t}), k = tf(kv, {c, 2 * t}),
+         dy = tf(ref::random_floats(rows * t, 42), {rows, t});
+  auto loss = [&] {
+    Tensor out = Tensor::empty({rows, t}, DType::kF32);
+    long_conv_forward(out, x, k);
+    auto p = out.to_vector<float>(), q = dy.to_vector<float>();
+    double s = 0;
+    for (size_t i = 0; i < p.size(); ++i) s += double(p[i]) * q[i];
+    return s;
+  };
+  Tensor dx = Tensor::empty(x.shape(), DType::kF32), dk = Tensor::zeros(k.shape(), DType::kF32);
+  long_conv_backward(dx, dk, dy, x, k);
+  for (auto [p, g] : {std::pair<Tensor*, Tensor*>{&x, &dx}, {&k, &dk}}) {
+    auto gv = g->to_vector<float>();
+    for (int64_t i = 0; i < p->numel(); ++i)
+      EXPECT_NEAR(gv[i], fd(p->data<float>() + i, loss), 2e-3) << i;
+  }
+}
+
 }  // namespace
 }  // namespace sy

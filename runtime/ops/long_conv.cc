@@ -84,10 +84,22 @@ void idft_real(const Tensor& out, const Tensor& a_re, const Tensor& a_im, Stream
 }
 
 void check(const Tensor& x, const Tensor& k) {
-  SY_CHECK(x.ndim() == 2 && k.ndim() == 2 && x.cols() == k.cols() && k.rows() >= 1 &&
-               x.rows() % k.rows() == 0,
-           "long_conv: x must be (R, T) and k (C, T) with C dividing R; got "
+  SY_CHECK(x.ndim() == 2 && k.ndim() == 2 && (k.cols() == x.cols() || k.cols() == 2 * x.cols()) &&
+               k.rows() >= 1 && x.rows() % k.rows() == 0,
+           "long_conv: x must be (R, T) and k (C, T) — or (C, 2T) for a bidirectional kernel — "
+           "with C dividing R; got "
                << shape_str(x.shape()) << " and " << shape_str(k.shape()));
+}
+
+// The kernel's transform: padded to 2T when causal, as it is when bidirectional (already 2T).
+void dft_kernel(Tensor& re, Tensor& im, const Tensor& k, int64_t t, Stream s) {
+  if (k.cols() == t) {
+    dft_padded(re, im, k, s);
+    return;
+  }
+  re = Tensor::empty(k.shape(), DType::kF32, k.device());
+  im = Tensor::empty(k.shape(), DType::kF32, k.device());
+  dft(re, im, k, zeros(k.shape(), k.device()), false, s);
 }
 
 }  // namespace
@@ -96,7 +108,7 @@ void long_conv_forward(const Tensor& y, const Tensor& x, const Tensor& k, Stream
   check(x, k);
   Tensor xr, xi, kr, ki;
   dft_padded(xr, xi, x, s);
-  dft_padded(kr, ki, k, s);
+  dft_kernel(kr, ki, k, x.cols(), s);
   complex_mul_rows(xr, xi, xr, xi, kr, ki, false, s);
   idft_real(y, xr, xi, s);
 }
@@ -107,7 +119,7 @@ void long_conv_backward(const Tensor& dx, const Tensor& dk, const Tensor& dy, co
   const int64_t rows = x.rows(), c = k.rows(), t = x.cols(), n = 2 * t;
   Tensor gr, gi, kr, ki, xr, xi;
   dft_padded(gr, gi, dy, s);
-  dft_padded(kr, ki, k, s);
+  dft_kernel(kr, ki, k, t, s);
   dft_padded(xr, xi, x, s);
   // dx = correlation of dy with k: IDFT(DY · conj(K)).
   Tensor pr = Tensor::empty({rows, n}, DType::kF32, x.device());
@@ -120,9 +132,17 @@ void long_conv_backward(const Tensor& dx, const Tensor& dk, const Tensor& dy, co
   Tensor si = Tensor::empty({c * n}, DType::kF32, x.device());
   reduce_cols(sr, pr.reshape({rows / c, c * n}), ReduceOp::kSum, s);
   reduce_cols(si, pi.reshape({rows / c, c * n}), ReduceOp::kSum, s);
-  Tensor g = Tensor::empty({c, t}, DType::kF32, x.device());
-  idft_real(g, sr.reshape({c, n}), si.reshape({c, n}), s);
-  add_scaled(dk, g, 1.0f, s);
+  if (k.cols() == t) {
+    Tensor g = Tensor::empty({c, t}, DType::kF32, x.device());
+    idft_real(g, sr.reshape({c, n}), si.reshape({c, n}), s);
+    add_scaled(dk, g, 1.0f, s);
+    return;
+  }
+  // Bidirectional: every lag of the circular 2T kernel has a gradient.
+  Tensor g_re = Tensor::empty({c, n}, DType::kF32, x.device());
+  Tensor g_im = Tensor::empty({c, n}, DType::kF32, x.device());
+  dft(g_re, g_im, sr.reshape({c, n}), si.reshape({c, n}), true, s);
+  add_scaled(dk, g_re, 1.0f / static_cast<float>(n), s);
 }
 
 }  // namespace sy

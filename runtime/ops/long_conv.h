@@ -11,8 +11,11 @@
 namespace sy {
 
 // x, y (R, T); k (C, T), C divides R (row r uses kernel r mod C: rows are batch-major).
+// Bidirectional (M2-BERT): k (C, 2T) holds the taps of lags 0 … T−1 in columns 0 … T−1 and of
+// lags −T … −1 in columns T … 2T−1 (circular order), so y[t] = Σ_{|lag| < T} k[lag mod 2T] ·
+// x[t−lag]: the same 2T transform, without padding the kernel.
 void long_conv_forward(const Tensor& y, const Tensor& x, const Tensor& k, Stream stream = {});
-// dx (R, T) assigned; dk (C, T) accumulates.
+// dx (R, T) assigned; dk (C, T) or (C, 2T) accumulates.
 void long_conv_backward(const Tensor& dx, const Tensor& dk, const Tensor& dy, const Tensor& x,
                         const Tensor& k, Stream stream = {});
 
