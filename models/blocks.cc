@@ -115,10 +115,10 @@ std::vector<Param*> TransformerBlock::params() {
 }
 
 M2Block::M2Block(const std::string& name, int64_t dim, int64_t d_ff, int64_t seq_len, int blocks,
-                 uint64_t seed, Device device)
+                 uint64_t seed, Device device, bool bidirectional)
     : norm1_(name + ".norm1", dim, device),
       norm2_(name + ".norm2", dim, device),
-      mixer_(name + ".mixer", dim, seq_len, seed, device),
+      mixer_(name + ".mixer", dim, seq_len, seed, device, bidirectional),
       mlp_(name + ".mlp", dim, d_ff, blocks, seed, device) {}
 
 void M2Block::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {

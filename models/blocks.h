@@ -83,11 +83,12 @@ class TransformerBlock final : public Block {
   Tensor x1_;
 };
 
-// M2-GPT block: y = x' + BlockDiagGLU(LN(x')), x' = x + M2SequenceMixer(LN(x)).
+// M2 block: y = x' + BlockDiagGLU(LN(x')), x' = x + M2SequenceMixer(LN(x)); causal for M2-GPT,
+// bidirectional for M2-BERT.
 class M2Block final : public Block {
  public:
   M2Block(const std::string& name, int64_t dim, int64_t d_ff, int64_t seq_len, int blocks,
-          uint64_t seed, Device device);
+          uint64_t seed, Device device, bool bidirectional = false);
   void forward(const Tensor& y, const Tensor& x, const BatchShape& shape) override;
   void backward(const Tensor& dx, const Tensor& dy) override;
   std::vector<Param*> params() override;

@@ -5,6 +5,7 @@
 #include "experts/tensor_exchange.h"
 #include "models/smlp_block.h"
 #include "runtime/core/config.h"
+#include "runtime/core/random.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -17,7 +18,8 @@ LanguageModel::LanguageModel(const pb::RunConfig& config, const ProcessGroups& g
       vocab_(config.model().vocab_size()),
       dim_(config.model().d_model()),
       seq_len_(config.model().seq_len()),
-      embedding_("embed", vocab_, dim_, config.seed(), device) {
+      embedding_("embed", vocab_, dim_, config.seed(), device),
+      seed_(config.seed()) {
   const auto& m = model_;
   const int64_t d_ff = m.d_ff() > 0 ? m.d_ff() : 4 * dim_;
   const uint64_t seed = config.seed();
@@ -44,13 +46,14 @@ LanguageModel::LanguageModel(const pb::RunConfig& config, const ProcessGroups& g
             std::make_unique<GmlpBlock>(name, dim_, d_ff, seq_len_, m.n_heads(), seed, device));
         break;
       case pb::M2_GPT:
-        blocks_.push_back(
-            std::make_unique<M2Block>(name, dim_, d_ff, seq_len_, m.m2_blocks(), seed, device));
+      case pb::M2_BERT:
+        blocks_.push_back(std::make_unique<M2Block>(name, dim_, d_ff, seq_len_, m.m2_blocks(), seed,
+                                                    device, m.family() == pb::M2_BERT));
         break;
       default:
         SY_THROW("model family " << pb::ModelFamily_Name(m.family())
                                  << " is not available yet; use TRANSFORMER, TRANSFORMER_MOE, "
-                                    "MH_MOE, GMLP, SMLP or M2_GPT");
+                                    "MH_MOE, GMLP, SMLP, M2_GPT or M2_BERT");
     }
   }
   if (m.family() == pb::SMLP) {
@@ -136,7 +139,8 @@ double LanguageModel::forward_flops_per_token() const {
       }
       break;
     case pb::GMLP: macs += m.n_layers() * gmlp; break;
-    case pb::M2_GPT: {
+    case pb::M2_GPT:
+    case pb::M2_BERT: {
       // Projections 4d², the block-diagonal MLP 3·d·f/nb, and four long convolutions per
       // channel (3d short + d long, each three Monarch DFTs of 2T points: ≈ 3·2·2·(b1+b2) per
       // point, counted per token).
@@ -173,10 +177,30 @@ void LanguageModel::reduce_gradients() {
     all_reduce_sum(p->grad, p->is_expert ? *groups_.edp_group : *groups_.world);
 }
 
-LossReport LanguageModel::forward(const std::vector<int32_t>& ids,
-                                  const std::vector<int32_t>& targets, int64_t batch,
+void LanguageModel::mask_tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets) const {
+  // Static masking: whether position t of a sequence is masked is a pure function of the seed, the
+  // sequence's content and t — the same on every rank and at every world size.
+  const int32_t mask_token = static_cast<int32_t>(vocab_ - 1);
+  for (size_t b = 0; b * seq_len_ < ids.size(); ++b) {
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t t = 0; t < seq_len_; ++t)
+      h = (h ^ static_cast<uint64_t>(ids[b * seq_len_ + t])) * 1099511628211ull;
+    for (int64_t t = 0; t < seq_len_; ++t) {
+      size_t i = b * seq_len_ + t;
+      bool masked = random_uniform(seed_, h, static_cast<uint64_t>(t)) < model_.mask_fraction();
+      targets[i] = masked ? ids[i] : -1;
+      if (masked) ids[i] = mask_token;
+    }
+  }
+}
+
+LossReport LanguageModel::forward(const std::vector<int32_t>& ids_in,
+                                  const std::vector<int32_t>& targets_in, int64_t batch,
                                   bool training) {
   const int64_t n = batch * seq_len_;
+  // M2-BERT trains a masked LM: predict the masked tokens of the input itself.
+  std::vector<int32_t> ids = ids_in, targets = targets_in;
+  if (model_.family() == pb::M2_BERT) mask_tokens(ids, targets);
   SY_CHECK(static_cast<int64_t>(ids.size()) == n && targets.size() == ids.size(),
            "model forward: expected " << n << " ids and targets (batch " << batch << " × T "
                                       << seq_len_ << "), got " << ids.size());

@@ -7,8 +7,12 @@
 //   SMLP             — n_dense_blocks gMLP blocks, then n_sparse_blocks sparse blocks (sMoE over
 //                      channel chunks + tMoE with BASE routing), deterministic or partial-
 //                      prediction feature routing.
-//   M2_GPT           — Monarch Mixer blocks (causal M2 sequence mixer + block-diagonal GLU MLP).
-// (M2-BERT, the masked-LM variant, is still to come.) Token embedding, optionally tied to the
+//   M2_GPT           — Monarch Mixer blocks (causal M2 sequence mixer + block-diagonal GLU MLP);
+//   M2_BERT          — the same, bidirectional, trained as a masked LM: mask_fraction of the
+//                      positions (static per sequence) become the mask token (vocab − 1) and only
+//                      they are predicted — the token itself, not the next one. (No 80/10/10
+//                      replacement: our choice, plain masking.) Token embedding, optionally tied to
+//                      the
 // output head.
 //
 // The loss is the mean next-token cross-entropy over all valid targets of the global batch, plus
@@ -60,6 +64,8 @@ class LanguageModel {
   // sMLP with partial prediction: the routed prefix Tp = ⌈prefix_fraction · T⌉ (0 otherwise);
   // targets at positions < Tp do not count in the loss.
   int64_t prefix_len() const;
+  // M2-BERT: replaces the masked positions' ids by the mask token and sets the targets.
+  void mask_tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets) const;
 
  private:
   pb::ModelConfig model_;
@@ -67,6 +73,7 @@ class LanguageModel {
   Device device_;
   int64_t vocab_, dim_, seq_len_;
   Embedding embedding_;
+  uint64_t seed_;
   std::vector<std::unique_ptr<Block>> blocks_;
   std::unique_ptr<LayerNorm> final_norm_;
   std::unique_ptr<Linear> head_;  // when the embedding is not tied

@@ -91,6 +91,12 @@ TEST_F(CausalityTest, PartialPredictionIsCausalWhereItsLossCounts) {
   EXPECT_EQ(first_leak(model, model.prefix_len() - 1, 1e-5), -1);
 }
 
+TEST_F(CausalityTest, TheBidirectionalM2MixerFailsIt) {
+  // Negative control for the mixers: M2-BERT's bidirectional long convolution reads the future.
+  LanguageModel model(config("family: M2_BERT"), groups_, Device::cpu());
+  EXPECT_NE(first_leak(model, 0, 1e-5), -1);
+}
+
 TEST_F(CausalityTest, AFeatureRouterThatReadsWholeChannelsIsCaught) {
   // Negative control: the gate reads all T positions of each chunk (prefix_fraction 1), so its
   // choice — and every position's output — depends on future tokens.

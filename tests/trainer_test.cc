@@ -83,7 +83,7 @@ TEST(Trainer, EveryFamilyLearnsTheDefaultCorpus) {
         "family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 moe { num_experts: 4 d_expert: 64 }",
         "family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 feature_routing: PARTIAL_PREDICTION "
         "moe { num_experts: 4 d_expert: 64 }",
-        "family: M2_GPT"}) {
+        "family: M2_GPT", "family: M2_BERT mask_fraction: 0.3"}) {
     Trainer t(config(model, 80), testing::world());
     double before = t.evaluate();
     for (int s = 0; s < 80; ++s) t.train_step();

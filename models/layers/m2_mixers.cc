@@ -28,13 +28,13 @@ void from_channels(const Tensor& out, const Tensor& x, int64_t b, int64_t t, int
 }  // namespace
 
 M2SequenceMixer::M2SequenceMixer(const std::string& name, int64_t dim, int64_t seq_len,
-                                 uint64_t seed, Device device)
+                                 uint64_t seed, Device device, bool bidirectional)
     : d_(dim),
       t_(seq_len),
       in_(name + ".in", dim, 3 * dim, true, seed, device),
       out_(name + ".out", dim, dim, true, seed, device),
       short_k_(name + ".short_k", {3 * dim, 3}, device),
-      long_k_(name + ".long_k", {dim, seq_len}, device) {
+      long_k_(name + ".long_k", {dim, bidirectional ? 2 * seq_len : seq_len}, device) {
   SY_CHECK(seq_len >= 3, "M2 mixer '" << name << "': T must be at least 3");
   // Short kernel starts as the identity tap (plus noise); long kernel as a small decaying filter.
   std::vector<float> sk(static_cast<size_t>(3 * dim * 3));
@@ -43,13 +43,16 @@ M2SequenceMixer::M2SequenceMixer(const std::string& name, int64_t dim, int64_t s
       sk[c * 3 + j] = (j == 0 ? 1.0f : 0.0f) +
                       0.1f * random_normal(seed, stream_id(short_k_.name.c_str()), c * 3 + j);
   short_k_.value.copy_from(Tensor::from_vector(sk, {3 * dim, 3}));
-  std::vector<float> lk(static_cast<size_t>(dim * seq_len));
+  const int64_t taps = long_k_.value.dim(1);
+  std::vector<float> lk(static_cast<size_t>(dim * taps));
   for (int64_t c = 0; c < dim; ++c)
-    for (int64_t s = 0; s < seq_len; ++s)
-      lk[c * seq_len + s] = std::exp(-0.3f * static_cast<float>(s)) *
-                            random_normal(seed, stream_id(long_k_.name.c_str()), c * seq_len + s) *
-                            0.5f;
-  long_k_.value.copy_from(Tensor::from_vector(lk, {dim, seq_len}));
+    for (int64_t j = 0; j < taps; ++j) {
+      // Lag j (or j − 2T in the bidirectional kernel's second half) decays with |lag|.
+      const int64_t s = j < seq_len ? j : 2 * seq_len - j;
+      lk[c * taps + j] = std::exp(-0.3f * static_cast<float>(s)) *
+                         random_normal(seed, stream_id(long_k_.name.c_str()), c * taps + j) * 0.5f;
+    }
+  long_k_.value.copy_from(Tensor::from_vector(lk, {dim, taps}));
 }
 
 std::vector<Param*> M2SequenceMixer::params() {

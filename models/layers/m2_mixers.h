@@ -4,7 +4,8 @@
 //   per channel, computed with Monarch DFTs at 2T (runtime/ops/long_conv.h);  y = (c ⊙ x2) · W_out.
 // Dimension mixer: a gated MLP with block-diagonal weights (4 blocks by default):
 //   y = W2 · (GELU(W1a · x) ⊙ (W1b · x)),  W1 = [W1a; W1b] and W2 block-diagonal.
-// (The bidirectional M2-BERT mixer arrives with the masked-LM model.)
+// M2-BERT's mixer is the same with a bidirectional long kernel (the short convolution stays causal,
+// our choice: it only sees 2 positions back).
 #pragma once
 
 #include <string>
@@ -16,8 +17,9 @@ namespace sy {
 
 class M2SequenceMixer {
  public:
+  // bidirectional (M2-BERT): the long kernel spans lags −(T−1) … T−1 (a 2T circular kernel).
   M2SequenceMixer(const std::string& name, int64_t dim, int64_t seq_len, uint64_t seed,
-                  Device device);
+                  Device device, bool bidirectional = false);
   // x, y (B·T, d).
   void forward(const Tensor& y, const Tensor& x, int64_t batch);
   void backward(const Tensor& dx, const Tensor& dy);
