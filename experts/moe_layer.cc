@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "experts/structured_experts.h"
 #include "experts/tensor_exchange.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/random.h"
@@ -55,8 +56,13 @@ MoeLayer::MoeLayer(const MoeOptions& o, const ProcessGroups& groups, Device devi
   int e_local = o.num_experts / ep;
   first_expert_ = groups.ep_group->rank() * e_local;
   router_ = router ? std::move(router) : make_router(o, width_, device);
-  experts_ = experts ? std::move(experts)
-                     : std::make_unique<ExpertFFN>(o, width_, first_expert_, e_local, device);
+  if (experts) {
+    experts_ = std::move(experts);
+  } else if (o.expert == pb::BLOCKDIAG || o.expert == pb::MONARCH) {
+    experts_ = std::make_unique<StructuredExperts>(o, width_, first_expert_, e_local, device);
+  } else {
+    experts_ = std::make_unique<ExpertFFN>(o, width_, first_expert_, e_local, device);
+  }
   if (o.mh_projections) {
     int d = o.d_model;
     float scale = 1.0f / std::sqrt(static_cast<float>(d));

@@ -24,6 +24,7 @@ struct MoeOptions {
   bool mh_projections = false;  // MH-MoE head (d→d) and merge (d→d) projections
   float xmoe_temperature = 0.07f;
   int xmoe_dim = 16;
+  int monarch_blocks = 4;  // blocks of BLOCKDIAG experts' weights
   // The overlap scheduler: the exchange and the expert compute are pipelined over `chunks` slices
   // of every rank's local experts (at most E/ep of them) on a communication thread. overlap false:
   // the same chunks, one after the other on the main thread. overlap_auto: chunks chosen per step

@@ -32,7 +32,9 @@ std::vector<pb::RunConfig> families() {
           tiny("family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 d_ff: 8 feature_routing: "
                "PARTIAL_PREDICTION prefix_fraction: 0.34 moe { num_experts: 4 }"),
           tiny("family: M2_GPT d_ff: 16"),
-          tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3")};
+          tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3"),
+          tiny("family: MH_MOE moe { num_experts: 4 top_k: 2 num_heads: 2 expert: MONARCH "
+               "dropless: true }")};
 }
 
 void tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets, int64_t first_seq,
@@ -109,7 +111,7 @@ TEST(Model, TrainingStepIsTheSameAtEveryWorldSizeAndEp) {
   const int w = world->size(), me = world->rank();
   auto self = std::shared_ptr<Communicator>(world->split(me, 0, "self"));
   const int64_t global = 4, t = 6, per = global / w;
-  for (int f : {1, 2, 4, 5, 6, 7}) {  // the MoE families and M2 (data-parallel)
+  for (int f : {1, 2, 4, 5, 6, 7, 8}) {  // the MoE families and M2 (data-parallel)
     pb::RunConfig c = families()[f];
     // Adam divides by √v + eps: with the default eps a gradient that is zero in exact arithmetic
     // (a key bias under softmax) but 1e-9 in floats still moves its weight by ~lr/10, and that

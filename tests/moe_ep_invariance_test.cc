@@ -58,6 +58,16 @@ std::vector<Case> cases() {
     o.dropless = true;
   });
   add("base", [](MoeOptions& o) { o.router = pb::BASE; });
+  add("monarch_experts", [](MoeOptions& o) {
+    o.expert = pb::MONARCH;
+    o.top_k = 2;
+    o.dropless = true;
+  });
+  add("blockdiag_experts_capacity", [](MoeOptions& o) {
+    o.expert = pb::BLOCKDIAG;
+    o.d_expert = 16;
+    o.capacity_factor = 0.8f;
+  });
   add("mh_moe_h4", [](MoeOptions& o) {
     o.num_heads = 4;
     o.mh_projections = true;

@@ -72,6 +72,17 @@ std::vector<Case> cases() {
     o.top_k = 2;
     o.capacity_factor = 1.0f;
   });
+  add("blockdiag_experts_top2", [](MoeOptions& o) {
+    o.expert = pb::BLOCKDIAG;
+    o.monarch_blocks = 2;
+    o.d_expert = 8;
+    o.top_k = 2;
+    o.dropless = true;
+  });
+  add("monarch_experts_capacity", [](MoeOptions& o) {
+    o.expert = pb::MONARCH;
+    o.capacity_factor = 1.0f;
+  });
   add("mh_moe_h4_swiglu_chunks3", [](MoeOptions& o) {
     o.num_heads = 4;
     o.mh_projections = true;
