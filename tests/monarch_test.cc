@@ -139,6 +139,24 @@ double fd(float* v, const std::function<double()>& loss, float h = 1e-2f) {
   return (p - m) / (2 * h);
 }
 
+// L = Σ y ⊙ dy in double: the scalar the finite differences differentiate.
+double weighted_sum(const Tensor& y, const Tensor& dy) {
+  auto a = y.to_vector<float>(), b = dy.to_vector<float>();
+  double sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) sum += double(a[i]) * b[i];
+  return sum;
+}
+
+// Every entry of each (value, gradient) pair against a central difference of loss.
+void check_gradients(std::initializer_list<std::pair<Tensor*, Tensor*>> pairs,
+                     const std::function<double()>& loss) {
+  for (auto [value, grad] : pairs) {
+    auto g = grad->to_vector<float>();
+    for (int64_t i = 0; i < value->numel(); ++i)
+      EXPECT_NEAR(g[i], fd(value->data<float>() + i, loss), 2e-3) << i;
+  }
+}
+
 TEST(Monarch, GradientsMatchFiniteDifferences) {
   const int64_t b1 = 3, b2 = 4, n = 12, rows = 2, nb = 3, bo = 2, bi = 4;
   Tensor x = tf(ref::random_floats(rows * n, 8), {rows, n}),
@@ -148,19 +166,12 @@ TEST(Monarch, GradientsMatchFiniteDifferences) {
   auto loss = [&] {
     Tensor y = Tensor::empty({rows, n}, DType::kF32);
     monarch_forward(y, x, l, r);
-    auto a = y.to_vector<float>(), b = dy.to_vector<float>();
-    double s = 0;
-    for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
-    return s;
+    return weighted_sum(y, dy);
   };
   Tensor dx = Tensor::empty({rows, n}, DType::kF32);
   Tensor dl = Tensor::zeros(l.shape(), DType::kF32), dr = Tensor::zeros(r.shape(), DType::kF32);
   monarch_backward(dx, dl, dr, dy, x, l, r);
-  for (auto [t, g] : {std::pair<Tensor*, Tensor*>{&x, &dx}, {&l, &dl}, {&r, &dr}}) {
-    auto gv = g->to_vector<float>();
-    for (int64_t i = 0; i < t->numel(); ++i)
-      EXPECT_NEAR(gv[i], fd(t->data<float>() + i, loss), 2e-3) << i;
-  }
+  check_gradients({std::pair<Tensor*, Tensor*>{&x, &dx}, {&l, &dl}, {&r, &dr}}, loss);
   // The block-diagonal linear.
   Tensor bx = tf(ref::random_floats(rows * nb * bi, 12), {rows, nb * bi});
   Tensor bw = tf(ref::random_floats(nb * bo * bi, 13), {nb, bo, bi});
@@ -168,18 +179,11 @@ TEST(Monarch, GradientsMatchFiniteDifferences) {
   auto bloss = [&] {
     Tensor y = Tensor::empty({rows, nb * bo}, DType::kF32);
     block_diag_forward(y, bx, bw);
-    auto a = y.to_vector<float>(), b = bdy.to_vector<float>();
-    double s = 0;
-    for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
-    return s;
+    return weighted_sum(y, bdy);
   };
   Tensor bdx = Tensor::empty(bx.shape(), DType::kF32), bdw = Tensor::zeros(bw.shape(), DType::kF32);
   block_diag_backward(bdx, bdw, bdy, bx, bw);
-  for (auto [t, g] : {std::pair<Tensor*, Tensor*>{&bx, &bdx}, {&bw, &bdw}}) {
-    auto gv = g->to_vector<float>();
-    for (int64_t i = 0; i < t->numel(); ++i)
-      EXPECT_NEAR(gv[i], fd(t->data<float>() + i, bloss), 2e-3) << i;
-  }
+  check_gradients({std::pair<Tensor*, Tensor*>{&bx, &bdx}, {&bw, &bdw}}, bloss);
 }
 
 TEST(LongConv, EqualsTheDirectCausalConvolution) {
@@ -206,18 +210,11 @@ TEST(LongConv, GradientsMatchFiniteDifferencesAndItIsCausal) {
   auto loss = [&] {
     Tensor y = Tensor::empty({rows, t}, DType::kF32);
     long_conv_forward(y, x, k);
-    auto a = y.to_vector<float>(), b = dy.to_vector<float>();
-    double s = 0;
-    for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
-    return s;
+    return weighted_sum(y, dy);
   };
   Tensor dx = Tensor::empty(x.shape(), DType::kF32), dk = Tensor::zeros(k.shape(), DType::kF32);
   long_conv_backward(dx, dk, dy, x, k);
-  for (auto [p, g] : {std::pair<Tensor*, Tensor*>{&x, &dx}, {&k, &dk}}) {
-    auto gv = g->to_vector<float>();
-    for (int64_t i = 0; i < p->numel(); ++i)
-      EXPECT_NEAR(gv[i], fd(p->data<float>() + i, loss), 2e-3) << i;
-  }
+  check_gradients({std::pair<Tensor*, Tensor*>{&x, &dx}, {&k, &dk}}, loss);
   // Outputs at positions ≤ p move by rounding only when inputs after p change (the FFT mixes all
   // positions numerically; the exact result does not depend on them).
   Tensor y0 = Tensor::empty({rows, t}, DType::kF32);
@@ -251,18 +248,11 @@ TEST(ShortConv, EqualsTheLongConvolutionWithAZeroPaddedKernelAndHasTheRightGradi
   auto loss = [&] {
     Tensor y = Tensor::empty({rows, t}, DType::kF32);
     depthwise_causal_conv_forward(y, x, k);
-    auto p = y.to_vector<float>(), q = dy.to_vector<float>();
-    double s = 0;
-    for (size_t i = 0; i < p.size(); ++i) s += double(p[i]) * q[i];
-    return s;
+    return weighted_sum(y, dy);
   };
   Tensor dx = Tensor::empty(x.shape(), DType::kF32), dk = Tensor::zeros(k.shape(), DType::kF32);
   depthwise_causal_conv_backward(dx, dk, dy, x, k);
-  for (auto [p, g] : {std::pair<Tensor*, Tensor*>{&x, &dx}, {&k, &dk}}) {
-    auto gv = g->to_vector<float>();
-    for (int64_t i = 0; i < p->numel(); ++i)
-      EXPECT_NEAR(gv[i], fd(p->data<float>() + i, loss), 2e-3) << i;
-  }
+  check_gradients({std::pair<Tensor*, Tensor*>{&x, &dx}, {&k, &dk}}, loss);
 }
 
 TEST(LongConv, BidirectionalKernelsReachBothWays) {
@@ -285,18 +275,11 @@ TEST(LongConv, BidirectionalKernelsReachBothWays) {
   auto loss = [&] {
     Tensor out = Tensor::empty({rows, t}, DType::kF32);
     long_conv_forward(out, x, k);
-    auto p = out.to_vector<float>(), q = dy.to_vector<float>();
-    double s = 0;
-    for (size_t i = 0; i < p.size(); ++i) s += double(p[i]) * q[i];
-    return s;
+    return weighted_sum(out, dy);
   };
   Tensor dx = Tensor::empty(x.shape(), DType::kF32), dk = Tensor::zeros(k.shape(), DType::kF32);
   long_conv_backward(dx, dk, dy, x, k);
-  for (auto [p, g] : {std::pair<Tensor*, Tensor*>{&x, &dx}, {&k, &dk}}) {
-    auto gv = g->to_vector<float>();
-    for (int64_t i = 0; i < p->numel(); ++i)
-      EXPECT_NEAR(gv[i], fd(p->data<float>() + i, loss), 2e-3) << i;
-  }
+  check_gradients({std::pair<Tensor*, Tensor*>{&x, &dx}, {&k, &dk}}, loss);
 }
 
 }  // namespace
