@@ -1,5 +1,7 @@
 #include "models/blocks.h"
 
+#include "models/residual.h"
+
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -74,36 +76,28 @@ TransformerBlock::TransformerBlock(const std::string& name, int64_t dim, int hea
 }
 
 void TransformerBlock::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
-  Tensor a = like(x), o = like(x);
-  norm1_.forward(a, x);
-  attention_.forward(o, a, s.batch, s.seq_len);
-  x1_ = like(x);
-  x1_.copy_from(x);
-  add_scaled(x1_, o, 1.0f);
-  Tensor b = like(x), f = like(x);
-  norm2_.forward(b, x1_);
-  if (moe_)
-    moe_->forward(f, b, s.token_ids, s.training);
-  else
-    dense_->forward(f, b);
-  y.copy_from(x1_);
-  add_scaled(y, f, 1.0f);
+  Tensor x1 = like(x);
+  residual_forward(x1, x, norm1_, [&](const Tensor& o, const Tensor& a) {
+    attention_.forward(o, a, s.batch, s.seq_len);
+  });
+  residual_forward(y, x1, norm2_, [&](const Tensor& f, const Tensor& b) {
+    if (moe_)
+      moe_->forward(f, b, s.token_ids, s.training);
+    else
+      dense_->forward(f, b);
+  });
 }
 
 void TransformerBlock::backward(const Tensor& dx, const Tensor& dy) {
-  Tensor db = like(dy), dx1 = like(dy), tmp = like(dy);
-  if (moe_)
-    moe_->backward(db, dy);
-  else
-    dense_->backward(db, dy);
-  norm2_.backward(tmp, db);
-  dx1.copy_from(dy);
-  add_scaled(dx1, tmp, 1.0f);
-  Tensor da = like(dy);
-  attention_.backward(da, dx1);
-  norm1_.backward(tmp, da);
-  dx.copy_from(dx1);
-  add_scaled(dx, tmp, 1.0f);
+  Tensor dx1 = like(dy);
+  residual_backward(dx1, dy, norm2_, [&](const Tensor& db, const Tensor& g) {
+    if (moe_)
+      moe_->backward(db, g);
+    else
+      dense_->backward(db, g);
+  });
+  residual_backward(dx, dx1, norm1_,
+                    [&](const Tensor& da, const Tensor& g) { attention_.backward(da, g); });
 }
 
 std::vector<Param*> TransformerBlock::params() {
@@ -122,30 +116,18 @@ M2Block::M2Block(const std::string& name, int64_t dim, int64_t d_ff, int64_t seq
       mlp_(name + ".mlp", dim, d_ff, blocks, seed, device) {}
 
 void M2Block::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
-  Tensor a = like(x), o = like(x);
-  norm1_.forward(a, x);
-  mixer_.forward(o, a, s.batch);
-  x1_ = like(x);
-  x1_.copy_from(x);
-  add_scaled(x1_, o, 1.0f);
-  Tensor b = like(x), f = like(x);
-  norm2_.forward(b, x1_);
-  mlp_.forward(f, b);
-  y.copy_from(x1_);
-  add_scaled(y, f, 1.0f);
+  Tensor x1 = like(x);
+  residual_forward(x1, x, norm1_,
+                   [&](const Tensor& o, const Tensor& a) { mixer_.forward(o, a, s.batch); });
+  residual_forward(y, x1, norm2_, [&](const Tensor& f, const Tensor& b) { mlp_.forward(f, b); });
 }
 
 void M2Block::backward(const Tensor& dx, const Tensor& dy) {
-  Tensor db = like(dy), dx1 = like(dy), tmp = like(dy);
-  mlp_.backward(db, dy);
-  norm2_.backward(tmp, db);
-  dx1.copy_from(dy);
-  add_scaled(dx1, tmp, 1.0f);
-  Tensor da = like(dy);
-  mixer_.backward(da, dx1);
-  norm1_.backward(tmp, da);
-  dx.copy_from(dx1);
-  add_scaled(dx, tmp, 1.0f);
+  Tensor dx1 = like(dy);
+  residual_backward(dx1, dy, norm2_,
+                    [&](const Tensor& db, const Tensor& g) { mlp_.backward(db, g); });
+  residual_backward(dx, dx1, norm1_,
+                    [&](const Tensor& da, const Tensor& g) { mixer_.backward(da, g); });
 }
 
 std::vector<Param*> M2Block::params() {

@@ -80,7 +80,6 @@ class TransformerBlock final : public Block {
   CausalSelfAttention attention_;
   std::unique_ptr<DenseFfn> dense_;
   std::unique_ptr<MoeLayer> moe_;
-  Tensor x1_;
 };
 
 // M2 block: y = x' + BlockDiagGLU(LN(x')), x' = x + M2SequenceMixer(LN(x)); causal for M2-GPT,
@@ -97,7 +96,6 @@ class M2Block final : public Block {
   LayerNorm norm1_, norm2_;
   M2SequenceMixer mixer_;
   BlockDiagGluMlp mlp_;
-  Tensor x1_;
 };
 
 class GmlpBlock final : public Block {

@@ -1,5 +1,7 @@
 #include "models/smlp_block.h"
 
+#include "models/residual.h"
+
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -42,24 +44,21 @@ void SmlpSparseBlock::forward(const Tensor& y, const Tensor& x, const BatchShape
   smoe_.forward(g_, z2n, s.batch, s.training);
   Tensor gated = Tensor::empty({n, d_ff_}, DType::kF32, d);
   mul(gated, z1, g_);
-  x1_ = like(x);
-  down_.forward(x1_, gated);
-  add_scaled(x1_, x, 1.0f);
-  Tensor b = like(x), f = like(x);
-  tmoe_norm_.forward(b, x1_);
-  tmoe_.forward(f, b, s.token_ids, s.training);
-  y.copy_from(x1_);
-  add_scaled(y, f, 1.0f);
+  Tensor x1 = like(x);
+  down_.forward(x1, gated);
+  add_scaled(x1, x, 1.0f);
+  residual_forward(y, x1, tmoe_norm_, [&](const Tensor& f, const Tensor& b) {
+    tmoe_.forward(f, b, s.token_ids, s.training);
+  });
 }
 
 void SmlpSparseBlock::backward(const Tensor& dx, const Tensor& dy) {
   const int64_t n = dy.rows();
   Device d = dy.device();
   // tMoE: y = x1 + tMoE(LN(x1)).
-  Tensor db = like(dy), dx1 = like(dy);
-  tmoe_.backward(db, dy);
-  tmoe_norm_.backward(dx1, db);
-  add_scaled(dx1, dy, 1.0f);
+  Tensor dx1 = like(dy);
+  residual_backward(dx1, dy, tmoe_norm_,
+                    [&](const Tensor& db, const Tensor& g) { tmoe_.backward(db, g); });
   // sMoE: x1 = x + V·(z1 ⊙ g).
   Tensor dgated = Tensor::empty({n, d_ff_}, DType::kF32, d);
   down_.backward(dgated, dx1);

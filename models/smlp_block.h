@@ -31,7 +31,7 @@ class SmlpSparseBlock final : public Block {
   Linear up_, down_;
   FeatureMoeLayer smoe_;
   MoeLayer tmoe_;
-  Tensor u_, z_, halves_, g_, x1_;
+  Tensor u_, z_, halves_, g_;
 };
 
 }  // namespace sy
