@@ -17,25 +17,15 @@
 namespace sy {
 namespace {
 
-struct Case {
-  const char* name;
-  MoeOptions o;
-};
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.name;
-}
-
-std::vector<Case> cases() {
+std::vector<testing::MoeCase> cases() {
   MoeOptions b;
   b.d_model = 16;
   b.num_experts = 8;
   b.d_expert = 12;
   b.seed = 11;
-  std::vector<Case> cs;
+  std::vector<testing::MoeCase> cs;
   auto add = [&](const char* name, auto tweak) {
-    MoeOptions o = b;
-    tweak(o);
-    cs.push_back({name, o});
+    cs.push_back(testing::make_case(name, b, tweak));
   };
   add("switch_capacity", [](MoeOptions& o) { o.capacity_factor = 0.8f; });
   add("gshard_top2_dropless_swiglu", [](MoeOptions& o) {
@@ -112,10 +102,10 @@ Result run(MoeLayer& layer, int64_t t0, int64_t t1) {
           layer.stats().dropped_world, layer.routing().expert};
 }
 
-class MoeEpInvariance : public ::testing::TestWithParam<Case> {};
+class MoeEpInvariance : public ::testing::TestWithParam<testing::MoeCase> {};
 
 TEST_P(MoeEpInvariance, SameNumbersForEveryWorldSizeAndEp) {
-  const Case& c = GetParam();
+  const testing::MoeCase& c = GetParam();
   auto world = testing::world();
   const int w = world->size(), me = world->rank();
   const int64_t per = kGlobalTokens / w, t0 = me * per, t1 = t0 + per;
@@ -167,8 +157,7 @@ TEST_P(MoeEpInvariance, SameNumbersForEveryWorldSizeAndEp) {
   if (me == 0) std::printf("%s: world %d, worst relative difference %.3g\n", c.name, w, worst);
 }
 
-INSTANTIATE_TEST_SUITE_P(Layers, MoeEpInvariance, ::testing::ValuesIn(cases()),
-                         [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
+INSTANTIATE_TEST_SUITE_P(Layers, MoeEpInvariance, ::testing::ValuesIn(cases()), testing::case_name);
 
 }  // namespace
 }  // namespace sy

@@ -13,12 +13,6 @@
 namespace sy {
 namespace {
 
-struct Case {
-  const char* name;
-  MoeOptions o;
-  int64_t tokens;
-};
-
 MoeOptions base_options() {
   MoeOptions o;
   o.d_model = 8;
@@ -31,16 +25,10 @@ MoeOptions base_options() {
   return o;
 }
 
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.name;
-}
-
-std::vector<Case> cases() {
-  std::vector<Case> cs;
-  auto add = [&](const char* name, auto tweak, int64_t tokens = 12) {
-    MoeOptions o = base_options();
-    tweak(o);
-    cs.push_back({name, o, tokens});
+std::vector<testing::MoeCase> cases() {
+  std::vector<testing::MoeCase> cs;
+  auto add = [&](const char* name, auto tweak) {
+    cs.push_back(testing::make_case(name, base_options(), tweak));
   };
   add("switch_top1_capacity_gelu", [](MoeOptions& o) { o.capacity_factor = 1.0f; });
   add("gshard_top2_renorm_dropless_swiglu", [](MoeOptions& o) {
@@ -93,15 +81,15 @@ std::vector<Case> cases() {
   return cs;
 }
 
-class MoeGradCheck : public ::testing::TestWithParam<Case> {};
+class MoeGradCheck : public ::testing::TestWithParam<testing::MoeCase> {};
 
 TEST_P(MoeGradCheck, BackwardMatchesFiniteDifferences) {
-  const Case& c = GetParam();
+  const testing::MoeCase& c = GetParam();
   auto world = testing::world();
   auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
   ProcessGroups groups = make_process_groups(self, 1);
   MoeLayer layer(c.o, groups, Device::cpu());
-  const int64_t n = c.tokens, d = c.o.d_model;
+  const int64_t n = 12, d = c.o.d_model;  // tokens
   Tensor x = testing::global_rows(1, 0, n, d);
   Tensor dout = testing::global_rows(2, 0, n, d);
   std::vector<int32_t> ids = testing::global_token_ids(0, n);
@@ -155,8 +143,7 @@ TEST_P(MoeGradCheck, BackwardMatchesFiniteDifferences) {
   EXPECT_LE(skipped * 10, checked + skipped) << c.name << ": too many routing flips";
 }
 
-INSTANTIATE_TEST_SUITE_P(Layers, MoeGradCheck, ::testing::ValuesIn(cases()),
-                         [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
+INSTANTIATE_TEST_SUITE_P(Layers, MoeGradCheck, ::testing::ValuesIn(cases()), testing::case_name);
 
 }  // namespace
 }  // namespace sy

@@ -19,26 +19,16 @@
 namespace sy {
 namespace {
 
-struct Case {
-  const char* name;
-  MoeOptions o;
-};
-void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.name;
-}
-
-std::vector<Case> cases() {
+std::vector<testing::MoeCase> cases() {
   MoeOptions b;
   b.d_model = 16;
   b.num_experts = 16;  // 4 local experts even at ep = 4, so up to 4 chunks
   b.d_expert = 24;
   b.top_k = 2;
   b.seed = 21;
-  std::vector<Case> cs;
+  std::vector<testing::MoeCase> cs;
   auto add = [&](const char* name, auto tweak) {
-    MoeOptions o = b;
-    tweak(o);
-    cs.push_back({name, o});
+    cs.push_back(testing::make_case(name, b, tweak));
   };
   add("capacity", [](MoeOptions& o) { o.capacity_factor = 0.7f; });
   add("dropless_swiglu", [](MoeOptions& o) {
@@ -77,10 +67,10 @@ Snapshot run(MoeLayer& layer, int64_t t0, int64_t t1) {
   return s;
 }
 
-class MoeOverlap : public ::testing::TestWithParam<Case> {};
+class MoeOverlap : public ::testing::TestWithParam<testing::MoeCase> {};
 
 TEST_P(MoeOverlap, BitwiseIdenticalForAnyChunkCount) {
-  const Case& c = GetParam();
+  const testing::MoeCase& c = GetParam();
   auto world = testing::world();
   const int w = world->size();
   const int64_t per = 32, t0 = world->rank() * per;
@@ -113,8 +103,7 @@ TEST_P(MoeOverlap, BitwiseIdenticalForAnyChunkCount) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Layers, MoeOverlap, ::testing::ValuesIn(cases()),
-                         [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
+INSTANTIATE_TEST_SUITE_P(Layers, MoeOverlap, ::testing::ValuesIn(cases()), testing::case_name);
 
 // Records the pipeline's events and holds exchanges and compute at the gates described above.
 class Gates {

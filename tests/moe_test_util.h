@@ -2,6 +2,9 @@
 // L = Σ dout ⊙ y + aux (accumulated in double), and parameter lookup by name.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,24 @@ inline std::vector<int32_t> global_token_ids(int64_t begin, int64_t end, int voc
   for (int64_t t = begin; t < end; ++t)
     ids.push_back(static_cast<int32_t>((t * 7919 + 13) % vocab));
   return ids;
+}
+
+// A named MoE layer configuration for the parameterised tests.
+struct MoeCase {
+  const char* name;
+  MoeOptions o;
+};
+inline void PrintTo(const MoeCase& c, std::ostream* os) {
+  *os << c.name;
+}
+inline std::string case_name(const ::testing::TestParamInfo<MoeCase>& i) {
+  return i.param.name;
+}
+// A copy of base changed by tweak(MoeOptions&).
+template <typename Tweak>
+MoeCase make_case(const char* name, MoeOptions base, Tweak tweak) {
+  tweak(base);
+  return {name, base};
 }
 
 inline double dot(const Tensor& a, const Tensor& b) {
