@@ -117,15 +117,18 @@ GemmRates time_expert_gemms(const std::vector<int64_t>& offsets, int64_t width, 
 }
 
 struct Timing {
-  double layer_s = 0, comm_s = 0, compute_s = 0;
+  double layer_s = 0;
+  MoeStepTimes steps;  // forward + backward per step
   int chunks = 1;
+  double comm_s() const { return steps.dispatch + steps.undispatch; }
+  double compute_s() const { return steps.experts; }
 };
 
-// Times forward + backward of a fresh layer with the given overlap setting (max over ranks).
-Timing time_layer(const MoeOptions& o, const ProcessGroups& groups, Device device, const Tensor& x,
-                  const Tensor& dy, const std::vector<int32_t>& ids, int iters, int warmup,
-                  Communicator& world) {
-  MoeLayer layer(o, groups, device);
+// Times forward + backward of `layer`: the mean per step, each figure the maximum over ranks (the
+// slowest rank sets the pace).
+Timing time_layer(MoeLayer& layer, const Tensor& x, const Tensor& dy,
+                  const std::vector<int32_t>& ids, int iters, int warmup, Communicator& world) {
+  const Device device = x.device();
   Tensor y = Tensor::empty(x.shape(), DType::kF32, device),
          dx = Tensor::empty(x.shape(), DType::kF32, device);
   auto step = [&] {
@@ -135,17 +138,22 @@ Timing time_layer(const MoeOptions& o, const ProcessGroups& groups, Device devic
   };
   for (int i = 0; i < warmup; ++i) step();
   world.barrier();
-  double comm = 0, compute = 0, t0 = now_s();
+  MoeStepTimes sum;
+  double t0 = now_s();
   for (int i = 0; i < iters; ++i) {
     step();
-    for (const MoeStepTimes* t : {&layer.stats().forward, &layer.stats().backward}) {
-      comm += t->dispatch + t->undispatch;
-      compute += t->experts;
-    }
+    add_times(sum, layer.stats().forward);
+    add_times(sum, layer.stats().backward);
   }
-  double t[3] = {(now_s() - t0) / iters, comm / iters, compute / iters};
-  world.all_reduce(t, 3, DType::kF64, CommOp::kMax);
-  return {t[0], t[1], t[2], layer.stats().chunks};
+  std::vector<double> t = {(now_s() - t0) / iters, sum.route / iters,   sum.plan / iters,
+                           sum.dispatch / iters,   sum.experts / iters, sum.undispatch / iters,
+                           sum.combine / iters};
+  world.all_reduce(t.data(), t.size(), DType::kF64, CommOp::kMax);
+  Timing r;
+  r.layer_s = t[0];
+  r.steps = MoeStepTimes{t[1], t[2], t[3], t[4], t[5], t[6]};
+  r.chunks = layer.stats().chunks;
+  return r;
 }
 
 }  // namespace
@@ -196,32 +204,10 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
   fill_normal(dy, config.seed(), 102, 1.0f, static_cast<uint64_t>(t0 * d));
   std::vector<int32_t> ids(tokens);
   for (int64_t t = 0; t < tokens; ++t) ids[t] = static_cast<int32_t>((t0 + t) % 50257);
-  Tensor y = Tensor::empty({tokens, d}, DType::kF32, device);
-  Tensor dx = Tensor::empty({tokens, d}, DType::kF32, device);
-  auto step = [&] {
-    layer.forward(y, x, ids.data(), true);
-    layer.backward(dx, dy);
-    if (device.is_cuda()) backend(device).synchronize(Stream{});
-  };
-  for (int i = 0; i < warmup; ++i) step();
-  world->barrier();
-  MoeStepTimes sum;
-  double t_begin = now_s();
-  for (int i = 0; i < iters; ++i) {
-    step();
-    add_times(sum, layer.stats().forward);
-    add_times(sum, layer.stats().backward);
-  }
-  double layer_s = (now_s() - t_begin) / iters;
-  // Max over ranks: the slowest rank sets the pace.
-  std::vector<double> t = {layer_s,
-                           sum.route / iters,
-                           sum.plan / iters,
-                           sum.dispatch / iters,
-                           sum.experts / iters,
-                           sum.undispatch / iters,
-                           sum.combine / iters};
-  world->all_reduce(t.data(), t.size(), DType::kF64, CommOp::kMax);
+  const Timing main_run = time_layer(layer, x, dy, ids, iters, warmup, *world);
+  const MoeStepTimes& st_t = main_run.steps;
+  const std::vector<double> t = {main_run.layer_s, st_t.route,      st_t.plan,   st_t.dispatch,
+                                 st_t.experts,     st_t.undispatch, st_t.combine};
   int64_t bytes = layer.stats().bytes_dispatched;
   world->all_reduce(&bytes, 1, DType::kI64, CommOp::kSum);
 
@@ -290,10 +276,11 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
     MoeOptions off = o;
     off.chunks = 1;
     off.overlap = off.overlap_auto = false;
-    Timing base = time_layer(off, groups, device, x, dy, ids, iters, warmup, *world);
+    MoeLayer off_layer(off, groups, device);
+    Timing base = time_layer(off_layer, x, dy, ids, iters, warmup, *world);
     SY_LOG0("# overlap: off = " << base.layer_s * 1e3 << " ms per forward+backward, of which comm "
-                                << base.comm_s * 1e3 << " ms and expert compute "
-                                << base.compute_s * 1e3 << " ms (serial)");
+                                << base.comm_s() * 1e3 << " ms and expert compute "
+                                << base.compute_s() * 1e3 << " ms (serial)");
     SY_LOG0("# efficiency = (off − layer) / min(comm, compute): 1 = the shorter one fully hidden");
     SY_LOG0("#   n   chunks   layer(ms)   vs off   efficiency");
     std::string list = args.get("--overlap", "");
@@ -309,9 +296,10 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
       v.overlap_auto = item == "auto";
       v.chunks = v.overlap_auto ? 1 : std::stoi(item);
       v.overlap = v.overlap_auto || v.chunks > 1;
-      Timing t = time_layer(v, groups, device, x, dy, ids, iters, warmup, *world);
+      MoeLayer v_layer(v, groups, device);
+      Timing t = time_layer(v_layer, x, dy, ids, iters, warmup, *world);
       double eff =
-          (base.layer_s - t.layer_s) / std::max(1e-12, std::min(base.comm_s, base.compute_s));
+          (base.layer_s - t.layer_s) / std::max(1e-12, std::min(base.comm_s(), base.compute_s()));
       std::snprintf(line, sizeof line, "  %4s   %6d   %9.2f   %6.3f   %10.3f", item.c_str(),
                     t.chunks, t.layer_s * 1e3, t.layer_s / base.layer_s, eff);
       SY_LOG0(line);
