@@ -248,7 +248,8 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
     combine_rows(out, returned_, pos_, weight_);
     if (routing_.residual_gate) {
       // BASE: out = α·f(x) + (1 − α)·x.
-      add_row_scaled(out, items_, one_minus_alpha());
+      one_minus_alpha_ = one_minus_alpha();
+      add_row_scaled(out, items_, one_minus_alpha_);
     }
   }
   merged_ = out.reshape({n_tok, d});
@@ -307,7 +308,7 @@ void MoeLayer::backward(const Tensor& dx, const Tensor& dy) {
       row_dot(xdot, dout, items_);
       std::vector<float> xd = xdot.to_vector<float>();
       for (int64_t i = 0; i < s_items; ++i) dweight[i * k] -= xd[i];
-      add_row_scaled(ditems, dout, one_minus_alpha());
+      add_row_scaled(ditems, dout, one_minus_alpha_);
     }
   }
   Tensor drecv = Tensor::empty({plan_.recv_total(), width_}, DType::kF32, device_);

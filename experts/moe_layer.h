@@ -109,6 +109,7 @@ class MoeLayer {
   CapacityPlan capacity_;
   ExchangePlan plan_;
   Tensor pos_, weight_, ones_, perm_;  // the plan on the device
+  Tensor one_minus_alpha_;             // BASE: saved by forward for backward
   Tensor returned_;                    // (send rows, w): the experts' outputs in send order
   std::vector<Chunk> chunks_;
   std::unique_ptr<CommThread> comm_thread_;
