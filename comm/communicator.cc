@@ -36,6 +36,16 @@ size_t AllToAllLayout::total_recv() const {
   return t;
 }
 
+void Communicator::all_to_all_v_on(const void*, void*, const AllToAllLayout&, Stream) {
+  SY_THROW("the " << backend_name() << " communicator '" << name_
+                  << "' is not stream-ordered; use all_to_all_v on host buffers");
+}
+
+void Communicator::wait_stream(Stream, const char* op) {
+  SY_THROW("the " << backend_name() << " communicator '" << name_ << "' has no stream to wait for ("
+                  << op << ")");
+}
+
 std::string Communicator::timeout_message(const char* op, const std::string& detail) const {
   std::ostringstream os;
   os << "deadline exceeded: " << op << " on group '" << name_ << "' (" << backend_name()

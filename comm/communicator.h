@@ -58,6 +58,18 @@ class Communicator {
   // Collective: ranks with the same color form a new group, ordered by key (then by rank).
   virtual std::unique_ptr<Communicator> split(int color, int key, const std::string& name) = 0;
 
+  // Stream-ordered communication, for backends that move device buffers on a GPU stream (NCCL).
+  // all_to_all_v_on enqueues the exchange on `stream`, behind the work already queued there, and
+  // returns without waiting for it: the data is in place once the stream reaches that point. The
+  // caller orders it against other streams with events, and bounds it with wait_stream, which
+  // waits for everything queued on `stream` within the deadline (and on expiry aborts the
+  // communicator and throws TimeoutError, so no rank hangs on a stuck peer). Backends that are not
+  // stream-ordered (MPI) throw: check stream_ordered() first.
+  virtual bool stream_ordered() const { return false; }
+  virtual void all_to_all_v_on(const void* send, void* recv, const AllToAllLayout& layout,
+                               Stream stream);
+  virtual void wait_stream(Stream stream, const char* op);
+
   // The deadline, in seconds, of every blocking call on this communicator.
   double timeout_s() const { return timeout_s_; }
   void set_timeout_s(double s) { timeout_s_ = s; }

@@ -45,6 +45,7 @@ NcclCommunicator::NcclCommunicator(std::shared_ptr<Communicator> bootstrap, std:
   SY_NCCL_CHECK(ncclCommInitRankConfig(&comm_, size_, id, rank_, &config));
   wait_comm_ready("ncclCommInitRankConfig", deadline);
   stream_ = backend(DeviceType::kCUDA).create_stream();
+  default_done_ = backend(DeviceType::kCUDA).create_event();
   SY_CUDA_CHECK(cudaMalloc(&scratch_, 4));
 }
 
@@ -54,6 +55,7 @@ NcclCommunicator::NcclCommunicator(std::shared_ptr<Communicator> bootstrap, nccl
   rank_ = bootstrap_->rank();
   size_ = bootstrap_->size();
   stream_ = backend(DeviceType::kCUDA).create_stream();
+  default_done_ = backend(DeviceType::kCUDA).create_event();
   SY_CUDA_CHECK(cudaMalloc(&scratch_, 4));
 }
 
@@ -64,6 +66,12 @@ NcclCommunicator::~NcclCommunicator() {
   }
   if (scratch_) cudaFree(scratch_);
   if (stream_.handle) cudaStreamDestroy(to_cuda(stream_));
+  if (default_done_.handle) cudaEventDestroy(to_cuda(default_done_));
+}
+
+void NcclCommunicator::after_default_stream() {
+  SY_CUDA_CHECK(cudaEventRecord(to_cuda(default_done_), 0));
+  SY_CUDA_CHECK(cudaStreamWaitEvent(to_cuda(stream_), to_cuda(default_done_), 0));
 }
 
 void NcclCommunicator::wait_comm_ready(const char* op, const Deadline& deadline) {
@@ -83,12 +91,14 @@ void NcclCommunicator::wait_comm_ready(const char* op, const Deadline& deadline)
   }
 }
 
-void NcclCommunicator::wait_stream(const char* op) {
+void NcclCommunicator::wait_stream(Stream stream, const char* op) {
+  SY_CHECK(comm_ != nullptr, op << " on group '" << name()
+                                << "': the NCCL communicator was aborted after an earlier failure");
   Deadline deadline(timeout_s());
   wait_comm_ready(op, deadline);
   PollBackoff backoff;
   for (;;) {
-    cudaError_t rc = cudaStreamQuery(to_cuda(stream_));
+    cudaError_t rc = cudaStreamQuery(to_cuda(stream));
     if (rc == cudaSuccess) return;
     if (rc != cudaErrorNotReady) SY_CUDA_CHECK(rc);
     ncclResult_t state = ncclSuccess;
@@ -104,7 +114,11 @@ void NcclCommunicator::wait_stream(const char* op) {
   }
 }
 
-void NcclCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllLayout& l) {
+void NcclCommunicator::enqueue_all_to_all_v(const void* send, void* recv, const AllToAllLayout& l,
+                                            void* stream) {
+  SY_CHECK(comm_ != nullptr,
+           "all_to_all_v on group '"
+               << name() << "': the NCCL communicator was aborted after an earlier failure");
   size_t n = static_cast<size_t>(size_);
   SY_CHECK(l.send_bytes.size() == n && l.send_offsets.size() == n && l.recv_bytes.size() == n &&
                l.recv_offsets.size() == n,
@@ -112,7 +126,7 @@ void NcclCommunicator::all_to_all_v(const void* send, void* recv, const AllToAll
                                << " entries per vector (one per peer)");
   const char* sp = static_cast<const char*>(send);
   char* rp = static_cast<char*>(recv);
-  cudaStream_t s = to_cuda(stream_);
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
   SY_NCCL_CHECK(ncclGroupStart());
   for (int p = 0; p < size_; ++p) {
     if (l.send_bytes[p])
@@ -120,21 +134,36 @@ void NcclCommunicator::all_to_all_v(const void* send, void* recv, const AllToAll
     if (l.recv_bytes[p])
       SY_NCCL_CHECK(ncclRecv(rp + l.recv_offsets[p], l.recv_bytes[p], ncclUint8, p, comm_, s));
   }
+  // Non-blocking communicators may answer ncclInProgress: the group is enqueued once the
+  // communicator reports ready (a host poll of NCCL's state, not a wait for the data).
   SY_NCCL_CHECK(ncclGroupEnd());
-  wait_stream("all_to_all_v");
+  Deadline deadline(timeout_s());
+  wait_comm_ready("all_to_all_v", deadline);
+}
+
+void NcclCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllLayout& l) {
+  after_default_stream();
+  enqueue_all_to_all_v(send, recv, l, stream_.handle);
+  wait_own_stream("all_to_all_v");
+}
+
+void NcclCommunicator::all_to_all_v_on(const void* send, void* recv, const AllToAllLayout& l,
+                                       Stream stream) {
+  enqueue_all_to_all_v(send, recv, l, stream.handle);
 }
 
 void NcclCommunicator::native_all_to_all(const void* send, void* recv, size_t block_bytes) {
   const char* sp = static_cast<const char*>(send);
   char* rp = static_cast<char*>(recv);
   cudaStream_t s = to_cuda(stream_);
+  after_default_stream();
   SY_NCCL_CHECK(ncclGroupStart());
   for (int p = 0; p < size_; ++p) {
     SY_NCCL_CHECK(ncclSend(sp + p * block_bytes, block_bytes, ncclUint8, p, comm_, s));
     SY_NCCL_CHECK(ncclRecv(rp + p * block_bytes, block_bytes, ncclUint8, p, comm_, s));
   }
   SY_NCCL_CHECK(ncclGroupEnd());
-  wait_stream("native_all_to_all");
+  wait_own_stream("native_all_to_all");
 }
 
 void NcclCommunicator::all_to_all(const void* send, void* recv, size_t block_bytes) {
@@ -143,26 +172,30 @@ void NcclCommunicator::all_to_all(const void* send, void* recv, size_t block_byt
 }
 
 void NcclCommunicator::all_reduce(void* buf, size_t count, DType dtype, CommOp op) {
+  after_default_stream();
   SY_NCCL_CHECK(ncclAllReduce(buf, buf, count, nccl_type(dtype),
                               op == CommOp::kSum ? ncclSum : ncclMax, comm_, to_cuda(stream_)));
-  wait_stream("all_reduce");
+  wait_own_stream("all_reduce");
 }
 
 void NcclCommunicator::all_gather(const void* send, void* recv, size_t bytes) {
+  after_default_stream();
   SY_NCCL_CHECK(ncclAllGather(send, recv, bytes, ncclUint8, comm_, to_cuda(stream_)));
-  wait_stream("all_gather");
+  wait_own_stream("all_gather");
 }
 
 void NcclCommunicator::broadcast(void* buf, size_t bytes, int root) {
   SY_CHECK(root >= 0 && root < size_,
            "broadcast root " << root << " is not a rank of '" << name() << "'");
+  after_default_stream();
   SY_NCCL_CHECK(ncclBroadcast(buf, buf, bytes, ncclUint8, root, comm_, to_cuda(stream_)));
-  wait_stream("broadcast");
+  wait_own_stream("broadcast");
 }
 
 void NcclCommunicator::barrier() {
+  after_default_stream();
   SY_NCCL_CHECK(ncclAllReduce(scratch_, scratch_, 1, ncclInt32, ncclSum, comm_, to_cuda(stream_)));
-  wait_stream("barrier");
+  wait_own_stream("barrier");
 }
 
 std::unique_ptr<Communicator> NcclCommunicator::split(int color, int key, const std::string& name) {

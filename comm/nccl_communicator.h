@@ -4,8 +4,11 @@
 // with a deadline and aborts the communicator (ncclCommAbort) instead of hanging when a peer is
 // missing.
 //
-// Operations are enqueued on stream() and this rank waits for them before returning (the overlap
-// scheduler will add the asynchronous form). Built only with CUDA; runs only where GPUs exist.
+// The blocking operations start after the work already queued on the default stream (the compute
+// stream that produced their buffers), run on stream(), and return when it has finished. The
+// stream-ordered form (all_to_all_v_on) enqueues on the caller's stream and returns at once; the
+// overlap pipeline (runtime/scheduler/exchange_pipeline.h) uses it. Built only with CUDA; runs only
+// where GPUs exist.
 #pragma once
 
 #include <nccl.h>
@@ -30,6 +33,10 @@ class NcclCommunicator final : public Communicator {
   ncclComm_t comm() const { return comm_; }
 
   void all_to_all_v(const void* send, void* recv, const AllToAllLayout& layout) override;
+  bool stream_ordered() const override { return true; }
+  void all_to_all_v_on(const void* send, void* recv, const AllToAllLayout& layout,
+                       Stream stream) override;
+  void wait_stream(Stream stream, const char* op) override;
   void all_to_all(const void* send, void* recv, size_t block_bytes) override;
   void all_reduce(void* buf, size_t count, DType dtype, CommOp op) override;
   void all_gather(const void* send, void* recv, size_t bytes) override;
@@ -47,13 +54,18 @@ class NcclCommunicator final : public Communicator {
   // Waits until the communicator's last call has been accepted (non-blocking mode may return
   // ncclInProgress) — deadline-bounded.
   void wait_comm_ready(const char* op, const Deadline& deadline);
-  // Waits for the stream, checking NCCL's async error; on expiry aborts the communicator and
-  // throws TimeoutError.
-  void wait_stream(const char* op);
+  // Makes stream() wait for the work queued so far on the default stream (no host wait).
+  void after_default_stream();
+  // Enqueues the grouped sends and receives of an all-to-all-v on s.
+  void enqueue_all_to_all_v(const void* send, void* recv, const AllToAllLayout& l, void* s);
+  // Waits for stream(), checking NCCL's async error; on expiry aborts the communicator and throws
+  // TimeoutError.
+  void wait_own_stream(const char* op) { wait_stream(stream_, op); }
 
   std::shared_ptr<Communicator> bootstrap_;
   ncclComm_t comm_ = nullptr;
   Stream stream_;
+  Event default_done_;       // recorded on the default stream by after_default_stream()
   void* scratch_ = nullptr;  // 4 device bytes for barrier()
   int rank_ = 0;
   int size_ = 1;

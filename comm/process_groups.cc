@@ -2,6 +2,10 @@
 
 #include "runtime/core/error.h"
 
+#if defined(SY_WITH_NCCL)
+#include "comm/nccl_communicator.h"
+#endif
+
 namespace sy {
 
 ProcessGroups make_process_groups(std::shared_ptr<Communicator> world, int ep,
@@ -29,6 +33,21 @@ ProcessGroups make_process_groups(std::shared_ptr<Communicator> world, int ep,
         world_host->split(ep_index, edp_index, "ep_group[" + std::to_string(ep_index) + "]");
   }
   return g;
+}
+
+ProcessGroups make_run_groups(std::shared_ptr<Communicator> mpi_world, int ep, bool nccl) {
+  if (!nccl) return make_process_groups(mpi_world, ep);
+#if defined(SY_WITH_NCCL)
+  SY_CHECK(cuda_available(),
+           "parallel.comm_backend = NCCL needs a GPU on every rank; none is "
+           "visible here (use comm_backend: MPI)");
+  auto world = std::make_shared<NcclCommunicator>(mpi_world, "world", mpi_world->timeout_s());
+  return make_process_groups(world, ep, mpi_world);
+#else
+  SY_THROW(
+      "parallel.comm_backend = NCCL needs a build with CUDA and NCCL (configure with "
+      "-DSY_CUDA=ON), or use comm_backend: MPI");
+#endif
 }
 
 }  // namespace sy

@@ -39,4 +39,9 @@ struct ProcessGroups {
 ProcessGroups make_process_groups(std::shared_ptr<Communicator> world, int ep,
                                   std::shared_ptr<Communicator> world_host = nullptr);
 
+// The groups of a run (parallel.comm_backend): all over MPI, or — nccl — the device exchanges and
+// gradient reductions over an NCCL world bootstrapped from mpi_world, which stays the host groups.
+// NCCL needs one GPU per rank and a build with CUDA; asking for it otherwise is a clear error.
+ProcessGroups make_run_groups(std::shared_ptr<Communicator> mpi_world, int ep, bool nccl);
+
 }  // namespace sy

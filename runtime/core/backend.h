@@ -28,6 +28,10 @@ class Backend {
   virtual void deallocate(void* ptr) = 0;
   // The most memory this backend has had allocated at once (its caching allocator's peak).
   virtual size_t peak_bytes() const = 0;
+  // Host memory the device can copy to and from asynchronously (page-locked on CUDA, plain on the
+  // CPU): the staging buffers of exchanges that pass device data through host MPI.
+  virtual void* allocate_pinned(size_t bytes) = 0;
+  virtual void deallocate_pinned(void* ptr) = 0;
 
   // Copies bytes between any two places this backend can reach (host↔device, device↔device).
   virtual void copy(void* dst, const void* src, size_t bytes, Stream stream) = 0;
@@ -46,6 +50,8 @@ class Backend {
   // Makes later work on `stream` wait for `event`, without blocking the host.
   virtual void wait(Stream stream, Event event) = 0;
   virtual void synchronize(Event event) = 0;
+  // True when the work before the event's last record has finished (never blocks).
+  virtual bool query(Event event) = 0;
 };
 
 // The backend for a device type. Throws when the CUDA backend was not built or no GPU is present.
@@ -59,5 +65,8 @@ bool cuda_available();
 int cuda_device_count();
 // Chooses the GPU this process uses (rank-local). No-op without CUDA.
 void cuda_set_device(int index);
+// The GPU this thread uses (−1 without CUDA). A thread the runtime starts (the communication
+// thread) selects the same GPU as the thread that started it.
+int cuda_current_device();
 
 }  // namespace sy

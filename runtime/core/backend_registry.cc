@@ -39,4 +39,12 @@ void cuda_set_device(int index) {
 #endif
 }
 
+int cuda_current_device() {
+#if defined(SY_WITH_CUDA)
+  return cuda_device_count_impl() > 0 ? cuda_current_device_impl() : -1;
+#else
+  return -1;
+#endif
+}
+
 }  // namespace sy

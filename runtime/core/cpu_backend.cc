@@ -23,6 +23,12 @@ class CpuBackend final : public Backend {
   void* allocate(size_t bytes) override { return pool_.allocate(bytes); }
   void deallocate(void* ptr) override { pool_.deallocate(ptr); }
   size_t peak_bytes() const override { return pool_.peak_bytes_in_use(); }
+  void* allocate_pinned(size_t bytes) override {
+    void* p = std::malloc(bytes ? bytes : 1);
+    SY_CHECK(p != nullptr, "out of host memory allocating " << bytes << " bytes");
+    return p;
+  }
+  void deallocate_pinned(void* ptr) override { std::free(ptr); }
 
   void copy(void* dst, const void* src, size_t bytes, Stream) override {
     if (bytes) std::memmove(dst, src, bytes);
@@ -51,6 +57,7 @@ class CpuBackend final : public Backend {
   void record(Event, Stream) override {}
   void wait(Stream, Event) override {}
   void synchronize(Event) override {}
+  bool query(Event) override { return true; }
 
  private:
   // 64-byte alignment: cache lines and AVX-512 loads (the rounded sizes are multiples of 64).

@@ -8,5 +8,6 @@ Backend& cpu_backend();
 Backend* cuda_backend_or_null();  // null when no GPU is visible
 int cuda_device_count_impl();
 void cuda_set_device_impl(int index);
+int cuda_current_device_impl();
 #endif
 }  // namespace sy

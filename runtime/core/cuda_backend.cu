@@ -37,6 +37,17 @@ class CudaBackend final : public Backend {
   void* allocate(size_t bytes) override { return pool_.allocate(bytes); }
   void deallocate(void* ptr) override { pool_.deallocate(ptr); }
   size_t peak_bytes() const override { return pool_.peak_bytes_in_use(); }
+  void* allocate_pinned(size_t bytes) override {
+    void* p = nullptr;
+    cudaError_t rc = cudaMallocHost(&p, bytes ? bytes : 1);
+    if (rc != cudaSuccess)
+      SY_THROW("cudaMallocHost of " << bytes << " bytes failed (" << cudaGetErrorString(rc)
+                                    << "); page-locked host memory is limited (ulimit -l)");
+    return p;
+  }
+  void deallocate_pinned(void* ptr) override {
+    if (ptr) cudaFreeHost(ptr);
+  }
 
   void copy(void* dst, const void* src, size_t bytes, Stream stream) override {
     if (bytes == 0) return;
@@ -88,6 +99,12 @@ class CudaBackend final : public Backend {
     SY_CUDA_CHECK(cudaStreamWaitEvent(to_cuda(s), to_cuda(e), 0));
   }
   void synchronize(Event e) override { SY_CUDA_CHECK(cudaEventSynchronize(to_cuda(e))); }
+  bool query(Event e) override {
+    cudaError_t rc = cudaEventQuery(to_cuda(e));
+    if (rc == cudaErrorNotReady) return false;
+    SY_CUDA_CHECK(rc);
+    return true;
+  }
 
  private:
   CachingAllocator pool_{[](size_t bytes) {
@@ -124,6 +141,12 @@ void cuda_set_device_impl(int index) {
   int n = cuda_device_count_impl();
   SY_CHECK(n > 0, "no GPU visible; cannot select device " << index);
   SY_CUDA_CHECK(cudaSetDevice(index % n));
+}
+
+int cuda_current_device_impl() {
+  int dev = -1;
+  SY_CUDA_CHECK(cudaGetDevice(&dev));
+  return dev;
 }
 
 Backend* cuda_backend_or_null() {
