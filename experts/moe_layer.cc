@@ -13,20 +13,48 @@ namespace sy {
 
 namespace {
 
+// Adds the host time of a scope to *into (nothing when into is null). sync: on a GPU, first and
+// last waits for the compute stream, so that the time is the step's own (MoeOptions::
+// sync_step_timers; off in training).
 class StepTimer {
  public:
-  explicit StepTimer(double* into) : into_(into), t0_(std::chrono::steady_clock::now()) {}
+  explicit StepTimer(double* into, bool sync = false) : into_(into), sync_(sync && into) {
+    if (sync_) backend(DeviceType::kCUDA).synchronize(Stream{});
+    t0_ = std::chrono::steady_clock::now();
+  }
   ~StepTimer() {
+    if (!into_) return;
+    if (sync_) {
+      try {
+        backend(DeviceType::kCUDA).synchronize(Stream{});
+      } catch (...) {  // a failed kernel: the next checked call reports it
+      }
+    }
     *into_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   }
 
  private:
   double* into_;
+  bool sync_;
   std::chrono::steady_clock::time_point t0_;
 };
 
 Tensor upload_i32(const std::vector<int32_t>& v, int64_t rows, int64_t cols, Device d) {
   return Tensor::from_vector(v, {rows, cols}).to(d);
+}
+
+// The overlap cost model's exchange timer: all-to-alls of per_peer bytes over ep, with buffers on
+// the layer's device.
+double time_exchange(Communicator& ep, Device device, size_t per_peer, int reps) {
+  const int64_t n = ep.size();
+  Tensor send = Tensor::zeros({n, static_cast<int64_t>(per_peer)}, DType::kU8, device);
+  Tensor recv = Tensor::zeros({n, static_cast<int64_t>(per_peer)}, DType::kU8, device);
+  std::vector<size_t> rows(static_cast<size_t>(n), 1);
+  exchange_rows(recv, send, rows, rows, ep);  // warm-up
+  ep.barrier();
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) exchange_rows(recv, send, rows, rows, ep);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
 }
 
 Tensor upload_f32(const std::vector<float>& v, int64_t rows, int64_t cols, Device d) {
@@ -49,7 +77,10 @@ MoeLayer::MoeLayer(const MoeOptions& o, const ProcessGroups& groups, Device devi
                                                   << " experts are not divisible by ep = " << ep);
   SY_CHECK(o.chunks >= 1, "MoE layer '" << o.name << "': chunks must be ≥ 1");
   if (o.overlap_auto) {
-    costs_ = measure_overlap_costs(*groups.ep_group_host, device);
+    Communicator* ep = groups.ep_group.get();
+    costs_ = measure_overlap_costs(*groups.ep_group_host, device, [=](size_t per_peer, int reps) {
+      return time_exchange(*ep, device, per_peer, reps);
+    });
     SY_LOG0("MoE layer '" << o.name << "' overlap cost model: " << costs_.describe());
   }
   width_ = o.item_width();
@@ -110,38 +141,22 @@ void MoeLayer::make_chunks(int n) {
   }
 }
 
-// Runs an exchange on the communication thread when overlapping, else right away. On a GPU the
-// exchange must not read buffers that kernels queued on the compute (default) stream are still
-// writing: an event recorded at posting time is waited for by the communication thread — a host
-// wait, but on that thread, so the main thread keeps queuing compute. (The fully event-chained
-// form, with NCCL waiting on the event on its own stream, is future work: see the README.)
-#define SY_EXCHANGE(timer, ...)             \
-  [&]() -> CommThread::Ticket {             \
-    if (comm_thread_) {                     \
-      Event ready_ = record_ready();        \
-      return comm_thread_->post([=, this] { \
-        wait_ready(ready_);                 \
-        __VA_ARGS__;                        \
-      });                                   \
-    }                                       \
-    StepTimer t_(&(timer));                 \
-    __VA_ARGS__;                            \
-    return 0;                               \
-  }()
-
-Event MoeLayer::record_ready() const {
-  if (!device_.is_cuda()) return Event{};
-  Backend& b = backend(device_);
-  Event e = b.create_event();
-  b.record(e, Stream{});
-  return e;
+void MoeLayer::start_pipeline(bool overlap) {
+  if (!pipeline_ || pipeline_->overlap() != overlap)
+    pipeline_ = std::make_unique<ExchangePipeline>(*groups_.ep_group, device_, overlap);
 }
 
-void MoeLayer::wait_ready(Event e) const {
-  if (!e.handle) return;
-  Backend& b = backend(device_);
-  b.synchronize(e);
-  b.destroy_event(e);
+// Posts the exchange recv ← send over `layout` to start once the marked compute is done. Timed
+// as a whole (the exchange itself) when it runs inline; with overlap, wait() times the exposure.
+ExchangePipeline::Handle MoeLayer::post_exchange(const Tensor& recv, const Tensor& send,
+                                                 const RowLayout& layout,
+                                                 ExchangePipeline::Mark after, double* seconds) {
+  StepTimer t(pipeline_->overlap() ? nullptr : seconds, sync_timers());
+  Communicator* ep = groups_.ep_group.get();
+  HostStaging* staging = &staging_;
+  return pipeline_->post([recv, send, layout, ep, staging](
+                             Stream s) { exchange_rows_on(recv, send, layout, *ep, s, *staging); },
+                         after);
 }
 
 void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_ids, bool training) {
@@ -193,37 +208,31 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
     make_chunks(n);
     stats_.chunks = static_cast<int>(chunks_.size());
   }
-  const bool overlap = options_.overlap && chunks_.size() > 1;
-  if (overlap && !comm_thread_) comm_thread_ = std::make_unique<CommThread>();
-  if (!overlap) comm_thread_.reset();
-
+  start_pipeline(options_.overlap && chunks_.size() > 1);
+  ExchangePipeline& pipe = *pipeline_;
   Tensor send = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
   Tensor recv = Tensor::empty({plan_.recv_total(), width_}, DType::kF32, device_);
   returned_ = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
   {
-    StepTimer t(&stats_.forward.dispatch);
+    StepTimer t(&stats_.forward.dispatch, sync_timers());
     gather_rows(
         send, items_,
         upload_i32(plan_.send_item, plan_.send_total(), 1, device_).reshape({plan_.send_total()}));
     stats_.bytes_dispatched = static_cast<int64_t>(send.nbytes());
   }
-  Communicator* ep = groups_.ep_group.get();
+  // Every dispatch needs only the gather above; chunk c's undispatch needs chunk c's experts.
+  const ExchangePipeline::Mark sent = pipe.mark();
   const int n = static_cast<int>(chunks_.size());
-  std::vector<CommThread::Ticket> arrived(n, 0);
-  auto post_dispatch = [&](int c) {
-    RowLayout l = chunks_[c].layout;
-    arrived[c] = SY_EXCHANGE(stats_.forward.dispatch, exchange_rows(recv, send, l, *ep));
-  };
-  post_dispatch(0);
+  std::vector<ExchangePipeline::Handle> arrived(n);
+  arrived[0] = post_exchange(recv, send, chunks_[0].layout, sent, &stats_.forward.dispatch);
   for (int c = 0; c < n; ++c) {
     Chunk& ch = chunks_[c];
-    if (c + 1 < n) post_dispatch(c + 1);
-    if (comm_thread_) {
-      StepTimer t(&stats_.forward.dispatch);  // time spent waiting: the exposed communication
-      comm_thread_->wait(arrived[c]);
-    }
+    if (c + 1 < n)
+      arrived[c + 1] =
+          post_exchange(recv, send, chunks_[c + 1].layout, sent, &stats_.forward.dispatch);
+    pipe.wait(arrived[c], pipe.overlap() ? &stats_.forward.dispatch : nullptr);
     {
-      StepTimer t(&stats_.forward.experts);
+      StepTimer t(&stats_.forward.experts, sync_timers());
       notify("experts_forward", c, true);
       int64_t rows = ch.row_end - ch.row_begin;
       Tensor xe = Tensor::empty({rows, width_}, DType::kF32, device_);
@@ -234,17 +243,12 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
       scatter_rows(recv, ye, perm_.slice_rows(ch.row_begin, ch.row_end));
       notify("experts_forward", c, false);
     }
-    RowLayout back = ch.layout.reversed();
-    Tensor out_buf = returned_;
-    SY_EXCHANGE(stats_.forward.undispatch, exchange_rows(out_buf, recv, back, *ep));
+    post_exchange(returned_, recv, ch.layout.reversed(), pipe.mark(), &stats_.forward.undispatch);
   }
-  if (comm_thread_) {
-    StepTimer t(&stats_.forward.undispatch);
-    comm_thread_->drain();
-  }
+  pipe.join(pipe.overlap() ? &stats_.forward.undispatch : nullptr);
   Tensor out = Tensor::empty({s_items, width_}, DType::kF32, device_);
   {
-    StepTimer t(&stats_.forward.combine);
+    StepTimer t(&stats_.forward.combine, sync_timers());
     combine_rows(out, returned_, pos_, weight_);
     if (routing_.residual_gate) {
       // BASE: out = α·f(x) + (1 − α)·x.
@@ -268,6 +272,7 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
   stats_.balance_loss = routing_.balance_loss;
   stats_.z_loss = routing_.z_loss;
   stats_.aux_loss = routing_.aux_loss;
+  pipeline_->confirm();
 }
 
 Tensor MoeLayer::one_minus_alpha() const {
@@ -298,7 +303,7 @@ void MoeLayer::backward(const Tensor& dx, const Tensor& dy) {
   std::vector<float> dweight;
   Tensor dret = Tensor::empty(returned_.shape(), DType::kF32, device_);
   {
-    StepTimer t(&stats_.backward.combine);
+    StepTimer t(&stats_.backward.combine, sync_timers());
     Tensor dw = Tensor::empty({s_items, k}, DType::kF32, device_);
     combine_rows_backward(dret, dw, dout, returned_, pos_, weight_);
     dweight = dw.to_vector<float>();
@@ -313,25 +318,21 @@ void MoeLayer::backward(const Tensor& dx, const Tensor& dy) {
   }
   Tensor drecv = Tensor::empty({plan_.recv_total(), width_}, DType::kF32, device_);
   Tensor dsend = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
-  Communicator* ep = groups_.ep_group.get();
+  ExchangePipeline& pipe = *pipeline_;
+  const ExchangePipeline::Mark sent = pipe.mark();
   const int n = static_cast<int>(chunks_.size());
-  std::vector<CommThread::Ticket> arrived(n, 0);
-  auto post_dispatch = [&](int c) {
-    RowLayout l = chunks_[c].layout;
-    arrived[c] = SY_EXCHANGE(stats_.backward.dispatch, exchange_rows(drecv, dret, l, *ep));
-  };
-  post_dispatch(0);
+  std::vector<ExchangePipeline::Handle> arrived(n);
+  arrived[0] = post_exchange(drecv, dret, chunks_[0].layout, sent, &stats_.backward.dispatch);
   for (int c = 0; c < n; ++c) {
     Chunk& ch = chunks_[c];
-    if (c + 1 < n) post_dispatch(c + 1);
-    if (comm_thread_) {
-      StepTimer t(&stats_.backward.dispatch);
-      comm_thread_->wait(arrived[c]);
-    }
+    if (c + 1 < n)
+      arrived[c + 1] =
+          post_exchange(drecv, dret, chunks_[c + 1].layout, sent, &stats_.backward.dispatch);
+    pipe.wait(arrived[c], pipe.overlap() ? &stats_.backward.dispatch : nullptr);
     int64_t rows = ch.row_end - ch.row_begin;
     Tensor dye = Tensor::empty({rows, width_}, DType::kF32, device_);
     {
-      StepTimer t(&stats_.backward.experts);
+      StepTimer t(&stats_.backward.experts, sync_timers());
       notify("experts_backward", c, true);
       Tensor dxe = Tensor::empty({rows, width_}, DType::kF32, device_);
       gather_rows(dye, drecv, perm_.slice_rows(ch.row_begin, ch.row_end));
@@ -339,21 +340,17 @@ void MoeLayer::backward(const Tensor& dx, const Tensor& dy) {
       scatter_rows(drecv, dxe, perm_.slice_rows(ch.row_begin, ch.row_end));
     }
     // dx goes back while this chunk's weight gradients are computed.
-    RowLayout back = ch.layout.reversed();
-    SY_EXCHANGE(stats_.backward.undispatch, exchange_rows(dsend, drecv, back, *ep));
+    post_exchange(dsend, drecv, ch.layout.reversed(), pipe.mark(), &stats_.backward.undispatch);
     {
-      StepTimer t(&stats_.backward.experts);
+      StepTimer t(&stats_.backward.experts, sync_timers());
       experts_->backward_weights(dye, ch.acts, ch.offsets, ch.lb, ch.le);
       ch.acts = ExpertActivations{};  // free the chunk's activations
       notify("experts_backward", c, false);
     }
   }
-  if (comm_thread_) {
-    StepTimer t(&stats_.backward.undispatch);
-    comm_thread_->drain();
-  }
+  pipe.join(pipe.overlap() ? &stats_.backward.undispatch : nullptr);
   {
-    StepTimer t(&stats_.backward.combine);
+    StepTimer t(&stats_.backward.combine, sync_timers());
     // Each item's gradient is the sum of its k dispatched rows' gradients.
     Tensor dsum = Tensor::empty({s_items, width_}, DType::kF32, device_);
     combine_rows(dsum, dsend, pos_, ones_);
@@ -373,6 +370,7 @@ void MoeLayer::backward(const Tensor& dx, const Tensor& dy) {
   } else {
     dx.copy_from(dxh);
   }
+  pipeline_->confirm();
 }
 
 }  // namespace sy

@@ -6,9 +6,13 @@
 // (d→d); h = 1 without projections is plain MoE.
 //
 // After routing and planning (once, over all items), the exchange and the experts run in chunks,
-// each a slice of every rank's local experts: with overlap on, a communication thread moves
-// chunk i+1 toward the experts and chunk i−1 back while the main thread computes chunk i (and, in
-// the backward pass, the weight gradients of chunk i after its dx is on its way). Chunking by
+// each a slice of every rank's local experts: with overlap on, chunk i+1 moves toward the experts
+// and chunk i−1 back while chunk i computes (and, in the backward pass, the weight gradients of
+// chunk i after its dx is on its way) — on a communication thread with host MPI, on a
+// communication stream ordered by events with NCCL (runtime/scheduler/exchange_pipeline.h, which
+// also lists the host waits of each form). The host synchronises inside a pass only where the
+// plan needs host numbers: the router's gate values and the dispatch counts (forward), and the
+// gate-weight gradients (backward), all before the pipeline starts. Chunking by
 // experts rather than by tokens keeps every expert's GEMMs on exactly the same rows whatever n is,
 // so the numbers are bitwise the same with overlap off and for any n (a GEMM over fewer rows may
 // sum in another order on either BLAS). Combine runs once, after the last chunk is back (an item's
@@ -26,7 +30,7 @@
 #include "experts/expert_ffn.h"
 #include "experts/router.h"
 #include "experts/tensor_exchange.h"
-#include "runtime/scheduler/comm_thread.h"
+#include "runtime/scheduler/exchange_pipeline.h"
 #include "runtime/scheduler/overlap_model.h"
 
 namespace sy {
@@ -89,8 +93,11 @@ class MoeLayer {
   };
   void make_chunks(int n);
   Tensor one_minus_alpha() const;  // BASE: 1 − α per item, on the device
-  Event record_ready() const;      // GPU: marks the compute stream's progress (null on CPU)
-  void wait_ready(Event e) const;
+  void start_pipeline(bool overlap);
+  ExchangePipeline::Handle post_exchange(const Tensor& recv, const Tensor& send,
+                                         const RowLayout& layout, ExchangePipeline::Mark after,
+                                         double* seconds);
+  bool sync_timers() const { return options_.sync_step_timers && device_.is_cuda(); }
   void notify(const char* step, int chunk, bool begin) {
     if (observer_) observer_(step, chunk, begin);
   }
@@ -112,7 +119,8 @@ class MoeLayer {
   Tensor one_minus_alpha_;             // BASE: saved by forward for backward
   Tensor returned_;                    // (send rows, w): the experts' outputs in send order
   std::vector<Chunk> chunks_;
-  std::unique_ptr<CommThread> comm_thread_;
+  HostStaging staging_;  // GPU + host MPI: the pinned buffers the exchanges pass through
+  std::unique_ptr<ExchangePipeline> pipeline_;  // after staging_: its jobs use staging_
   OverlapCosts costs_;
   Observer observer_;
   MoeStats stats_;

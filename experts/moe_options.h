@@ -26,12 +26,16 @@ struct MoeOptions {
   int xmoe_dim = 16;
   int monarch_blocks = 4;  // blocks of BLOCKDIAG experts' weights
   // The overlap scheduler: the exchange and the expert compute are pipelined over `chunks` slices
-  // of every rank's local experts (at most E/ep of them) on a communication thread. overlap false:
-  // the same chunks, one after the other on the main thread. overlap_auto: chunks chosen per step
-  // by the measured cost model (runtime/scheduler/overlap_model.h). Same numbers either way.
+  // of every rank's local experts (at most E/ep of them), communication running beside compute.
+  // overlap false: the same chunks, one after the other on the main thread. overlap_auto: chunks
+  // chosen per step by the measured cost model (runtime/scheduler/overlap_model.h). Same numbers
+  // either way.
   int chunks = 1;
   bool overlap = false;
   bool overlap_auto = false;
+  // GPU: wait for the device at the start and end of every timed step, so that MoeStats holds each
+  // step's own time (the benchmark's serial baseline). Off in training: it defeats the overlap.
+  bool sync_step_timers = false;
   uint64_t seed = 1234;
   std::string name = "moe";  // parameter-name prefix; also the random streams' names
 

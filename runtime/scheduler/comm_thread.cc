@@ -2,7 +2,18 @@
 
 namespace sy {
 
-CommThread::CommThread() : thread_([this] { run(); }) {}
+CommThread::CommThread(std::function<void()> on_start)
+    : thread_([this, on_start = std::move(on_start)] {
+        if (on_start) {
+          try {
+            on_start();
+          } catch (...) {
+            std::lock_guard<std::mutex> lock(mu_);
+            error_ = std::current_exception();  // every job is then skipped and wait() rethrows
+          }
+        }
+        run();
+      }) {}
 
 CommThread::~CommThread() {
   {

@@ -22,7 +22,8 @@ class CommThread {
  public:
   using Ticket = uint64_t;
 
-  CommThread();
+  // on_start runs first on the new thread (e.g. selecting the caller's GPU).
+  explicit CommThread(std::function<void()> on_start = {});
   ~CommThread();
   CommThread(const CommThread&) = delete;
   CommThread& operator=(const CommThread&) = delete;

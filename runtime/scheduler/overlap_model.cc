@@ -46,20 +46,11 @@ int choose_chunks(const OverlapCosts& c, double flops, double bytes, int exchang
   return best;
 }
 
-OverlapCosts measure_overlap_costs(Communicator& group, Device device) {
+OverlapCosts measure_overlap_costs(Communicator& group, Device device,
+                                   const ExchangeTimer& exchange_s) {
   const int n = group.size();
   OverlapCosts c;
-  // α and β from all-to-all-v of 64 B and of 1 MiB per peer (host buffers: the MPI path).
-  auto exchange_s = [&](size_t per_peer, int reps) {
-    std::vector<char> send(per_peer * n, 1), recv(per_peer * n);
-    std::vector<size_t> counts(n, per_peer);
-    AllToAllLayout l = AllToAllLayout::packed(counts, counts);
-    group.all_to_all_v(send.data(), recv.data(), l);  // warm-up
-    group.barrier();
-    double t0 = now_s();
-    for (int i = 0; i < reps; ++i) group.all_to_all_v(send.data(), recv.data(), l);
-    return (now_s() - t0) / reps;
-  };
+  // α and β from all-to-all-v of 64 B and of 1 MiB per peer, moved as the layer moves them.
   const size_t big = size_t{1} << 20;
   double t_small = exchange_s(64, 20), t_big = exchange_s(big, 5);
   // GEMM rate on the layer's device.
@@ -74,7 +65,8 @@ OverlapCosts measure_overlap_costs(Communicator& group, Device device) {
   for (int i = 0; i < reps; ++i) gemm(out, a, b, false, false, 1, 0);
   if (device.is_cuda()) backend(device).synchronize(Stream{});
   double t_gemm = (now_s() - t0) / reps;
-  // One pipeline stage's hand-off to the communication thread and back.
+  // One pipeline stage's hand-off to the communication thread and back (an upper bound for the
+  // GPU + NCCL form, whose stages are an event record and wait).
   CommThread thread;
   thread.wait(thread.post([] {}));
   t0 = now_s();
@@ -82,7 +74,7 @@ OverlapCosts measure_overlap_costs(Communicator& group, Device device) {
   double t_stage = (now_s() - t0) / 50;
 
   std::vector<double> times = {t_small, t_big, t_gemm, t_stage};
-  group.all_reduce(times.data(), times.size(), DType::kF64, CommOp::kMax);
+  group.all_reduce(times.data(), times.size(), DType::kF64, CommOp::kMax);  // host numbers
   c.latency_s = times[0];
   double sent = static_cast<double>(big) * std::max(n - 1, 1);
   c.bytes_per_s = sent / std::max(times[1] - times[0], 1e-9);

@@ -9,6 +9,7 @@
 // logged; the inputs (FLOPs, bytes) are those of the step at hand.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "comm/communicator.h"
@@ -29,8 +30,14 @@ double predict_pipeline_s(const OverlapCosts& c, double flops, double bytes, int
 // The n in [1, max_chunks] with the smallest predicted time (the smallest n on ties).
 int choose_chunks(const OverlapCosts& c, double flops, double bytes, int exchanges, int max_chunks);
 
-// Measures the costs on `group` (collective; every rank gets the same values: the maximum of the
-// times over the group, so every rank later picks the same n).
-OverlapCosts measure_overlap_costs(Communicator& group, Device device);
+// Seconds per all-to-all of `per_peer` bytes to every peer of the layer's group, as the layer moves
+// them (device buffers, staging), averaged over `reps`; collective.
+using ExchangeTimer = std::function<double(size_t per_peer, int reps)>;
+
+// Measures the costs (collective over `group`, an MPI group of the same ranks as the layer's; every
+// rank gets the same values: the maximum of the times over the group, so every rank later picks
+// the same n). The GEMM rate is measured on `device`.
+OverlapCosts measure_overlap_costs(Communicator& group, Device device,
+                                   const ExchangeTimer& exchange_s);
 
 }  // namespace sy

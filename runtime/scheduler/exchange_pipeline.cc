@@ -1,0 +1,113 @@
+#include "runtime/scheduler/exchange_pipeline.h"
+
+#include <chrono>
+
+#include "runtime/core/error.h"
+
+namespace sy {
+
+namespace {
+
+class HostTimer {
+ public:
+  explicit HostTimer(double* into) : into_(into), t0_(std::chrono::steady_clock::now()) {}
+  ~HostTimer() {
+    if (into_)
+      *into_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  }
+
+ private:
+  double* into_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+}  // namespace
+
+ExchangePipeline::ExchangePipeline(Communicator& comm, Device device, bool overlap)
+    : comm_(comm),
+      device_(device),
+      overlap_(overlap),
+      on_gpu_(device.is_cuda()),
+      stream_ordered_(device.is_cuda() && comm.stream_ordered()) {
+  if (on_gpu_) {
+    cuda_device_ = cuda_current_device();
+    comm_stream_ = backend(device_).create_stream();
+  }
+  if (overlap_ && !stream_ordered_) {
+    int dev = cuda_device_;
+    thread_ = std::make_unique<CommThread>([dev] {
+      if (dev >= 0) cuda_set_device(dev);
+    });
+  }
+}
+
+ExchangePipeline::~ExchangePipeline() {
+  thread_.reset();  // runs (or skips) what is queued, then joins
+  if (!on_gpu_) return;
+  Backend& b = backend(device_);
+  for (Event e : marks_) b.destroy_event(e);
+  for (Event e : done_) b.destroy_event(e);
+  b.destroy_stream(comm_stream_);
+}
+
+Event ExchangePipeline::event(std::vector<Event>& pool, size_t i) {
+  while (pool.size() <= i) pool.push_back(backend(device_).create_event());
+  return pool[i];
+}
+
+ExchangePipeline::Mark ExchangePipeline::mark() {
+  if (!on_gpu_) return -1;
+  Event e = event(marks_, static_cast<size_t>(n_marks_));
+  backend(device_).record(e, Stream{});
+  return n_marks_++;
+}
+
+ExchangePipeline::Handle ExchangePipeline::post(Job job, Mark after, double* seconds) {
+  const Handle h = static_cast<Handle>(tickets_.size());
+  Event ready = on_gpu_ && after >= 0 ? marks_.at(static_cast<size_t>(after)) : Event{};
+  Event done = on_gpu_ ? event(done_, static_cast<size_t>(h)) : Event{};
+  auto run = [this, job = std::move(job), ready, done] {
+    if (ready.handle) backend(device_).wait(comm_stream_, ready);
+    job(comm_stream_);
+    if (done.handle) backend(device_).record(done, comm_stream_);
+  };
+  if (thread_) {
+    tickets_.push_back(thread_->post(std::move(run)));
+    return h;
+  }
+  HostTimer t(seconds);
+  run();
+  tickets_.push_back(0);
+  if (stream_ordered_) {
+    if (overlap_)
+      pending_confirm_ = true;
+    else
+      comm_.wait_stream(comm_stream_, "all_to_all_v (MoE exchange)");
+  }
+  return h;
+}
+
+void ExchangePipeline::wait(Handle h, double* seconds) {
+  SY_CHECK(h >= 0 && static_cast<size_t>(h) < tickets_.size(),
+           "ExchangePipeline::wait: no job " << h << " in this round");
+  HostTimer t(seconds);
+  if (thread_) thread_->wait(tickets_[h]);
+  if (on_gpu_) backend(device_).wait(Stream{}, done_[h]);
+}
+
+void ExchangePipeline::join(double* seconds) {
+  // The communication stream runs its jobs in order: the last job's event covers them all.
+  if (!tickets_.empty()) wait(static_cast<Handle>(tickets_.size() - 1), seconds);
+  tickets_.clear();
+  n_marks_ = 0;
+}
+
+void ExchangePipeline::confirm() {
+  if (thread_) thread_->drain();
+  if (pending_confirm_) {
+    pending_confirm_ = false;
+    comm_.wait_stream(comm_stream_, "all_to_all_v (MoE exchange pipeline)");
+  }
+}
+
+}  // namespace sy

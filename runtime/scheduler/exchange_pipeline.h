@@ -1,0 +1,89 @@
+// The exchange pipeline of the overlap scheduler (DESIGN.md contract 5): runs a layer's exchanges
+// concurrently with its compute, with the dependencies between them made explicit, on every
+// combination of device and communicator. The layer queues compute on the default (compute)
+// stream and calls, per exchange:
+//
+//   Mark m = p.mark();         // the compute queued so far (the exchange's inputs)
+//   Handle h = p.post(job, m); // the exchange may start once that compute is done
+//   ...                        // more compute, independent of h
+//   p.wait(h);                 // compute queued from here on sees h's data
+//   p.join();                  // compute from here on sees every exchange's data
+//
+// How each form runs (one job = one all-to-all-v; the job gets the communication stream):
+//
+//   CPU, host MPI        overlap: jobs run on the communication thread; wait() blocks the main
+//                        thread until the job is done. Off: jobs run inline.
+//   GPU, NCCL            jobs are enqueued by the main thread on the communication stream after
+//                        the mark's event, each followed by an event the compute stream waits for:
+//                        no host synchronisation in the pipeline. Overlap off: each job is also
+//                        waited for on the host (serial, deadline-bounded). After join(), confirm()
+//                        waits on the host, within the communicator's deadline, for the
+//                        communication stream (on expiry the NCCL communicator is aborted): the
+//                        one host wait, at the end of the layer's pass, after its remaining compute
+//                        is queued.
+//   GPU, host MPI        the job copies device→pinned host on the communication stream after the
+//                        mark's event, waits for that copy (host MPI needs the bytes), exchanges,
+//                        and copies host→device on the communication stream. Overlap: on the
+//                        communication thread; wait() blocks the main thread until the job has run
+//                        (the bytes must cross the host), then the compute stream waits for the
+//                        job's event — the compute queued before it keeps the GPU busy meanwhile.
+//
+// Jobs run in posting order on every rank, so the collectives inside them match across ranks.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "runtime/core/backend.h"
+#include "runtime/scheduler/comm_thread.h"
+
+namespace sy {
+
+class ExchangePipeline {
+ public:
+  using Job = std::function<void(Stream comm_stream)>;
+  using Mark = int;    // an event on the compute stream (−1 on the CPU)
+  using Handle = int;  // a posted job
+
+  ExchangePipeline(Communicator& comm, Device device, bool overlap);
+  ~ExchangePipeline();
+  ExchangePipeline(const ExchangePipeline&) = delete;
+  ExchangePipeline& operator=(const ExchangePipeline&) = delete;
+
+  bool overlap() const { return overlap_; }
+  Stream comm_stream() const { return comm_stream_; }
+
+  // Marks the compute queued so far.
+  Mark mark();
+  // Posts job to start once the marked compute is done. `seconds` accumulates the host time the
+  // job takes when it runs inline (overlap off); null for none.
+  Handle post(Job job, Mark after, double* seconds = nullptr);
+  // Compute queued after this call sees the data of h (and of every job posted before it).
+  // `seconds` accumulates the host time spent waiting.
+  void wait(Handle h, double* seconds = nullptr);
+  // wait() for every job posted so far; starts a new round of marks and handles.
+  void join(double* seconds = nullptr);
+  // Deadline-bounded host wait for the communication queued by the last round (GPU + NCCL with
+  // overlap; a no-op where join() already waited on the host). Rethrows a job's failure.
+  void confirm();
+
+ private:
+  Event event(std::vector<Event>& pool, size_t i);
+
+  Communicator& comm_;
+  Device device_;
+  bool overlap_;
+  bool on_gpu_;
+  bool stream_ordered_;  // GPU and a stream-ordered communicator: no communication thread
+  int cuda_device_ = -1;
+  Stream comm_stream_;
+  std::unique_ptr<CommThread> thread_;
+  std::vector<Event> marks_, done_;  // per round: compute marks; one event per job, after it
+  std::vector<CommThread::Ticket> tickets_;
+  int n_marks_ = 0;
+  bool pending_confirm_ = false;
+};
+
+}  // namespace sy
