@@ -38,7 +38,8 @@ const char* kUsage =
     "layer\n"
     "                     time against overlap off (comm + compute measured in the same run)\n"
     "Without --config: d_model 256, 8 experts, top-2, d_expert 1024, FFN_GELU, capacity 1.25,\n"
-    "ep = world size.\n";
+    "ep = world size. On a GPU: --set parallel.device=CUDA, and --set parallel.comm_backend=NCCL\n"
+    "for NCCL (one GPU per rank); with MPI, ranks may share a GPU (staged through host).\n";
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -190,12 +191,16 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
   Device device = config.parallel().device() == pb::CUDA ? Device::cuda() : Device::cpu();
   if (device.is_cuda()) cuda_set_device(mpi_local_rank());
   const int ep = config.parallel().ep();
-  ProcessGroups groups = make_process_groups(world, ep);
+  ProcessGroups groups = make_run_groups(world, ep, config.parallel().comm_backend() == pb::NCCL);
   const auto& model = config.model();
   MoeOptions o = MoeOptions::from_config(model.moe(), model.d_model(), model.family() == pb::MH_MOE,
                                          config.seed(), "bench");
   o.set_overlap(config.parallel());
-  MoeLayer layer(o, groups, device);
+  // On a GPU the step split needs the device synchronised at each step boundary (a few µs each);
+  // the overlap study's pipelined runs are timed whole, without it.
+  MoeOptions main_options = o;
+  main_options.sync_step_timers = true;
+  MoeLayer layer(main_options, groups, device);
 
   const int64_t d = o.d_model, t0 = world->rank() * tokens;
   Tensor x = Tensor::empty({tokens, d}, DType::kF32, device);
@@ -276,6 +281,7 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
     MoeOptions off = o;
     off.chunks = 1;
     off.overlap = off.overlap_auto = false;
+    off.sync_step_timers = true;
     MoeLayer off_layer(off, groups, device);
     Timing base = time_layer(off_layer, x, dy, ids, iters, warmup, *world);
     SY_LOG0("# overlap: off = " << base.layer_s * 1e3 << " ms per forward+backward, of which comm "

@@ -1,7 +1,9 @@
 // Whole language models on the CPU: the gradient of the global loss (cross-entropy + MoE auxiliary
 // losses) against finite differences for every family, and a full training step — forward,
 // backward, gradient reduction, AdamW — giving the same loss and the same updated parameters at
-// every world size (np 1, 2, 4) and ep, with the same global batch.
+// every world size (np 1, 2, 4) and ep, with the same global batch; and the overlap scheduler
+// (parallel.overlap_chunks, overlap_auto) changes no number of that step in any MoE family,
+// including sMLP's feature-space sMoE.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -161,6 +163,38 @@ TEST(Model, TrainingStepIsTheSameAtEveryWorldSizeAndEp) {
         for (size_t j = 0; j < a.size(); ++j)
           ASSERT_NEAR(a[j], b[j], 1e-5 * std::fabs(b[j]) + 2e-5) << pm[i]->name << " ep " << ep;
       }
+    }
+  }
+}
+
+TEST(Model, OverlapChangesNoNumberOfATrainingStep) {
+  auto world = testing::world();
+  const int w = world->size(), me = world->rank();
+  const int64_t global = 4, t = 6, per = global / w;
+  for (int f : {1, 2, 4, 5, 8}) {  // Switch, MH-MoE, both sMLP routings, Monarch experts
+    for (int ep : {1, w}) {
+      SCOPED_TRACE(pb::ModelFamily_Name(families()[f].model().family()) + " ep " +
+                   std::to_string(ep) + " family " + std::to_string(f));
+      ProcessGroups g = make_process_groups(world, ep);
+      auto run = [&](int chunks, bool automatic) {
+        pb::RunConfig c = families()[f];
+        c.mutable_parallel()->set_overlap_chunks(chunks);
+        c.mutable_parallel()->set_overlap_auto(automatic);
+        LanguageModel m(c, g, Device::cpu());
+        std::vector<int32_t> ids, targets;
+        tokens(ids, targets, me * per, per, t);
+        m.zero_grad();
+        LossReport r = m.forward(ids, targets, per, true);
+        m.backward();
+        m.reduce_gradients();
+        std::vector<std::vector<float>> out = {
+            {static_cast<float>(r.loss), static_cast<float>(r.aux)}};
+        for (Param* p : m.params()) out.push_back(p->grad.to_vector<float>());
+        return out;
+      };
+      const auto off = run(1, false);
+      for (int n : {2, 3}) EXPECT_EQ(run(n, false), off) << n << " chunks";
+      EXPECT_EQ(run(1, true), off) << "auto";
     }
   }
 }

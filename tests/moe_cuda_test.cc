@@ -1,5 +1,8 @@
 // The MoE layer on a GPU against the same layer on the CPU (same options, seed, inputs): outputs,
-// input gradients and parameter gradients. Skipped only where no GPU is visible.
+// input gradients and parameter gradients — serial, and through the overlap pipeline's GPU forms
+// (n = 2, 3 chunks and auto): host MPI staged through pinned buffers on a communication stream
+// (np 1, 2: the ranks may share a GPU), and NCCL on a communication stream ordered by events
+// (when every rank has a GPU of its own). Skipped only where no GPU is visible.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,18 +13,50 @@
 namespace sy {
 namespace {
 
-void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
-  auto g = got.to_vector<float>(), w = want.to_vector<float>();
+struct Result {
+  std::vector<float> y, dx;
+  std::vector<std::vector<float>> grads;
+  std::vector<std::string> names;
+  std::vector<int32_t> experts;
+  int chunks = 1;
+};
+
+Result run(const MoeOptions& o, const ProcessGroups& g, Device device, int64_t n) {
+  MoeLayer layer(o, g, device);
+  const int64_t t0 = g.world->rank() * n, d = o.d_model;
+  Tensor x = testing::global_rows(1, t0, t0 + n, d), dy = testing::global_rows(2, t0, t0 + n, d);
+  Tensor y = Tensor::empty({n, d}, DType::kF32, device);
+  Tensor dx = Tensor::empty({n, d}, DType::kF32, device);
+  layer.zero_grad();
+  layer.forward(y, x.to(device), nullptr, true);
+  layer.backward(dx, dy.to(device));
+  Result r{y.to_vector<float>(),   dx.to_vector<float>(), {}, {},
+           layer.routing().expert, layer.stats().chunks};
+  for (Param* p : layer.params()) {
+    r.grads.push_back(p->grad.to_vector<float>());
+    r.names.push_back(p->name);
+  }
+  return r;
+}
+
+void expect_close(const std::vector<float>& g, const std::vector<float>& w,
+                  const std::string& what) {
   ASSERT_EQ(g.size(), w.size()) << what;
   for (size_t i = 0; i < g.size(); ++i)
     ASSERT_LE(std::fabs(g[i] - w[i]), 1e-4 * (1 + std::fabs(w[i]))) << what << "[" << i << "]";
 }
 
-TEST(MoeCuda, LayerMatchesTheCpuLayer) {
-  if (!cuda_available()) GTEST_SKIP() << "no GPU visible: the CUDA path is compiled, not run";
-  auto world = testing::world();
-  cuda_set_device(mpi_local_rank());
-  const int w = world->size();
+void expect_matches(const Result& gpu, const Result& cpu, const std::string& what) {
+  EXPECT_EQ(gpu.experts, cpu.experts) << what << ": routing";
+  expect_close(gpu.y, cpu.y, what + " y");
+  expect_close(gpu.dx, cpu.dx, what + " dx");
+  ASSERT_EQ(gpu.grads.size(), cpu.grads.size());
+  for (size_t i = 0; i < cpu.grads.size(); ++i)
+    expect_close(gpu.grads[i], cpu.grads[i], what + " " + cpu.names[i]);
+}
+
+std::vector<MoeOptions> variants(int w) {
+  std::vector<MoeOptions> vs;
   for (int variant = 0; variant < 3; ++variant) {
     MoeOptions o;
     o.d_model = 32;
@@ -38,23 +73,64 @@ TEST(MoeCuda, LayerMatchesTheCpuLayer) {
       o.router = pb::BASE;
       o.top_k = 1;
     }
-    ProcessGroups g = make_process_groups(world, w);
-    MoeLayer cpu(o, g, Device::cpu()), gpu(o, g, Device::cuda());
-    const int64_t n = 64, t0 = world->rank() * n, d = o.d_model;
-    Tensor x = testing::global_rows(1, t0, t0 + n, d), dy = testing::global_rows(2, t0, t0 + n, d);
-    Tensor y = Tensor::empty({n, d}, DType::kF32), dx = Tensor::empty({n, d}, DType::kF32);
-    Tensor yg = Tensor::empty({n, d}, DType::kF32, Device::cuda()), dxg = yg.to(Device::cuda());
-    cpu.zero_grad();
-    gpu.zero_grad();
-    cpu.forward(y, x, nullptr, true);
-    gpu.forward(yg, x.to(Device::cuda()), nullptr, true);
-    EXPECT_EQ(gpu.routing().expert, cpu.routing().expert) << "variant " << variant;
-    cpu.backward(dx, dy);
-    gpu.backward(dxg, dy.to(Device::cuda()));
-    expect_close(yg, y, "y");
-    expect_close(dxg, dx, "dx");
-    auto pc = cpu.params(), pg = gpu.params();
-    for (size_t i = 0; i < pc.size(); ++i) expect_close(pg[i]->grad, pc[i]->grad, pc[i]->name);
+    vs.push_back(o);
+  }
+  return vs;
+}
+
+// Overlap settings: off, n = 2 and 3 (4 local experts: uneven slices for 3), auto.
+std::vector<std::pair<std::string, MoeOptions>> overlap_settings(const MoeOptions& base) {
+  std::vector<std::pair<std::string, MoeOptions>> out;
+  for (int n : {1, 2, 3, 0}) {
+    MoeOptions o = base;
+    o.overlap_auto = n == 0;
+    o.chunks = std::max(n, 1);
+    o.overlap = n != 1;
+    out.emplace_back(n == 0 ? "auto" : "n=" + std::to_string(n), o);
+  }
+  return out;
+}
+
+TEST(MoeCuda, LayerMatchesTheCpuLayerWithAndWithoutOverlapOverHostMpi) {
+  if (!cuda_available()) GTEST_SKIP() << "no GPU visible: the CUDA path is compiled, not run";
+  auto world = testing::world();
+  cuda_set_device(mpi_local_rank());
+  const int w = world->size();
+  ProcessGroups g = make_process_groups(world, w);
+  int v = 0;
+  for (const MoeOptions& base : variants(w)) {
+    const Result cpu = run(base, g, Device::cpu(), 64);
+    for (const auto& [name, o] : overlap_settings(base)) {
+      Result gpu = run(o, g, Device::cuda(), 64);
+      expect_matches(gpu, cpu, "variant " + std::to_string(v) + " " + name);
+      if (o.overlap && !o.overlap_auto) {
+        EXPECT_EQ(gpu.chunks, o.chunks);
+      }
+    }
+    ++v;
+  }
+}
+
+TEST(MoeCuda, LayerMatchesTheCpuLayerWithAndWithoutOverlapOverNccl) {
+  if (!cuda_available()) GTEST_SKIP() << "no GPU visible: the CUDA path is compiled, not run";
+  auto world = testing::world();
+  const int w = world->size();
+  // NCCL needs a GPU per rank (these tests run on one node).
+  if (cuda_device_count() < w) {
+    GTEST_SKIP() << "NCCL needs one GPU per rank: " << w << " ranks, " << cuda_device_count()
+                 << " GPUs";
+  }
+  cuda_set_device(mpi_local_rank());
+  ProcessGroups g_mpi = make_process_groups(world, w);
+  ProcessGroups g = make_run_groups(world, w, true);
+  ASSERT_STREQ(g.ep_group->backend_name(), "nccl");
+  int v = 0;
+  for (const MoeOptions& base : variants(w)) {
+    const Result cpu = run(base, g_mpi, Device::cpu(), 64);
+    for (const auto& [name, o] : overlap_settings(base))
+      expect_matches(run(o, g, Device::cuda(), 64), cpu,
+                     "nccl variant " + std::to_string(v) + " " + name);
+    ++v;
   }
 }
 

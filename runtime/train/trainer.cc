@@ -25,7 +25,8 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
   validate_config(config_, w);
   device_ = config_.parallel().device() == pb::CUDA ? Device::cuda() : Device::cpu();
   if (device_.is_cuda()) cuda_set_device(mpi_local_rank());
-  groups_ = make_process_groups(world_, config_.parallel().ep());
+  groups_ = make_run_groups(world_, config_.parallel().ep(),
+                            config_.parallel().comm_backend() == pb::NCCL);
   model_ = std::make_unique<LanguageModel>(config_, groups_, device_);
   optimizer_ = std::make_unique<AdamW>(model_->params(), config_.optimizer());
   const auto& d = config_.data();
