@@ -62,7 +62,7 @@ ExchangePipeline::Mark ExchangePipeline::mark() {
   return n_marks_++;
 }
 
-ExchangePipeline::Handle ExchangePipeline::post(Job job, Mark after, double* seconds) {
+ExchangePipeline::Handle ExchangePipeline::post(Job job, Mark after) {
   const Handle h = static_cast<Handle>(tickets_.size());
   Event ready = on_gpu_ && after >= 0 ? marks_.at(static_cast<size_t>(after)) : Event{};
   Event done = on_gpu_ ? event(done_, static_cast<size_t>(h)) : Event{};
@@ -75,7 +75,6 @@ ExchangePipeline::Handle ExchangePipeline::post(Job job, Mark after, double* sec
     tickets_.push_back(thread_->post(std::move(run)));
     return h;
   }
-  HostTimer t(seconds);
   run();
   tickets_.push_back(0);
   if (stream_ordered_) {
@@ -84,6 +83,9 @@ ExchangePipeline::Handle ExchangePipeline::post(Job job, Mark after, double* sec
     else
       comm_.wait_stream(comm_stream_, "all_to_all_v (MoE exchange)");
   }
+  // Serial: the compute stream may as well wait now (a synchronised timer then covers the job's
+  // copies back too).
+  if (on_gpu_ && !overlap_) backend(device_).wait(Stream{}, done);
   return h;
 }
 

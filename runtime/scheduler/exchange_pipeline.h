@@ -57,9 +57,9 @@ class ExchangePipeline {
 
   // Marks the compute queued so far.
   Mark mark();
-  // Posts job to start once the marked compute is done. `seconds` accumulates the host time the
-  // job takes when it runs inline (overlap off); null for none.
-  Handle post(Job job, Mark after, double* seconds = nullptr);
+  // Posts job to start once the marked compute is done (with overlap off it runs before post
+  // returns, and on a GPU the compute stream waits for it at once).
+  Handle post(Job job, Mark after);
   // Compute queued after this call sees the data of h (and of every job posted before it).
   // `seconds` accumulates the host time spent waiting.
   void wait(Handle h, double* seconds = nullptr);
