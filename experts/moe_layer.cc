@@ -224,12 +224,10 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
   const ExchangePipeline::Mark sent = pipe.mark();
   const int n = static_cast<int>(chunks_.size());
   std::vector<ExchangePipeline::Handle> arrived(n);
-  arrived[0] = post_exchange(recv, send, chunks_[0].layout, sent, &stats_.forward.dispatch);
+  for (int c = 0; c < n; ++c)
+    arrived[c] = post_exchange(recv, send, chunks_[c].layout, sent, &stats_.forward.dispatch);
   for (int c = 0; c < n; ++c) {
     Chunk& ch = chunks_[c];
-    if (c + 1 < n)
-      arrived[c + 1] =
-          post_exchange(recv, send, chunks_[c + 1].layout, sent, &stats_.forward.dispatch);
     pipe.wait(arrived[c], pipe.overlap() ? &stats_.forward.dispatch : nullptr);
     {
       StepTimer t(&stats_.forward.experts, sync_timers());
@@ -322,12 +320,10 @@ void MoeLayer::backward(const Tensor& dx, const Tensor& dy) {
   const ExchangePipeline::Mark sent = pipe.mark();
   const int n = static_cast<int>(chunks_.size());
   std::vector<ExchangePipeline::Handle> arrived(n);
-  arrived[0] = post_exchange(drecv, dret, chunks_[0].layout, sent, &stats_.backward.dispatch);
+  for (int c = 0; c < n; ++c)
+    arrived[c] = post_exchange(drecv, dret, chunks_[c].layout, sent, &stats_.backward.dispatch);
   for (int c = 0; c < n; ++c) {
     Chunk& ch = chunks_[c];
-    if (c + 1 < n)
-      arrived[c + 1] =
-          post_exchange(drecv, dret, chunks_[c + 1].layout, sent, &stats_.backward.dispatch);
     pipe.wait(arrived[c], pipe.overlap() ? &stats_.backward.dispatch : nullptr);
     int64_t rows = ch.row_end - ch.row_begin;
     Tensor dye = Tensor::empty({rows, width_}, DType::kF32, device_);

@@ -15,6 +15,7 @@
 #include "experts/moe_layer.h"
 #include "launch/args.h"
 #include "launch/commands.h"
+#include "launch/emulated_link.h"
 #include "runtime/core/config.h"
 #include "runtime/core/deadline.h"
 #include "runtime/core/logging.h"
@@ -37,6 +38,10 @@ const char* kUsage =
     "  --overlap LIST     compare overlap settings, e.g. --overlap 1,2,4,auto: for each n the "
     "layer\n"
     "                     time against overlap off (comm + compute measured in the same run)\n"
+    "  --emulate-link GBPS[,US]  hold each payload all-to-all until it would have crossed a link "
+    "of\n"
+    "                     GBPS GB/s per rank (+US µs latency): a transfer that, like a NIC's DMA,\n"
+    "                     takes no CPU (MPI backend only; see launch/emulated_link.h)\n"
     "Without --config: d_model 256, 8 experts, top-2, d_expert 1024, FFN_GELU, capacity 1.25,\n"
     "ep = world size. On a GPU: --set parallel.device=CUDA, and --set parallel.comm_backend=NCCL\n"
     "for NCCL (one GPU per rank); with MPI, ranks may share a GPU (staged through host).\n";
@@ -164,8 +169,8 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
     if (process_rank() <= 0) std::fputs(kUsage, stdout);
     return 0;
   }
-  Args args(argv,
-            {"--config", "--set", "--tokens", "-n", "-w", "--json", "--timeout", "--overlap"});
+  Args args(argv, {"--config", "--set", "--tokens", "-n", "-w", "--json", "--timeout", "--overlap",
+                   "--emulate-link"});
   double timeout = args.get_double("--timeout", default_comm_timeout_s());
   std::shared_ptr<Communicator> world = mpi_world(timeout);
   const int w = world->size();
@@ -192,6 +197,16 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
   if (device.is_cuda()) cuda_set_device(mpi_local_rank());
   const int ep = config.parallel().ep();
   ProcessGroups groups = make_run_groups(world, ep, config.parallel().comm_backend() == pb::NCCL);
+  std::string link = args.get("--emulate-link", "");
+  if (!link.empty()) {
+    SY_CHECK(config.parallel().comm_backend() == pb::MPI,
+             "--emulate-link wraps the MPI backend; drop it or use parallel.comm_backend=MPI");
+    size_t comma = link.find(',');
+    double gbps = std::stod(link.substr(0, comma));
+    double latency_us = comma == std::string::npos ? 0.0 : std::stod(link.substr(comma + 1));
+    groups.ep_group =
+        std::make_shared<EmulatedLinkCommunicator>(groups.ep_group, gbps, latency_us * 1e-6);
+  }
   const auto& model = config.model();
   MoeOptions o = MoeOptions::from_config(model.moe(), model.d_model(), model.family() == pb::MH_MOE,
                                          config.seed(), "bench");
@@ -230,9 +245,10 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
   double drop_rate = st.routed_world ? double(st.dropped_world) / st.routed_world : 0.0;
   int active = 0;
   for (int64_t l : st.load_world) active += l > 0;
-  SY_LOG0("# switchyard bench moe-layer: world " << w << ", ep " << ep << ", device "
-                                                 << device_name(device) << ", OpenBLAS threads "
-                                                 << openblas_get_num_threads());
+  SY_LOG0("# switchyard bench moe-layer: world "
+          << w << ", ep " << ep << ", device " << device_name(device) << ", OpenBLAS threads "
+          << openblas_get_num_threads()
+          << (link.empty() ? std::string() : ", emulated link " + link));
   SY_LOG0("# tokens/rank " << tokens << ", d " << d << ", E " << o.num_experts << " ("
                            << o.num_experts / ep << "/rank), k " << o.top_k << ", F " << hidden
                            << ", h " << o.num_heads << (o.mh_projections ? " (MH-MoE)" : "")

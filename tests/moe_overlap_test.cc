@@ -136,12 +136,16 @@ class Gates {
   std::set<std::string> seen_;
 };
 
-// Wraps the ep group's communicator: numbers the all-to-all-v calls of a pass (d0, d1, u0, d2, u1,
-// …: dispatch i is call 2i−1 for i ≥ 1) and gates dispatch i+1 on "compute i begun".
+// Wraps the ep group's communicator: numbers the all-to-all-v calls of a pass of n chunks (the
+// pipeline posts every dispatch first — they need only the send buffer — then each chunk's return
+// after its compute: d0 … d(n−1), u0 … u(n−1)) and gates dispatch i+1 on "compute i begun".
 class InstrumentedComm final : public Communicator {
  public:
-  InstrumentedComm(std::shared_ptr<Communicator> inner, Gates* gates)
-      : Communicator(inner->name(), inner->timeout_s()), inner_(std::move(inner)), gates_(gates) {}
+  InstrumentedComm(std::shared_ptr<Communicator> inner, Gates* gates, int chunks)
+      : Communicator(inner->name(), inner->timeout_s()),
+        inner_(std::move(inner)),
+        gates_(gates),
+        chunks_(chunks) {}
   void start_pass(const std::string& pass) {
     pass_ = pass;
     calls_ = 0;
@@ -151,23 +155,14 @@ class InstrumentedComm final : public Communicator {
   const char* backend_name() const override { return "instrumented"; }
   void all_to_all_v(const void* s, void* r, const AllToAllLayout& l) override {
     int call = calls_++;
-    std::string name;
-    if (call == 0) {
-      name = "dispatch0";
-    } else if (call % 2 == 1) {
-      int chunk = (call + 1) / 2;  // dispatch chunk, posted while chunk − 1 computes
-      name = "dispatch" + std::to_string(chunk);
-      gates_->mark(pass_ + " " + name + " start");
-      if (!gates_->await(pass_ + " compute" + std::to_string(chunk - 1) + " begin"))
-        SY_THROW_AS(TimeoutError, pass_ << ": " << name << " never saw compute " << chunk - 1
-                                        << " begin: the pipeline does not overlap");
-      inner_->all_to_all_v(s, r, l);
-      gates_->mark(pass_ + " " + name + " end");
-      return;
-    } else {
-      name = "undispatch" + std::to_string(call / 2 - 1);
-    }
+    bool dispatch = call < chunks_;
+    int chunk = dispatch ? call : call - chunks_;
+    std::string name = (dispatch ? "dispatch" : "undispatch") + std::to_string(chunk);
     gates_->mark(pass_ + " " + name + " start");
+    if (dispatch && chunk > 0 &&
+        !gates_->await(pass_ + " compute" + std::to_string(chunk - 1) + " begin"))
+      SY_THROW_AS(TimeoutError, pass_ << ": " << name << " never saw compute " << chunk - 1
+                                      << " begin: the pipeline does not overlap");
     inner_->all_to_all_v(s, r, l);
     gates_->mark(pass_ + " " + name + " end");
   }
@@ -186,6 +181,7 @@ class InstrumentedComm final : public Communicator {
   std::shared_ptr<Communicator> inner_;
   Gates* gates_;
   std::string pass_;
+  int chunks_;
   int calls_ = 0;
 };
 
@@ -204,7 +200,7 @@ TEST(MoeOverlapOrder, ComputeOfChunkIRunsWhileChunkIPlusOneIsExchanged) {
   o.overlap = true;
   ProcessGroups g = make_process_groups(world, w);
   Gates gates;
-  auto comm = std::make_shared<InstrumentedComm>(g.ep_group, &gates);
+  auto comm = std::make_shared<InstrumentedComm>(g.ep_group, &gates, o.chunks);
   g.ep_group = comm;
   MoeLayer layer(o, g, Device::cpu());
   std::string pass;
