@@ -16,6 +16,7 @@
 #include "launch/args.h"
 #include "launch/commands.h"
 #include "launch/emulated_link.h"
+#include "launch/moe_layer_timing.h"
 #include "runtime/core/config.h"
 #include "runtime/core/deadline.h"
 #include "runtime/core/logging.h"
@@ -38,6 +39,7 @@ const char* kUsage =
     "  --overlap LIST     compare overlap settings, e.g. --overlap 1,2,4,auto: for each n the "
     "layer\n"
     "                     time against overlap off (comm + compute measured in the same run)\n"
+    "  --rounds R         overlap study: interleaved rounds per setting, best kept (default 3)\n"
     "  --emulate-link GBPS[,US]  hold each payload all-to-all until it would have crossed a link "
     "of\n"
     "                     GBPS GB/s per rank (+US µs latency): a transfer that, like a NIC's DMA,\n"
@@ -48,15 +50,6 @@ const char* kUsage =
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-void add_times(MoeStepTimes& into, const MoeStepTimes& t) {
-  into.route += t.route;
-  into.plan += t.plan;
-  into.dispatch += t.dispatch;
-  into.experts += t.experts;
-  into.undispatch += t.undispatch;
-  into.combine += t.combine;
 }
 
 // The experts' six GEMMs of one forward + backward on the expert-major buffer, as grouped GEMMs
@@ -122,46 +115,6 @@ GemmRates time_expert_gemms(const std::vector<int64_t>& offsets, int64_t width, 
   return r;
 }
 
-struct Timing {
-  double layer_s = 0;
-  MoeStepTimes steps;  // forward + backward per step
-  int chunks = 1;
-  double comm_s() const { return steps.dispatch + steps.undispatch; }
-  double compute_s() const { return steps.experts; }
-};
-
-// Times forward + backward of `layer`: the mean per step, each figure the maximum over ranks (the
-// slowest rank sets the pace).
-Timing time_layer(MoeLayer& layer, const Tensor& x, const Tensor& dy,
-                  const std::vector<int32_t>& ids, int iters, int warmup, Communicator& world) {
-  const Device device = x.device();
-  Tensor y = Tensor::empty(x.shape(), DType::kF32, device),
-         dx = Tensor::empty(x.shape(), DType::kF32, device);
-  auto step = [&] {
-    layer.forward(y, x, ids.data(), true);
-    layer.backward(dx, dy);
-    if (device.is_cuda()) backend(device).synchronize(Stream{});
-  };
-  for (int i = 0; i < warmup; ++i) step();
-  world.barrier();
-  MoeStepTimes sum;
-  double t0 = now_s();
-  for (int i = 0; i < iters; ++i) {
-    step();
-    add_times(sum, layer.stats().forward);
-    add_times(sum, layer.stats().backward);
-  }
-  std::vector<double> t = {(now_s() - t0) / iters, sum.route / iters,   sum.plan / iters,
-                           sum.dispatch / iters,   sum.experts / iters, sum.undispatch / iters,
-                           sum.combine / iters};
-  world.all_reduce(t.data(), t.size(), DType::kF64, CommOp::kMax);
-  Timing r;
-  r.layer_s = t[0];
-  r.steps = MoeStepTimes{t[1], t[2], t[3], t[4], t[5], t[6]};
-  r.chunks = layer.stats().chunks;
-  return r;
-}
-
 }  // namespace
 
 int bench_moe_layer_command(const std::vector<std::string>& argv) {
@@ -170,7 +123,7 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
     return 0;
   }
   Args args(argv, {"--config", "--set", "--tokens", "-n", "-w", "--json", "--timeout", "--overlap",
-                   "--emulate-link"});
+                   "--rounds", "--emulate-link"});
   double timeout = args.get_double("--timeout", default_comm_timeout_s());
   std::shared_ptr<Communicator> world = mpi_world(timeout);
   const int w = world->size();
@@ -292,47 +245,9 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
                 bytes / 1048576.0);
   SY_LOG0(line);
 
-  if (args.has("--overlap")) {
-    // Overlap off first: its exchange and expert times are the comm and compute the pipeline hides.
-    MoeOptions off = o;
-    off.chunks = 1;
-    off.overlap = off.overlap_auto = false;
-    off.sync_step_timers = true;
-    MoeLayer off_layer(off, groups, device);
-    Timing base = time_layer(off_layer, x, dy, ids, iters, warmup, *world);
-    SY_LOG0("# overlap: off = " << base.layer_s * 1e3 << " ms per forward+backward, of which comm "
-                                << base.comm_s() * 1e3 << " ms and expert compute "
-                                << base.compute_s() * 1e3 << " ms (serial)");
-    SY_LOG0("# efficiency = (off − layer) / min(comm, compute): 1 = the shorter one fully hidden");
-    SY_LOG0("#   n   chunks   layer(ms)   vs off   efficiency");
-    std::string list = args.get("--overlap", "");
-    double best_fixed = 1e300, auto_s = 0;
-    size_t at = 0;
-    while (at <= list.size()) {
-      size_t comma = list.find(',', at);
-      std::string item =
-          list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-      at = comma == std::string::npos ? list.size() + 1 : comma + 1;
-      if (item.empty()) continue;
-      MoeOptions v = o;
-      v.overlap_auto = item == "auto";
-      v.chunks = v.overlap_auto ? 1 : std::stoi(item);
-      v.overlap = v.overlap_auto || v.chunks > 1;
-      MoeLayer v_layer(v, groups, device);
-      Timing t = time_layer(v_layer, x, dy, ids, iters, warmup, *world);
-      double eff =
-          (base.layer_s - t.layer_s) / std::max(1e-12, std::min(base.comm_s(), base.compute_s()));
-      std::snprintf(line, sizeof line, "  %4s   %6d   %9.2f   %6.3f   %10.3f", item.c_str(),
-                    t.chunks, t.layer_s * 1e3, t.layer_s / base.layer_s, eff);
-      SY_LOG0(line);
-      if (v.overlap_auto)
-        auto_s = t.layer_s;
-      else
-        best_fixed = std::min(best_fixed, t.layer_s);
-    }
-    if (auto_s > 0 && best_fixed < 1e300)
-      SY_LOG0("# auto vs best fixed n: " << auto_s / best_fixed << " (target ≤ 1.10)");
-  }
+  if (args.has("--overlap"))
+    overlap_study(o, groups, x, dy, ids, args.get("--overlap", ""), iters, warmup,
+                  static_cast<int>(args.get_int("--rounds", 3)), *world);
 
   if (args.has("--json") && world->rank() == 0) {
     pb::MoeLayerBenchRecord rec;

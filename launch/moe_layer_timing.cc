@@ -1,0 +1,125 @@
+#include "launch/moe_layer_timing.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "runtime/core/logging.h"
+
+namespace sy {
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void add_times(MoeStepTimes& into, const MoeStepTimes& t) {
+  into.route += t.route;
+  into.plan += t.plan;
+  into.dispatch += t.dispatch;
+  into.experts += t.experts;
+  into.undispatch += t.undispatch;
+  into.combine += t.combine;
+}
+
+}  // namespace
+
+Timing time_layer(MoeLayer& layer, const Tensor& x, const Tensor& dy,
+                  const std::vector<int32_t>& ids, int iters, int warmup, Communicator& world) {
+  const Device device = x.device();
+  Tensor y = Tensor::empty(x.shape(), DType::kF32, device),
+         dx = Tensor::empty(x.shape(), DType::kF32, device);
+  auto step = [&] {
+    layer.forward(y, x, ids.data(), true);
+    layer.backward(dx, dy);
+    if (device.is_cuda()) backend(device).synchronize(Stream{});
+  };
+  for (int i = 0; i < warmup; ++i) step();
+  world.barrier();
+  MoeStepTimes sum;
+  double t0 = now_s();
+  for (int i = 0; i < iters; ++i) {
+    step();
+    add_times(sum, layer.stats().forward);
+    add_times(sum, layer.stats().backward);
+  }
+  std::vector<double> t = {(now_s() - t0) / iters, sum.route / iters,   sum.plan / iters,
+                           sum.dispatch / iters,   sum.experts / iters, sum.undispatch / iters,
+                           sum.combine / iters};
+  world.all_reduce(t.data(), t.size(), DType::kF64, CommOp::kMax);
+  Timing r;
+  r.layer_s = t[0];
+  r.steps = MoeStepTimes{t[1], t[2], t[3], t[4], t[5], t[6]};
+  r.chunks = layer.stats().chunks;
+  return r;
+}
+
+void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tensor& x,
+                   const Tensor& dy, const std::vector<int32_t>& ids, const std::string& list,
+                   int iters, int warmup, int rounds, Communicator& world) {
+  SY_CHECK(rounds >= 1, "--rounds must be ≥ 1");
+  const Device device = x.device();
+  // Overlap off: its exchange and expert times are the comm and compute the pipeline hides.
+  MoeOptions off = o;
+  off.chunks = 1;
+  off.overlap = off.overlap_auto = false;
+  off.sync_step_timers = true;
+  std::vector<std::string> items;
+  std::vector<std::unique_ptr<MoeLayer>> layers;
+  layers.push_back(std::make_unique<MoeLayer>(off, groups, device));
+  items.push_back("off");
+  size_t at = 0;
+  while (at <= list.size()) {
+    size_t comma = list.find(',', at);
+    std::string item = list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    at = comma == std::string::npos ? list.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    MoeOptions v = o;
+    v.overlap_auto = item == "auto";
+    v.chunks = v.overlap_auto ? 1 : std::stoi(item);
+    SY_CHECK(v.chunks >= 1, "--overlap: '" << item << "' is not a chunk count ≥ 1 or auto");
+    v.overlap = v.overlap_auto || v.chunks > 1;
+    v.sync_step_timers = false;
+    layers.push_back(std::make_unique<MoeLayer>(v, groups, device));
+    items.push_back(item);
+  }
+  std::vector<Timing> best(layers.size());
+  double off_worst = 0;
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t i = 0; i < layers.size(); ++i) {
+      Timing t = time_layer(*layers[i], x, dy, ids, iters, r == 0 ? warmup : 1, world);
+      if (r == 0 || t.layer_s < best[i].layer_s) best[i] = t;
+      if (i == 0) off_worst = std::max(off_worst, t.layer_s);
+    }
+  }
+  const Timing& base = best[0];
+  const double hide = std::max(1e-12, std::min(base.comm_s(), base.compute_s()));
+  char line[256];
+  std::snprintf(
+      line, sizeof line,
+      "# overlap: off = %.2f ms per forward+backward, of which comm %.2f ms and expert "
+      "compute %.2f ms (serial); best of %d rounds, off's slowest round %.2f ms (+%.0f%%: "
+      "the noise)",
+      base.layer_s * 1e3, base.comm_s() * 1e3, base.compute_s() * 1e3, rounds, off_worst * 1e3,
+      100 * (off_worst / base.layer_s - 1));
+  SY_LOG0(line);
+  SY_LOG0("# efficiency = (off − layer) / min(comm, compute): 1 = the shorter one fully hidden");
+  SY_LOG0("#   n   chunks   layer(ms)   vs off   efficiency");
+  double best_fixed = 1e300, auto_s = 0;
+  for (size_t i = 1; i < layers.size(); ++i) {
+    const Timing& t = best[i];
+    std::snprintf(line, sizeof line, "  %4s   %6d   %9.2f   %6.3f   %10.3f", items[i].c_str(),
+                  t.chunks, t.layer_s * 1e3, t.layer_s / base.layer_s,
+                  (base.layer_s - t.layer_s) / hide);
+    SY_LOG0(line);
+    if (items[i] == "auto")
+      auto_s = t.layer_s;
+    else
+      best_fixed = std::min(best_fixed, t.layer_s);
+  }
+  if (auto_s > 0 && best_fixed < 1e300)
+    SY_LOG0("# auto vs best fixed n: " << auto_s / best_fixed << " (target ≤ 1.10)");
+}
+
+}  // namespace sy

@@ -1,0 +1,36 @@
+// Timing one MoE layer for `switchyard bench moe-layer`: forward + backward per step, split by
+// step, the maximum over ranks; and the overlap study (`--overlap LIST`), which compares pipelined
+// settings against overlap off in the same run.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "comm/process_groups.h"
+#include "experts/moe_layer.h"
+
+namespace sy {
+
+struct Timing {
+  double layer_s = 0;
+  MoeStepTimes steps;  // forward + backward per step
+  int chunks = 1;
+  double comm_s() const { return steps.dispatch + steps.undispatch; }
+  double compute_s() const { return steps.experts; }
+};
+
+// Times forward + backward of `layer`: the mean per step over `iters` steps after `warmup`, each
+// figure the maximum over ranks (the slowest rank sets the pace).
+Timing time_layer(MoeLayer& layer, const Tensor& x, const Tensor& dy,
+                  const std::vector<int32_t>& ids, int iters, int warmup, Communicator& world);
+
+// For each item of `list` ("2", "4", "auto", …) the layer time against overlap off, and the overlap
+// efficiency (off − layer) / min(comm, compute), comm and compute measured with overlap off (device
+// synchronised at each step on a GPU). Every setting is timed in `rounds` interleaved rounds and
+// keeps its best, so that a slow spell of a shared machine does not land on one setting only;
+// the spread of the overlap-off rounds is printed as the noise to read the figures against.
+void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tensor& x,
+                   const Tensor& dy, const std::vector<int32_t>& ids, const std::string& list,
+                   int iters, int warmup, int rounds, Communicator& world);
+
+}  // namespace sy
