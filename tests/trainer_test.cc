@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <map>
 
 #include "runtime/core/config.h"
+#include "runtime/train/event_writer.h"
 #include "runtime/train/trainer.h"
 #include "tests/test_world.h"
 
@@ -74,6 +77,64 @@ TEST(Trainer, SameSeedSameLossCurve) {
   }
   EXPECT_EQ(runs[0], runs[1]);
   EXPECT_LT(runs[0].back(), runs[0].front());
+}
+
+TEST(Trainer, RunWritesTensorBoardEventsAndPerLayerMoeStats) {
+  // Dropless MH-MoE: every step routes global_batch · seq_len · h · k = 8 · 32 · 2 · 2 items.
+  pb::RunConfig c = config(
+      "family: MH_MOE moe { num_experts: 4 top_k: 2 num_heads: 2 d_expert: 32 dropless: true }", 3);
+  c.set_name("trainer-test-tb-" + std::to_string(testing::world()->size()));
+  c.mutable_logging()->set_tensorboard(true);
+  c.mutable_logging()->set_jsonl(true);
+  c.mutable_logging()->set_peak_tflops(1.0);
+  c.mutable_schedule()->set_warmup_steps(1);
+  std::string run_dir = c.logging().dir() + "/" + c.name();
+  if (testing::world()->rank() == 0) std::filesystem::remove_all(run_dir);
+  testing::world()->barrier();
+  Trainer t(c, testing::world());
+  t.run();
+  if (testing::world()->rank() != 0) return;
+  std::string file;
+  for (const auto& e : std::filesystem::directory_iterator(run_dir))
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) file = e.path();
+  ASSERT_FALSE(file.empty()) << "no event file in " << run_dir;
+  std::map<std::string, std::vector<std::pair<int64_t, float>>> scalars;
+  std::map<std::string, int> loads;
+  for (const auto& ev : read_events(file)) {
+    for (const auto& v : ev.summary().value()) {
+      if (v.has_histo()) {
+        double items = 0;
+        for (double b : v.histo().bucket()) items += b;
+        EXPECT_EQ(items, 8 * 32 * 2 * 2) << v.tag() << " step " << ev.step();
+        EXPECT_EQ(v.histo().bucket_size(), 4) << "one bucket per expert";
+        ++loads[v.tag()];
+      } else {
+        scalars[v.tag()].emplace_back(ev.step(), v.simple_value());
+      }
+    }
+  }
+  ASSERT_EQ(scalars["train/loss"].size(), 3u);
+  for (int s = 0; s < 3; ++s) {
+    EXPECT_EQ(scalars["train/loss"][s].first, s + 1);
+    EXPECT_GT(scalars["train/loss"][s].second, 0.5f);  // a byte model starts near ln 256
+    EXPECT_LT(scalars["train/loss"][s].second, 10.0f);
+  }
+  EXPECT_EQ(scalars["val/loss"].size(), 1u);  // the final evaluation
+  EXPECT_EQ(scalars["train/mfu"].size(), 3u);
+  ASSERT_EQ(loads.size(), 2u) << "one load histogram per MoE layer (2 layers)";
+  for (const auto& [tag, n] : loads) EXPECT_EQ(n, 3) << tag;
+  EXPECT_EQ(scalars["moe/block0.moe/drop_rate"].size(), 3u);
+  for (const auto& [step, v] : scalars["moe/block0.moe/drop_rate"]) EXPECT_EQ(v, 0.0f) << step;
+  // The JSON-lines log carries the same per-layer records.
+  std::ifstream jl(run_dir + "/log.jsonl");
+  std::string line;
+  int lines = 0;
+  while (std::getline(jl, line)) {
+    ++lines;
+    EXPECT_NE(line.find("\"moe\":[{\"layer\":"), std::string::npos) << line;
+    EXPECT_NE(line.find("\"tflops\":"), std::string::npos) << line;
+  }
+  EXPECT_EQ(lines, 3);
 }
 
 TEST(Trainer, EveryFamilyLearnsTheDefaultCorpus) {

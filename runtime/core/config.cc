@@ -245,6 +245,8 @@ void validate_config(const pb::RunConfig& c, int world_size) {
   if (s.eval_every() < 0 || s.ckpt_every() < 0)
     bad.push_back("schedule.eval_every and ckpt_every must be ≥ 0 (0 = off)");
   if (c.logging().log_every() < 1) bad.push_back("logging.log_every must be ≥ 1");
+  if (c.logging().peak_tflops() < 0)
+    bad.push_back("logging.peak_tflops must be ≥ 0 (0: unknown, no MFU printed)");
 
   if (!bad.empty()) {
     std::ostringstream os;

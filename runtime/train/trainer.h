@@ -1,7 +1,16 @@
 // The trainer: data → model → loss → backward → gradient reduction → AdamW, step after step, with
-// the rank-0 console line, a JSON-lines log, periodic validation and a text sample at the end.
+// the rank-0 console line, a JSON-lines log, TensorBoard event files (logging.tensorboard),
+// periodic validation and a text sample at the end.
 //
 //   step   12/200 | loss 2.3456 | aux 0.0123 | lr 3.00e-03 | norm 0.812 | 41.2 ms | 99.1k tok/s
+//     | 0.41 TFLOP/s (MFU 0.3%) | moe drop 1.2% act 1.00 a2a 3.1 ms
+//
+// TFLOP/s counts 3 × the model's forward FLOPs per token (forward + backward) over all ranks; MFU
+// divides by logging.peak_tflops × ranks when it is set. Per MoE layer (JSON lines and
+// TensorBoard): drop rate, activation ratio, expert load, chunks, and the host time rank 0 spent on
+// the layer's exchanges — the exchanges themselves with overlap off, the part the pipeline left
+// exposed with it on (the console shows the mean drop rate and activation ratio and the summed
+// time).
 //
 // Every rank runs the same loop in lockstep (the MoE exchanges and reductions are collective).
 // Data parallelism spans all ranks (each reads its own sequences of every global batch); experts
@@ -14,15 +23,26 @@
 
 #include "comm/process_groups.h"
 #include "models/language_model.h"
+#include "runtime/train/event_writer.h"
 #include "runtime/train/optimizer.h"
 #include "runtime/train/token_data.h"
 #include "switchyard/config.pb.h"
 
 namespace sy {
 
+struct MoeLayerReport {
+  std::string name;
+  double drop_rate = 0, activation_ratio = 0;
+  double a2a_ms = 0, experts_ms = 0;  // rank 0's host time, forward + backward
+  int chunks = 1;
+  std::vector<int64_t> load;  // items per expert over the world
+};
+
 struct StepReport {
   int64_t step = 0;  // 1-based, as printed
   double loss = 0, aux = 0, lr = 0, grad_norm = 0, ms = 0, tokens_per_s = 0;
+  double tflops = 0, mfu = 0;  // mfu 0: unknown (logging.peak_tflops not set)
+  std::vector<MoeLayerReport> moe;
 };
 
 class Trainer {
@@ -64,6 +84,7 @@ class Trainer {
   int64_t step_ = 0;
   std::string run_dir_;
   std::unique_ptr<std::ofstream> jsonl_;
+  std::unique_ptr<EventWriter> events_;
 };
 
 }  // namespace sy
