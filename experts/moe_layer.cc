@@ -210,6 +210,7 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
   }
   start_pipeline(options_.overlap && chunks_.size() > 1);
   ExchangePipeline& pipe = *pipeline_;
+  pipe.reset_busy();
   Tensor send = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
   Tensor recv = Tensor::empty({plan_.recv_total(), width_}, DType::kF32, device_);
   returned_ = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
@@ -244,6 +245,7 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
     post_exchange(returned_, recv, ch.layout.reversed(), pipe.mark(), &stats_.forward.undispatch);
   }
   pipe.join(pipe.overlap() ? &stats_.forward.undispatch : nullptr);
+  stats_.exchange_busy = pipe.busy_seconds();
   Tensor out = Tensor::empty({s_items, width_}, DType::kF32, device_);
   {
     StepTimer t(&stats_.forward.combine, sync_timers());
@@ -345,6 +347,7 @@ void MoeLayer::backward(const Tensor& dx, const Tensor& dy) {
     }
   }
   pipe.join(pipe.overlap() ? &stats_.backward.undispatch : nullptr);
+  stats_.exchange_busy = pipe.busy_seconds();  // forward's and backward's
   {
     StepTimer t(&stats_.backward.combine, sync_timers());
     // Each item's gradient is the sum of its k dispatched rows' gradients.

@@ -45,6 +45,17 @@ struct MoeStepTimes {
 struct MoeStats {
   MoeStepTimes forward, backward;
   int chunks = 1;  // chunks the last forward used
+  // Host seconds the exchanges of the pipelined section ran, forward + backward, hidden or not (0
+  // on GPU + NCCL, where they run on the device). With overlap off every second of it is exposed;
+  // with overlap on, exposed_exchange() is what compute did not hide. On a machine whose
+  // communication thread has no core of its own the run time stretches while it waits for one,
+  // so read "hidden" there with the benchmark's paired measurement beside it.
+  double exchange_busy = 0;
+  // Host seconds the main thread spent on the exchanges (waiting for them with overlap; including
+  // the gather into the send buffer).
+  double exposed_exchange() const {
+    return forward.dispatch + forward.undispatch + backward.dispatch + backward.undispatch;
+  }
   int64_t items_world = 0, routed_world = 0, dropped_world = 0, capacity = -1;
   std::vector<int64_t> load_world;  // items per expert over the world
   double activation_ratio = 0;      // share of experts that received work

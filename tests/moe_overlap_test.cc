@@ -80,6 +80,9 @@ TEST_P(MoeOverlap, BitwiseIdenticalForAnyChunkCount) {
     MoeOptions off = c.o;
     MoeLayer base_layer(off, g, Device::cpu());
     Snapshot want = run(base_layer, t0, t0 + per);
+    // Serial: every exchange is exposed, nothing is hidden.
+    EXPECT_GT(base_layer.stats().exchange_busy, 0);
+    EXPECT_GE(base_layer.stats().exposed_exchange(), base_layer.stats().exchange_busy);
     struct Variant {
       int chunks;
       bool overlap, automatic;

@@ -67,9 +67,14 @@ ExchangePipeline::Handle ExchangePipeline::post(Job job, Mark after) {
   Event ready = on_gpu_ && after >= 0 ? marks_.at(static_cast<size_t>(after)) : Event{};
   Event done = on_gpu_ ? event(done_, static_cast<size_t>(h)) : Event{};
   auto run = [this, job = std::move(job), ready, done] {
+    auto t0 = std::chrono::steady_clock::now();
     if (ready.handle) backend(device_).wait(comm_stream_, ready);
     job(comm_stream_);
     if (done.handle) backend(device_).record(done, comm_stream_);
+    if (!stream_ordered_)
+      busy_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count();
   };
   if (thread_) {
     tickets_.push_back(thread_->post(std::move(run)));

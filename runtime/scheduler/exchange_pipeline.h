@@ -31,6 +31,7 @@
 // Jobs run in posting order on every rank, so the collectives inside them match across ranks.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -65,6 +66,11 @@ class ExchangePipeline {
   void wait(Handle h, double* seconds = nullptr);
   // wait() for every job posted so far; starts a new round of marks and handles.
   void join(double* seconds = nullptr);
+  // Host seconds the jobs of this pipeline have run (on the communication thread or inline), and
+  // reset: with overlap, compared with the time wait() and join() spent, the share of the
+  // communication that compute hid. GPU + NCCL: 0 (the jobs only enqueue).
+  double busy_seconds() const { return busy_ns_.load() * 1e-9; }
+  void reset_busy() { busy_ns_ = 0; }
   // Deadline-bounded host wait for the communication queued by the last round (GPU + NCCL with
   // overlap; a no-op where join() already waited on the host). Rethrows a job's failure.
   void confirm();
@@ -83,6 +89,7 @@ class ExchangePipeline {
   std::vector<Event> marks_, done_;  // per round: compute marks; one event per job, after it
   std::vector<CommThread::Ticket> tickets_;
   int n_marks_ = 0;
+  std::atomic<int64_t> busy_ns_{0};
   bool pending_confirm_ = false;
 };
 

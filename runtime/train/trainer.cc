@@ -83,9 +83,10 @@ StepReport Trainer::train_step() {
     m.name = l->options().name;
     m.drop_rate = st.routed_world ? static_cast<double>(st.dropped_world) / st.routed_world : 0.0;
     m.activation_ratio = st.activation_ratio;
-    m.a2a_ms = 1e3 * (st.forward.dispatch + st.forward.undispatch + st.backward.dispatch +
-                      st.backward.undispatch);
+    m.a2a_ms = 1e3 * st.exposed_exchange();
     m.experts_ms = 1e3 * (st.forward.experts + st.backward.experts);
+    m.exchange_ms = 1e3 * st.exchange_busy;
+    m.overlapped = l->options().overlap && st.chunks > 1;
     m.chunks = st.chunks;
     m.load = st.load_world;
     s.moe.push_back(std::move(m));
@@ -154,11 +155,14 @@ std::string Trainer::sample(const std::string& prompt, int tokens, float tempera
 void Trainer::log(const StepReport& r, double val_loss) {
   if (world_->rank() != 0) return;
   const int64_t total = config_.schedule().steps();
-  double drop = 0, act = 0, a2a = 0;
+  double drop = 0, act = 0, a2a = 0, run = 0;
+  bool overlapped = false;
   for (const MoeLayerReport& m : r.moe) {
     drop += m.drop_rate / r.moe.size();
     act += m.activation_ratio / r.moe.size();
     a2a += m.a2a_ms;
+    run += m.exchange_ms;
+    overlapped = overlapped || m.overlapped;
   }
   if (r.step % config_.logging().log_every() == 0 || r.step == total || val_loss > 0) {
     char line[256];
@@ -176,6 +180,10 @@ void Trainer::log(const StepReport& r, double val_loss) {
       std::snprintf(line, sizeof line, " | moe drop %.1f%% act %.2f a2a %.1f ms", 100 * drop, act,
                     a2a);
       s += line;
+      if (overlapped && run > 0) {
+        std::snprintf(line, sizeof line, " (of %.1f ms run)", run);
+        s += line;
+      }
     }
     if (val_loss > 0) {
       std::snprintf(line, sizeof line, " | val %.4f (ppl %.2f)", val_loss, std::exp(val_loss));
@@ -199,10 +207,12 @@ void Trainer::log(const StepReport& r, double val_loss) {
         const MoeLayerReport& m = r.moe[i];
         std::snprintf(buf, sizeof buf,
                       "%s{\"layer\":\"%s\",\"drop_rate\":%.6f,\"activation_ratio\":%.6f,"
-                      "\"a2a_ms\":%.4f,\"experts_ms\":%.4f,\"chunks\":%d,\"load\":[",
+                      "\"a2a_ms\":%.4f,\"experts_ms\":%.4f,\"exchange_ms\":%.4f,\"chunks\":%d,",
                       i ? "," : "", m.name.c_str(), m.drop_rate, m.activation_ratio, m.a2a_ms,
-                      m.experts_ms, m.chunks);
+                      m.experts_ms, m.exchange_ms, m.chunks);
         s += buf;
+        s += m.overlapped ? "\"overlapped\":true," : "\"overlapped\":false,";
+        s += "\"load\":[";
         for (size_t e = 0; e < m.load.size(); ++e) s += (e ? "," : "") + std::to_string(m.load[e]);
         s += "]}";
       }
@@ -232,6 +242,7 @@ void Trainer::log(const StepReport& r, double val_loss) {
       ev.scalar(t + "a2a_ms", m.a2a_ms, r.step);
       ev.scalar(t + "experts_ms", m.experts_ms, r.step);
       ev.scalar(t + "chunks", m.chunks, r.step);
+      ev.scalar(t + "exchange_ms", m.exchange_ms, r.step);
       ev.expert_load(t + "load", m.load, r.step);
     }
     ev.flush();

@@ -3,14 +3,15 @@
 // periodic validation and a text sample at the end.
 //
 //   step   12/200 | loss 2.3456 | aux 0.0123 | lr 3.00e-03 | norm 0.812 | 41.2 ms | 99.1k tok/s
-//     | 0.41 TFLOP/s (MFU 0.3%) | moe drop 1.2% act 1.00 a2a 3.1 ms
+//     | 0.41 TFLOP/s (MFU 0.3%) | moe drop 1.2% act 1.00 a2a 3.1 ms (of 8.2 ms run)
 //
 // TFLOP/s counts 3 × the model's forward FLOPs per token (forward + backward) over all ranks; MFU
 // divides by logging.peak_tflops × ranks when it is set. Per MoE layer (JSON lines and
-// TensorBoard): drop rate, activation ratio, expert load, chunks, and the host time rank 0 spent on
+// TensorBoard): drop rate, activation ratio, expert load, chunks, the host time rank 0 spent on
 // the layer's exchanges — the exchanges themselves with overlap off, the part the pipeline left
-// exposed with it on (the console shows the mean drop rate and activation ratio and the summed
-// time).
+// exposed with it on — and how long the exchanges ran, hidden or not (the console shows the mean
+// drop rate and activation ratio and the summed times). The overlap efficiency against a serial
+// layer is measured by `switchyard bench moe-layer --overlap`.
 //
 // Every rank runs the same loop in lockstep (the MoE exchanges and reductions are collective).
 // Data parallelism spans all ranks (each reads its own sequences of every global batch); experts
@@ -34,6 +35,8 @@ struct MoeLayerReport {
   std::string name;
   double drop_rate = 0, activation_ratio = 0;
   double a2a_ms = 0, experts_ms = 0;  // rank 0's host time, forward + backward
+  double exchange_ms = 0;             // how long the exchanges ran, hidden or not (host MPI)
+  bool overlapped = false;            // the pipeline ran with overlap this step
   int chunks = 1;
   std::vector<int64_t> load;  // items per expert over the world
 };
