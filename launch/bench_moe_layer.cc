@@ -245,6 +245,12 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
                 bytes / 1048576.0);
   SY_LOG0(line);
 
+  double peak = static_cast<double>(backend(device).peak_bytes());
+  world->all_reduce(&peak, 1, DType::kF64, CommOp::kMax);
+  std::snprintf(line, sizeof line, "peak memory per rank: %.1f MiB (%s, max over ranks)",
+                peak / (1 << 20), device_name(device).c_str());
+  SY_LOG0(line);
+
   if (args.has("--overlap"))
     overlap_study(o, groups, x, dy, ids, args.get("--overlap", ""), iters, warmup,
                   static_cast<int>(args.get_int("--rounds", 3)), *world);

@@ -290,6 +290,11 @@ void Trainer::run() {
     if (s.ckpt_every() > 0 && r.step % s.ckpt_every() == 0 && r.step < s.steps()) save();
   }
   save();
+  // The caching allocator's high-water mark on the compute device, the largest over the ranks.
+  double peak = static_cast<double>(backend(device_).peak_bytes());
+  world_->all_reduce(&peak, 1, DType::kF64, CommOp::kMax);
+  SY_LOG0("# peak memory per rank: " << peak / (1 << 20) << " MiB (" << device_name(device_)
+                                     << ", max over ranks)");
   std::string text = sample("", 200, 0.8f, config_.seed());
   SY_LOG0("# sample (temperature 0.8):\n" << text);
 }
