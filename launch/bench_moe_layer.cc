@@ -251,12 +251,14 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
                 peak / (1 << 20), device_name(device).c_str());
   SY_LOG0(line);
 
+  pb::MoeLayerBenchRecord rec;
   if (args.has("--overlap"))
     overlap_study(o, groups, x, dy, ids, args.get("--overlap", ""), iters, warmup,
-                  static_cast<int>(args.get_int("--rounds", 3)), *world);
+                  static_cast<int>(args.get_int("--rounds", 3)), *world, &rec);
 
   if (args.has("--json") && world->rank() == 0) {
-    pb::MoeLayerBenchRecord rec;
+    rec.set_peak_memory_mib(peak / (1 << 20));
+    if (!link.empty()) rec.set_emulated_link(link);
     rec.set_config(config_to_text(config));
     rec.set_world_size(w);
     rec.set_ep(ep);

@@ -57,7 +57,8 @@ Timing time_layer(MoeLayer& layer, const Tensor& x, const Tensor& dy,
 
 void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tensor& x,
                    const Tensor& dy, const std::vector<int32_t>& ids, const std::string& list,
-                   int iters, int warmup, int rounds, Communicator& world) {
+                   int iters, int warmup, int rounds, Communicator& world,
+                   pb::MoeLayerBenchRecord* record) {
   SY_CHECK(rounds >= 1, "--rounds must be ≥ 1");
   const Device device = x.device();
   // Overlap off: its exchange and expert times are the comm and compute the pipeline hides.
@@ -104,6 +105,12 @@ void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tenso
       base.layer_s * 1e3, base.comm_s() * 1e3, base.compute_s() * 1e3, rounds, off_worst * 1e3,
       100 * (off_worst / base.layer_s - 1));
   SY_LOG0(line);
+  if (record) {
+    record->set_overlap_off_ms(base.layer_s * 1e3);
+    record->set_overlap_comm_ms(base.comm_s() * 1e3);
+    record->set_overlap_compute_ms(base.compute_s() * 1e3);
+    record->set_overlap_noise(off_worst / base.layer_s - 1);
+  }
   SY_LOG0("# efficiency = (off − layer) / min(comm, compute): 1 = the shorter one fully hidden");
   SY_LOG0("#   n   chunks   layer(ms)   vs off   efficiency");
   double best_fixed = 1e300, auto_s = 0;
@@ -113,6 +120,13 @@ void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tenso
                   t.chunks, t.layer_s * 1e3, t.layer_s / base.layer_s,
                   (base.layer_s - t.layer_s) / hide);
     SY_LOG0(line);
+    if (record) {
+      auto* row = record->add_overlap();
+      row->set_setting(items[i]);
+      row->set_chunks(t.chunks);
+      row->set_layer_ms(t.layer_s * 1e3);
+      row->set_efficiency((base.layer_s - t.layer_s) / hide);
+    }
     if (items[i] == "auto")
       auto_s = t.layer_s;
     else

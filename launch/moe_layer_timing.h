@@ -8,6 +8,7 @@
 
 #include "comm/process_groups.h"
 #include "experts/moe_layer.h"
+#include "switchyard/bench.pb.h"
 
 namespace sy {
 
@@ -29,8 +30,10 @@ Timing time_layer(MoeLayer& layer, const Tensor& x, const Tensor& dy,
 // synchronised at each step on a GPU). Every setting is timed in `rounds` interleaved rounds and
 // keeps its best, so that a slow spell of a shared machine does not land on one setting only;
 // the spread of the overlap-off rounds is printed as the noise to read the figures against.
+// Fills the overlap fields of `record` when not null.
 void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tensor& x,
                    const Tensor& dy, const std::vector<int32_t>& ids, const std::string& list,
-                   int iters, int warmup, int rounds, Communicator& world);
+                   int iters, int warmup, int rounds, Communicator& world,
+                   pb::MoeLayerBenchRecord* record);
 
 }  // namespace sy
