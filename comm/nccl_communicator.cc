@@ -115,7 +115,7 @@ void NcclCommunicator::wait_stream(Stream stream, const char* op) {
 }
 
 void NcclCommunicator::enqueue_all_to_all_v(const void* send, void* recv, const AllToAllLayout& l,
-                                            void* stream) {
+                                            Stream stream) {
   SY_CHECK(comm_ != nullptr,
            "all_to_all_v on group '"
                << name() << "': the NCCL communicator was aborted after an earlier failure");
@@ -126,7 +126,7 @@ void NcclCommunicator::enqueue_all_to_all_v(const void* send, void* recv, const 
                                << " entries per vector (one per peer)");
   const char* sp = static_cast<const char*>(send);
   char* rp = static_cast<char*>(recv);
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  cudaStream_t s = to_cuda(stream);
   SY_NCCL_CHECK(ncclGroupStart());
   for (int p = 0; p < size_; ++p) {
     if (l.send_bytes[p])
@@ -143,13 +143,13 @@ void NcclCommunicator::enqueue_all_to_all_v(const void* send, void* recv, const 
 
 void NcclCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllLayout& l) {
   after_default_stream();
-  enqueue_all_to_all_v(send, recv, l, stream_.handle);
+  enqueue_all_to_all_v(send, recv, l, stream_);
   wait_own_stream("all_to_all_v");
 }
 
 void NcclCommunicator::all_to_all_v_on(const void* send, void* recv, const AllToAllLayout& l,
                                        Stream stream) {
-  enqueue_all_to_all_v(send, recv, l, stream.handle);
+  enqueue_all_to_all_v(send, recv, l, stream);
 }
 
 void NcclCommunicator::native_all_to_all(const void* send, void* recv, size_t block_bytes) {

@@ -57,7 +57,7 @@ class NcclCommunicator final : public Communicator {
   // Makes stream() wait for the work queued so far on the default stream (no host wait).
   void after_default_stream();
   // Enqueues the grouped sends and receives of an all-to-all-v on s.
-  void enqueue_all_to_all_v(const void* send, void* recv, const AllToAllLayout& l, void* s);
+  void enqueue_all_to_all_v(const void* send, void* recv, const AllToAllLayout& l, Stream s);
   // Waits for stream(), checking NCCL's async error; on expiry aborts the communicator and throws
   // TimeoutError.
   void wait_own_stream(const char* op) { wait_stream(stream_, op); }

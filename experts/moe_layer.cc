@@ -1,10 +1,10 @@
 #include "experts/moe_layer.h"
 
-#include <chrono>
 #include <cmath>
 
 #include "experts/structured_experts.h"
 #include "experts/tensor_exchange.h"
+#include "runtime/core/clock.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/random.h"
 #include "runtime/ops/ops.h"
@@ -20,7 +20,7 @@ class StepTimer {
  public:
   explicit StepTimer(double* into, bool sync = false) : into_(into), sync_(sync && into) {
     if (sync_) backend(DeviceType::kCUDA).synchronize(Stream{});
-    t0_ = std::chrono::steady_clock::now();
+    t0_ = now_s();
   }
   ~StepTimer() {
     if (!into_) return;
@@ -30,13 +30,13 @@ class StepTimer {
       } catch (...) {  // a failed kernel: the next checked call reports it
       }
     }
-    *into_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    *into_ += now_s() - t0_;
   }
 
  private:
   double* into_;
   bool sync_;
-  std::chrono::steady_clock::time_point t0_;
+  double t0_ = 0;
 };
 
 Tensor upload_i32(const std::vector<int32_t>& v, int64_t rows, int64_t cols, Device d) {
@@ -45,16 +45,17 @@ Tensor upload_i32(const std::vector<int32_t>& v, int64_t rows, int64_t cols, Dev
 
 // The overlap cost model's exchange timer: all-to-alls of per_peer bytes over ep, with buffers on
 // the layer's device.
-double time_exchange(Communicator& ep, Device device, size_t per_peer, int reps) {
+double time_exchange(Communicator& ep, Device device, size_t per_peer, int reps,
+                     HostStaging* staging) {
   const int64_t n = ep.size();
   Tensor send = Tensor::zeros({n, static_cast<int64_t>(per_peer)}, DType::kU8, device);
   Tensor recv = Tensor::zeros({n, static_cast<int64_t>(per_peer)}, DType::kU8, device);
   std::vector<size_t> rows(static_cast<size_t>(n), 1);
-  exchange_rows(recv, send, rows, rows, ep);  // warm-up
+  exchange_rows(recv, send, rows, rows, ep, staging);  // warm-up (and staging's allocation)
   ep.barrier();
-  auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) exchange_rows(recv, send, rows, rows, ep);
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+  double t0 = now_s();
+  for (int i = 0; i < reps; ++i) exchange_rows(recv, send, rows, rows, ep, staging);
+  return (now_s() - t0) / reps;
 }
 
 Tensor upload_f32(const std::vector<float>& v, int64_t rows, int64_t cols, Device d) {
@@ -78,8 +79,9 @@ MoeLayer::MoeLayer(const MoeOptions& o, const ProcessGroups& groups, Device devi
   SY_CHECK(o.chunks >= 1, "MoE layer '" << o.name << "': chunks must be ≥ 1");
   if (o.overlap_auto) {
     Communicator* ep = groups.ep_group.get();
+    HostStaging* staging = &staging_;
     costs_ = measure_overlap_costs(*groups.ep_group_host, device, [=](size_t per_peer, int reps) {
-      return time_exchange(*ep, device, per_peer, reps);
+      return time_exchange(*ep, device, per_peer, reps, staging);
     });
     SY_LOG0("MoE layer '" << o.name << "' overlap cost model: " << costs_.describe());
   }
@@ -159,6 +161,18 @@ ExchangePipeline::Handle MoeLayer::post_exchange(const Tensor& recv, const Tenso
                          after);
 }
 
+// Posts every chunk's exchange toward the experts at once: they need only the send buffer, which
+// the compute queued so far has filled. Chunk c's return, posted after its experts, needs more.
+std::vector<ExchangePipeline::Handle> MoeLayer::post_dispatches(const Tensor& recv,
+                                                                const Tensor& send,
+                                                                double* seconds) {
+  const ExchangePipeline::Mark sent = pipeline_->mark();
+  std::vector<ExchangePipeline::Handle> arrived;
+  for (const Chunk& ch : chunks_)
+    arrived.push_back(post_exchange(recv, send, ch.layout, sent, seconds));
+  return arrived;
+}
+
 void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_ids, bool training) {
   const int h = options_.num_heads;
   const int64_t n_tok = x.dim(0), d = options_.d_model;
@@ -221,12 +235,9 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_id
         upload_i32(plan_.send_item, plan_.send_total(), 1, device_).reshape({plan_.send_total()}));
     stats_.bytes_dispatched = static_cast<int64_t>(send.nbytes());
   }
-  // Every dispatch needs only the gather above; chunk c's undispatch needs chunk c's experts.
-  const ExchangePipeline::Mark sent = pipe.mark();
   const int n = static_cast<int>(chunks_.size());
-  std::vector<ExchangePipeline::Handle> arrived(n);
-  for (int c = 0; c < n; ++c)
-    arrived[c] = post_exchange(recv, send, chunks_[c].layout, sent, &stats_.forward.dispatch);
+  std::vector<ExchangePipeline::Handle> arrived =
+      post_dispatches(recv, send, &stats_.forward.dispatch);
   for (int c = 0; c < n; ++c) {
     Chunk& ch = chunks_[c];
     pipe.wait(arrived[c], pipe.overlap() ? &stats_.forward.dispatch : nullptr);
@@ -319,11 +330,9 @@ void MoeLayer::backward(const Tensor& dx, const Tensor& dy) {
   Tensor drecv = Tensor::empty({plan_.recv_total(), width_}, DType::kF32, device_);
   Tensor dsend = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
   ExchangePipeline& pipe = *pipeline_;
-  const ExchangePipeline::Mark sent = pipe.mark();
   const int n = static_cast<int>(chunks_.size());
-  std::vector<ExchangePipeline::Handle> arrived(n);
-  for (int c = 0; c < n; ++c)
-    arrived[c] = post_exchange(drecv, dret, chunks_[c].layout, sent, &stats_.backward.dispatch);
+  std::vector<ExchangePipeline::Handle> arrived =
+      post_dispatches(drecv, dret, &stats_.backward.dispatch);
   for (int c = 0; c < n; ++c) {
     Chunk& ch = chunks_[c];
     pipe.wait(arrived[c], pipe.overlap() ? &stats_.backward.dispatch : nullptr);

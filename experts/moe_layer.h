@@ -108,6 +108,8 @@ class MoeLayer {
   ExchangePipeline::Handle post_exchange(const Tensor& recv, const Tensor& send,
                                          const RowLayout& layout, ExchangePipeline::Mark after,
                                          double* seconds);
+  std::vector<ExchangePipeline::Handle> post_dispatches(const Tensor& recv, const Tensor& send,
+                                                        double* seconds);
   bool sync_timers() const { return options_.sync_step_timers && device_.is_cuda(); }
   void notify(const char* step, int chunk, bool begin) {
     if (observer_) observer_(step, chunk, begin);

@@ -11,7 +11,7 @@ bool needs_staging(const Tensor& t, Communicator& comm) {
 }  // namespace
 
 void exchange_rows(const Tensor& recv, const Tensor& send, const std::vector<size_t>& send_rows,
-                   const std::vector<size_t>& recv_rows, Communicator& comm) {
+                   const std::vector<size_t>& recv_rows, Communicator& comm, HostStaging* staging) {
   // AllToAllLayout's packing works on any unit: here rows.
   RowLayout l = RowLayout::packed(send_rows, recv_rows);
   size_t so = 0, ro = 0;
@@ -20,7 +20,7 @@ void exchange_rows(const Tensor& recv, const Tensor& send, const std::vector<siz
   SY_CHECK(static_cast<int64_t>(so) == send.dim(0) && static_cast<int64_t>(ro) == recv.dim(0),
            "exchange_rows: the plan moves " << so << "/" << ro << " rows but the buffers hold "
                                             << send.dim(0) << "/" << recv.dim(0));
-  exchange_rows(recv, send, l, comm);
+  exchange_rows(recv, send, l, comm, staging);
 }
 
 namespace {
@@ -98,7 +98,8 @@ void exchange_rows_on(const Tensor& recv, const Tensor& send, const RowLayout& l
               staging.recv() + packed.recv_offsets[p], bytes.recv_bytes[p], stream);
 }
 
-void exchange_rows(const Tensor& recv, const Tensor& send, const RowLayout& l, Communicator& comm) {
+void exchange_rows(const Tensor& recv, const Tensor& send, const RowLayout& l, Communicator& comm,
+                   HostStaging* staging) {
   if (!send.device().is_cuda()) {
     comm.all_to_all_v(send.raw(), recv.raw(), byte_layout(recv, send, l));
     return;
@@ -109,8 +110,8 @@ void exchange_rows(const Tensor& recv, const Tensor& send, const RowLayout& l, C
     return;
   }
   // On the default stream, so the copies out start after the compute that wrote send.
-  HostStaging staging;
-  exchange_rows_on(recv, send, l, comm, Stream{}, staging);
+  HostStaging own;
+  exchange_rows_on(recv, send, l, comm, Stream{}, staging ? *staging : own);
   backend(DeviceType::kCUDA).synchronize(Stream{});
 }
 

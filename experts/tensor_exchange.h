@@ -13,14 +13,19 @@ namespace sy {
 
 // send (Σ send_rows, C) → recv (Σ recv_rows, C): rows [Σ_{q<p} send_rows[q], +send_rows[p]) go to
 // peer p; recv holds the peers' blocks in rank order. Collective over comm.
+class HostStaging;
+
+// Device tensors over host MPI pass through `staging` (pinned buffers kept between calls); null:
+// buffers for this call only.
 void exchange_rows(const Tensor& recv, const Tensor& send, const std::vector<size_t>& send_rows,
-                   const std::vector<size_t>& recv_rows, Communicator& comm);
+                   const std::vector<size_t>& recv_rows, Communicator& comm,
+                   HostStaging* staging = nullptr);
 
 // The general form: layout gives rows and row offsets per peer in send and recv; only those rows
 // of recv are written (other chunks' rows may be in use by the main thread meanwhile). Returns
 // when recv holds the data (synchronous on every backend).
 void exchange_rows(const Tensor& recv, const Tensor& send, const RowLayout& layout,
-                   Communicator& comm);
+                   Communicator& comm, HostStaging* staging = nullptr);
 
 // Page-locked host buffers for passing device rows through host MPI, grown as needed and reused
 // across exchanges (one set per user, used by one thread at a time).

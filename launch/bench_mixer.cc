@@ -3,23 +3,17 @@
 // sequence lengths T from -b to -e (doubling), on the same input; prints the ratio and the
 // crossover T where M2 becomes faster. One process; the device from --device cpu|cuda.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 
 #include "launch/args.h"
 #include "launch/commands.h"
 #include "models/layers/causal_attention.h"
 #include "models/layers/m2_mixers.h"
+#include "runtime/core/clock.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/random.h"
 
 namespace sy {
-
-namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 int bench_mixer_command(const std::vector<std::string>& argv) {
   Args args(argv, {"-b", "-e", "-n", "--batch", "--dim", "--heads", "--device"});

@@ -3,7 +3,6 @@
 // measured in the same run — the experts' grouped GEMMs against plain GEMMs of the same total FLOPs
 // (OpenBLAS on the CPU, cuBLAS on a GPU), plus the routing figures: activation ratio, drops, bytes.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -17,6 +16,7 @@
 #include "launch/commands.h"
 #include "launch/emulated_link.h"
 #include "launch/moe_layer_timing.h"
+#include "runtime/core/clock.h"
 #include "runtime/core/config.h"
 #include "runtime/core/deadline.h"
 #include "runtime/core/logging.h"
@@ -47,10 +47,6 @@ const char* kUsage =
     "Without --config: d_model 256, 8 experts, top-2, d_expert 1024, FFN_GELU, capacity 1.25,\n"
     "ep = world size. On a GPU: --set parallel.device=CUDA, and --set parallel.comm_backend=NCCL\n"
     "for NCCL (one GPU per rank); with MPI, ranks may share a GPU (staged through host).\n";
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // The experts' six GEMMs of one forward + backward on the expert-major buffer, as grouped GEMMs
 // (what the layer runs) and as plain GEMMs over all rows with one weight (the dense baseline).

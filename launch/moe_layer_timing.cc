@@ -1,18 +1,14 @@
 #include "launch/moe_layer_timing.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 
+#include "runtime/core/clock.h"
 #include "runtime/core/logging.h"
 
 namespace sy {
 
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 void add_times(MoeStepTimes& into, const MoeStepTimes& t) {
   into.route += t.route;

@@ -1,27 +1,9 @@
 #include "runtime/scheduler/exchange_pipeline.h"
 
-#include <chrono>
-
+#include "runtime/core/clock.h"
 #include "runtime/core/error.h"
 
 namespace sy {
-
-namespace {
-
-class HostTimer {
- public:
-  explicit HostTimer(double* into) : into_(into), t0_(std::chrono::steady_clock::now()) {}
-  ~HostTimer() {
-    if (into_)
-      *into_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-  }
-
- private:
-  double* into_;
-  std::chrono::steady_clock::time_point t0_;
-};
-
-}  // namespace
 
 ExchangePipeline::ExchangePipeline(Communicator& comm, Device device, bool overlap)
     : comm_(comm),
@@ -67,14 +49,11 @@ ExchangePipeline::Handle ExchangePipeline::post(Job job, Mark after) {
   Event ready = on_gpu_ && after >= 0 ? marks_.at(static_cast<size_t>(after)) : Event{};
   Event done = on_gpu_ ? event(done_, static_cast<size_t>(h)) : Event{};
   auto run = [this, job = std::move(job), ready, done] {
-    auto t0 = std::chrono::steady_clock::now();
+    const double t0 = now_s();
     if (ready.handle) backend(device_).wait(comm_stream_, ready);
     job(comm_stream_);
     if (done.handle) backend(device_).record(done, comm_stream_);
-    if (!stream_ordered_)
-      busy_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
+    if (!stream_ordered_) busy_ns_ += static_cast<int64_t>((now_s() - t0) * 1e9);
   };
   if (thread_) {
     tickets_.push_back(thread_->post(std::move(run)));
@@ -97,7 +76,7 @@ ExchangePipeline::Handle ExchangePipeline::post(Job job, Mark after) {
 void ExchangePipeline::wait(Handle h, double* seconds) {
   SY_CHECK(h >= 0 && static_cast<size_t>(h) < tickets_.size(),
            "ExchangePipeline::wait: no job " << h << " in this round");
-  HostTimer t(seconds);
+  ScopedTimer t(seconds);
   if (thread_) thread_->wait(tickets_[h]);
   if (on_gpu_) backend(device_).wait(Stream{}, done_[h]);
 }

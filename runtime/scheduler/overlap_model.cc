@@ -1,21 +1,15 @@
 #include "runtime/scheduler/overlap_model.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <vector>
 
+#include "runtime/core/clock.h"
 #include "runtime/core/tensor.h"
 #include "runtime/ops/ops.h"
 #include "runtime/scheduler/comm_thread.h"
 
 namespace sy {
-
-namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 std::string OverlapCosts::describe() const {
   char buf[256];

@@ -1,23 +1,17 @@
 #include "runtime/train/trainer.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 
 #include "comm/mpi_communicator.h"
+#include "runtime/core/clock.h"
 #include "runtime/core/config.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/random.h"
 #include "runtime/train/checkpoint.h"
 
 namespace sy {
-
-namespace {
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> world)
     : config_(config), world_(std::move(world)) {
