@@ -21,15 +21,21 @@ namespace sy {
 
 enum class CommOp { kSum, kMax };
 
-// Who sends what to whom in an all-to-all-v, in bytes. Entry p of each vector is about peer p (the
-// rank in this group); any count may be zero. Offsets are byte offsets into the send and receive
-// buffers. packed() builds the common layout where peers' blocks sit back to back in rank order.
+// Who sends what to whom in an all-to-all-v. Entry p of each vector is about peer p (the rank in
+// this group); any count may be zero. Counts and offsets are in one unit: bytes for the
+// communicator; a caller may keep a layout in its own unit (rows of a tensor, say) and convert it
+// with in_bytes(). Offsets are into the send and receive buffers. packed() builds the common
+// layout where peers' blocks sit back to back in rank order.
 struct AllToAllLayout {
-  std::vector<size_t> send_bytes, send_offsets, recv_bytes, recv_offsets;
-  static AllToAllLayout packed(const std::vector<size_t>& send_bytes,
-                               const std::vector<size_t>& recv_bytes);
+  std::vector<size_t> send_counts, send_offsets, recv_counts, recv_offsets;
+  static AllToAllLayout packed(const std::vector<size_t>& send_counts,
+                               const std::vector<size_t>& recv_counts);
   size_t total_send() const;
   size_t total_recv() const;
+  // The exchange the other way: what was received is sent back to where it came from.
+  AllToAllLayout reversed() const { return {recv_counts, recv_offsets, send_counts, send_offsets}; }
+  // Every count and offset times `unit` (a layout in rows → in bytes).
+  AllToAllLayout in_bytes(size_t unit) const;
 };
 
 class Communicator {
@@ -42,8 +48,8 @@ class Communicator {
   const std::string& name() const { return name_; }
   virtual const char* backend_name() const = 0;
 
-  // Each rank sends layout.send_bytes[p] bytes from send + send_offsets[p] to peer p, and receives
-  // layout.recv_bytes[p] bytes from peer p into recv + recv_offsets[p]. The receive counts must
+  // Each rank sends layout.send_counts[p] bytes from send + send_offsets[p] to peer p, and receives
+  // layout.recv_counts[p] bytes from peer p into recv + recv_offsets[p]. The receive counts must
   // match what the peers send (exchange them first with all_to_all).
   virtual void all_to_all_v(const void* send, void* recv, const AllToAllLayout& layout) = 0;
   // Fixed-size blocks: block p of send (block_bytes each) goes to peer p; block p of recv comes
@@ -53,6 +59,12 @@ class Communicator {
   virtual void all_reduce(void* buf, size_t count, DType dtype, CommOp op) = 0;
   // recv holds size() blocks of `bytes`; block p is peer p's send.
   virtual void all_gather(const void* send, void* recv, size_t bytes) = 0;
+  // Blocks of different sizes: recv holds peer p's send_bytes (recv_bytes[p], as that peer sends)
+  // at Σ_{q<p} recv_bytes[q]. The default is an all_to_all_v that sends the same block to every
+  // peer; backends with a native form override it. (all_gather_v in comm/tensor_exchange.h
+  // gathers the sizes first.)
+  virtual void all_gather_v(const void* send, size_t send_bytes, void* recv,
+                            const std::vector<size_t>& recv_bytes);
   virtual void broadcast(void* buf, size_t bytes, int root) = 0;
   virtual void barrier() = 0;
   // Collective: ranks with the same color form a new group, ordered by key (then by rank).
@@ -72,7 +84,6 @@ class Communicator {
 
   // The deadline, in seconds, of every blocking call on this communicator.
   double timeout_s() const { return timeout_s_; }
-  void set_timeout_s(double s) { timeout_s_ = s; }
 
  protected:
   Communicator(std::string name, double timeout_s)

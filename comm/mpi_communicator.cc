@@ -127,7 +127,7 @@ void MpiCommunicator::wait_all(std::vector<MPI_Request>& reqs, const char* op) {
 
 void MpiCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllLayout& l) {
   size_t n = static_cast<size_t>(size_);
-  SY_CHECK(l.send_bytes.size() == n && l.send_offsets.size() == n && l.recv_bytes.size() == n &&
+  SY_CHECK(l.send_counts.size() == n && l.send_offsets.size() == n && l.recv_counts.size() == n &&
                l.recv_offsets.size() == n,
            "all_to_all_v on '" << name() << "': the layout must have " << n
                                << " entries per vector (one per peer)");
@@ -139,8 +139,8 @@ void MpiCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllL
   // after this rank, so no single rank is everybody's first target.
   for (int step = 1; step < size_; ++step) {
     int peer = (rank_ + size_ - step) % size_;
-    for (size_t off = 0; off < l.recv_bytes[peer]; off += kMaxMessage) {
-      size_t len = std::min(kMaxMessage, l.recv_bytes[peer] - off);
+    for (size_t off = 0; off < l.recv_counts[peer]; off += kMaxMessage) {
+      size_t len = std::min(kMaxMessage, l.recv_counts[peer] - off);
       reqs.emplace_back();
       SY_MPI_CHECK(MPI_Irecv(rp + l.recv_offsets[peer] + off, static_cast<int>(len), MPI_BYTE, peer,
                              kTagAllToAllV, comm_, &reqs.back()));
@@ -148,19 +148,19 @@ void MpiCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllL
   }
   for (int step = 1; step < size_; ++step) {
     int peer = (rank_ + step) % size_;
-    for (size_t off = 0; off < l.send_bytes[peer]; off += kMaxMessage) {
-      size_t len = std::min(kMaxMessage, l.send_bytes[peer] - off);
+    for (size_t off = 0; off < l.send_counts[peer]; off += kMaxMessage) {
+      size_t len = std::min(kMaxMessage, l.send_counts[peer] - off);
       reqs.emplace_back();
       SY_MPI_CHECK(MPI_Isend(sp + l.send_offsets[peer] + off, static_cast<int>(len), MPI_BYTE, peer,
                              kTagAllToAllV, comm_, &reqs.back()));
     }
   }
   // This rank's own block is a local copy, done while the messages are in flight.
-  SY_CHECK(l.send_bytes[rank_] == l.recv_bytes[rank_],
-           "all_to_all_v on '" << name() << "': this rank sends itself " << l.send_bytes[rank_]
-                               << " bytes but expects " << l.recv_bytes[rank_]);
-  if (l.send_bytes[rank_])
-    std::memcpy(rp + l.recv_offsets[rank_], sp + l.send_offsets[rank_], l.send_bytes[rank_]);
+  SY_CHECK(l.send_counts[rank_] == l.recv_counts[rank_],
+           "all_to_all_v on '" << name() << "': this rank sends itself " << l.send_counts[rank_]
+                               << " bytes but expects " << l.recv_counts[rank_]);
+  if (l.send_counts[rank_])
+    std::memcpy(rp + l.recv_offsets[rank_], sp + l.send_offsets[rank_], l.send_counts[rank_]);
   wait_all(reqs, "all_to_all_v");
 }
 
@@ -183,6 +183,24 @@ void MpiCommunicator::all_gather(const void* send, void* recv, size_t bytes) {
   int b = as_int(bytes, "all_gather bytes");
   SY_MPI_CHECK(MPI_Iallgather(send, b, MPI_BYTE, recv, b, MPI_BYTE, comm_, &reqs[0]));
   wait_all(reqs, "all_gather");
+}
+
+void MpiCommunicator::all_gather_v(const void* send, size_t send_bytes, void* recv,
+                                   const std::vector<size_t>& recv_bytes) {
+  SY_CHECK(recv_bytes.size() == static_cast<size_t>(size_),
+           "all_gather_v on '" << name() << "': " << recv_bytes.size() << " sizes for " << size_
+                               << " ranks");
+  std::vector<int> counts(size_), displs(size_);
+  size_t at = 0;
+  for (int p = 0; p < size_; ++p) {
+    counts[p] = as_int(recv_bytes[p], "all_gather_v block");
+    displs[p] = as_int(at, "all_gather_v offset");
+    at += recv_bytes[p];
+  }
+  std::vector<MPI_Request> reqs(1);
+  SY_MPI_CHECK(MPI_Iallgatherv(send, as_int(send_bytes, "all_gather_v bytes"), MPI_BYTE, recv,
+                               counts.data(), displs.data(), MPI_BYTE, comm_, &reqs[0]));
+  wait_all(reqs, "all_gather_v");
 }
 
 void MpiCommunicator::broadcast(void* buf, size_t bytes, int root) {

@@ -36,6 +36,8 @@ class MpiCommunicator final : public Communicator {
   void all_to_all(const void* send, void* recv, size_t block_bytes) override;
   void all_reduce(void* buf, size_t count, DType dtype, CommOp op) override;
   void all_gather(const void* send, void* recv, size_t bytes) override;
+  void all_gather_v(const void* send, size_t send_bytes, void* recv,
+                    const std::vector<size_t>& recv_bytes) override;
   void broadcast(void* buf, size_t bytes, int root) override;
   void barrier() override;
   std::unique_ptr<Communicator> split(int color, int key, const std::string& name) override;

@@ -120,7 +120,7 @@ void NcclCommunicator::enqueue_all_to_all_v(const void* send, void* recv, const 
            "all_to_all_v on group '"
                << name() << "': the NCCL communicator was aborted after an earlier failure");
   size_t n = static_cast<size_t>(size_);
-  SY_CHECK(l.send_bytes.size() == n && l.send_offsets.size() == n && l.recv_bytes.size() == n &&
+  SY_CHECK(l.send_counts.size() == n && l.send_offsets.size() == n && l.recv_counts.size() == n &&
                l.recv_offsets.size() == n,
            "all_to_all_v on '" << name() << "': the layout must have " << n
                                << " entries per vector (one per peer)");
@@ -129,10 +129,10 @@ void NcclCommunicator::enqueue_all_to_all_v(const void* send, void* recv, const 
   cudaStream_t s = to_cuda(stream);
   SY_NCCL_CHECK(ncclGroupStart());
   for (int p = 0; p < size_; ++p) {
-    if (l.send_bytes[p])
-      SY_NCCL_CHECK(ncclSend(sp + l.send_offsets[p], l.send_bytes[p], ncclUint8, p, comm_, s));
-    if (l.recv_bytes[p])
-      SY_NCCL_CHECK(ncclRecv(rp + l.recv_offsets[p], l.recv_bytes[p], ncclUint8, p, comm_, s));
+    if (l.send_counts[p])
+      SY_NCCL_CHECK(ncclSend(sp + l.send_offsets[p], l.send_counts[p], ncclUint8, p, comm_, s));
+    if (l.recv_counts[p])
+      SY_NCCL_CHECK(ncclRecv(rp + l.recv_offsets[p], l.recv_counts[p], ncclUint8, p, comm_, s));
   }
   // Non-blocking communicators may answer ncclInProgress: the group is enqueued once the
   // communicator reports ready (a host poll of NCCL's state, not a wait for the data).

@@ -8,6 +8,15 @@
 
 namespace sy {
 
+ExpertRange ProcessGroups::expert_range(int num_experts) const {
+  const int n = ep_group->size();
+  SY_CHECK(num_experts >= 1 && num_experts % n == 0,
+           "E = " << num_experts << " experts cannot be sharded over an ep group of " << n
+                  << " ranks: make the expert count a multiple of parallel.ep");
+  const int count = num_experts / n;
+  return {ep_group->rank() * count, count};
+}
+
 ProcessGroups make_process_groups(std::shared_ptr<Communicator> world, int ep,
                                   std::shared_ptr<Communicator> world_host) {
   int w = world->size(), r = world->rank();

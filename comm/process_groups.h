@@ -19,6 +19,11 @@
 
 namespace sy {
 
+// Global experts [first, first + count) of a layer: the ones this rank holds.
+struct ExpertRange {
+  int first = 0, count = 0;
+};
+
 struct ProcessGroups {
   std::shared_ptr<Communicator> world;
   std::shared_ptr<Communicator> ep_group;   // the ep ranks that share one set of experts
@@ -29,8 +34,10 @@ struct ProcessGroups {
   std::shared_ptr<Communicator> ep_group_host;
   int ep = 1;
 
-  int ep_index() const { return world->rank() / ep; }   // which ep group this rank is in
-  int edp_index() const { return world->rank() % ep; }  // which edp group this rank is in
+  int ep_index() const { return world->rank() / ep; }  // which ep group this rank is in
+  // This rank's share of a layer's num_experts (rank i of the ep group owns [i·E/ep, (i+1)·E/ep));
+  // throws when ep does not divide E.
+  ExpertRange expert_range(int num_experts) const;
 };
 
 // Collective over world. Throws with a fix-it message when ep does not divide the world size.

@@ -17,8 +17,7 @@ using MinHeap = std::priority_queue<Entry, std::vector<Entry>, std::greater<Entr
 
 }  // namespace
 
-std::vector<int32_t> balanced_assignment(const float* scores, int64_t n, int num_experts,
-                                         AssignmentStats* stats) {
+std::vector<int32_t> balanced_assignment(const float* scores, int64_t n, int num_experts) {
   const int e_count = num_experts;
   SY_CHECK(e_count >= 1, "balanced assignment needs at least one expert");
   SY_CHECK(n % e_count == 0, "BASE routing gives every expert exactly S/E items, but S = "
@@ -96,7 +95,6 @@ std::vector<int32_t> balanced_assignment(const float* scores, int64_t n, int num
     for (int f = target; prev[f] >= 0; f = prev[f]) {
       --count[prev[f]];
       enter(via[f], f);
-      if (stats) ++stats->moves;
     }
     const double reach = dist[target];
     for (int e = 0; e < e_count; ++e) potential[e] += std::min(dist[e], reach);

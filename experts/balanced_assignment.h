@@ -18,12 +18,7 @@
 
 namespace sy {
 
-struct AssignmentStats {
-  int64_t moves = 0;  // items moved away from their greedy choice
-};
-
 // scores is (n, E) row-major. n must be a multiple of E. Returns assign (n).
-std::vector<int32_t> balanced_assignment(const float* scores, int64_t n, int num_experts,
-                                         AssignmentStats* stats = nullptr);
+std::vector<int32_t> balanced_assignment(const float* scores, int64_t n, int num_experts);
 
 }  // namespace sy

@@ -73,14 +73,8 @@ CapacityPlan plan_capacity(const Routing& r, const MoeOptions& o, Communicator& 
   return plan;
 }
 
-RowLayout RowLayout::packed(const std::vector<size_t>& send_rows,
-                            const std::vector<size_t>& recv_rows) {
-  AllToAllLayout p = AllToAllLayout::packed(send_rows, recv_rows);
-  return {p.send_bytes, p.send_offsets, p.recv_bytes, p.recv_offsets};
-}
-
-RowLayout ExchangePlan::layout(int lb, int le) const {
-  RowLayout l;
+AllToAllLayout ExchangePlan::layout(int lb, int le) const {
+  AllToAllLayout l;
   size_t send_block = 0, recv_block = 0;
   for (int p = 0; p < ep; ++p) {
     size_t s_before = 0, s_in = 0, r_before = 0, r_in = 0, s_all = 0, r_all = 0;
@@ -90,9 +84,9 @@ RowLayout ExchangePlan::layout(int lb, int le) const {
       (x < lb ? s_before : x < le ? s_in : s_all) += sc;
       (x < lb ? r_before : x < le ? r_in : r_all) += rc;
     }
-    l.send_rows.push_back(s_in);
+    l.send_counts.push_back(s_in);
     l.send_offsets.push_back(send_block + s_before);
-    l.recv_rows.push_back(r_in);
+    l.recv_counts.push_back(r_in);
     l.recv_offsets.push_back(recv_block + r_before);
     send_block += s_before + s_in + s_all;
     recv_block += r_before + r_in + r_all;

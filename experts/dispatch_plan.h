@@ -40,16 +40,6 @@ struct CapacityPlan {
 // Collective over world (host buffers).
 CapacityPlan plan_capacity(const Routing& routing, const MoeOptions& options, Communicator& world);
 
-// Rows moved in one exchange, per peer, with where they start (in rows) in the send and the
-// receive buffers. A whole-plan exchange is packed; a chunk's exchange takes sub-blocks.
-struct RowLayout {
-  std::vector<size_t> send_rows, send_offsets, recv_rows, recv_offsets;
-  RowLayout reversed() const { return {recv_rows, recv_offsets, send_rows, send_offsets}; }
-  // Peers' blocks back to back in rank order.
-  static RowLayout packed(const std::vector<size_t>& send_rows,
-                          const std::vector<size_t>& recv_rows);
-};
-
 struct ExchangePlan {
   int k = 1;
   int ep = 1, e_local = 1;
@@ -65,10 +55,11 @@ struct ExchangePlan {
   int64_t send_total() const { return static_cast<int64_t>(send_item.size()); }
 
   // The exchange of the rows for local experts [lb, le) of every rank (the overlap scheduler's
-  // chunk): toward the experts; reversed() brings the results back. Its rows are the expert-major
-  // rows [expert_offsets[lb], expert_offsets[le]).
-  RowLayout layout(int lb, int le) const;
-  RowLayout layout() const { return layout(0, e_local); }
+  // chunk), an all-to-all layout counted in rows: toward the experts; reversed() brings the
+  // results back. Its rows are the expert-major rows [expert_offsets[lb], expert_offsets[le]).
+  // A whole-plan exchange is packed; a chunk's exchange takes sub-blocks.
+  AllToAllLayout layout(int lb, int le) const;
+  AllToAllLayout layout() const { return layout(0, e_local); }
 };
 
 // Collective over the ep group (host buffers). num_experts is E (global); experts are sharded

@@ -23,15 +23,12 @@ FeatureMoeLayer::FeatureMoeLayer(const FeatureMoeOptions& o, const ProcessGroups
   m.seed = o.seed;
   m.name = o.name;
   if (overlap) m.set_overlap(*overlap);
-  const int ep = groups.ep_group->size();
-  SY_CHECK(o.num_experts % ep == 0, "sMoE '" << o.name << "': E = " << o.num_experts
-                                             << " experts are not divisible by ep = " << ep);
-  const int local = o.num_experts / ep, first = groups.ep_group->rank() * local;
   std::unique_ptr<Router> router =
       o.routing == pb::PARTIAL_PREDICTION
           ? make_prefix_feature_router(m, o.seq_len, c_, o.prefix_len, device)
           : make_deterministic_feature_router(o.num_experts);
-  auto experts = std::make_unique<SguExperts>(o.name, o.seq_len, c_, first, local, o.seed, device);
+  auto experts = std::make_unique<SguExperts>(o.name, o.seq_len, c_,
+                                              groups.expert_range(o.num_experts), o.seed, device);
   core_ = std::make_unique<MoeLayer>(m, groups, device, std::move(router), std::move(experts));
 }
 

@@ -19,7 +19,6 @@ class DeterministicFeatureRouter final : public Router {
     const int64_t s = x.dim(0);
     out.items = s;
     out.k = 1;
-    out.residual_gate = false;
     out.expert.resize(static_cast<size_t>(s));
     out.weight.assign(static_cast<size_t>(s), 1.0f);
     for (int64_t i = 0; i < s; ++i) out.expert[i] = static_cast<int32_t>(i % e_);

@@ -21,7 +21,6 @@ class HashRouter final : public Router {
              "hash routing needs the token ids of the items; pass them to the MoE layer");
     out.items = s_count;
     out.k = 1;
-    out.residual_gate = false;
     out.expert.resize(s_count);
     out.weight.assign(s_count, 1.0f);
     for (int64_t s = 0; s < s_count; ++s)

@@ -21,8 +21,6 @@ struct Routing {
   int k = 1;
   std::vector<int32_t> expert;  // (S,k) global expert ids; -1 = no expert
   std::vector<float> weight;    // (S,k) gate weight used by combine
-  // BASE: out = α · f(x) + (1 − α) · x with α = weight (k = 1).
-  bool residual_gate = false;
   // Losses over all items of the world, the same value on every rank. aux_loss is what the layer
   // adds to the training loss: balance_coef · balance_loss + z_coef · z_loss.
   double balance_loss = 0, z_loss = 0, aux_loss = 0;
@@ -39,6 +37,15 @@ class Router {
   // gradients; includes the gradients of the router's own losses. Uses what forward saved.
   virtual void backward(const Tensor& dx, const std::vector<float>& dweight, const Tensor& x) = 0;
   virtual std::vector<Param*> params() = 0;
+
+  // The part of the layer's output that bypasses the experts, added after the combine: out (S,w)
+  // += g(x). Nothing for most routers; BASE's sigmoid-gated residual adds (1 − α)·x, α being the
+  // gate weight. Uses what forward saved.
+  virtual void add_bypass(const Tensor& /*out*/, const Tensor& /*x*/) {}
+  // Its backward, before backward(): dx += ∂(bypass)/∂x · dout, and dweight (S,k) += the bypass's
+  // gradient with respect to the gate weights.
+  virtual void bypass_backward(const Tensor& /*dx*/, std::vector<float>& /*dweight*/,
+                               const Tensor& /*dout*/, const Tensor& /*x*/) {}
 };
 
 // The router the options ask for; parameters initialised from options.seed and name.

@@ -5,74 +5,89 @@
 
 namespace sy {
 
-SguExperts::SguExperts(const std::string& name, int64_t seq_len, int64_t channels, int first,
-                       int local, uint64_t seed, Device device)
+SguExperts::SguExperts(const std::string& name, int64_t seq_len, int64_t channels,
+                       ExpertRange range, uint64_t seed, Device device)
     : t_(seq_len),
       c_(channels),
-      local_(local),
-      w_(name + ".experts.spatial_w", {local, seq_len, seq_len}, device, true),
-      b_(name + ".experts.spatial_b", {local, seq_len}, device, true) {
+      w_(name + ".experts.spatial_w", {range.count, seq_len, seq_len}, device, true),
+      b_(name + ".experts.spatial_b", {range.count, seq_len}, device, true) {
   const int64_t per = seq_len * seq_len;
-  for (int le = 0; le < local; ++le)
+  for (int le = 0; le < range.count; ++le)
     fill_uniform(w_.value.slice_rows(le, le + 1), seed, stream_id(w_.name.c_str()),
-                 1e-3f / static_cast<float>(seq_len), static_cast<uint64_t>(first + le) * per);
+                 1e-3f / static_cast<float>(seq_len),
+                 static_cast<uint64_t>(range.first + le) * per);
   b_.value.fill(1.0);
 }
 
 namespace {
+
+struct SguState final : ExpertState {
+  Tensor x;  // (M, T·c) the expert-major input
+};
+
 // An expert's m items side by side: (m, T, c) → (T, m·c), so one GEMM mixes them all along T.
 Tensor side_by_side(const Tensor& rows, int64_t m, int64_t t, int64_t c) {
   Tensor out = Tensor::empty({t, m, c}, DType::kF32, rows.device());
   permute(out, rows.reshape({m, t, c}), {1, 0, 2});
   return out.reshape({t, m * c});
 }
+
+// The inverse: (T, m·c) → rows (m, T·c).
+void to_rows(const Tensor& rows, const Tensor& cols, int64_t m, int64_t t, int64_t c) {
+  permute(rows.reshape({m, t, c}), cols.reshape({t, m, c}), {1, 0, 2});
+}
+
 }  // namespace
 
-void SguExperts::forward(ExpertActivations& saved, const Tensor& y, const Tensor& x,
-                         const std::vector<int64_t>& offsets, int lb, int le) {
+Tensor SguExperts::masked_weight(int l) const {
+  Tensor w_eff = Tensor::empty({t_, t_}, DType::kF32, w_.value.device());
+  causal_mask(w_eff, w_.value.slice_rows(l, l + 1).reshape({t_, t_}));
+  return w_eff;
+}
+
+void SguExperts::forward(const Tensor& y, std::unique_ptr<ExpertState>& saved, const Tensor& x,
+                         const ExpertSegments& seg) {
   Device d = x.device();
-  saved.x = x;
-  for (int l = lb; l < le; ++l) {
-    const int64_t a = offsets[l - lb], m = offsets[l - lb + 1] - a;
-    if (m == 0) continue;
-    Tensor w_eff = Tensor::empty({t_, t_}, DType::kF32, d);
-    causal_mask(w_eff, w_.value.slice_rows(l, l + 1).reshape({t_, t_}));
+  auto s = std::make_unique<SguState>();
+  s->x = x;
+  seg.for_each([&](int l, int64_t a, int64_t e) {
+    const int64_t m = e - a;
     Tensor yt = Tensor::empty({t_, m * c_}, DType::kF32, d);
-    gemm(yt, w_eff, side_by_side(x.slice_rows(a, a + m), m, t_, c_), false, false, 1.0f, 0.0f);
+    gemm(yt, masked_weight(l), side_by_side(x.slice_rows(a, e), m, t_, c_), false, false, 1.0f,
+         0.0f);
     add_row_bias(yt, b_.value.slice_rows(l, l + 1).reshape({t_}));
-    permute(y.slice_rows(a, a + m).reshape({m, t_, c_}), yt.reshape({t_, m, c_}), {1, 0, 2});
-  }
+    to_rows(y.slice_rows(a, e), yt, m, t_, c_);
+  });
+  saved = std::move(s);
 }
 
-void SguExperts::backward_data(const Tensor& dx, const Tensor& dy, ExpertActivations&,
-                               const std::vector<int64_t>& offsets, int lb, int le) {
+void SguExperts::backward_data(const Tensor& dx, ExpertState&, const Tensor& dy,
+                               const ExpertSegments& seg) {
   Device d = dy.device();
-  for (int l = lb; l < le; ++l) {
-    const int64_t a = offsets[l - lb], m = offsets[l - lb + 1] - a;
-    if (m == 0) continue;
-    Tensor w_eff = Tensor::empty({t_, t_}, DType::kF32, d);
-    causal_mask(w_eff, w_.value.slice_rows(l, l + 1).reshape({t_, t_}));
+  seg.for_each([&](int l, int64_t a, int64_t e) {
+    const int64_t m = e - a;
     Tensor dxt = Tensor::empty({t_, m * c_}, DType::kF32, d);  // W_effᵀ · dY
-    gemm(dxt, w_eff, side_by_side(dy.slice_rows(a, a + m), m, t_, c_), true, false, 1.0f, 0.0f);
-    permute(dx.slice_rows(a, a + m).reshape({m, t_, c_}), dxt.reshape({t_, m, c_}), {1, 0, 2});
-  }
+    gemm(dxt, masked_weight(l), side_by_side(dy.slice_rows(a, e), m, t_, c_), true, false, 1.0f,
+         0.0f);
+    to_rows(dx.slice_rows(a, e), dxt, m, t_, c_);
+  });
 }
 
-void SguExperts::backward_weights(const Tensor& dy, const ExpertActivations& saved,
-                                  const std::vector<int64_t>& offsets, int lb, int le) {
+void SguExperts::backward_weights(const ExpertState& saved, const Tensor& dy,
+                                  const ExpertSegments& seg) {
+  const auto& s = static_cast<const SguState&>(saved);
   Device d = dy.device();
-  for (int l = lb; l < le; ++l) {
-    const int64_t a = offsets[l - lb], m = offsets[l - lb + 1] - a;
-    if (m == 0) continue;
-    Tensor dym = side_by_side(dy.slice_rows(a, a + m), m, t_, c_);
+  seg.for_each([&](int l, int64_t a, int64_t e) {
+    const int64_t m = e - a;
+    Tensor dym = side_by_side(dy.slice_rows(a, e), m, t_, c_);
     Tensor db = Tensor::empty({t_}, DType::kF32, d);  // Σ over the items' columns
     reduce_rows(db, dym, ReduceOp::kSum);
     add_scaled(b_.grad.slice_rows(l, l + 1).reshape({t_}), db, 1.0f);
     Tensor dw = Tensor::empty({t_, t_}, DType::kF32, d);  // dY · Xᵀ, lower triangle only
-    gemm(dw, dym, side_by_side(saved.x.slice_rows(a, a + m), m, t_, c_), false, true, 1.0f, 0.0f);
+    gemm(dw, dym, side_by_side(s.x.slice_rows(a, e), m, t_, c_), false, true, 1.0f, 0.0f);
     causal_mask(dw, dw);
     add_scaled(w_.grad.slice_rows(l, l + 1).reshape({t_, t_}), dw, 1.0f);
-  }
+  });
 }
 
 }  // namespace sy

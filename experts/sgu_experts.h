@@ -20,23 +20,25 @@ class SguExperts final : public Experts {
  public:
   // Global experts [first, first + local); weights from the counter RNG at offset e (independent of
   // ep), W ≈ U(−1e-3/T, 1e-3/T) and b = 1: a fresh unit passes its input's gate through as 1.
-  SguExperts(const std::string& name, int64_t seq_len, int64_t channels, int first, int local,
+  SguExperts(const std::string& name, int64_t seq_len, int64_t channels, ExpertRange range,
              uint64_t seed, Device device);
 
-  // x, y (M, T·c) expert-major items of local experts [lb, le).
-  void forward(ExpertActivations& saved, const Tensor& y, const Tensor& x,
-               const std::vector<int64_t>& offsets, int lb, int le) override;
-  void backward_data(const Tensor& dx, const Tensor& dy, ExpertActivations& saved,
-                     const std::vector<int64_t>& offsets, int lb, int le) override;
+  // x, y (M, T·c) expert-major items of the segments' experts.
+  void forward(const Tensor& y, std::unique_ptr<ExpertState>& saved, const Tensor& x,
+               const ExpertSegments& segments) override;
+  void backward_data(const Tensor& dx, ExpertState& saved, const Tensor& dy,
+                     const ExpertSegments& segments) override;
   // W and b gradients accumulate, W's masked to the lower triangle.
-  void backward_weights(const Tensor& dy, const ExpertActivations& saved,
-                        const std::vector<int64_t>& offsets, int lb, int le) override;
+  void backward_weights(const ExpertState& saved, const Tensor& dy,
+                        const ExpertSegments& segments) override;
   std::vector<Param*> params() override { return {&w_, &b_}; }
   double forward_flops(int64_t m) const override { return 2.0 * m * t_ * t_ * c_; }
 
  private:
+  // W_e with the upper triangle zeroed: (T, T).
+  Tensor masked_weight(int l) const;
+
   int64_t t_, c_;
-  int local_;
   Param w_, b_;  // (E_local, T, T), (E_local, T)
 };
 

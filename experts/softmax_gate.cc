@@ -45,7 +45,6 @@ void SoftmaxGate::forward(Routing& out, const std::vector<float>& logits, int64_
   }
   out.items = items;
   out.k = k_;
-  out.residual_gate = false;
   out.expert = choice_;
   out.weight = topv_;
   if (renorm_) {

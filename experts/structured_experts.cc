@@ -8,9 +8,18 @@
 
 namespace sy {
 
-StructuredExperts::StructuredExperts(const MoeOptions& o, int width, int first, int local,
+namespace {
+
+struct StructuredState final : ExpertState {
+  Tensor x, h, a;  // (M, w) input, (M, F) hidden pre-activation and activation
+};
+
+}  // namespace
+
+StructuredExperts::StructuredExperts(const MoeOptions& o, int width, ExpertRange range,
                                      Device device)
     : kind_(o.expert), width_(width), hidden_(o.hidden()) {
+  const int local = range.count, first = range.first;
   const std::string base = o.name + ".experts.";
   if (kind_ == pb::BLOCKDIAG) {
     const int64_t nb = o.monarch_blocks;
@@ -79,43 +88,38 @@ void StructuredExperts::project_backward(int which, int l, const Tensor& dx, con
   }
 }
 
-void StructuredExperts::forward(ExpertActivations& saved, const Tensor& y, const Tensor& x,
-                                const std::vector<int64_t>& offsets, int lb, int le) {
+void StructuredExperts::forward(const Tensor& y, std::unique_ptr<ExpertState>& saved,
+                                const Tensor& x, const ExpertSegments& seg) {
   const int64_t m = x.dim(0);
   Device d = x.device();
-  saved.x = x;
-  saved.h = Tensor::empty({m, hidden_}, DType::kF32, d);
-  saved.a = Tensor::empty({m, hidden_}, DType::kF32, d);
-  for (int l = lb; l < le; ++l) {
-    const int64_t a = offsets[l - lb], e = offsets[l - lb + 1];
-    if (a == e) continue;
-    project(0, l, saved.h.slice_rows(a, e), x.slice_rows(a, e));
-  }
-  activation_forward(saved.a, saved.h, Activation::kGelu);
-  for (int l = lb; l < le; ++l) {
-    const int64_t a = offsets[l - lb], e = offsets[l - lb + 1];
-    if (a == e) continue;
-    project(1, l, y.slice_rows(a, e), saved.a.slice_rows(a, e));
-  }
+  auto s = std::make_unique<StructuredState>();
+  s->x = x;
+  s->h = Tensor::empty({m, hidden_}, DType::kF32, d);
+  s->a = Tensor::empty({m, hidden_}, DType::kF32, d);
+  seg.for_each([&](int l, int64_t a, int64_t e) {
+    project(0, l, s->h.slice_rows(a, e), x.slice_rows(a, e));
+  });
+  activation_forward(s->a, s->h, Activation::kGelu);
+  seg.for_each([&](int l, int64_t a, int64_t e) {
+    project(1, l, y.slice_rows(a, e), s->a.slice_rows(a, e));
+  });
+  saved = std::move(s);
 }
 
-void StructuredExperts::backward_data(const Tensor& dx, const Tensor& dy, ExpertActivations& saved,
-                                      const std::vector<int64_t>& offsets, int lb, int le) {
+void StructuredExperts::backward_data(const Tensor& dx, ExpertState& saved, const Tensor& dy,
+                                      const ExpertSegments& seg) {
+  auto& s = static_cast<StructuredState&>(saved);
   const int64_t m = dy.dim(0);
   Device d = dy.device();
   Tensor da = Tensor::empty({m, hidden_}, DType::kF32, d),
          dh = Tensor::empty({m, hidden_}, DType::kF32, d);
-  for (int l = lb; l < le; ++l) {
-    const int64_t a = offsets[l - lb], e = offsets[l - lb + 1];
-    if (a == e) continue;
-    project_backward(1, l, da.slice_rows(a, e), dy.slice_rows(a, e), saved.a.slice_rows(a, e));
-  }
-  activation_backward(dh, saved.h, da, Activation::kGelu);
-  for (int l = lb; l < le; ++l) {
-    const int64_t a = offsets[l - lb], e = offsets[l - lb + 1];
-    if (a == e) continue;
-    project_backward(0, l, dx.slice_rows(a, e), dh.slice_rows(a, e), saved.x.slice_rows(a, e));
-  }
+  seg.for_each([&](int l, int64_t a, int64_t e) {
+    project_backward(1, l, da.slice_rows(a, e), dy.slice_rows(a, e), s.a.slice_rows(a, e));
+  });
+  activation_backward(dh, s.h, da, Activation::kGelu);
+  seg.for_each([&](int l, int64_t a, int64_t e) {
+    project_backward(0, l, dx.slice_rows(a, e), dh.slice_rows(a, e), s.x.slice_rows(a, e));
+  });
 }
 
 }  // namespace sy

@@ -6,7 +6,8 @@
 //              divisor ≤ √w.
 // Computed expert by expert over the expert-major rows (a loop of batched GEMMs: fine on the CPU;
 // on a GPU it serialises experts, unlike the dense experts' grouped GEMM). Weight gradients are
-// computed with the data gradient (backward_weights has nothing left to do).
+// computed with the data gradient, by the same Monarch and block-diagonal backward ops, so this
+// kind opts out of sending dx first: backward_weights has nothing left to do.
 #pragma once
 
 #include "experts/experts.h"
@@ -16,14 +17,12 @@ namespace sy {
 
 class StructuredExperts final : public Experts {
  public:
-  StructuredExperts(const MoeOptions& options, int width, int first_expert, int local_experts,
-                    Device device);
-  void forward(ExpertActivations& saved, const Tensor& y, const Tensor& x,
-               const std::vector<int64_t>& offsets, int lb, int le) override;
-  void backward_data(const Tensor& dx, const Tensor& dy, ExpertActivations& saved,
-                     const std::vector<int64_t>& offsets, int lb, int le) override;
-  void backward_weights(const Tensor&, const ExpertActivations&, const std::vector<int64_t>&, int,
-                        int) override {}
+  StructuredExperts(const MoeOptions& options, int width, ExpertRange range, Device device);
+  void forward(const Tensor& y, std::unique_ptr<ExpertState>& saved, const Tensor& x,
+               const ExpertSegments& segments) override;
+  void backward_data(const Tensor& dx, ExpertState& saved, const Tensor& dy,
+                     const ExpertSegments& segments) override;
+  void backward_weights(const ExpertState&, const Tensor&, const ExpertSegments&) override {}
   std::vector<Param*> params() override;
   double forward_flops(int64_t m) const override;
 

@@ -2,6 +2,8 @@
 // tokens, with the time split by step (route, plan, dispatch, experts, undispatch, combine), and —
 // measured in the same run — the experts' grouped GEMMs against plain GEMMs of the same total FLOPs
 // (OpenBLAS on the CPU, cuBLAS on a GPU), plus the routing figures: activation ratio, drops, bytes.
+// Parse (the run config and flags) → run (fills a pb::MoeLayerBenchRecord) → report (prints it,
+// and writes it as JSON with --json).
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -16,12 +18,10 @@
 #include "launch/commands.h"
 #include "launch/emulated_link.h"
 #include "launch/moe_layer_timing.h"
-#include "runtime/core/clock.h"
 #include "runtime/core/config.h"
 #include "runtime/core/deadline.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/random.h"
-#include "runtime/ops/ops.h"
 #include "switchyard/bench.pb.h"
 
 namespace sy {
@@ -48,67 +48,219 @@ const char* kUsage =
     "ep = world size. On a GPU: --set parallel.device=CUDA, and --set parallel.comm_backend=NCCL\n"
     "for NCCL (one GPU per rank); with MPI, ranks may share a GPU (staged through host).\n";
 
-// The experts' six GEMMs of one forward + backward on the expert-major buffer, as grouped GEMMs
-// (what the layer runs) and as plain GEMMs over all rows with one weight (the dense baseline).
-// Same shapes, same FLOPs; returns seconds per pass.
-struct GemmRates {
-  double grouped_s = 0, dense_s = 0, flops = 0;
+// What the command line asks for.
+struct BenchSetup {
+  pb::RunConfig config;
+  MoeOptions options;
+  Device device;
+  ProcessGroups groups;
+  int64_t tokens = 2048;
+  int iters = 10, warmup = 2, rounds = 3;
+  std::string overlap, link;
 };
 
-GemmRates time_expert_gemms(const std::vector<int64_t>& offsets, int64_t width, int64_t up,
-                            int64_t hidden, Device device, int iters) {
-  int64_t m = offsets.back(), g = static_cast<int64_t>(offsets.size()) - 1;
-  GemmRates r;
-  r.flops = 3.0 * (2.0 * m * width * up + 2.0 * m * hidden * width);
-  if (m == 0) return r;
-  auto randn = [&](Shape s, uint64_t stream) {
-    Tensor t = Tensor::empty(s, DType::kF32, device);
-    fill_normal(t, 5, stream, 0.1f);
-    return t;
-  };
-  Tensor x = randn({m, width}, 1), h = randn({m, up}, 2), a = randn({m, hidden}, 3);
-  Tensor y = randn({m, width}, 4), dy = randn({m, width}, 5), da = randn({m, hidden}, 6);
-  Tensor dh = randn({m, up}, 7), dx = randn({m, width}, 8);
-  Tensor w1 = randn({g, width, up}, 9), w2 = randn({g, hidden, width}, 10);
-  Tensor dw1 = randn({g, width, up}, 11), dw2 = randn({g, hidden, width}, 12);
-  Tensor v1 = randn({width, up}, 13), v2 = randn({hidden, width}, 14);
-  Tensor dv1 = randn({width, up}, 15), dv2 = randn({hidden, width}, 16);
-  auto grouped = [&] {
-    grouped_gemm(h, x, w1, offsets, false, 1, 0);
-    grouped_gemm(y, a, w2, offsets, false, 1, 0);
-    grouped_gemm_weight_grad(dw2, a, dy, offsets, 1, 1);
-    grouped_gemm(da, dy, w2, offsets, true, 1, 0);
-    grouped_gemm_weight_grad(dw1, x, dh, offsets, 1, 1);
-    grouped_gemm(dx, dh, w1, offsets, true, 1, 0);
-  };
-  auto dense = [&] {
-    gemm(h, x, v1, false, false, 1, 0);
-    gemm(y, a, v2, false, false, 1, 0);
-    gemm(dv2, a, dy, true, false, 1, 1);
-    gemm(da, dy, v2, false, true, 1, 0);
-    gemm(dv1, x, dh, true, false, 1, 1);
-    gemm(dx, dh, v1, false, true, 1, 0);
-  };
-  auto sync = [&] {
-    if (device.is_cuda()) backend(device).synchronize(Stream{});
-  };
-  grouped();
-  dense();
-  sync();
-  // Alternate so that both see the same machine state; keep the best of three rounds.
-  r.grouped_s = r.dense_s = 1e300;
-  for (int round = 0; round < 3; ++round) {
-    double t0 = now_s();
-    for (int i = 0; i < iters; ++i) grouped();
-    sync();
-    double t1 = now_s();
-    for (int i = 0; i < iters; ++i) dense();
-    sync();
-    double t2 = now_s();
-    r.grouped_s = std::min(r.grouped_s, (t1 - t0) / iters);
-    r.dense_s = std::min(r.dense_s, (t2 - t1) / iters);
+pb::RunConfig bench_config(const Args& args, int world_size) {
+  pb::RunConfig config;
+  if (args.has("--config")) {
+    config = load_config_file(args.get("--config", ""));
+  } else {
+    config = parse_config_text(
+        "name: 'bench-moe-layer' model { family: TRANSFORMER_MOE d_model: 256 moe { num_experts: 8 "
+        "top_k: 2 d_expert: 1024 expert: FFN_GELU capacity_factor: 1.25 } }",
+        "<built-in>");
+    config.mutable_parallel()->set_ep(world_size);
   }
-  return r;
+  apply_overrides(&config, args.get_all("--set"));
+  config.mutable_data()->set_global_batch(world_size);  // unused; keeps validation to the layer
+  validate_config(config, world_size);
+  return config;
+}
+
+// --emulate-link GBPS[,US]: the ep group's exchanges held as if they crossed such a link.
+void emulate_link(BenchSetup& s) {
+  if (s.link.empty()) return;
+  SY_CHECK(s.config.parallel().comm_backend() == pb::MPI,
+           "--emulate-link wraps the MPI backend; drop it or use parallel.comm_backend=MPI");
+  size_t comma = s.link.find(',');
+  double gbps = std::stod(s.link.substr(0, comma));
+  double latency_us = comma == std::string::npos ? 0.0 : std::stod(s.link.substr(comma + 1));
+  s.groups.ep_group =
+      std::make_shared<EmulatedLinkCommunicator>(s.groups.ep_group, gbps, latency_us * 1e-6);
+}
+
+BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {
+  BenchSetup s;
+  s.config = bench_config(args, world->size());
+  s.tokens = args.get_int("--tokens", 2048);
+  s.iters = static_cast<int>(args.get_int("-n", 10));
+  s.warmup = static_cast<int>(args.get_int("-w", 2));
+  s.rounds = static_cast<int>(args.get_int("--rounds", 3));
+  s.overlap = args.get("--overlap", "");
+  s.link = args.get("--emulate-link", "");
+  SY_CHECK(s.tokens >= 1 && s.iters >= 1 && s.warmup >= 0 && s.rounds >= 1,
+           "need --tokens ≥ 1, -n ≥ 1, -w ≥ 0, --rounds ≥ 1");
+  const pb::ParallelConfig& par = s.config.parallel();
+  s.device = par.device() == pb::CUDA ? Device::cuda() : Device::cpu();
+  if (s.device.is_cuda()) cuda_set_device(mpi_local_rank());
+  s.groups = make_run_groups(world, par.ep(), par.comm_backend() == pb::NCCL);
+  emulate_link(s);
+  const auto& model = s.config.model();
+  s.options = MoeOptions::from_config(model.moe(), model.d_model(), model.family() == pb::MH_MOE,
+                                      s.config.seed(), "bench");
+  s.options.set_overlap(par);
+  return s;
+}
+
+// The experts' GEMMs on this rank's real expert-major row segments, grouped vs dense.
+void measure_gemms(const BenchSetup& s, const MoeLayer& layer, Communicator& world,
+                   pb::MoeLayerBenchRecord& rec) {
+  const MoeOptions& o = s.options;
+  const int64_t width = o.item_width(), hidden = o.hidden();
+  const int64_t up = (o.expert == pb::SWIGLU ? 2 : 1) * hidden;
+  GemmRates g = time_expert_gemms(layer.exchange_plan().expert_offsets, width, up, hidden, s.device,
+                                  std::max(s.iters, 3));
+  std::vector<double> gr = {g.flops, g.grouped_s, g.dense_s};
+  world.all_reduce(gr.data(), 1, DType::kF64, CommOp::kSum);  // total FLOPs
+  world.all_reduce(gr.data() + 1, 2, DType::kF64, CommOp::kMax);
+  const double per_rank = gr[0] / world.size();
+  rec.set_grouped_gemm_gflops(per_rank / gr[1] / 1e9);
+  rec.set_dense_gemm_gflops(per_rank / gr[2] / 1e9);
+  rec.set_gemm_ratio(rec.grouped_gemm_gflops() / rec.dense_gemm_gflops());
+}
+
+// This rank's random tokens and output gradients, and token ids (for hash routing).
+struct BenchInputs {
+  Tensor x, dy;
+  std::vector<int32_t> ids;
+};
+
+BenchInputs make_inputs(const BenchSetup& s, int rank) {
+  const int64_t d = s.options.d_model, t0 = rank * s.tokens;
+  BenchInputs in{Tensor::empty({s.tokens, d}, DType::kF32, s.device),
+                 Tensor::empty({s.tokens, d}, DType::kF32, s.device),
+                 std::vector<int32_t>(s.tokens)};
+  fill_normal(in.x, s.config.seed(), 101, 1.0f, static_cast<uint64_t>(t0 * d));
+  fill_normal(in.dy, s.config.seed(), 102, 1.0f, static_cast<uint64_t>(t0 * d));
+  for (int64_t t = 0; t < s.tokens; ++t) in.ids[t] = static_cast<int32_t>((t0 + t) % 50257);
+  return in;
+}
+
+void set_step_times(pb::MoeLayerBenchRecord& rec, const Timing& t) {
+  rec.set_layer_ms(t.layer_s * 1e3);
+  rec.set_route_ms(t.steps.route * 1e3);
+  rec.set_plan_ms(t.steps.plan * 1e3);
+  rec.set_dispatch_ms(t.steps.dispatch * 1e3);
+  rec.set_experts_ms(t.steps.experts * 1e3);
+  rec.set_undispatch_ms(t.steps.undispatch * 1e3);
+  rec.set_combine_ms(t.steps.combine * 1e3);
+}
+
+pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communicator& world) {
+  pb::MoeLayerBenchRecord rec;
+  const int w = world.size();
+  // On a GPU the step split needs the device synchronised at each step boundary (a few µs each);
+  // the overlap study's pipelined runs are timed whole, without it.
+  MoeOptions main_options = s.options;
+  main_options.sync_step_timers = true;
+  std::unique_ptr<TokenMoe> layer = make_token_moe(main_options, s.groups, s.device);
+
+  const Timing main_run = time_layer(*layer, in.x, in.dy, in.ids, s.iters, s.warmup, world);
+  set_step_times(rec, main_run);
+  rec.set_tokens_per_s(s.tokens * w / main_run.layer_s);
+  *rec.mutable_layer_stats() = layer->core().stats();
+  double mib = rec.layer_stats().dispatched_mib();
+  world.all_reduce(&mib, 1, DType::kF64, CommOp::kSum);
+  rec.set_bytes_dispatched(static_cast<int64_t>(mib * (1 << 20)));
+  rec.set_activation_ratio(rec.layer_stats().activation_ratio());
+  rec.set_drop_rate(rec.layer_stats().drop_rate());
+  measure_gemms(s, layer->core(), world, rec);
+
+  double peak = static_cast<double>(backend(s.device).peak_bytes());
+  world.all_reduce(&peak, 1, DType::kF64, CommOp::kMax);
+  rec.set_peak_memory_mib(peak / (1 << 20));
+  rec.set_config(config_to_text(s.config));
+  rec.set_world_size(w);
+  rec.set_ep(s.config.parallel().ep());
+  rec.set_device(device_name(s.device));
+  rec.set_tokens_per_rank(s.tokens);
+  rec.set_openblas_threads(openblas_get_num_threads());
+  if (!s.link.empty()) rec.set_emulated_link(s.link);
+  return rec;
+}
+
+void report_header(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
+  const MoeOptions& o = s.options;
+  SY_LOG0("# switchyard bench moe-layer: world "
+          << rec.world_size() << ", ep " << rec.ep() << ", device " << rec.device()
+          << ", OpenBLAS threads " << rec.openblas_threads()
+          << (s.link.empty() ? std::string() : ", emulated link " + s.link));
+  SY_LOG0("# tokens/rank " << s.tokens << ", d " << o.d_model << ", E " << o.num_experts << " ("
+                           << o.num_experts / rec.ep() << "/rank), k " << o.top_k << ", F "
+                           << o.hidden() << ", h " << o.num_heads
+                           << (o.mh_projections ? " (MH-MoE)" : "") << ", router "
+                           << pb::RouterKind_Name(o.router) << ", expert "
+                           << pb::ExpertKind_Name(o.expert) << ", "
+                           << (o.dropless ? std::string("dropless")
+                                          : "capacity factor " + std::to_string(o.capacity_factor))
+                           << ", chunks " << o.chunks);
+  SY_LOG0("# iters " << s.iters << ", warmup " << s.warmup
+                     << "; times are max over ranks of the mean");
+}
+
+void report_steps(const pb::MoeLayerBenchRecord& rec) {
+  char line[256];
+  const double layer = rec.layer_ms();
+  std::snprintf(line, sizeof line, "layer forward+backward: %.2f ms, %.0f tokens/s (all ranks)",
+                layer, rec.tokens_per_s());
+  SY_LOG0(line);
+  const std::pair<const char*, double> steps[] = {
+      {"route", rec.route_ms()},           {"plan", rec.plan_ms()},
+      {"dispatch", rec.dispatch_ms()},     {"experts", rec.experts_ms()},
+      {"undispatch", rec.undispatch_ms()}, {"combine", rec.combine_ms()}};
+  double accounted = 0;
+  for (const auto& [name, ms] : steps) {
+    std::snprintf(line, sizeof line, "  %-11s %9.3f ms  %5.1f%%", name, ms, 100.0 * ms / layer);
+    SY_LOG0(line);
+    accounted += ms;
+  }
+  const double other = std::max(0.0, layer - accounted);
+  std::snprintf(line, sizeof line, "  %-11s %9.3f ms  %5.1f%%  (projections, buffers)", "other",
+                other, 100.0 * other / layer);
+  SY_LOG0(line);
+}
+
+void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
+  const pb::MoeLayerStats& st = rec.layer_stats();
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "expert GEMMs: grouped %.2f GFLOP/s vs dense %.2f GFLOP/s on the same FLOPs: "
+                "ratio %.3f",
+                rec.grouped_gemm_gflops(), rec.dense_gemm_gflops(), rec.gemm_ratio());
+  SY_LOG0(line);
+  int active = 0;
+  for (int64_t l : st.load()) active += l > 0;
+  std::snprintf(line, sizeof line,
+                "routing: activation ratio %.4f (%d of %d experts got items), dropped %.2f%% "
+                "(%d of %d choices), capacity %d",
+                st.activation_ratio(), active, s.options.num_experts, 100 * st.drop_rate(),
+                st.dropped_world(), st.routed_world(), st.capacity());
+  SY_LOG0(line);
+  std::snprintf(line, sizeof line,
+                "all-to-all payload per layer call: forward dispatch %.3f MiB over all ranks "
+                "(x4 with undispatch and backward)",
+                rec.bytes_dispatched() / 1048576.0);
+  SY_LOG0(line);
+  std::snprintf(line, sizeof line, "peak memory per rank: %.1f MiB (%s, max over ranks)",
+                rec.peak_memory_mib(), rec.device().c_str());
+  SY_LOG0(line);
+}
+
+void write_json(const pb::MoeLayerBenchRecord& rec, const std::string& path) {
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(rec, &out);
+  std::ofstream f(path);
+  SY_CHECK(f.good(), "bench moe-layer: cannot write --json " << path);
+  f << out << "\n";
 }
 
 }  // namespace
@@ -120,164 +272,18 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
   }
   Args args(argv, {"--config", "--set", "--tokens", "-n", "-w", "--json", "--timeout", "--overlap",
                    "--rounds", "--emulate-link"});
-  double timeout = args.get_double("--timeout", default_comm_timeout_s());
-  std::shared_ptr<Communicator> world = mpi_world(timeout);
-  const int w = world->size();
-
-  pb::RunConfig config;
-  if (args.has("--config")) {
-    config = load_config_file(args.get("--config", ""));
-  } else {
-    config = parse_config_text(
-        "name: 'bench-moe-layer' model { family: TRANSFORMER_MOE d_model: 256 moe { num_experts: 8 "
-        "top_k: 2 d_expert: 1024 expert: FFN_GELU capacity_factor: 1.25 } }",
-        "<built-in>");
-    config.mutable_parallel()->set_ep(w);
-  }
-  apply_overrides(&config, args.get_all("--set"));
-  config.mutable_data()->set_global_batch(w);  // not used here; keeps validation about the layer
-  validate_config(config, w);
-  const int64_t tokens = args.get_int("--tokens", 2048);
-  const int iters = static_cast<int>(args.get_int("-n", 10));
-  const int warmup = static_cast<int>(args.get_int("-w", 2));
-  SY_CHECK(tokens >= 1 && iters >= 1 && warmup >= 0, "need --tokens ≥ 1, -n ≥ 1, -w ≥ 0");
-
-  Device device = config.parallel().device() == pb::CUDA ? Device::cuda() : Device::cpu();
-  if (device.is_cuda()) cuda_set_device(mpi_local_rank());
-  const int ep = config.parallel().ep();
-  ProcessGroups groups = make_run_groups(world, ep, config.parallel().comm_backend() == pb::NCCL);
-  std::string link = args.get("--emulate-link", "");
-  if (!link.empty()) {
-    SY_CHECK(config.parallel().comm_backend() == pb::MPI,
-             "--emulate-link wraps the MPI backend; drop it or use parallel.comm_backend=MPI");
-    size_t comma = link.find(',');
-    double gbps = std::stod(link.substr(0, comma));
-    double latency_us = comma == std::string::npos ? 0.0 : std::stod(link.substr(comma + 1));
-    groups.ep_group =
-        std::make_shared<EmulatedLinkCommunicator>(groups.ep_group, gbps, latency_us * 1e-6);
-  }
-  const auto& model = config.model();
-  MoeOptions o = MoeOptions::from_config(model.moe(), model.d_model(), model.family() == pb::MH_MOE,
-                                         config.seed(), "bench");
-  o.set_overlap(config.parallel());
-  // On a GPU the step split needs the device synchronised at each step boundary (a few µs each);
-  // the overlap study's pipelined runs are timed whole, without it.
-  MoeOptions main_options = o;
-  main_options.sync_step_timers = true;
-  MoeLayer layer(main_options, groups, device);
-
-  const int64_t d = o.d_model, t0 = world->rank() * tokens;
-  Tensor x = Tensor::empty({tokens, d}, DType::kF32, device);
-  Tensor dy = Tensor::empty({tokens, d}, DType::kF32, device);
-  fill_normal(x, config.seed(), 101, 1.0f, static_cast<uint64_t>(t0 * d));
-  fill_normal(dy, config.seed(), 102, 1.0f, static_cast<uint64_t>(t0 * d));
-  std::vector<int32_t> ids(tokens);
-  for (int64_t t = 0; t < tokens; ++t) ids[t] = static_cast<int32_t>((t0 + t) % 50257);
-  const Timing main_run = time_layer(layer, x, dy, ids, iters, warmup, *world);
-  const MoeStepTimes& st_t = main_run.steps;
-  const std::vector<double> t = {main_run.layer_s, st_t.route,      st_t.plan,   st_t.dispatch,
-                                 st_t.experts,     st_t.undispatch, st_t.combine};
-  int64_t bytes = layer.stats().bytes_dispatched;
-  world->all_reduce(&bytes, 1, DType::kI64, CommOp::kSum);
-
-  // The GEMM comparison on this rank's real expert-major row segments (one chunk's plan).
-  const int64_t width = o.item_width(), hidden = o.hidden();
-  const int64_t up = (o.expert == pb::SWIGLU ? 2 : 1) * hidden;
-  const std::vector<int64_t>& offsets = layer.exchange_plan().expert_offsets;
-  GemmRates g = time_expert_gemms(offsets, width, up, hidden, device, std::max(iters, 3));
-  std::vector<double> gr = {g.flops, g.grouped_s, g.dense_s};
-  world->all_reduce(gr.data(), 1, DType::kF64, CommOp::kSum);  // total FLOPs
-  world->all_reduce(gr.data() + 1, 2, DType::kF64, CommOp::kMax);
-  double grouped_gflops = gr[0] / w / gr[1] / 1e9, dense_gflops = gr[0] / w / gr[2] / 1e9;
-
-  const MoeStats& st = layer.stats();
-  double drop_rate = st.routed_world ? double(st.dropped_world) / st.routed_world : 0.0;
-  int active = 0;
-  for (int64_t l : st.load_world) active += l > 0;
-  SY_LOG0("# switchyard bench moe-layer: world "
-          << w << ", ep " << ep << ", device " << device_name(device) << ", OpenBLAS threads "
-          << openblas_get_num_threads()
-          << (link.empty() ? std::string() : ", emulated link " + link));
-  SY_LOG0("# tokens/rank " << tokens << ", d " << d << ", E " << o.num_experts << " ("
-                           << o.num_experts / ep << "/rank), k " << o.top_k << ", F " << hidden
-                           << ", h " << o.num_heads << (o.mh_projections ? " (MH-MoE)" : "")
-                           << ", router " << pb::RouterKind_Name(o.router) << ", expert "
-                           << pb::ExpertKind_Name(o.expert) << ", "
-                           << (o.dropless ? std::string("dropless")
-                                          : "capacity factor " + std::to_string(o.capacity_factor))
-                           << ", chunks " << o.chunks);
-  SY_LOG0("# iters " << iters << ", warmup " << warmup << "; times are max over ranks of the mean");
-  char line[256];
-  std::snprintf(line, sizeof line, "layer forward+backward: %.2f ms, %.0f tokens/s (all ranks)",
-                t[0] * 1e3, tokens * w / t[0]);
-  SY_LOG0(line);
-  const char* names[] = {"route", "plan", "dispatch", "experts", "undispatch", "combine"};
-  double accounted = 0;
-  for (int i = 0; i < 6; ++i) {
-    std::snprintf(line, sizeof line, "  %-11s %9.3f ms  %5.1f%%", names[i], t[i + 1] * 1e3,
-                  100.0 * t[i + 1] / t[0]);
-    SY_LOG0(line);
-    accounted += t[i + 1];
-  }
-  std::snprintf(line, sizeof line, "  %-11s %9.3f ms  %5.1f%%  (projections, buffers)", "other",
-                std::max(0.0, t[0] - accounted) * 1e3,
-                100.0 * std::max(0.0, t[0] - accounted) / t[0]);
-  SY_LOG0(line);
-  std::snprintf(line, sizeof line,
-                "expert GEMMs: grouped %.2f GFLOP/s vs dense %.2f GFLOP/s on the same %.3g FLOP "
-                "per rank: ratio %.3f",
-                grouped_gflops, dense_gflops, gr[0] / w, grouped_gflops / dense_gflops);
-  SY_LOG0(line);
-  std::snprintf(line, sizeof line,
-                "routing: activation ratio %.4f (%d of %d experts got items), dropped %.2f%% "
-                "(%lld of %lld choices), capacity %lld",
-                st.activation_ratio, active, o.num_experts, 100 * drop_rate,
-                static_cast<long long>(st.dropped_world), static_cast<long long>(st.routed_world),
-                static_cast<long long>(st.capacity));
-  SY_LOG0(line);
-  std::snprintf(line, sizeof line,
-                "all-to-all payload per layer call: forward dispatch %.3f MiB over all ranks "
-                "(x4 with undispatch and backward)",
-                bytes / 1048576.0);
-  SY_LOG0(line);
-
-  double peak = static_cast<double>(backend(device).peak_bytes());
-  world->all_reduce(&peak, 1, DType::kF64, CommOp::kMax);
-  std::snprintf(line, sizeof line, "peak memory per rank: %.1f MiB (%s, max over ranks)",
-                peak / (1 << 20), device_name(device).c_str());
-  SY_LOG0(line);
-
-  pb::MoeLayerBenchRecord rec;
-  if (args.has("--overlap"))
-    overlap_study(o, groups, x, dy, ids, args.get("--overlap", ""), iters, warmup,
-                  static_cast<int>(args.get_int("--rounds", 3)), *world, &rec);
-
-  if (args.has("--json") && world->rank() == 0) {
-    rec.set_peak_memory_mib(peak / (1 << 20));
-    if (!link.empty()) rec.set_emulated_link(link);
-    rec.set_config(config_to_text(config));
-    rec.set_world_size(w);
-    rec.set_ep(ep);
-    rec.set_device(device_name(device));
-    rec.set_tokens_per_rank(tokens);
-    rec.set_layer_ms(t[0] * 1e3);
-    rec.set_tokens_per_s(tokens * w / t[0]);
-    rec.set_route_ms(t[1] * 1e3);
-    rec.set_plan_ms(t[2] * 1e3);
-    rec.set_dispatch_ms(t[3] * 1e3);
-    rec.set_experts_ms(t[4] * 1e3);
-    rec.set_undispatch_ms(t[5] * 1e3);
-    rec.set_combine_ms(t[6] * 1e3);
-    rec.set_grouped_gemm_gflops(grouped_gflops);
-    rec.set_dense_gemm_gflops(dense_gflops);
-    rec.set_gemm_ratio(grouped_gflops / dense_gflops);
-    rec.set_activation_ratio(st.activation_ratio);
-    rec.set_drop_rate(drop_rate);
-    rec.set_bytes_dispatched(bytes);
-    std::string out;
-    (void)google::protobuf::util::MessageToJsonString(rec, &out);
-    std::ofstream(args.get("--json", "")) << out << "\n";
-  }
+  std::shared_ptr<Communicator> world =
+      mpi_world(args.get_double("--timeout", default_comm_timeout_s()));
+  const BenchSetup s = parse(args, world);
+  const BenchInputs in = make_inputs(s, world->rank());
+  pb::MoeLayerBenchRecord rec = run(s, in, *world);
+  report_header(s, rec);
+  report_steps(rec);
+  report_routing(s, rec);
+  if (!s.overlap.empty())
+    overlap_study(s.options, s.groups, in.x, in.dy, in.ids, s.overlap, s.iters, s.warmup, s.rounds,
+                  *world, &rec);
+  if (args.has("--json") && world->rank() == 0) write_json(rec, args.get("--json", ""));
   return 0;
 }
 

@@ -22,8 +22,8 @@ void EmulatedLinkCommunicator::all_to_all_v(const void* send, void* recv,
   size_t out = 0, in = 0;
   for (int p = 0; p < size(); ++p) {
     if (p == rank()) continue;
-    out += layout.send_bytes[p];
-    in += layout.recv_bytes[p];
+    out += layout.send_counts[p];
+    in += layout.recv_counts[p];
   }
   double link_s = latency_s_ + static_cast<double>(std::max(out, in)) / bytes_per_s_;
   until += std::chrono::duration_cast<std::chrono::steady_clock::duration>(

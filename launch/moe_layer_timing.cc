@@ -5,23 +5,26 @@
 
 #include "runtime/core/clock.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/random.h"
+#include "runtime/ops/ops.h"
 
 namespace sy {
 
 namespace {
 
-void add_times(MoeStepTimes& into, const MoeStepTimes& t) {
-  into.route += t.route;
-  into.plan += t.plan;
-  into.dispatch += t.dispatch;
-  into.experts += t.experts;
-  into.undispatch += t.undispatch;
-  into.combine += t.combine;
+// Adds a recorded pass (milliseconds) to a sum in seconds.
+void add_times(MoePassTimes& into, const pb::MoeStepTimes& t) {
+  into.route += 1e-3 * t.route_ms();
+  into.plan += 1e-3 * t.plan_ms();
+  into.dispatch += 1e-3 * t.dispatch_ms();
+  into.experts += 1e-3 * t.experts_ms();
+  into.undispatch += 1e-3 * t.undispatch_ms();
+  into.combine += 1e-3 * t.combine_ms();
 }
 
 }  // namespace
 
-Timing time_layer(MoeLayer& layer, const Tensor& x, const Tensor& dy,
+Timing time_layer(TokenMoe& layer, const Tensor& x, const Tensor& dy,
                   const std::vector<int32_t>& ids, int iters, int warmup, Communicator& world) {
   const Device device = x.device();
   Tensor y = Tensor::empty(x.shape(), DType::kF32, device),
@@ -33,12 +36,12 @@ Timing time_layer(MoeLayer& layer, const Tensor& x, const Tensor& dy,
   };
   for (int i = 0; i < warmup; ++i) step();
   world.barrier();
-  MoeStepTimes sum;
+  MoePassTimes sum;
   double t0 = now_s();
   for (int i = 0; i < iters; ++i) {
     step();
-    add_times(sum, layer.stats().forward);
-    add_times(sum, layer.stats().backward);
+    add_times(sum, layer.core().stats().forward());
+    add_times(sum, layer.core().stats().backward());
   }
   std::vector<double> t = {(now_s() - t0) / iters, sum.route / iters,   sum.plan / iters,
                            sum.dispatch / iters,   sum.experts / iters, sum.undispatch / iters,
@@ -46,8 +49,64 @@ Timing time_layer(MoeLayer& layer, const Tensor& x, const Tensor& dy,
   world.all_reduce(t.data(), t.size(), DType::kF64, CommOp::kMax);
   Timing r;
   r.layer_s = t[0];
-  r.steps = MoeStepTimes{t[1], t[2], t[3], t[4], t[5], t[6]};
-  r.chunks = layer.stats().chunks;
+  r.steps = MoePassTimes{t[1], t[2], t[3], t[4], t[5], t[6]};
+  r.chunks = layer.core().stats().chunks();
+  return r;
+}
+
+GemmRates time_expert_gemms(const std::vector<int64_t>& offsets, int64_t width, int64_t up,
+                            int64_t hidden, Device device, int iters) {
+  int64_t m = offsets.back(), g = static_cast<int64_t>(offsets.size()) - 1;
+  GemmRates r;
+  r.flops = 3.0 * (2.0 * m * width * up + 2.0 * m * hidden * width);
+  if (m == 0) return r;
+  auto randn = [&](Shape s, uint64_t stream) {
+    Tensor t = Tensor::empty(s, DType::kF32, device);
+    fill_normal(t, 5, stream, 0.1f);
+    return t;
+  };
+  Tensor x = randn({m, width}, 1), h = randn({m, up}, 2), a = randn({m, hidden}, 3);
+  Tensor y = randn({m, width}, 4), dy = randn({m, width}, 5), da = randn({m, hidden}, 6);
+  Tensor dh = randn({m, up}, 7), dx = randn({m, width}, 8);
+  Tensor w1 = randn({g, width, up}, 9), w2 = randn({g, hidden, width}, 10);
+  Tensor dw1 = randn({g, width, up}, 11), dw2 = randn({g, hidden, width}, 12);
+  Tensor v1 = randn({width, up}, 13), v2 = randn({hidden, width}, 14);
+  Tensor dv1 = randn({width, up}, 15), dv2 = randn({hidden, width}, 16);
+  auto grouped = [&] {
+    grouped_gemm(h, x, w1, offsets, false, 1, 0);
+    grouped_gemm(y, a, w2, offsets, false, 1, 0);
+    grouped_gemm_weight_grad(dw2, a, dy, offsets, 1, 1);
+    grouped_gemm(da, dy, w2, offsets, true, 1, 0);
+    grouped_gemm_weight_grad(dw1, x, dh, offsets, 1, 1);
+    grouped_gemm(dx, dh, w1, offsets, true, 1, 0);
+  };
+  auto dense = [&] {
+    gemm(h, x, v1, false, false, 1, 0);
+    gemm(y, a, v2, false, false, 1, 0);
+    gemm(dv2, a, dy, true, false, 1, 1);
+    gemm(da, dy, v2, false, true, 1, 0);
+    gemm(dv1, x, dh, true, false, 1, 1);
+    gemm(dx, dh, v1, false, true, 1, 0);
+  };
+  auto sync = [&] {
+    if (device.is_cuda()) backend(device).synchronize(Stream{});
+  };
+  grouped();
+  dense();
+  sync();
+  // Alternate so that both see the same machine state; keep the best of three rounds.
+  r.grouped_s = r.dense_s = 1e300;
+  for (int round = 0; round < 3; ++round) {
+    double t0 = now_s();
+    for (int i = 0; i < iters; ++i) grouped();
+    sync();
+    double t1 = now_s();
+    for (int i = 0; i < iters; ++i) dense();
+    sync();
+    double t2 = now_s();
+    r.grouped_s = std::min(r.grouped_s, (t1 - t0) / iters);
+    r.dense_s = std::min(r.dense_s, (t2 - t1) / iters);
+  }
   return r;
 }
 
@@ -63,8 +122,8 @@ void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tenso
   off.overlap = off.overlap_auto = false;
   off.sync_step_timers = true;
   std::vector<std::string> items;
-  std::vector<std::unique_ptr<MoeLayer>> layers;
-  layers.push_back(std::make_unique<MoeLayer>(off, groups, device));
+  std::vector<std::unique_ptr<TokenMoe>> layers;
+  layers.push_back(make_token_moe(off, groups, device));
   items.push_back("off");
   size_t at = 0;
   while (at <= list.size()) {
@@ -78,7 +137,7 @@ void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tenso
     SY_CHECK(v.chunks >= 1, "--overlap: '" << item << "' is not a chunk count ≥ 1 or auto");
     v.overlap = v.overlap_auto || v.chunks > 1;
     v.sync_step_timers = false;
-    layers.push_back(std::make_unique<MoeLayer>(v, groups, device));
+    layers.push_back(make_token_moe(v, groups, device));
     items.push_back(item);
   }
   std::vector<Timing> best(layers.size());

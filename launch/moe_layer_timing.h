@@ -1,6 +1,7 @@
 // Timing one MoE layer for `switchyard bench moe-layer`: forward + backward per step, split by
-// step, the maximum over ranks; and the overlap study (`--overlap LIST`), which compares pipelined
-// settings against overlap off in the same run.
+// step, the maximum over ranks; the experts' grouped GEMMs against plain GEMMs of the same FLOPs;
+// and the overlap study (`--overlap LIST`), which compares pipelined settings against overlap off
+// in the same run.
 #pragma once
 
 #include <string>
@@ -14,7 +15,7 @@ namespace sy {
 
 struct Timing {
   double layer_s = 0;
-  MoeStepTimes steps;  // forward + backward per step
+  MoePassTimes steps;  // forward + backward per step, seconds
   int chunks = 1;
   double comm_s() const { return steps.dispatch + steps.undispatch; }
   double compute_s() const { return steps.experts; }
@@ -22,8 +23,17 @@ struct Timing {
 
 // Times forward + backward of `layer`: the mean per step over `iters` steps after `warmup`, each
 // figure the maximum over ranks (the slowest rank sets the pace).
-Timing time_layer(MoeLayer& layer, const Tensor& x, const Tensor& dy,
+Timing time_layer(TokenMoe& layer, const Tensor& x, const Tensor& dy,
                   const std::vector<int32_t>& ids, int iters, int warmup, Communicator& world);
+
+// The experts' six GEMMs of one forward + backward on the expert-major buffer, as grouped GEMMs
+// (what the layer runs) and as plain GEMMs over all rows with one weight (the dense baseline).
+// Same shapes, same FLOPs; seconds per pass, best of three interleaved rounds.
+struct GemmRates {
+  double grouped_s = 0, dense_s = 0, flops = 0;
+};
+GemmRates time_expert_gemms(const std::vector<int64_t>& offsets, int64_t width, int64_t up,
+                            int64_t hidden, Device device, int iters);
 
 // For each item of `list` ("2", "4", "auto", …) the layer time against overlap off, and the overlap
 // efficiency (off − layer) / min(comm, compute), comm and compute measured with overlap off (device

@@ -63,16 +63,23 @@ std::vector<Param*> DenseFfn::params() {
   return p;
 }
 
-TransformerBlock::TransformerBlock(const std::string& name, int64_t dim, int heads, int64_t d_ff,
-                                   bool rms_norm, const MoeOptions* moe,
-                                   const ProcessGroups& groups, uint64_t seed, Device device)
-    : norm1_(name + ".norm1", dim, rms_norm, device),
-      norm2_(name + ".norm2", dim, rms_norm, device),
-      attention_(name + ".attn", dim, heads, seed, device) {
+TransformerBlock::TransformerBlock(const BlockSpec& s, bool rms_norm, const MoeOptions* moe,
+                                   const ProcessGroups& groups)
+    : spec_(s),
+      norm1_(s.name + ".norm1", s.dim, rms_norm, s.device),
+      norm2_(s.name + ".norm2", s.dim, rms_norm, s.device),
+      attention_(s.name + ".attn", s.dim, s.heads, s.seed, s.device) {
   if (moe)
-    moe_ = std::make_unique<MoeLayer>(*moe, groups, device);
+    moe_ = make_token_moe(*moe, groups, s.device);
   else
-    dense_ = std::make_unique<DenseFfn>(name + ".ffn", dim, d_ff, seed, device);
+    dense_ = std::make_unique<DenseFfn>(s.name + ".ffn", s.dim, s.d_ff, s.seed, s.device);
+}
+
+// Attention: QKV and output projections (4d²), scores and weighted sum (2·T·d); then the FFN.
+double TransformerBlock::forward_flops_per_token() const {
+  const double d = spec_.dim, t = spec_.seq_len;
+  const double ffn = moe_ ? moe_->forward_flops_per_token() : 2.0 * 2 * d * spec_.d_ff;
+  return 2.0 * (4 * d * d + 2 * t * d) + ffn;
 }
 
 void TransformerBlock::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
@@ -108,12 +115,29 @@ std::vector<Param*> TransformerBlock::params() {
   return p;
 }
 
-M2Block::M2Block(const std::string& name, int64_t dim, int64_t d_ff, int64_t seq_len, int blocks,
-                 uint64_t seed, Device device, bool bidirectional)
-    : norm1_(name + ".norm1", dim, device),
-      norm2_(name + ".norm2", dim, device),
-      mixer_(name + ".mixer", dim, seq_len, seed, device, bidirectional),
-      mlp_(name + ".mlp", dim, d_ff, blocks, seed, device) {}
+M2Block::M2Block(const BlockSpec& s, int blocks, bool bidirectional)
+    : spec_(s),
+      blocks_(blocks),
+      norm1_(s.name + ".norm1", s.dim, s.device),
+      norm2_(s.name + ".norm2", s.dim, s.device),
+      mixer_(s.name + ".mixer", s.dim, s.seq_len, s.seed, s.device, bidirectional),
+      mlp_(s.name + ".mlp", s.dim, s.d_ff, blocks, s.seed, s.device) {}
+
+// The mixer: projections in (d → 3d) and out (4d²), the 3-tap short convolution of 3d channels,
+// and one long convolution per channel of d: a forward and an inverse complex Monarch DFT of 2T
+// points per row, 4·(b1 + b2) real multiply-adds per point (the kernels' transforms, once per
+// channel and call, are left out). The MLP: block-diagonal W1 (d → 2F) and W2 (F → d).
+double M2Block::forward_flops_per_token() const {
+  const double d = spec_.dim, n = 2.0 * spec_.seq_len;
+  int64_t b1 = 1;
+  for (int64_t v = 1; v * v <= 2 * spec_.seq_len; ++v)
+    if ((2 * spec_.seq_len) % v == 0) b1 = v;
+  const double b1b2 = static_cast<double>(b1) + n / static_cast<double>(b1);
+  const double long_conv = 2 * (n / spec_.seq_len) * 4 * b1b2;  // per channel and token
+  const double mixer = 4 * d * d + 3 * 3 * d + long_conv * d;
+  const double mlp = 3 * d * spec_.d_ff / blocks_;
+  return 2.0 * (mixer + mlp);
+}
 
 void M2Block::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
   Tensor x1 = like(x);
@@ -138,13 +162,18 @@ std::vector<Param*> M2Block::params() {
   return p;
 }
 
-GmlpBlock::GmlpBlock(const std::string& name, int64_t dim, int64_t d_ff, int64_t seq_len, int heads,
-                     uint64_t seed, Device device)
-    : d_ff_(d_ff),
-      norm_(name + ".norm", dim, device),
-      up_(name + ".up", dim, 2 * d_ff, true, seed, device),
-      down_(name + ".down", d_ff, dim, true, seed, device),
-      sgu_(name + ".sgu", d_ff, seq_len, heads, seed, device) {}
+double gmlp_flops_per_token(const BlockSpec& s) {
+  const double d = s.dim, f = s.d_ff, t = s.seq_len;
+  return 2.0 * (d * 2 * f + f * d + t * f);
+}
+
+GmlpBlock::GmlpBlock(const BlockSpec& s)
+    : spec_(s),
+      d_ff_(s.d_ff),
+      norm_(s.name + ".norm", s.dim, s.device),
+      up_(s.name + ".up", s.dim, 2 * s.d_ff, true, s.seed, s.device),
+      down_(s.name + ".down", s.d_ff, s.dim, true, s.seed, s.device),
+      sgu_(s.name + ".sgu", s.d_ff, s.seq_len, s.heads, s.seed, s.device) {}
 
 void GmlpBlock::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
   const int64_t n = x.rows();

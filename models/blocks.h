@@ -1,24 +1,39 @@
 // The residual blocks the model zoo stacks. Each maps x (B·T, d) to y (B·T, d) with a residual
-// around its mixers; forward/backward keep what they need (contract 1).
+// around its mixers; forward/backward keep what they need (contract 1); each reports its forward
+// FLOPs per token (2 × multiply-adds, each token's routed experts only, full T×T sequence mixing:
+// the napkin math for comparing families at equal compute).
 //
 //   TransformerBlock: y = x' + FFN(norm(x')), x' = x + Attention(norm(x)); the FFN is dense
 //                     (GELU MLP) or a MoE layer (Switch/GShard/hash, or MH-MoE), pre-norm with
 //                     LayerNorm or RMSNorm.
+//   M2Block:          y = x' + BlockDiagGLU(LN(x')), x' = x + M2SequenceMixer(LN(x)).
 //   GmlpBlock:        y = x + V · SGU(GELU(U · LN(x)))  (gMLP, causal multi-head SGU).
+// sMLP's sparse block is in models/smlp_block.h.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "experts/moe_layer.h"
+#include "experts/mh_moe_layer.h"
 #include "models/layers/causal_attention.h"
-#include "models/layers/linear.h"
 #include "models/layers/m2_mixers.h"
 #include "models/layers/norms.h"
 #include "models/layers/spatial_gating.h"
+#include "runtime/layers/linear.h"
 
 namespace sy {
+
+// What every block of a model shares.
+struct BlockSpec {
+  std::string name;  // parameter-name prefix, e.g. "block3"
+  int64_t dim = 0;   // d
+  int64_t d_ff = 0;  // the FFN's (or gMLP's) hidden width
+  int64_t seq_len = 0;
+  int heads = 1;  // attention or SGU heads
+  uint64_t seed = 0;
+  Device device;
+};
 
 struct BatchShape {
   int64_t batch = 1, seq_len = 1;
@@ -33,6 +48,7 @@ class Block {
   virtual void backward(const Tensor& dx, const Tensor& dy) = 0;
   virtual std::vector<Param*> params() = 0;
   virtual double aux_loss() const { return 0.0; }
+  virtual double forward_flops_per_token() const = 0;
   virtual const MoeLayer* moe() const { return nullptr; }
   virtual const MoeLayer* feature_moe() const { return nullptr; }
 };
@@ -66,47 +82,53 @@ class DenseFfn {
 class TransformerBlock final : public Block {
  public:
   // moe: the MoE FFN's options, or null for a dense FFN of width d_ff.
-  TransformerBlock(const std::string& name, int64_t dim, int heads, int64_t d_ff, bool rms_norm,
-                   const MoeOptions* moe, const ProcessGroups& groups, uint64_t seed,
-                   Device device);
+  TransformerBlock(const BlockSpec& spec, bool rms_norm, const MoeOptions* moe,
+                   const ProcessGroups& groups);
   void forward(const Tensor& y, const Tensor& x, const BatchShape& shape) override;
   void backward(const Tensor& dx, const Tensor& dy) override;
   std::vector<Param*> params() override;
-  double aux_loss() const override { return moe_ ? moe_->aux_loss() : 0.0; }
-  const MoeLayer* moe() const override { return moe_.get(); }
+  double aux_loss() const override { return moe_ ? moe_->core().aux_loss() : 0.0; }
+  double forward_flops_per_token() const override;
+  const MoeLayer* moe() const override { return moe_ ? &moe_->core() : nullptr; }
 
  private:
+  BlockSpec spec_;
   PreNorm norm1_, norm2_;
   CausalSelfAttention attention_;
   std::unique_ptr<DenseFfn> dense_;
-  std::unique_ptr<MoeLayer> moe_;
+  std::unique_ptr<TokenMoe> moe_;
 };
 
-// M2 block: y = x' + BlockDiagGLU(LN(x')), x' = x + M2SequenceMixer(LN(x)); causal for M2-GPT,
-// bidirectional for M2-BERT.
+// Causal for M2-GPT, bidirectional for M2-BERT; `blocks` of the block-diagonal MLP.
 class M2Block final : public Block {
  public:
-  M2Block(const std::string& name, int64_t dim, int64_t d_ff, int64_t seq_len, int blocks,
-          uint64_t seed, Device device, bool bidirectional = false);
+  M2Block(const BlockSpec& spec, int blocks, bool bidirectional);
   void forward(const Tensor& y, const Tensor& x, const BatchShape& shape) override;
   void backward(const Tensor& dx, const Tensor& dy) override;
   std::vector<Param*> params() override;
+  double forward_flops_per_token() const override;
 
  private:
+  BlockSpec spec_;
+  int blocks_;
   LayerNorm norm1_, norm2_;
   M2SequenceMixer mixer_;
   BlockDiagGluMlp mlp_;
 };
 
+// gMLP's forward FLOPs per token: U (d → 2F), V (F → d) and the T×T spatial mixing of F channels.
+double gmlp_flops_per_token(const BlockSpec& spec);
+
 class GmlpBlock final : public Block {
  public:
-  GmlpBlock(const std::string& name, int64_t dim, int64_t d_ff, int64_t seq_len, int heads,
-            uint64_t seed, Device device);
+  explicit GmlpBlock(const BlockSpec& spec);
   void forward(const Tensor& y, const Tensor& x, const BatchShape& shape) override;
   void backward(const Tensor& dx, const Tensor& dy) override;
   std::vector<Param*> params() override;
+  double forward_flops_per_token() const override { return gmlp_flops_per_token(spec_); }
 
  private:
+  BlockSpec spec_;
   int64_t d_ff_;
   LayerNorm norm_;
   Linear up_, down_;

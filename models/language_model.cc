@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "experts/tensor_exchange.h"
-#include "models/smlp_block.h"
+#include "comm/tensor_exchange.h"
+#include "models/family_builders.h"
 #include "runtime/core/config.h"
 #include "runtime/core/random.h"
 #include "runtime/ops/ops.h"
@@ -19,75 +19,11 @@ LanguageModel::LanguageModel(const pb::RunConfig& config, const ProcessGroups& g
       dim_(config.model().d_model()),
       seq_len_(config.model().seq_len()),
       embedding_("embed", vocab_, dim_, config.seed(), device),
-      seed_(config.seed()) {
-  const auto& m = model_;
-  const int64_t d_ff = m.d_ff() > 0 ? m.d_ff() : 4 * dim_;
-  const uint64_t seed = config.seed();
-  for (int i = 0; m.family() != pb::SMLP && i < m.n_layers(); ++i) {
-    std::string name = "block" + std::to_string(i);
-    switch (m.family()) {
-      case pb::TRANSFORMER:
-        blocks_.push_back(std::make_unique<TransformerBlock>(name, dim_, m.n_heads(), d_ff, false,
-                                                             nullptr, groups, seed, device));
-        break;
-      case pb::TRANSFORMER_MOE:
-      case pb::MH_MOE: {
-        bool mh = m.family() == pb::MH_MOE;
-        bool sparse = (i + 1) % m.moe_freq() == 0;
-        MoeOptions o = MoeOptions::from_config(moe_for_layer(m, i), static_cast<int>(dim_), mh,
-                                               seed, name + ".moe");
-        o.set_overlap(config.parallel());
-        blocks_.push_back(std::make_unique<TransformerBlock>(
-            name, dim_, m.n_heads(), d_ff, mh, sparse ? &o : nullptr, groups, seed, device));
-        break;
-      }
-      case pb::GMLP:
-        blocks_.push_back(
-            std::make_unique<GmlpBlock>(name, dim_, d_ff, seq_len_, m.n_heads(), seed, device));
-        break;
-      case pb::M2_GPT:
-      case pb::M2_BERT:
-        blocks_.push_back(std::make_unique<M2Block>(name, dim_, d_ff, seq_len_, m.m2_blocks(), seed,
-                                                    device, m.family() == pb::M2_BERT));
-        break;
-      default:
-        SY_THROW("model family " << pb::ModelFamily_Name(m.family())
-                                 << " is not available yet; use TRANSFORMER, TRANSFORMER_MOE, "
-                                    "MH_MOE, GMLP, SMLP, M2_GPT or M2_BERT");
-    }
-  }
-  if (m.family() == pb::SMLP) {
-    for (int i = 0; i < m.n_dense_blocks(); ++i)
-      blocks_.push_back(std::make_unique<GmlpBlock>("block" + std::to_string(i), dim_, d_ff,
-                                                    seq_len_, m.n_heads(), seed, device));
-    for (int j = 0; j < m.n_sparse_blocks(); ++j) {
-      const int index = m.n_dense_blocks() + j;
-      const std::string name = "block" + std::to_string(index);
-      const pb::MoeConfig moe = moe_for_layer(m, index);
-      FeatureMoeOptions f;
-      f.num_experts = moe.num_experts();
-      f.channels = d_ff;
-      f.seq_len = seq_len_;
-      f.routing = m.feature_routing();
-      f.prefix_len = prefix_len();
-      f.balance_coef = moe.balance_loss_coef();
-      f.z_coef = moe.z_loss_coef();
-      f.seed = seed;
-      f.name = name + ".smoe";
-      // tMoE: token MoE with BASE routing (the paper's choice), one expert per token.
-      MoeOptions t =
-          MoeOptions::from_config(moe, static_cast<int>(dim_), false, seed, name + ".tmoe");
-      t.router = pb::BASE;
-      t.top_k = 1;
-      t.num_heads = 1;
-      t.set_overlap(config.parallel());
-      blocks_.push_back(std::make_unique<SmlpSparseBlock>(name, dim_, d_ff, f, t, groups, seed,
-                                                          device, &config.parallel()));
-    }
-  }
-  final_norm_ = std::make_unique<LayerNorm>("final_norm", dim_, device);
-  if (!m.tie_embeddings())
-    head_ = std::make_unique<Linear>("head", dim_, vocab_, false, seed, device);
+      seed_(config.seed()),
+      blocks_(build_blocks(config, groups, device)),
+      final_norm_(std::make_unique<LayerNorm>("final_norm", dim_, device)) {
+  if (!model_.tie_embeddings())
+    head_ = std::make_unique<Linear>("head", dim_, vocab_, false, seed_, device);
 }
 
 std::vector<Param*> LanguageModel::params() {
@@ -111,56 +47,13 @@ void LanguageModel::zero_grad() {
 }
 
 double LanguageModel::forward_flops_per_token() const {
-  const auto& m = model_;
-  const double d = static_cast<double>(dim_), t = static_cast<double>(seq_len_);
-  const double f = m.d_ff() > 0 ? m.d_ff() : 4 * d;
-  auto moe_macs = [&](const pb::MoeConfig& moe, double width, double items, int k) {
-    double fe = moe.d_expert() > 0 ? moe.d_expert() : 4 * width;
-    double up = (moe.expert() == pb::SWIGLU ? 2 : 1) * fe;
-    return items * (width * moe.num_experts() + k * (width * up + fe * width));
-  };
-  double macs = d * static_cast<double>(vocab_);  // output head
-  const double attention = 4 * d * d + 2 * t * d;
-  const double gmlp = d * 2 * f + f * d + t * f;
-  switch (m.family()) {
-    case pb::TRANSFORMER: macs += m.n_layers() * (attention + 2 * d * f); break;
-    case pb::TRANSFORMER_MOE:
-    case pb::MH_MOE:
-      for (int i = 0; i < m.n_layers(); ++i) {
-        macs += attention;
-        if ((i + 1) % m.moe_freq() != 0) {
-          macs += 2 * d * f;
-          continue;
-        }
-        pb::MoeConfig moe = moe_for_layer(m, i);
-        double h = m.family() == pb::MH_MOE ? moe.num_heads() : 1;
-        if (m.family() == pb::MH_MOE) macs += 2 * d * d;
-        macs += moe_macs(moe, d / h, h, moe.top_k());
-      }
-      break;
-    case pb::GMLP: macs += m.n_layers() * gmlp; break;
-    case pb::M2_GPT:
-    case pb::M2_BERT: {
-      // Projections 4d², the block-diagonal MLP 3·d·f/nb, and four long convolutions per
-      // channel (3d short + d long, each three Monarch DFTs of 2T points: ≈ 3·2·2·(b1+b2) per
-      // point, counted per token).
-      double b = std::sqrt(2 * t);
-      macs += m.n_layers() * (4 * d * d + 3 * d * f / m.m2_blocks() + 4 * d * 3 * 2 * 2 * 2 * b);
-      break;
-    }
-    case pb::SMLP:
-      macs += m.n_dense_blocks() * gmlp;
-      for (int j = 0; j < m.n_sparse_blocks(); ++j)
-        macs += gmlp + moe_macs(moe_for_layer(m, m.n_dense_blocks() + j), d, 1, 1);
-      break;
-    default: break;
-  }
-  return 2 * macs;
+  double flops = 2.0 * static_cast<double>(dim_) * static_cast<double>(vocab_);  // output head
+  for (const auto& b : blocks_) flops += b->forward_flops_per_token();
+  return flops;
 }
 
 int64_t LanguageModel::prefix_len() const {
-  if (model_.family() != pb::SMLP || model_.feature_routing() != pb::PARTIAL_PREDICTION) return 0;
-  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(model_.prefix_fraction() * seq_len_)));
+  return routed_prefix_len(model_);
 }
 
 std::vector<const MoeLayer*> LanguageModel::moe_layers() const {
@@ -173,8 +66,7 @@ std::vector<const MoeLayer*> LanguageModel::moe_layers() const {
 }
 
 void LanguageModel::reduce_gradients() {
-  for (Param* p : params())
-    all_reduce_sum(p->grad, p->is_expert ? *groups_.edp_group : *groups_.world);
+  sy::reduce_gradients(params(), groups_);
 }
 
 void LanguageModel::mask_tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets) const {

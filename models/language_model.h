@@ -1,19 +1,8 @@
-// The language models of the zoo, built from a run config:
-//   TRANSFORMER      — dense pre-norm Transformer (LayerNorm, GELU MLP);
-//   TRANSFORMER_MOE  — the same with a MoE FFN every moe_freq blocks (Switch top-1, GShard top-2,
-//                      hash, BASE, X-MoE: whatever model.moe says);
-//   MH_MOE           — RMSNorm pre-norm blocks of attention + MH-MoE every moe_freq blocks;
-//   GMLP             — dense gMLP blocks (causal multi-head SGU);
-//   SMLP             — n_dense_blocks gMLP blocks, then n_sparse_blocks sparse blocks (sMoE over
-//                      channel chunks + tMoE with BASE routing), deterministic or partial-
-//                      prediction feature routing.
-//   M2_GPT           — Monarch Mixer blocks (causal M2 sequence mixer + block-diagonal GLU MLP);
-//   M2_BERT          — the same, bidirectional, trained as a masked LM: mask_fraction of the
-//                      positions (static per sequence) become the mask token (vocab − 1) and only
-//                      they are predicted — the token itself, not the next one. (No 80/10/10
-//                      replacement: our choice, plain masking.) Token embedding, optionally tied to
-//                      the
-// output head.
+// The language models of the zoo: token embedding (optionally tied to the output head), the blocks
+// of the config's family (models/family_builders.h), a final LayerNorm and the head. M2-BERT trains
+// as a masked LM: mask_fraction of the positions (static per sequence) become the mask token
+// (vocab − 1) and only they are predicted — the token itself, not the next one (no 80/10/10
+// replacement: our choice, plain masking).
 //
 // The loss is the mean next-token cross-entropy over all valid targets of the global batch, plus
 // the MoE layers' auxiliary losses: every rank's backward seeds dloss = 1/N_valid_global, so the
@@ -57,9 +46,9 @@ class LanguageModel {
   int64_t vocab() const { return vocab_; }
   int64_t seq_len() const { return seq_len_; }
   int64_t parameter_count() const;  // this rank's parameters
-  // Forward FLOPs (2 × multiply-adds) per token of the config's model, counting each token's
-  // routed experts only (k per MoE layer) and full T×T sequence mixing (no causal halving): the
-  // napkin math for comparing families at equal compute.
+  // Forward FLOPs (2 × multiply-adds) per token: the output head and every block's own count
+  // (each token's routed experts only, full T×T sequence mixing: the napkin math for comparing
+  // families at equal compute).
   double forward_flops_per_token() const;
   // sMLP with partial prediction: the routed prefix Tp = ⌈prefix_fraction · T⌉ (0 otherwise);
   // targets at positions < Tp do not count in the loss.

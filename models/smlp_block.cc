@@ -12,18 +12,18 @@ Tensor like(const Tensor& t) {
 }
 }  // namespace
 
-SmlpSparseBlock::SmlpSparseBlock(const std::string& name, int64_t dim, int64_t d_ff,
-                                 const FeatureMoeOptions& smoe, const MoeOptions& tmoe,
-                                 const ProcessGroups& groups, uint64_t seed, Device device,
+SmlpSparseBlock::SmlpSparseBlock(const BlockSpec& s, const FeatureMoeOptions& smoe,
+                                 const MoeOptions& tmoe, const ProcessGroups& groups,
                                  const pb::ParallelConfig* overlap)
-    : d_ff_(d_ff),
-      norm_(name + ".norm", dim, device),
-      gate_norm_(name + ".smoe_norm", d_ff, device),
-      tmoe_norm_(name + ".tmoe_norm", dim, device),
-      up_(name + ".up", dim, 2 * d_ff, true, seed, device),
-      down_(name + ".down", d_ff, dim, true, seed, device),
-      smoe_(smoe, groups, device, overlap),
-      tmoe_(tmoe, groups, device) {}
+    : spec_(s),
+      d_ff_(s.d_ff),
+      norm_(s.name + ".norm", s.dim, s.device),
+      gate_norm_(s.name + ".smoe_norm", s.d_ff, s.device),
+      tmoe_norm_(s.name + ".tmoe_norm", s.dim, s.device),
+      up_(s.name + ".up", s.dim, 2 * s.d_ff, true, s.seed, s.device),
+      down_(s.name + ".down", s.d_ff, s.dim, true, s.seed, s.device),
+      smoe_(smoe, groups, s.device, overlap),
+      tmoe_(tmoe, groups, s.device) {}
 
 void SmlpSparseBlock::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
   const int64_t n = x.rows();

@@ -15,17 +15,21 @@ namespace sy {
 
 class SmlpSparseBlock final : public Block {
  public:
-  SmlpSparseBlock(const std::string& name, int64_t dim, int64_t d_ff, const FeatureMoeOptions& smoe,
-                  const MoeOptions& tmoe, const ProcessGroups& groups, uint64_t seed, Device device,
-                  const pb::ParallelConfig* overlap);
+  SmlpSparseBlock(const BlockSpec& spec, const FeatureMoeOptions& smoe, const MoeOptions& tmoe,
+                  const ProcessGroups& groups, const pb::ParallelConfig* overlap);
   void forward(const Tensor& y, const Tensor& x, const BatchShape& shape) override;
   void backward(const Tensor& dx, const Tensor& dy) override;
   std::vector<Param*> params() override;
   double aux_loss() const override { return smoe_.aux_loss() + tmoe_.aux_loss(); }
+  // gMLP's (the sMoE computes one SGU's worth, spread over experts), plus the tMoE's.
+  double forward_flops_per_token() const override {
+    return gmlp_flops_per_token(spec_) + tmoe_.forward_flops_per_token();
+  }
   const MoeLayer* moe() const override { return &tmoe_; }
   const MoeLayer* feature_moe() const override { return &smoe_.core(); }
 
  private:
+  BlockSpec spec_;
   int64_t d_ff_;
   LayerNorm norm_, gate_norm_, tmoe_norm_;
   Linear up_, down_;

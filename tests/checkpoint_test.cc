@@ -55,18 +55,18 @@ TEST(Checkpoint, ResumeContinuesTheExactLossCurve) {
   std::vector<double> straight;
   {
     Trainer t(config(w, "straight"), world);
-    for (int s = 0; s < 12; ++s) straight.push_back(t.train_step().loss);
+    for (int s = 0; s < 12; ++s) straight.push_back(t.train_step().loss());
   }
   std::string folder;
   {
     Trainer t(config(w, "first-half"), world);
-    for (int s = 0; s < 6; ++s) EXPECT_EQ(t.train_step().loss, straight[s]);
+    for (int s = 0; s < 6; ++s) EXPECT_EQ(t.train_step().loss(), straight[s]);
     folder = t.save();
   }
   Trainer t(config(w, "second-half"), world);
   t.resume(folder);
   EXPECT_EQ(t.step(), 6);
-  for (int s = 6; s < 12; ++s) EXPECT_EQ(t.train_step().loss, straight[s]) << "step " << s + 1;
+  for (int s = 6; s < 12; ++s) EXPECT_EQ(t.train_step().loss(), straight[s]) << "step " << s + 1;
 }
 
 TEST(Checkpoint, LoadsWithAnotherEp) {
@@ -83,7 +83,7 @@ TEST(Checkpoint, LoadsWithAnotherEp) {
   for (int ep : {1, w}) {
     Trainer t(config(ep, "ep-read"), world);
     t.resume(folder);
-    losses.push_back(t.train_step().loss);
+    losses.push_back(t.train_step().loss());
   }
   EXPECT_NEAR(losses[0], losses[1], 1e-5 * std::fabs(losses[1]));
 }

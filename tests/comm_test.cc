@@ -75,8 +75,8 @@ TEST(Comm, AllToAllVRespectsNonPackedOffsets) {
   // Blocks in reverse peer order with gaps: offsets need not follow rank order.
   AllToAllLayout l;
   for (int p = 0; p < n; ++p) {
-    l.send_bytes.push_back(8);
-    l.recv_bytes.push_back(8);
+    l.send_counts.push_back(8);
+    l.recv_counts.push_back(8);
     l.send_offsets.push_back(static_cast<size_t>(n - 1 - p) * 16);
     l.recv_offsets.push_back(static_cast<size_t>(n - 1 - p) * 16 + 4);
   }

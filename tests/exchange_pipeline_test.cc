@@ -20,7 +20,7 @@ namespace {
 TEST(ExchangePipeline, OverlapOffRunsEachJobInlineBeforePostReturns) {
   auto world = testing::world();
   ExchangePipeline p(*world, Device::cpu(), false);
-  EXPECT_EQ(p.mark(), -1);  // no events on the CPU
+  EXPECT_EQ(p.mark().index, -1);  // no events on the CPU
   std::thread::id ran_on;
   bool ran = false;
   auto h = p.post(
@@ -50,8 +50,9 @@ TEST(ExchangePipeline, OverlapOnRunsJobsInOrderOnAnotherThreadAndWaitMeansDone) 
         while (!release.load()) std::this_thread::yield();
         order.push_back(0);
       },
-      -1));
-  for (int j = 1; j < 5; ++j) hs.push_back(p.post([&, j](Stream) { order.push_back(j); }, -1));
+      ExchangePipeline::Mark{}));
+  for (int j = 1; j < 5; ++j)
+    hs.push_back(p.post([&, j](Stream) { order.push_back(j); }, ExchangePipeline::Mark{}));
   release = true;
   p.wait(hs[2]);
   ASSERT_GE(order.size(), 3u);  // jobs 0, 1, 2 have run
@@ -71,11 +72,11 @@ TEST(ExchangePipeline, AFailedJobIsReportedByWaitAndTheJobsAfterItAreSkipped) {
     auto fail = [](Stream) { throw std::runtime_error("peer 3 never arrived"); };
     if (!overlap) {
       // Inline: the failure surfaces from post() itself.
-      EXPECT_THROW(p.post(fail, -1), std::runtime_error);
+      EXPECT_THROW(p.post(fail, ExchangePipeline::Mark{}), std::runtime_error);
       continue;
     }
-    auto h = p.post(fail, -1);
-    auto h2 = p.post([&](Stream) { later_ran = true; }, -1);
+    auto h = p.post(fail, ExchangePipeline::Mark{});
+    auto h2 = p.post([&](Stream) { later_ran = true; }, ExchangePipeline::Mark{});
     try {
       p.wait(h);
       ADD_FAILURE() << "wait() returned after a failed job";

@@ -8,11 +8,11 @@
 
 #include "models/layers/causal_attention.h"
 #include "models/layers/embedding.h"
-#include "models/layers/linear.h"
 #include "models/layers/m2_mixers.h"
 #include "models/layers/norms.h"
 #include "models/layers/spatial_gating.h"
 #include "runtime/core/random.h"
+#include "runtime/layers/linear.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {

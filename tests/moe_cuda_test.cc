@@ -22,7 +22,8 @@ struct Result {
 };
 
 Result run(const MoeOptions& o, const ProcessGroups& g, Device device, int64_t n) {
-  MoeLayer layer(o, g, device);
+  std::unique_ptr<TokenMoe> owner = make_token_moe(o, g, device);
+  TokenMoe& layer = *owner;
   const int64_t t0 = g.world->rank() * n, d = o.d_model;
   Tensor x = testing::global_rows(1, t0, t0 + n, d), dy = testing::global_rows(2, t0, t0 + n, d);
   Tensor y = Tensor::empty({n, d}, DType::kF32, device);
@@ -30,8 +31,8 @@ Result run(const MoeOptions& o, const ProcessGroups& g, Device device, int64_t n
   layer.zero_grad();
   layer.forward(y, x.to(device), nullptr, true);
   layer.backward(dx, dy.to(device));
-  Result r{y.to_vector<float>(),   dx.to_vector<float>(), {}, {},
-           layer.routing().expert, layer.stats().chunks};
+  Result r{y.to_vector<float>(),          dx.to_vector<float>(),        {}, {},
+           layer.core().routing().expert, layer.core().stats().chunks()};
   for (Param* p : layer.params()) {
     r.grads.push_back(p->grad.to_vector<float>());
     r.names.push_back(p->name);

@@ -9,8 +9,9 @@
 #include <cmath>
 #include <functional>
 
+#include "comm/tensor_exchange.h"
 #include "experts/balanced_assignment.h"
-#include "experts/tensor_exchange.h"
+#include "experts/mh_moe_layer.h"
 #include "runtime/ops/ops.h"
 #include "tests/moe_test_util.h"
 #include "tests/test_world.h"
@@ -108,11 +109,11 @@ TEST(MoeDispatch, BaseGivesEveryExpertExactlySOverE) {
   for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] += 0.5f;
   Tensor y = Tensor::empty(x.shape(), DType::kF32);
   layer.forward(y, x, nullptr, true);
-  for (int64_t l : layer.stats().load_world) EXPECT_EQ(l, global / 4);
-  EXPECT_EQ(layer.stats().dropped_world, 0);
+  for (int64_t l : layer.stats().load()) EXPECT_EQ(l, global / 4);
+  EXPECT_EQ(layer.stats().dropped_world(), 0);
   // Evaluation is greedy: unbalanced here, since every item prefers expert 0.
   layer.forward(y, x, nullptr, false);
-  EXPECT_GT(layer.stats().load_world[0], global / 4);
+  EXPECT_GT(layer.stats().load(0), global / 4);
 }
 
 TEST(MoeDispatch, ForcedExpertDropsExactlyTheOverflow) {
@@ -133,9 +134,9 @@ TEST(MoeDispatch, ForcedExpertDropsExactlyTheOverflow) {
       Tensor y = Tensor::empty(x.shape(), DType::kF32);
       layer.forward(y, x, nullptr, true);
       const int64_t cap = static_cast<int64_t>(std::ceil(1.0 * k * global / 4));
-      EXPECT_EQ(layer.stats().capacity, cap);
-      EXPECT_EQ(layer.stats().dropped_world, k * (global - std::min(global, cap)));
-      EXPECT_EQ(layer.stats().load_world[0], std::min(global, cap));
+      EXPECT_EQ(layer.stats().capacity(), cap);
+      EXPECT_EQ(layer.stats().dropped_world(), k * (global - std::min(global, cap)));
+      EXPECT_EQ(layer.stats().load(0), std::min(global, cap));
       // The kept items are the first `cap` of the global batch (priority = batch position).
       auto yv = y.to_vector<float>();
       for (int64_t s = 0; s < per; ++s) {
@@ -243,7 +244,8 @@ TEST(MoeDispatch, MultiHeadWithOneHeadAndIdentityProjectionsIsPlainMoe) {
   mh.mh_projections = true;
   mh.num_heads = 1;
   ProcessGroups g = make_process_groups(world, w);
-  MoeLayer plain(o, g, Device::cpu()), multi(mh, g, Device::cpu());
+  MoeLayer plain(o, g, Device::cpu());
+  MhMoeLayer multi(mh, g, Device::cpu());
   for (const char* name : {".head.w", ".merge.w"}) {
     Tensor eye = testing::find_param(multi, name)->value;
     eye.fill(0.0);
@@ -297,7 +299,7 @@ TEST(MoeDispatch, RanksWithNoTokensStillTakePartAndNumbersMatch) {
     for (size_t j = 0; j < g.size(); ++j)
       EXPECT_NEAR(g[j], wv[j], 2e-5 * (1 + std::fabs(wv[j]))) << pl[i]->name;
   }
-  EXPECT_EQ(layer.stats().items_world, total);
+  EXPECT_EQ(layer.stats().items_world(), total);
 }
 
 }  // namespace

@@ -88,8 +88,8 @@ struct Result {
 };
 
 // Runs forward + backward + gradient reduction on this rank's slice [t0, t1) of the batch.
-Result run(MoeLayer& layer, int64_t t0, int64_t t1) {
-  int64_t d = layer.options().d_model;
+Result run(TokenMoe& layer, int64_t t0, int64_t t1) {
+  int64_t d = layer.core().options().d_model;
   Tensor x = testing::global_rows(1, t0, t1, d), dy = testing::global_rows(2, t0, t1, d);
   auto ids = testing::global_token_ids(t0, t1);
   Tensor y = Tensor::empty({t1 - t0, d}, DType::kF32),
@@ -98,8 +98,8 @@ Result run(MoeLayer& layer, int64_t t0, int64_t t1) {
   layer.forward(y, x, ids.data(), true);
   layer.backward(dx, dy);
   layer.reduce_gradients();
-  return {y.to_vector<float>(), dx.to_vector<float>(), layer.aux_loss(),
-          layer.stats().dropped_world, layer.routing().expert};
+  return {y.to_vector<float>(), dx.to_vector<float>(), layer.core().aux_loss(),
+          layer.core().stats().dropped_world(), layer.core().routing().expert};
 }
 
 class MoeEpInvariance : public ::testing::TestWithParam<testing::MoeCase> {};
@@ -112,14 +112,18 @@ TEST_P(MoeEpInvariance, SameNumbersForEveryWorldSizeAndEp) {
   const int h = c.o.num_heads, k = c.o.top_k;
 
   auto self = std::shared_ptr<Communicator>(world->split(me, 0, "self"));
-  MoeLayer ref_layer(c.o, make_process_groups(self, 1), Device::cpu());
+  std::unique_ptr<TokenMoe> ref_owner =
+      make_token_moe(c.o, make_process_groups(self, 1), Device::cpu());
+  TokenMoe& ref_layer = *ref_owner;
   Result ref = run(ref_layer, 0, kGlobalTokens);
 
   double worst = 0;
   for (int ep = 1; ep <= w; ++ep) {
     if (w % ep) continue;
     SCOPED_TRACE("world " + std::to_string(w) + ", ep " + std::to_string(ep));
-    MoeLayer layer(c.o, make_process_groups(world, ep), Device::cpu());
+    std::unique_ptr<TokenMoe> owner =
+        make_token_moe(c.o, make_process_groups(world, ep), Device::cpu());
+    TokenMoe& layer = *owner;
     Result got = run(layer, t0, t1);
     const int64_t d = c.o.d_model;
     // Routing and drops: exactly the same.
@@ -141,8 +145,9 @@ TEST_P(MoeEpInvariance, SameNumbersForEveryWorldSizeAndEp) {
       Tensor want = ref_params[i]->grad, want_v = ref_params[i]->value;
       if (params[i]->is_expert) {
         int64_t e_local = params[i]->value.dim(0);
-        want = want.slice_rows(layer.first_expert(), layer.first_expert() + e_local);
-        want_v = want_v.slice_rows(layer.first_expert(), layer.first_expert() + e_local);
+        want = want.slice_rows(layer.core().first_expert(), layer.core().first_expert() + e_local);
+        want_v =
+            want_v.slice_rows(layer.core().first_expert(), layer.core().first_expert() + e_local);
       }
       EXPECT_EQ(params[i]->value.to_vector<float>(), want_v.to_vector<float>())
           << params[i]->name << ": weights differ before any step";

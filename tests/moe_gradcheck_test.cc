@@ -88,7 +88,8 @@ TEST_P(MoeGradCheck, BackwardMatchesFiniteDifferences) {
   auto world = testing::world();
   auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
   ProcessGroups groups = make_process_groups(self, 1);
-  MoeLayer layer(c.o, groups, Device::cpu());
+  std::unique_ptr<TokenMoe> owner = make_token_moe(c.o, groups, Device::cpu());
+  TokenMoe& layer = *owner;
   const int64_t n = 12, d = c.o.d_model;  // tokens
   Tensor x = testing::global_rows(1, 0, n, d);
   Tensor dout = testing::global_rows(2, 0, n, d);
@@ -97,9 +98,9 @@ TEST_P(MoeGradCheck, BackwardMatchesFiniteDifferences) {
 
   auto loss = [&](std::vector<int32_t>* experts, std::vector<uint8_t>* keep) {
     layer.forward(y, x, ids.data(), true);
-    if (experts) *experts = layer.routing().expert;
-    if (keep) *keep = layer.capacity_plan().keep;
-    return testing::dot(dout, y) + layer.aux_loss();
+    if (experts) *experts = layer.core().routing().expert;
+    if (keep) *keep = layer.core().capacity_plan().keep;
+    return testing::dot(dout, y) + layer.core().aux_loss();
   };
   std::vector<int32_t> base_experts;
   std::vector<uint8_t> base_keep;

@@ -53,8 +53,8 @@ struct Snapshot {
   bool operator==(const Snapshot& o) const { return y == o.y && dx == o.dx && grads == o.grads; }
 };
 
-Snapshot run(MoeLayer& layer, int64_t t0, int64_t t1) {
-  const int64_t d = layer.options().d_model;
+Snapshot run(TokenMoe& layer, int64_t t0, int64_t t1) {
+  const int64_t d = layer.core().options().d_model;
   Tensor x = testing::global_rows(1, t0, t1, d), dy = testing::global_rows(2, t0, t1, d);
   Tensor y = Tensor::empty({t1 - t0, d}, DType::kF32),
          dx = Tensor::empty({t1 - t0, d}, DType::kF32);
@@ -78,11 +78,12 @@ TEST_P(MoeOverlap, BitwiseIdenticalForAnyChunkCount) {
     if (w % ep) continue;
     ProcessGroups g = make_process_groups(world, ep);
     MoeOptions off = c.o;
-    MoeLayer base_layer(off, g, Device::cpu());
-    Snapshot want = run(base_layer, t0, t0 + per);
+    std::unique_ptr<TokenMoe> base_layer = make_token_moe(off, g, Device::cpu());
+    Snapshot want = run(*base_layer, t0, t0 + per);
     // Serial: every exchange is exposed, nothing is hidden.
-    EXPECT_GT(base_layer.stats().exchange_busy, 0);
-    EXPECT_GE(base_layer.stats().exposed_exchange(), base_layer.stats().exchange_busy);
+    const pb::MoeLayerStats& base_stats = base_layer->core().stats();
+    EXPECT_GT(base_stats.exchange_ms(), 0);
+    EXPECT_GE(base_stats.a2a_ms(), base_stats.exchange_ms());
     struct Variant {
       int chunks;
       bool overlap, automatic;
@@ -93,11 +94,11 @@ TEST_P(MoeOverlap, BitwiseIdenticalForAnyChunkCount) {
       o.chunks = v.chunks;
       o.overlap = v.overlap;
       o.overlap_auto = v.automatic;
-      MoeLayer layer(o, g, Device::cpu());
-      Snapshot got = run(layer, t0, t0 + per);
+      std::unique_ptr<TokenMoe> layer = make_token_moe(o, g, Device::cpu());
+      Snapshot got = run(*layer, t0, t0 + per);
       int e_local = c.o.num_experts / ep;
       if (!v.automatic) {
-        EXPECT_EQ(layer.stats().chunks, std::min(v.chunks, e_local));
+        EXPECT_EQ(layer->core().stats().chunks(), std::min(v.chunks, e_local));
       }
       EXPECT_TRUE(got == want) << c.name << ": ep " << ep << ", chunks " << v.chunks
                                << (v.overlap ? " overlapped" : " serial")
@@ -211,7 +212,7 @@ TEST(MoeOverlapOrder, ComputeOfChunkIRunsWhileChunkIPlusOneIsExchanged) {
     std::string me = pass + " compute" + std::to_string(chunk);
     gates.mark(me + (begin ? " begin" : " end wait"));
     // Hold the end of compute i until the exchange of chunk i+1 has started.
-    if (!begin && chunk + 1 < layer.stats().chunks) {
+    if (!begin && chunk + 1 < layer.stats().chunks()) {
       bool ok = gates.await(pass + " dispatch" + std::to_string(chunk + 1) + " start");
       if (!ok)
         ADD_FAILURE() << pass << ": compute " << chunk << " ended before dispatch " << chunk + 1
@@ -231,7 +232,7 @@ TEST(MoeOverlapOrder, ComputeOfChunkIRunsWhileChunkIPlusOneIsExchanged) {
       layer.forward(y, x, nullptr, true);
     else
       layer.backward(dx, dy);
-    const int n = layer.stats().chunks;
+    const int n = layer.stats().chunks();
     ASSERT_EQ(n, 4);
     auto log = gates.log();
     for (int i = 0; i + 1 < n; ++i) {

@@ -54,7 +54,7 @@ inline double dot(const Tensor& a, const Tensor& b) {
   return s;
 }
 
-inline Param* find_param(MoeLayer& layer, const std::string& suffix) {
+inline Param* find_param(TokenMoe& layer, const std::string& suffix) {
   for (Param* p : layer.params())
     if (p->name.size() >= suffix.size() &&
         p->name.compare(p->name.size() - suffix.size(), suffix.size(), suffix) == 0)

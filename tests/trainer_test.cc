@@ -73,7 +73,7 @@ TEST(Trainer, SameSeedSameLossCurve) {
   std::vector<double> runs[2];
   for (auto& losses : runs) {
     Trainer t(config(kMoe, 20), testing::world());
-    for (int s = 0; s < 20; ++s) losses.push_back(t.train_step().loss);
+    for (int s = 0; s < 20; ++s) losses.push_back(t.train_step().loss());
   }
   EXPECT_EQ(runs[0], runs[1]);
   EXPECT_LT(runs[0].back(), runs[0].front());

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "models/layers/linear.h"
+#include "runtime/layers/linear.h"
 
 namespace sy {
 

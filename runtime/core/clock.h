@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "runtime/core/backend.h"
+
 namespace sy {
 
 // Seconds on the steady clock (only differences mean anything).
@@ -11,19 +13,32 @@ inline double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Adds the host time of its scope to *into; does nothing when into is null.
+// Adds the host time of its scope to *into; does nothing when into is null. sync_gpu: first and
+// last waits for the GPU's default stream, so that the time is the scope's own device work (a
+// benchmark's step split; it defeats overlap, so not in training).
 class ScopedTimer {
  public:
-  explicit ScopedTimer(double* into) : into_(into), t0_(into ? now_s() : 0.0) {}
+  explicit ScopedTimer(double* into, bool sync_gpu = false) : into_(into), sync_(sync_gpu && into) {
+    if (sync_) backend(DeviceType::kCUDA).synchronize(Stream{});
+    t0_ = into ? now_s() : 0.0;
+  }
   ~ScopedTimer() {
-    if (into_) *into_ += now_s() - t0_;
+    if (!into_) return;
+    if (sync_) {
+      try {
+        backend(DeviceType::kCUDA).synchronize(Stream{});
+      } catch (...) {  // a failed kernel: the next checked call reports it
+      }
+    }
+    *into_ += now_s() - t0_;
   }
   ScopedTimer(const ScopedTimer&) = delete;
   ScopedTimer& operator=(const ScopedTimer&) = delete;
 
  private:
   double* into_;
-  double t0_;
+  bool sync_;
+  double t0_ = 0;
 };
 
 }  // namespace sy

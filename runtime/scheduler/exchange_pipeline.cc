@@ -5,10 +5,12 @@
 
 namespace sy {
 
-ExchangePipeline::ExchangePipeline(Communicator& comm, Device device, bool overlap)
+ExchangePipeline::ExchangePipeline(Communicator& comm, Device device, bool overlap,
+                                   bool sync_timing)
     : comm_(comm),
       device_(device),
       overlap_(overlap),
+      sync_timing_(sync_timing && device.is_cuda()),
       on_gpu_(device.is_cuda()),
       stream_ordered_(device.is_cuda() && comm.stream_ordered()) {
   if (on_gpu_) {
@@ -38,16 +40,16 @@ Event ExchangePipeline::event(std::vector<Event>& pool, size_t i) {
 }
 
 ExchangePipeline::Mark ExchangePipeline::mark() {
-  if (!on_gpu_) return -1;
+  if (!on_gpu_) return Mark{};
   Event e = event(marks_, static_cast<size_t>(n_marks_));
   backend(device_).record(e, Stream{});
-  return n_marks_++;
+  return Mark{n_marks_++};
 }
 
-ExchangePipeline::Handle ExchangePipeline::post(Job job, Mark after) {
-  const Handle h = static_cast<Handle>(tickets_.size());
-  Event ready = on_gpu_ && after >= 0 ? marks_.at(static_cast<size_t>(after)) : Event{};
-  Event done = on_gpu_ ? event(done_, static_cast<size_t>(h)) : Event{};
+ExchangePipeline::Handle ExchangePipeline::post(Job job, Mark after, double* exposed) {
+  const Handle h{static_cast<int>(tickets_.size())};
+  Event ready = on_gpu_ && after.index >= 0 ? marks_.at(static_cast<size_t>(after.index)) : Event{};
+  Event done = on_gpu_ ? event(done_, static_cast<size_t>(h.index)) : Event{};
   auto run = [this, job = std::move(job), ready, done] {
     const double t0 = now_s();
     if (ready.handle) backend(device_).wait(comm_stream_, ready);
@@ -55,36 +57,46 @@ ExchangePipeline::Handle ExchangePipeline::post(Job job, Mark after) {
     if (done.handle) backend(device_).record(done, comm_stream_);
     if (!stream_ordered_) busy_ns_ += static_cast<int64_t>((now_s() - t0) * 1e9);
   };
+  exposed_.push_back(exposed);
   if (thread_) {
     tickets_.push_back(thread_->post(std::move(run)));
     return h;
   }
-  run();
   tickets_.push_back(0);
-  if (stream_ordered_) {
-    if (overlap_)
-      pending_confirm_ = true;
-    else
-      comm_.wait_stream(comm_stream_, "all_to_all_v (MoE exchange)");
-  }
-  // Serial: the compute stream may as well wait now (a synchronised timer then covers the job's
-  // copies back too).
-  if (on_gpu_ && !overlap_) backend(device_).wait(Stream{}, done);
+  run_inline(
+      [&] {
+        run();
+        if (stream_ordered_ && !overlap_)
+          comm_.wait_stream(comm_stream_, "all_to_all_v (MoE exchange)");
+        // Serial: the compute stream may as well wait now (a synchronised timer then covers the
+        // job's copies back too).
+        if (on_gpu_ && !overlap_) backend(device_).wait(Stream{}, done);
+      },
+      overlap_ ? nullptr : exposed);
+  if (stream_ordered_ && overlap_) pending_confirm_ = true;
   return h;
 }
 
-void ExchangePipeline::wait(Handle h, double* seconds) {
-  SY_CHECK(h >= 0 && static_cast<size_t>(h) < tickets_.size(),
-           "ExchangePipeline::wait: no job " << h << " in this round");
-  ScopedTimer t(seconds);
-  if (thread_) thread_->wait(tickets_[h]);
-  if (on_gpu_) backend(device_).wait(Stream{}, done_[h]);
+// Runs a job on the calling thread, its host time counted in *exposed (with the device
+// synchronised around it under sync_timing).
+void ExchangePipeline::run_inline(const std::function<void()>& run, double* exposed) {
+  ScopedTimer t(exposed, sync_timing_);
+  run();
 }
 
-void ExchangePipeline::join(double* seconds) {
+void ExchangePipeline::wait(Handle h) {
+  SY_CHECK(h.index >= 0 && static_cast<size_t>(h.index) < tickets_.size(),
+           "ExchangePipeline::wait: no job " << h.index << " in this round");
+  ScopedTimer t(overlap_ ? exposed_[h.index] : nullptr);
+  if (thread_) thread_->wait(tickets_[h.index]);
+  if (on_gpu_) backend(device_).wait(Stream{}, done_[h.index]);
+}
+
+void ExchangePipeline::join() {
   // The communication stream runs its jobs in order: the last job's event covers them all.
-  if (!tickets_.empty()) wait(static_cast<Handle>(tickets_.size() - 1), seconds);
+  if (!tickets_.empty()) wait(Handle{static_cast<int>(tickets_.size() - 1)});
   tickets_.clear();
+  exposed_.clear();
   n_marks_ = 0;
 }
 

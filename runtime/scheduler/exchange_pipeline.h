@@ -3,11 +3,16 @@
 // combination of device and communicator. The layer queues compute on the default (compute)
 // stream and calls, per exchange:
 //
-//   Mark m = p.mark();         // the compute queued so far (the exchange's inputs)
-//   Handle h = p.post(job, m); // the exchange may start once that compute is done
-//   ...                        // more compute, independent of h
-//   p.wait(h);                 // compute queued from here on sees h's data
-//   p.join();                  // compute from here on sees every exchange's data
+//   Mark m = p.mark();                // the compute queued so far (the exchange's inputs)
+//   Handle h = p.post(job, m, &t);    // the exchange may start once that compute is done
+//   ...                               // more compute, independent of h
+//   p.wait(h);                        // compute queued from here on sees h's data
+//   p.join();                         // compute from here on sees every exchange's data
+//
+// The pipeline is also where exchange time is accounted, once: the host time the caller spends on
+// a job — the whole job when it runs inline (overlap off), waiting for it in wait() or join() with
+// overlap — is added to the counter given when it was posted (&t above: the exposed part), and
+// busy_seconds() says how long the jobs ran, hidden or not.
 //
 // How each form runs (one job = one all-to-all-v; the job gets the communication stream):
 //
@@ -45,27 +50,35 @@ namespace sy {
 class ExchangePipeline {
  public:
   using Job = std::function<void(Stream comm_stream)>;
-  using Mark = int;    // an event on the compute stream (−1 on the CPU)
-  using Handle = int;  // a posted job
+  // A point of the compute stream: an event on a GPU, none (−1) on the CPU.
+  struct Mark {
+    int index = -1;
+  };
+  // A posted job.
+  struct Handle {
+    int index = -1;
+  };
 
-  ExchangePipeline(Communicator& comm, Device device, bool overlap);
+  // sync_timing: on a GPU, an inline job's exposed time includes the device work around it (the
+  // device is synchronised before and after): a serial baseline's exchange time, for benchmarks.
+  ExchangePipeline(Communicator& comm, Device device, bool overlap, bool sync_timing = false);
   ~ExchangePipeline();
   ExchangePipeline(const ExchangePipeline&) = delete;
   ExchangePipeline& operator=(const ExchangePipeline&) = delete;
 
   bool overlap() const { return overlap_; }
-  Stream comm_stream() const { return comm_stream_; }
 
   // Marks the compute queued so far.
   Mark mark();
   // Posts job to start once the marked compute is done (with overlap off it runs before post
-  // returns, and on a GPU the compute stream waits for it at once).
-  Handle post(Job job, Mark after);
+  // returns, and on a GPU the compute stream waits for it at once). The caller's host time on the
+  // job is added to *exposed (when not null).
+  Handle post(Job job, Mark after, double* exposed = nullptr);
   // Compute queued after this call sees the data of h (and of every job posted before it).
-  // `seconds` accumulates the host time spent waiting.
-  void wait(Handle h, double* seconds = nullptr);
-  // wait() for every job posted so far; starts a new round of marks and handles.
-  void join(double* seconds = nullptr);
+  void wait(Handle h);
+  // wait() for every job posted so far (the time counts for the last job); starts a new round of
+  // marks and handles.
+  void join();
   // Host seconds the jobs of this pipeline have run (on the communication thread or inline), and
   // reset: with overlap, compared with the time wait() and join() spent, the share of the
   // communication that compute hid. GPU + NCCL: 0 (the jobs only enqueue).
@@ -77,10 +90,12 @@ class ExchangePipeline {
 
  private:
   Event event(std::vector<Event>& pool, size_t i);
+  void run_inline(const std::function<void()>& run, double* exposed);
 
   Communicator& comm_;
   Device device_;
   bool overlap_;
+  bool sync_timing_;
   bool on_gpu_;
   bool stream_ordered_;  // GPU and a stream-ordered communicator: no communication thread
   int cuda_device_ = -1;
@@ -88,6 +103,7 @@ class ExchangePipeline {
   std::unique_ptr<CommThread> thread_;
   std::vector<Event> marks_, done_;  // per round: compute marks; one event per job, after it
   std::vector<CommThread::Ticket> tickets_;
+  std::vector<double*> exposed_;  // per job of the round: where its waits are counted
   int n_marks_ = 0;
   std::atomic<int64_t> busy_ns_{0};
   bool pending_confirm_ = false;

@@ -12,6 +12,7 @@
 
 #include <google/protobuf/text_format.h>
 
+#include "comm/tensor_exchange.h"
 #include "runtime/core/crc32c.h"
 
 namespace sy {
@@ -176,7 +177,7 @@ std::string save_checkpoint(const std::string& dir, int64_t step, const pb::RunC
         Param* p = params[i];
         if (!p->is_expert) continue;
         const int64_t local = p->value.dim(0);
-        const int first = groups.ep_group->rank() * static_cast<int>(local);
+        const int first = groups.expert_range(static_cast<int>(local) * groups.ep).first;
         for (int64_t le = 0; le < local; ++le) {
           FileBuilder& f = files[{layer_of(p->name), first + static_cast<int>(le)}];
           f.add(p->name, p->value.slice_rows(le, le + 1));
@@ -194,26 +195,18 @@ std::string save_checkpoint(const std::string& dir, int64_t step, const pb::RunC
       }
     }
   });
-  // Everyone's records to rank 0 (small): sizes, then the serialised pieces.
+  // Everyone's records to every rank (small); rank 0 writes the manifest.
   std::string blob = mine.SerializeAsString();
   const int n = world.size();
-  std::vector<int64_t> sizes(n);
-  int64_t my_size = static_cast<int64_t>(blob.size());
-  world.all_gather(&my_size, sizes.data(), sizeof(int64_t));
-  std::vector<size_t> send(n, 0), recv(n, 0);
-  send[0] = blob.size();
-  if (world.rank() == 0)
-    for (int p = 0; p < n; ++p) recv[p] = static_cast<size_t>(sizes[p]);
-  AllToAllLayout l = AllToAllLayout::packed(send, recv);
-  std::string all(l.total_recv(), '\0');
-  world.all_to_all_v(blob.data(), all.data(), l);
+  std::vector<size_t> sizes;
+  std::vector<char> all = all_gather_v(world, blob.data(), blob.size(), &sizes);
   agree(world, "writing the checkpoint manifest", [&] {
     if (world.rank() != 0) return;
     {
       pb::CheckpointManifest manifest;
-      for (int p = 0; p < n; ++p) {
+      for (int p = 0, at = 0; p < n; at += static_cast<int>(sizes[p++])) {
         pb::CheckpointManifest part;
-        SY_CHECK(part.ParseFromArray(all.data() + l.recv_offsets[p], static_cast<int>(sizes[p])),
+        SY_CHECK(part.ParseFromArray(all.data() + at, static_cast<int>(sizes[p])),
                  "checkpoint: a rank's record did not parse");
         manifest.MergeFrom(part);
       }
@@ -298,7 +291,7 @@ pb::CheckpointManifest load_local(const std::string& folder_in, LanguageModel& m
       continue;
     }
     const int64_t local = p->value.dim(0);
-    const int first = groups.ep_group->rank() * static_cast<int>(local);
+    const int first = groups.expert_range(static_cast<int>(local) * groups.ep).first;
     for (int64_t le = 0; le < local; ++le) {
       LoadedFile& f = expert_file(layer_of(p->name), first + static_cast<int>(le));
       f.load(p->name, p->value.slice_rows(le, le + 1));

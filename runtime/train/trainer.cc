@@ -34,16 +34,19 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
     val_ = std::make_unique<BatchSampler>(read_shard(d.val_path(), d.format()), seq,
                                           d.global_batch(), config_.seed() + 1);
   run_dir_ = config_.logging().dir() + "/" + config_.name();
-  if (world_->rank() == 0) {
-    std::filesystem::create_directories(run_dir_);
-    std::ofstream(run_dir_ + "/config.pbtxt") << config_to_text(config_);
-    if (config_.logging().jsonl())
-      jsonl_ = std::make_unique<std::ofstream>(run_dir_ + "/log.jsonl");
-    if (config_.logging().tensorboard()) events_ = std::make_unique<EventWriter>(run_dir_);
-  }
+  if (world_->rank() == 0) make_writers();
 }
 
-StepReport Trainer::train_step() {
+void Trainer::make_writers() {
+  std::filesystem::create_directories(run_dir_);
+  std::ofstream(run_dir_ + "/config.pbtxt") << config_to_text(config_);
+  const auto& l = config_.logging();
+  writers_.push_back(std::make_unique<ConsoleWriter>(config_.schedule().steps(), l.log_every()));
+  if (l.jsonl()) writers_.push_back(std::make_unique<JsonLinesWriter>(run_dir_ + "/log.jsonl"));
+  if (l.tensorboard()) writers_.push_back(std::make_unique<TensorBoardWriter>(run_dir_));
+}
+
+pb::StepRecord Trainer::train_step() {
   const int64_t t0_step = step_;
   double t0 = now_s();
   std::vector<int32_t> ids, targets;
@@ -59,32 +62,19 @@ StepReport Trainer::train_step() {
   double seconds = now_s() - t0;
   world_->all_reduce(&seconds, 1, DType::kF64, CommOp::kMax);
   ++step_;
-  StepReport s;
-  s.step = step_;
-  s.loss = r.loss;
-  s.aux = r.aux;
-  s.lr = lr;
-  s.grad_norm = norm;
-  s.ms = seconds * 1e3;
-  s.tokens_per_s =
-      static_cast<double>(config_.data().global_batch()) * config_.model().seq_len() / seconds;
-  s.tflops = 3.0 * model_->forward_flops_per_token() * s.tokens_per_s / 1e12;
+  pb::StepRecord s;
+  s.set_step(static_cast<int32_t>(step_));
+  s.set_loss(r.loss);
+  s.set_aux(r.aux);
+  s.set_lr(lr);
+  s.set_grad_norm(norm);
+  s.set_ms(seconds * 1e3);
+  s.set_tokens_per_s(static_cast<double>(config_.data().global_batch()) *
+                     config_.model().seq_len() / seconds);
+  s.set_tflops(3.0 * model_->forward_flops_per_token() * s.tokens_per_s() / 1e12);
   if (config_.logging().peak_tflops() > 0)
-    s.mfu = s.tflops / (config_.logging().peak_tflops() * world_->size());
-  for (const MoeLayer* l : model_->moe_layers()) {
-    const MoeStats& st = l->stats();
-    MoeLayerReport m;
-    m.name = l->options().name;
-    m.drop_rate = st.routed_world ? static_cast<double>(st.dropped_world) / st.routed_world : 0.0;
-    m.activation_ratio = st.activation_ratio;
-    m.a2a_ms = 1e3 * st.exposed_exchange();
-    m.experts_ms = 1e3 * (st.forward.experts + st.backward.experts);
-    m.exchange_ms = 1e3 * st.exchange_busy;
-    m.overlapped = l->options().overlap && st.chunks > 1;
-    m.chunks = st.chunks;
-    m.load = st.load_world;
-    s.moe.push_back(std::move(m));
-  }
+    s.set_mfu(s.tflops() / (config_.logging().peak_tflops() * world_->size()));
+  for (const MoeLayer* l : model_->moe_layers()) *s.add_moe() = l->stats();
   return s;
 }
 
@@ -146,103 +136,6 @@ std::string Trainer::sample(const std::string& prompt, int tokens, float tempera
   return out;
 }
 
-void Trainer::log(const StepReport& r, double val_loss) {
-  if (world_->rank() != 0) return;
-  const int64_t total = config_.schedule().steps();
-  double drop = 0, act = 0, a2a = 0, run = 0;
-  bool overlapped = false;
-  for (const MoeLayerReport& m : r.moe) {
-    drop += m.drop_rate / r.moe.size();
-    act += m.activation_ratio / r.moe.size();
-    a2a += m.a2a_ms;
-    run += m.exchange_ms;
-    overlapped = overlapped || m.overlapped;
-  }
-  if (r.step % config_.logging().log_every() == 0 || r.step == total || val_loss > 0) {
-    char line[256];
-    std::snprintf(line, sizeof line,
-                  "step %4lld/%lld | loss %.4f | aux %.4f | lr %.2e | norm %.3f | %.1f ms | "
-                  "%.1fk tok/s | %.3g TFLOP/s",
-                  static_cast<long long>(r.step), static_cast<long long>(total), r.loss, r.aux,
-                  r.lr, r.grad_norm, r.ms, r.tokens_per_s / 1e3, r.tflops);
-    std::string s = line;
-    if (r.mfu > 0) {
-      std::snprintf(line, sizeof line, " (MFU %.1f%%)", 100 * r.mfu);
-      s += line;
-    }
-    if (!r.moe.empty()) {
-      std::snprintf(line, sizeof line, " | moe drop %.1f%% act %.2f a2a %.1f ms", 100 * drop, act,
-                    a2a);
-      s += line;
-      if (overlapped && run > 0) {
-        std::snprintf(line, sizeof line, " (of %.1f ms run)", run);
-        s += line;
-      }
-    }
-    if (val_loss > 0) {
-      std::snprintf(line, sizeof line, " | val %.4f (ppl %.2f)", val_loss, std::exp(val_loss));
-      s += line;
-    }
-    SY_LOG0(s);
-  }
-  if (jsonl_) {
-    char buf[512];
-    std::snprintf(buf, sizeof buf,
-                  "{\"step\":%lld,\"loss\":%.6f,\"aux\":%.6f,\"lr\":%.6e,\"grad_norm\":%.6f,"
-                  "\"ms\":%.3f,\"tokens_per_s\":%.1f,\"tflops\":%.6g",
-                  static_cast<long long>(r.step), r.loss, r.aux, r.lr, r.grad_norm, r.ms,
-                  r.tokens_per_s, r.tflops);
-    std::string s = buf;
-    if (r.mfu > 0) s += ",\"mfu\":" + std::to_string(r.mfu);
-    if (val_loss > 0) s += ",\"val_loss\":" + std::to_string(val_loss);
-    if (!r.moe.empty()) {
-      s += ",\"moe\":[";
-      for (size_t i = 0; i < r.moe.size(); ++i) {
-        const MoeLayerReport& m = r.moe[i];
-        std::snprintf(buf, sizeof buf,
-                      "%s{\"layer\":\"%s\",\"drop_rate\":%.6f,\"activation_ratio\":%.6f,"
-                      "\"a2a_ms\":%.4f,\"experts_ms\":%.4f,\"exchange_ms\":%.4f,\"chunks\":%d,",
-                      i ? "," : "", m.name.c_str(), m.drop_rate, m.activation_ratio, m.a2a_ms,
-                      m.experts_ms, m.exchange_ms, m.chunks);
-        s += buf;
-        s += m.overlapped ? "\"overlapped\":true," : "\"overlapped\":false,";
-        s += "\"load\":[";
-        for (size_t e = 0; e < m.load.size(); ++e) s += (e ? "," : "") + std::to_string(m.load[e]);
-        s += "]}";
-      }
-      s += "]";
-    }
-    *jsonl_ << s << "}\n";
-    jsonl_->flush();
-  }
-  if (events_) {
-    EventWriter& ev = *events_;
-    ev.scalar("train/loss", r.loss, r.step);
-    ev.scalar("train/aux_loss", r.aux, r.step);
-    ev.scalar("train/lr", r.lr, r.step);
-    ev.scalar("train/grad_norm", r.grad_norm, r.step);
-    ev.scalar("train/step_ms", r.ms, r.step);
-    ev.scalar("train/tokens_per_s", r.tokens_per_s, r.step);
-    ev.scalar("train/tflops", r.tflops, r.step);
-    if (r.mfu > 0) ev.scalar("train/mfu", r.mfu, r.step);
-    if (val_loss > 0) {
-      ev.scalar("val/loss", val_loss, r.step);
-      ev.scalar("val/ppl", std::exp(val_loss), r.step);
-    }
-    for (const MoeLayerReport& m : r.moe) {
-      const std::string t = "moe/" + m.name + "/";
-      ev.scalar(t + "drop_rate", m.drop_rate, r.step);
-      ev.scalar(t + "activation_ratio", m.activation_ratio, r.step);
-      ev.scalar(t + "a2a_ms", m.a2a_ms, r.step);
-      ev.scalar(t + "experts_ms", m.experts_ms, r.step);
-      ev.scalar(t + "chunks", m.chunks, r.step);
-      ev.scalar(t + "exchange_ms", m.exchange_ms, r.step);
-      ev.expert_load(t + "load", m.load, r.step);
-    }
-    ev.flush();
-  }
-}
-
 std::string Trainer::save() {
   std::string folder = save_checkpoint(run_dir_ + "/checkpoints", step_, config_, *model_,
                                        optimizer_.get(), groups_);
@@ -276,12 +169,11 @@ void Trainer::run() {
     SY_LOG0(line);
   }
   while (step_ < s.steps()) {
-    StepReport r = train_step();
-    double val = 0;
-    if (val_ && ((s.eval_every() > 0 && r.step % s.eval_every() == 0) || r.step == s.steps()))
-      val = evaluate();
-    log(r, val);
-    if (s.ckpt_every() > 0 && r.step % s.ckpt_every() == 0 && r.step < s.steps()) save();
+    pb::StepRecord r = train_step();
+    if (val_ && ((s.eval_every() > 0 && r.step() % s.eval_every() == 0) || r.step() == s.steps()))
+      r.set_val_loss(evaluate());
+    for (auto& w : writers_) w->write(r);
+    if (s.ckpt_every() > 0 && r.step() % s.ckpt_every() == 0 && r.step() < s.steps()) save();
   }
   save();
   // The caching allocator's high-water mark on the compute device, the largest over the ranks.

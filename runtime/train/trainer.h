@@ -1,58 +1,38 @@
 // The trainer: data → model → loss → backward → gradient reduction → AdamW, step after step, with
-// the rank-0 console line, a JSON-lines log, TensorBoard event files (logging.tensorboard),
-// periodic validation and a text sample at the end.
-//
-//   step   12/200 | loss 2.3456 | aux 0.0123 | lr 3.00e-03 | norm 0.812 | 41.2 ms | 99.1k tok/s
-//     | 0.41 TFLOP/s (MFU 0.3%) | moe drop 1.2% act 1.00 a2a 3.1 ms (of 8.2 ms run)
+// periodic validation, checkpoints and a text sample at the end. Each step makes one
+// pb::StepRecord (loss, rates, and every MoE layer's statistics record) that rank 0 hands to its
+// writers (runtime/train/step_writers.h): the console line, the JSON-lines log and TensorBoard
+// event files (logging.tensorboard).
 //
 // TFLOP/s counts 3 × the model's forward FLOPs per token (forward + backward) over all ranks; MFU
-// divides by logging.peak_tflops × ranks when it is set. Per MoE layer (JSON lines and
-// TensorBoard): drop rate, activation ratio, expert load, chunks, the host time rank 0 spent on
-// the layer's exchanges — the exchanges themselves with overlap off, the part the pipeline left
-// exposed with it on — and how long the exchanges ran, hidden or not (the console shows the mean
-// drop rate and activation ratio and the summed times). The overlap efficiency against a serial
-// layer is measured by `switchyard bench moe-layer --overlap`.
+// divides by logging.peak_tflops × ranks when it is set. The MoE exchange times are rank 0's host
+// time — the exchanges themselves with overlap off, the part the pipeline left exposed with it on
+// — and how long the exchanges ran, hidden or not. The overlap efficiency against a serial layer
+// is measured by `switchyard bench moe-layer --overlap`.
 //
 // Every rank runs the same loop in lockstep (the MoE exchanges and reductions are collective).
 // Data parallelism spans all ranks (each reads its own sequences of every global batch); experts
 // are sharded over the ep group.
 #pragma once
 
-#include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "comm/process_groups.h"
 #include "models/language_model.h"
-#include "runtime/train/event_writer.h"
 #include "runtime/train/optimizer.h"
+#include "runtime/train/step_writers.h"
 #include "runtime/train/token_data.h"
 #include "switchyard/config.pb.h"
 
 namespace sy {
 
-struct MoeLayerReport {
-  std::string name;
-  double drop_rate = 0, activation_ratio = 0;
-  double a2a_ms = 0, experts_ms = 0;  // rank 0's host time, forward + backward
-  double exchange_ms = 0;             // how long the exchanges ran, hidden or not (host MPI)
-  bool overlapped = false;            // the pipeline ran with overlap this step
-  int chunks = 1;
-  std::vector<int64_t> load;  // items per expert over the world
-};
-
-struct StepReport {
-  int64_t step = 0;  // 1-based, as printed
-  double loss = 0, aux = 0, lr = 0, grad_norm = 0, ms = 0, tokens_per_s = 0;
-  double tflops = 0, mfu = 0;  // mfu 0: unknown (logging.peak_tflops not set)
-  std::vector<MoeLayerReport> moe;
-};
-
 class Trainer {
  public:
   Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> world);
 
-  StepReport train_step();
+  pb::StepRecord train_step();
   // Mean validation cross-entropy over schedule.eval_batches batches (0 when there is no val data).
   double evaluate();
   // Generates `tokens` bytes after `prompt` (byte-level vocabulary): greedy when temperature is 0,
@@ -75,7 +55,7 @@ class Trainer {
   const std::string& run_dir() const { return run_dir_; }
 
  private:
-  void log(const StepReport& r, double val_loss);
+  void make_writers();
 
   pb::RunConfig config_;
   std::shared_ptr<Communicator> world_;
@@ -86,8 +66,7 @@ class Trainer {
   std::unique_ptr<BatchSampler> train_, val_;
   int64_t step_ = 0;
   std::string run_dir_;
-  std::unique_ptr<std::ofstream> jsonl_;
-  std::unique_ptr<EventWriter> events_;
+  std::vector<std::unique_ptr<StepWriter>> writers_;  // rank 0 only
 };
 
 }  // namespace sy

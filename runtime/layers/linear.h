@@ -1,4 +1,5 @@
-// The layers models are built from. Every layer is a pair forward/backward with explicit saved
+// The linear layer, the one layer below experts/ (MH-MoE's head and merge projections use it, as
+// the models do). Like every layer (models/layers/), a pair forward/backward with explicit saved
 // state (no autograd tape), following DESIGN.md contract 1: parameter gradients accumulate (+=),
 // activation gradients are assigned; a layer keeps what its last forward needs for the backward.
 // Shapes: N rows (tokens: B·T flattened), widths in the comments.

@@ -1,4 +1,4 @@
-#include "models/layers/linear.h"
+#include "runtime/layers/linear.h"
 
 #include <cmath>
 

@@ -1,0 +1,91 @@
+#include "experts/ffn_experts.h"
+
+#include <cmath>
+
+#include "runtime/core/random.h"
+#include "runtime/ops/ops.h"
+
+namespace sy {
+
+namespace {
+
+struct FfnState final : ExpertState {
+  Tensor x;   // (M, w) the expert-major input
+  Tensor h;   // (M, F or 2F) hidden pre-activation
+  Tensor a;   // (M, F) hidden activation
+  Tensor dh;  // set by backward_data for backward_weights
+};
+
+}  // namespace
+
+FfnExperts::FfnExperts(const MoeOptions& o, int width, ExpertRange range, Device device)
+    : kind_(o.expert),
+      width_(width),
+      hidden_(o.hidden()),
+      w1_(o.name + ".experts.w1",
+          {range.count, width, (o.expert == pb::SWIGLU ? 2 : 1) * o.hidden()}, device, true),
+      w2_(o.name + ".experts.w2", {range.count, o.hidden(), width}, device, true) {
+  SY_CHECK(kind_ == pb::FFN_GELU || kind_ == pb::SWIGLU, "FfnExperts: kind "
+                                                             << pb::ExpertKind_Name(kind_)
+                                                             << " is not an FFN; use FFN_GELU or "
+                                                                "SWIGLU");
+  int64_t per1 = w1_.value.numel() / std::max(range.count, 1);
+  int64_t per2 = w2_.value.numel() / std::max(range.count, 1);
+  for (int le = 0; le < range.count; ++le) {
+    uint64_t e = static_cast<uint64_t>(range.first + le);
+    fill_normal(w1_.value.slice_rows(le, le + 1), o.seed, stream_id(w1_.name.c_str()),
+                1.0f / std::sqrt(float(width)), e * per1);
+    fill_normal(w2_.value.slice_rows(le, le + 1), o.seed, stream_id(w2_.name.c_str()),
+                1.0f / std::sqrt(float(hidden_)), e * per2);
+  }
+}
+
+void FfnExperts::forward(const Tensor& y, std::unique_ptr<ExpertState>& saved, const Tensor& x,
+                         const ExpertSegments& seg) {
+  int64_t m = x.dim(0);
+  Device d = x.device();
+  auto s = std::make_unique<FfnState>();
+  s->x = x;
+  s->h = Tensor::empty({m, w1_.value.dim(2)}, DType::kF32, d);
+  s->a = Tensor::empty({m, hidden_}, DType::kF32, d);
+  grouped_gemm(s->h, x, w1_.value.slice_rows(seg.first, seg.last), seg.offsets, false, 1.0f, 0.0f);
+  if (kind_ == pb::SWIGLU)
+    swiglu_forward(s->a, s->h);
+  else
+    activation_forward(s->a, s->h, Activation::kGelu);
+  grouped_gemm(y, s->a, w2_.value.slice_rows(seg.first, seg.last), seg.offsets, false, 1.0f, 0.0f);
+  saved = std::move(s);
+}
+
+void FfnExperts::backward_data(const Tensor& dx, ExpertState& saved, const Tensor& dy,
+                               const ExpertSegments& seg) {
+  auto& s = static_cast<FfnState&>(saved);
+  int64_t m = dy.dim(0);
+  Device d = dy.device();
+  // da = dy · W2ᵀ ; dh = act'(h) ⊙ da ; dx = dh · W1ᵀ
+  Tensor da = Tensor::empty({m, hidden_}, DType::kF32, d);
+  grouped_gemm(da, dy, w2_.value.slice_rows(seg.first, seg.last), seg.offsets, true, 1.0f, 0.0f);
+  s.dh = Tensor::empty(s.h.shape(), DType::kF32, d);
+  if (kind_ == pb::SWIGLU)
+    swiglu_backward(s.dh, s.h, da);
+  else
+    activation_backward(s.dh, s.h, da, Activation::kGelu);
+  grouped_gemm(dx, s.dh, w1_.value.slice_rows(seg.first, seg.last), seg.offsets, true, 1.0f, 0.0f);
+}
+
+void FfnExperts::backward_weights(const ExpertState& saved, const Tensor& dy,
+                                  const ExpertSegments& seg) {
+  const auto& s = static_cast<const FfnState&>(saved);
+  // dW2 += aᵀ · dy ; dW1 += xᵀ · dh — one GEMM per expert over all of its rows.
+  grouped_gemm_weight_grad(w2_.grad.slice_rows(seg.first, seg.last), s.a, dy, seg.offsets, 1.0f,
+                           1.0f);
+  grouped_gemm_weight_grad(w1_.grad.slice_rows(seg.first, seg.last), s.x, s.dh, seg.offsets, 1.0f,
+                           1.0f);
+}
+
+double FfnExperts::forward_flops(int64_t m) const {
+  double up = static_cast<double>(w1_.value.dim(2));
+  return 2.0 * m * width_ * up + 2.0 * m * hidden_ * width_;
+}
+
+}  // namespace sy

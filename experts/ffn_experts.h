@@ -1,0 +1,41 @@
+// The FFN experts of one rank: E_local FFNs over the expert-major buffer, computed with the grouped
+// GEMM (one group per expert, row segments given by the dispatch plan).
+//
+//   FFN_GELU: h = x · W1 (w→F),  a = GELU(h),            y = a · W2 (F→w)
+//   SWIGLU:   h = x · W1 (w→2F), a = SiLU(h_gate) ⊙ h_up, y = a · W2 (F→w)
+//
+// No biases (our choice: as in Switch and MH-MoE's release). The weights of global expert e are
+// drawn from the counter RNG at offset e, so they do not depend on which rank holds e (or on ep).
+// The backward comes in two halves, so the scheduler can send dx before computing the weight
+// gradients (which nothing downstream waits for).
+#pragma once
+
+#include <vector>
+
+#include "experts/experts.h"
+
+namespace sy {
+
+class FfnExperts final : public Experts {
+ public:
+  FfnExperts(const MoeOptions& options, int width, ExpertRange range, Device device);
+
+  void forward(const Tensor& y, std::unique_ptr<ExpertState>& saved, const Tensor& x,
+               const ExpertSegments& segments) override;
+  // Keeps dh for backward_weights.
+  void backward_data(const Tensor& dx, ExpertState& saved, const Tensor& dy,
+                     const ExpertSegments& segments) override;
+  // W1.grad and W2.grad of the segments' experts.
+  void backward_weights(const ExpertState& saved, const Tensor& dy,
+                        const ExpertSegments& segments) override;
+  std::vector<Param*> params() override { return {&w1_, &w2_}; }
+  double forward_flops(int64_t m) const override;
+
+ private:
+  pb::ExpertKind kind_;
+  int width_, hidden_;
+  Param w1_;  // (E_local, w, F) or (E_local, w, 2F)
+  Param w2_;  // (E_local, F, w)
+};
+
+}  // namespace sy

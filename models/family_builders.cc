@@ -1,0 +1,126 @@
+#include "models/family_builders.h"
+
+#include <cmath>
+
+#include "models/smlp_block.h"
+#include "runtime/core/config.h"
+
+namespace sy {
+
+namespace {
+
+using Blocks = std::vector<std::unique_ptr<Block>>;
+
+BlockSpec spec(const pb::RunConfig& c, int index, Device device) {
+  const pb::ModelConfig& m = c.model();
+  BlockSpec s;
+  s.name = "block" + std::to_string(index);
+  s.dim = m.d_model();
+  s.d_ff = m.d_ff() > 0 ? m.d_ff() : 4 * s.dim;
+  s.seq_len = m.seq_len();
+  s.heads = m.n_heads();
+  s.seed = c.seed();
+  s.device = device;
+  return s;
+}
+
+Blocks transformer(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
+  Blocks b;
+  for (int i = 0; i < c.model().n_layers(); ++i)
+    b.push_back(std::make_unique<TransformerBlock>(spec(c, i, device), false, nullptr, g));
+  return b;
+}
+
+// TRANSFORMER_MOE and MH_MOE: every moe_freq-th block's FFN is a MoE layer.
+Blocks moe_transformer(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
+  const pb::ModelConfig& m = c.model();
+  const bool mh = m.family() == pb::MH_MOE;
+  Blocks b;
+  for (int i = 0; i < m.n_layers(); ++i) {
+    const BlockSpec s = spec(c, i, device);
+    MoeOptions o = MoeOptions::from_config(moe_for_layer(m, i), static_cast<int>(s.dim), mh,
+                                           c.seed(), s.name + ".moe");
+    o.set_overlap(c.parallel());
+    const bool sparse = (i + 1) % m.moe_freq() == 0;
+    b.push_back(std::make_unique<TransformerBlock>(s, mh, sparse ? &o : nullptr, g));
+  }
+  return b;
+}
+
+Blocks gmlp(const pb::RunConfig& c, const ProcessGroups&, Device device) {
+  Blocks b;
+  for (int i = 0; i < c.model().n_layers(); ++i)
+    b.push_back(std::make_unique<GmlpBlock>(spec(c, i, device)));
+  return b;
+}
+
+Blocks m2(const pb::RunConfig& c, const ProcessGroups&, Device device) {
+  const bool bidirectional = c.model().family() == pb::M2_BERT;
+  Blocks b;
+  for (int i = 0; i < c.model().n_layers(); ++i)
+    b.push_back(
+        std::make_unique<M2Block>(spec(c, i, device), c.model().m2_blocks(), bidirectional));
+  return b;
+}
+
+// sMLP's sparse block i: the sMoE over channel chunks and the BASE-routed tMoE.
+std::unique_ptr<Block> smlp_sparse_block(const pb::RunConfig& c, int i, const ProcessGroups& g,
+                                         Device device) {
+  const pb::ModelConfig& m = c.model();
+  const BlockSpec s = spec(c, i, device);
+  const pb::MoeConfig moe = moe_for_layer(m, i);
+  FeatureMoeOptions f;
+  f.num_experts = moe.num_experts();
+  f.channels = s.d_ff;
+  f.seq_len = s.seq_len;
+  f.routing = m.feature_routing();
+  f.prefix_len = routed_prefix_len(m);
+  f.balance_coef = moe.balance_loss_coef();
+  f.z_coef = moe.z_loss_coef();
+  f.seed = c.seed();
+  f.name = s.name + ".smoe";
+  // tMoE: token MoE with BASE routing (the paper's choice), one expert per token.
+  MoeOptions t =
+      MoeOptions::from_config(moe, static_cast<int>(s.dim), false, c.seed(), s.name + ".tmoe");
+  t.router = pb::BASE;
+  t.top_k = 1;
+  t.num_heads = 1;
+  t.set_overlap(c.parallel());
+  return std::make_unique<SmlpSparseBlock>(s, f, t, g, &c.parallel());
+}
+
+Blocks smlp(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
+  const pb::ModelConfig& m = c.model();
+  Blocks b;
+  for (int i = 0; i < m.n_dense_blocks(); ++i)
+    b.push_back(std::make_unique<GmlpBlock>(spec(c, i, device)));
+  for (int j = 0; j < m.n_sparse_blocks(); ++j)
+    b.push_back(smlp_sparse_block(c, m.n_dense_blocks() + j, g, device));
+  return b;
+}
+
+}  // namespace
+
+int64_t routed_prefix_len(const pb::ModelConfig& m) {
+  if (m.family() != pb::SMLP || m.feature_routing() != pb::PARTIAL_PREDICTION) return 0;
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(m.prefix_fraction() * m.seq_len())));
+}
+
+std::vector<std::unique_ptr<Block>> build_blocks(const pb::RunConfig& c, const ProcessGroups& g,
+                                                 Device device) {
+  switch (c.model().family()) {
+    case pb::TRANSFORMER: return transformer(c, g, device);
+    case pb::TRANSFORMER_MOE:
+    case pb::MH_MOE: return moe_transformer(c, g, device);
+    case pb::GMLP: return gmlp(c, g, device);
+    case pb::SMLP: return smlp(c, g, device);
+    case pb::M2_GPT:
+    case pb::M2_BERT: return m2(c, g, device);
+    default: break;
+  }
+  SY_THROW("model family " << pb::ModelFamily_Name(c.model().family())
+                           << " is not set or not known; use TRANSFORMER, TRANSFORMER_MOE, MH_MOE, "
+                              "GMLP, SMLP, M2_GPT or M2_BERT");
+}
+
+}  // namespace sy

@@ -1,0 +1,27 @@
+// One builder per model family (PAPERS.md): the blocks of the model a run config describes.
+//   TRANSFORMER      dense pre-norm Transformer blocks (LayerNorm, GELU MLP)
+//   TRANSFORMER_MOE  the same with a MoE FFN every moe_freq blocks (Switch, GShard, hash, BASE,
+//                    X-MoE: whatever model.moe says)
+//   MH_MOE           RMSNorm pre-norm blocks of attention + MH-MoE every moe_freq blocks
+//   GMLP             gMLP blocks (causal multi-head SGU)
+//   SMLP             n_dense_blocks gMLP blocks, then n_sparse_blocks sparse blocks (sMoE over
+//                    channel chunks + tMoE with BASE routing)
+//   M2_GPT, M2_BERT  Monarch Mixer blocks, causal or bidirectional
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "comm/process_groups.h"
+#include "models/blocks.h"
+#include "switchyard/config.pb.h"
+
+namespace sy {
+
+std::vector<std::unique_ptr<Block>> build_blocks(const pb::RunConfig& config,
+                                                 const ProcessGroups& groups, Device device);
+
+// sMLP with partial prediction: the routed prefix Tp = ⌈prefix_fraction · T⌉ (0 otherwise).
+int64_t routed_prefix_len(const pb::ModelConfig& model);
+
+}  // namespace sy
