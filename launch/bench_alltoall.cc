@@ -9,8 +9,6 @@
 #include <fstream>
 #include <memory>
 
-#include <google/protobuf/util/json_util.h>
-
 #include "comm/mpi_communicator.h"
 #if defined(SY_WITH_NCCL)
 #include "comm/nccl_communicator.h"
@@ -20,6 +18,7 @@
 #include "runtime/core/backend.h"
 #include "runtime/core/deadline.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/proto_json.h"
 #include "runtime/core/tensor.h"
 #include "switchyard/bench.pb.h"
 
@@ -74,6 +73,188 @@ double time_us(Communicator& comm, int iters, Fn fn) {
   return (t1 - t0) * 1e6 / std::max(iters, 1);
 }
 
+// What the command line asks for, and the communicator it runs on.
+struct AlltoallSetup {
+  uint64_t min_bytes = 0, max_bytes = 0;
+  uint64_t factor = 2;
+  int iters = 20, warmup = 5, rounds = 3;
+  bool check = true;
+  std::shared_ptr<MpiCommunicator> mpi;  // the host world: barriers, reductions of results
+  std::shared_ptr<Communicator> comm;    // the communicator under test
+  Device device;
+  std::string baseline = "MPI_Alltoallv";
+};
+
+void use_backend(AlltoallSetup& s, const std::string& name, double timeout) {
+  SY_CHECK(name == "mpi" || name == "nccl", "--backend must be mpi or nccl, got '" << name << "'");
+  s.comm = s.mpi;
+  s.device = Device::cpu();
+  if (name == "mpi") return;
+#if defined(SY_WITH_NCCL)
+  SY_CHECK(cuda_available(), "--backend nccl needs a GPU on every rank; none is visible here");
+  cuda_set_device(mpi_local_rank());
+  s.comm = std::make_shared<NcclCommunicator>(s.mpi, "world", timeout);
+  s.device = Device::cuda();
+  s.baseline = "ncclSend/ncclRecv grouped";
+#else
+  SY_THROW("--backend nccl needs a build with CUDA and NCCL (configure with -DSY_CUDA=ON)");
+#endif
+}
+
+AlltoallSetup parse(const Args& args) {
+  AlltoallSetup s;
+  const double timeout = args.get_double("--timeout", default_comm_timeout_s());
+  s.mpi = mpi_world(timeout);
+  const int n = s.mpi->size();
+  s.min_bytes = args.get_bytes("-b", 8 << 10);
+  s.max_bytes = args.get_bytes("-e", (uint64_t{16} << 20) * n);
+  const int64_t factor = args.get_int("-f", 2);
+  s.iters = static_cast<int>(args.get_int("-n", 20));
+  s.warmup = static_cast<int>(args.get_int("-w", 5));
+  s.check = args.get_int("-c", 1) != 0;
+  s.rounds = static_cast<int>(args.get_int("-r", 3));
+  SY_CHECK(factor >= 2, "-f must be ≥ 2");
+  SY_CHECK(s.iters >= 1 && s.warmup >= 0 && s.rounds >= 1, "-n and -r must be ≥ 1, -w ≥ 0");
+  SY_CHECK(s.min_bytes >= 1 && s.min_bytes <= s.max_bytes, "need 1 ≤ -b ≤ -e");
+  s.factor = static_cast<uint64_t>(factor);
+  use_backend(s, args.get("--backend", "mpi"), timeout);
+  return s;
+}
+
+// One size: buffers filled so that every received element can be verified, our all_to_all_v and
+// the native all-to-all on them.
+class SizeRun {
+ public:
+  SizeRun(const AlltoallSetup& s, size_t per_peer)
+      : s_(s),
+        n_(s.mpi->size()),
+        per_peer_(per_peer),
+        elems_(per_peer / sizeof(float)),
+        buf_(s.device, per_peer * n_),
+        host_(per_peer * n_ / sizeof(float)) {
+    for (int p = 0; p < n_; ++p)
+      for (size_t i = 0; i < elems_; ++i) host_[p * elems_ + i] = expected_value(rank(), p, i);
+    vector_tensor(buf_.send, s.device).copy_from(vector_tensor(host_.data(), Device::cpu()));
+    std::vector<size_t> counts(n_, per_peer);
+    layout_ = AllToAllLayout::packed(counts, counts);
+  }
+
+  void ours() { s_.comm->all_to_all_v(buf_.send, buf_.recv, layout_); }
+
+  void native() {
+    if (s_.comm == s_.mpi) {
+      std::vector<int> counts(n_, static_cast<int>(elems_)), displs(n_);
+      for (int p = 0; p < n_; ++p) displs[p] = static_cast<int>(p * elems_);
+      SY_MPI_CHECK(MPI_Alltoallv(buf_.send, counts.data(), displs.data(), MPI_FLOAT, buf_.recv,
+                                 counts.data(), displs.data(), MPI_FLOAT, s_.mpi->comm()));
+      return;
+    }
+#if defined(SY_WITH_NCCL)
+    static_cast<NcclCommunicator&>(*s_.comm).native_all_to_all(buf_.send, buf_.recv, per_peer_);
+#endif
+  }
+
+  // Warms `fn` up, runs it once on a cleared receive buffer and counts the wrong elements over
+  // all ranks (0 without -c).
+  template <typename Fn>
+  uint64_t warm_and_check(Fn fn) {
+    for (int i = 0; i < s_.warmup; ++i) fn();
+    buf_.clear_recv();
+    fn();
+    if (!s_.check) return 0;
+    vector_tensor(host_.data(), Device::cpu()).copy_from(vector_tensor(buf_.recv, s_.device));
+    int64_t wrong = 0;
+    for (int p = 0; p < n_; ++p)
+      for (size_t i = 0; i < elems_; ++i)
+        wrong += host_[p * elems_ + i] != expected_value(p, rank(), i);
+    s_.mpi->all_reduce(&wrong, 1, DType::kI64, CommOp::kSum);
+    return static_cast<uint64_t>(wrong);
+  }
+
+ private:
+  int rank() const {
+    return s_.mpi->rank();
+  }
+  Tensor vector_tensor(void* data, Device d) const {
+    return Tensor::wrap(data, {static_cast<int64_t>(host_.size())}, DType::kF32, d);
+  }
+
+  const AlltoallSetup& s_;
+  int n_;
+  size_t per_peer_, elems_;
+  Buffers buf_;
+  std::vector<float> host_;
+  AllToAllLayout layout_;
+};
+
+pb::BenchRecord measure(const AlltoallSetup& s, size_t per_peer) {
+  const int n = s.mpi->size();
+  SizeRun run(s, per_peer);
+  const uint64_t wrong = run.warm_and_check([&] { run.ours(); });
+  const uint64_t baseline_wrong = run.warm_and_check([&] { run.native(); });
+  double best_ours = 1e300, best_native = 1e300;
+  for (int r = 0; r < s.rounds; ++r) {
+    // f32 keeps 7 digits of a time in microseconds: plenty for a max over ranks.
+    float t[2] = {static_cast<float>(time_us(*s.mpi, s.iters, [&] { run.ours(); })),
+                  static_cast<float>(time_us(*s.mpi, s.iters, [&] { run.native(); }))};
+    s.mpi->all_reduce(t, 2, DType::kF32, CommOp::kMax);
+    best_ours = std::min(best_ours, static_cast<double>(t[0]));
+    best_native = std::min(best_native, static_cast<double>(t[1]));
+  }
+  const size_t total = per_peer * n;
+  const double algbw = total / best_ours / 1e3, bus = n > 1 ? double(n - 1) / n : 0.0;  // GB/s
+  pb::BenchRecord rec;
+  rec.set_bench("alltoall");
+  rec.set_backend(s.comm->backend_name());
+  rec.set_device(device_name(s.device));
+  rec.set_world_size(n);
+  rec.set_bytes(total);
+  rec.set_bytes_per_peer(per_peer);
+  rec.set_time_us(best_ours);
+  rec.set_algbw_gbs(algbw);
+  rec.set_busbw_gbs(algbw * bus);
+  rec.set_baseline(s.baseline);
+  rec.set_baseline_time_us(best_native);
+  rec.set_ratio(best_native / best_ours);
+  rec.set_wrong(wrong);
+  rec.set_baseline_wrong(baseline_wrong);
+  return rec;
+}
+
+void report_header(const AlltoallSetup& s) {
+  SY_LOG0("# switchyard bench alltoall: " << s.mpi->size() << " ranks, backend "
+                                          << s.comm->backend_name() << ", device "
+                                          << device_name(s.device) << ", baseline " << s.baseline);
+  SY_LOG0("# iters " << s.iters << ", warmup " << s.warmup << ", rounds " << s.rounds
+                     << " (best round; time = max over ranks of the mean), check "
+                     << (s.check ? "on" : "off"));
+  SY_LOG0("# busbw = algbw * (n-1)/n; ratio = native time / our time (>= 1: ours is as fast)");
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "# %12s %12s %10s %5s | %10s %8s %8s %7s | %10s %8s %8s %7s | %6s", "size",
+                "per_peer", "count", "type", "time(us)", "algbw", "busbw", "#wrong", "time(us)",
+                "algbw", "busbw", "#wrong", "ratio");
+  SY_LOG0(line);
+  SY_LOG0("# " << std::string(40, ' ') << "our all_to_all_v" << std::string(23, ' ') << "native");
+}
+
+// The nccl-tests row.
+void report_row(const pb::BenchRecord& r) {
+  const double bus = r.algbw_gbs() > 0 ? r.busbw_gbs() / r.algbw_gbs() : 0.0;
+  const double native_algbw = r.bytes() / r.baseline_time_us() / 1e3;
+  char line[512];
+  std::snprintf(
+      line, sizeof line,
+      "  %12llu %12llu %10llu %5s | %10.1f %8.3f %8.3f %7llu | %10.1f %8.3f %8.3f %7llu | %6.3f",
+      static_cast<unsigned long long>(r.bytes()),
+      static_cast<unsigned long long>(r.bytes_per_peer()),
+      static_cast<unsigned long long>(r.bytes() / sizeof(float)), "float", r.time_us(),
+      r.algbw_gbs(), r.busbw_gbs(), static_cast<unsigned long long>(r.wrong()),
+      r.baseline_time_us(), native_algbw, native_algbw * bus,
+      static_cast<unsigned long long>(r.baseline_wrong()), r.ratio());
+  SY_LOG0(line);
+}
+
 }  // namespace
 
 int bench_alltoall_command(const std::vector<std::string>& argv) {
@@ -83,163 +264,33 @@ int bench_alltoall_command(const std::vector<std::string>& argv) {
     return 0;
   }
   Args args(argv, {"-b", "-e", "-f", "-n", "-w", "-c", "-r", "--backend", "--timeout", "--json"});
-  double timeout = args.get_double("--timeout", default_comm_timeout_s());
-  std::shared_ptr<MpiCommunicator> mpi = mpi_world(timeout);
-  int n = mpi->size(), rank = mpi->rank();
-  uint64_t min_b = args.get_bytes("-b", 8 << 10);
-  uint64_t max_b = args.get_bytes("-e", (uint64_t{16} << 20) * n);
-  int64_t factor = args.get_int("-f", 2);
-  int iters = static_cast<int>(args.get_int("-n", 20));
-  int warmup = static_cast<int>(args.get_int("-w", 5));
-  bool check = args.get_int("-c", 1) != 0;
-  int rounds = static_cast<int>(args.get_int("-r", 3));
-  std::string backend_name = args.get("--backend", "mpi");
-  SY_CHECK(factor >= 2, "-f must be ≥ 2");
-  SY_CHECK(iters >= 1 && warmup >= 0 && rounds >= 1, "-n and -r must be ≥ 1, -w ≥ 0");
-  SY_CHECK(min_b >= 1 && min_b <= max_b, "need 1 ≤ -b ≤ -e");
-  SY_CHECK(backend_name == "mpi" || backend_name == "nccl",
-           "--backend must be mpi or nccl, got '" << backend_name << "'");
-
-  std::shared_ptr<Communicator> comm = mpi;
-  Device device = Device::cpu();
-  std::string baseline = "MPI_Alltoallv";
-  if (backend_name == "nccl") {
-#if defined(SY_WITH_NCCL)
-    SY_CHECK(cuda_available(), "--backend nccl needs a GPU on every rank; none is visible here");
-    cuda_set_device(mpi_local_rank());
-    comm = std::make_shared<NcclCommunicator>(mpi, "world", timeout);
-    device = Device::cuda();
-    baseline = "ncclSend/ncclRecv grouped";
-#else
-    SY_THROW("--backend nccl needs a build with CUDA and NCCL (configure with -DSY_CUDA=ON)");
-#endif
-  }
-
+  const AlltoallSetup s = parse(args);
   std::unique_ptr<std::ofstream> json;
-  if (args.has("--json") && rank == 0) {
+  if (args.has("--json") && s.mpi->rank() == 0) {
     json = std::make_unique<std::ofstream>(args.get("--json", ""));
     SY_CHECK(json->good(), "cannot write " << args.get("--json", ""));
   }
-
-  SY_LOG0("# switchyard bench alltoall: " << n << " ranks, backend " << comm->backend_name()
-                                          << ", device " << device_name(device) << ", baseline "
-                                          << baseline);
-  SY_LOG0("# iters " << iters << ", warmup " << warmup << ", rounds " << rounds << " (best round; "
-                     << "time = max over ranks of the mean), check " << (check ? "on" : "off"));
-  SY_LOG0("# busbw = algbw * (n-1)/n; ratio = native time / our time (>= 1: ours is as fast)");
-  char line[512];
-  std::snprintf(line, sizeof line,
-                "# %12s %12s %10s %5s | %10s %8s %8s %7s | %10s %8s %8s %7s | %6s", "size",
-                "per_peer", "count", "type", "time(us)", "algbw", "busbw", "#wrong", "time(us)",
-                "algbw", "busbw", "#wrong", "ratio");
-  SY_LOG0(line);
-  SY_LOG0("# " << std::string(40, ' ') << "our all_to_all_v" << std::string(23, ' ') << "native");
-
-  double sum_busbw = 0;
-  int sizes = 0;
-  uint64_t total_wrong = 0;
-  double last_ratio = 0;
-  for (uint64_t size = min_b; size <= max_b; size *= static_cast<uint64_t>(factor)) {
-    size_t per_peer = (size / n) / sizeof(float) * sizeof(float);
-    if (per_peer == 0) continue;
-    size_t total = per_peer * n, elems = per_peer / sizeof(float);
-    Buffers buf(device, total);
-    std::vector<float> host(total / sizeof(float));
-    for (int p = 0; p < n; ++p)
-      for (size_t i = 0; i < elems; ++i) host[p * elems + i] = expected_value(rank, p, i);
-    Tensor::wrap(buf.send, {static_cast<int64_t>(host.size())}, DType::kF32, device)
-        .copy_from(Tensor::wrap(host.data(), {static_cast<int64_t>(host.size())}, DType::kF32));
-
-    std::vector<size_t> counts(n, per_peer);
-    AllToAllLayout layout = AllToAllLayout::packed(counts, counts);
-    std::vector<int> mpi_counts(n, static_cast<int>(elems)), mpi_displs(n);
-    for (int p = 0; p < n; ++p) mpi_displs[p] = static_cast<int>(p * elems);
-
-    auto ours = [&] { comm->all_to_all_v(buf.send, buf.recv, layout); };
-    auto native = [&] {
-      if (backend_name == "mpi") {
-        SY_MPI_CHECK(MPI_Alltoallv(buf.send, mpi_counts.data(), mpi_displs.data(), MPI_FLOAT,
-                                   buf.recv, mpi_counts.data(), mpi_displs.data(), MPI_FLOAT,
-                                   mpi->comm()));
-      } else {
-#if defined(SY_WITH_NCCL)
-        static_cast<NcclCommunicator&>(*comm).native_all_to_all(buf.send, buf.recv, per_peer);
-#endif
-      }
-    };
-    auto count_wrong = [&]() -> uint64_t {
-      if (!check) return 0;
-      Tensor::wrap(host.data(), {static_cast<int64_t>(host.size())}, DType::kF32)
-          .copy_from(
-              Tensor::wrap(buf.recv, {static_cast<int64_t>(host.size())}, DType::kF32, device));
-      uint64_t wrong = 0;
-      for (int p = 0; p < n; ++p)
-        for (size_t i = 0; i < elems; ++i)
-          wrong += host[p * elems + i] != expected_value(p, rank, i);
-      int64_t w = static_cast<int64_t>(wrong);
-      mpi->all_reduce(&w, 1, DType::kI64, CommOp::kSum);
-      return static_cast<uint64_t>(w);
-    };
-
-    for (int i = 0; i < warmup; ++i) ours();
-    buf.clear_recv();
-    ours();
-    uint64_t wrong_ours = count_wrong();
-    for (int i = 0; i < warmup; ++i) native();
-    buf.clear_recv();
-    native();
-    uint64_t wrong_native = count_wrong();
-
-    double best_ours = 1e300, best_native = 1e300;
-    for (int r = 0; r < rounds; ++r) {
-      // f32 keeps 7 digits of a time in microseconds: plenty for a max over ranks.
-      float t[2] = {static_cast<float>(time_us(*mpi, iters, ours)),
-                    static_cast<float>(time_us(*mpi, iters, native))};
-      mpi->all_reduce(t, 2, DType::kF32, CommOp::kMax);
-      best_ours = std::min(best_ours, static_cast<double>(t[0]));
-      best_native = std::min(best_native, static_cast<double>(t[1]));
+  report_header(s);
+  std::vector<pb::BenchRecord> rows;
+  for (uint64_t size = s.min_bytes; size <= s.max_bytes; size *= s.factor) {
+    const size_t per_peer = (size / s.mpi->size()) / sizeof(float) * sizeof(float);
+    if (per_peer > 0) {
+      rows.push_back(measure(s, per_peer));
+      report_row(rows.back());
+      if (json) *json << json_line(rows.back()) << "\n";
     }
-    double algbw_o = total / best_ours / 1e3, algbw_n = total / best_native / 1e3;  // GB/s
-    double bus = n > 1 ? double(n - 1) / n : 0.0;
-    double ratio = best_native / best_ours;
-    last_ratio = ratio;
-    total_wrong += wrong_ours + wrong_native;
-    sum_busbw += algbw_o * bus;
-    ++sizes;
-    std::snprintf(
-        line, sizeof line,
-        "  %12zu %12zu %10zu %5s | %10.1f %8.3f %8.3f %7llu | %10.1f %8.3f %8.3f %7llu | %6.3f",
-        total, per_peer, total / sizeof(float), "float", best_ours, algbw_o, algbw_o * bus,
-        static_cast<unsigned long long>(wrong_ours), best_native, algbw_n, algbw_n * bus,
-        static_cast<unsigned long long>(wrong_native), ratio);
-    SY_LOG0(line);
-    if (json) {
-      pb::BenchRecord rec;
-      rec.set_bench("alltoall");
-      rec.set_backend(comm->backend_name());
-      rec.set_device(device_name(device));
-      rec.set_world_size(n);
-      rec.set_bytes(total);
-      rec.set_bytes_per_peer(per_peer);
-      rec.set_time_us(best_ours);
-      rec.set_algbw_gbs(algbw_o);
-      rec.set_busbw_gbs(algbw_o * bus);
-      rec.set_baseline(baseline);
-      rec.set_baseline_time_us(best_native);
-      rec.set_ratio(ratio);
-      rec.set_wrong(wrong_ours + wrong_native);
-      std::string out;
-      google::protobuf::util::JsonPrintOptions opts;
-      opts.add_whitespace = false;
-      (void)google::protobuf::util::MessageToJsonString(rec, &out, opts);
-      *json << out << "\n";
-    }
-    if (size > max_b / static_cast<uint64_t>(factor)) break;
+    if (size > s.max_bytes / s.factor) break;
   }
-  SY_LOG0("# Avg bus bandwidth (ours): " << (sizes ? sum_busbw / sizes : 0.0) << " GB/s");
-  SY_LOG0("# ratio at the largest size: " << last_ratio);
-  if (total_wrong > 0) {
-    SY_LOG0("# FAILED: " << total_wrong << " elements arrived wrong");
+  double busbw = 0;
+  uint64_t wrong = 0;
+  for (const pb::BenchRecord& r : rows) {
+    busbw += r.busbw_gbs() / rows.size();
+    wrong += r.wrong() + r.baseline_wrong();
+  }
+  SY_LOG0("# Avg bus bandwidth (ours): " << busbw << " GB/s");
+  SY_LOG0("# ratio at the largest size: " << (rows.empty() ? 0.0 : rows.back().ratio()));
+  if (wrong > 0) {
+    SY_LOG0("# FAILED: " << wrong << " elements arrived wrong");
     return 1;
   }
   return 0;

@@ -9,7 +9,6 @@
 #include <fstream>
 
 #include <cblas.h>
-#include <google/protobuf/util/json_util.h>
 
 #include "comm/mpi_communicator.h"
 #include "comm/process_groups.h"
@@ -21,6 +20,7 @@
 #include "runtime/core/config.h"
 #include "runtime/core/deadline.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/proto_json.h"
 #include "runtime/core/random.h"
 #include "switchyard/bench.pb.h"
 
@@ -256,11 +256,9 @@ void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
 }
 
 void write_json(const pb::MoeLayerBenchRecord& rec, const std::string& path) {
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(rec, &out);
   std::ofstream f(path);
   SY_CHECK(f.good(), "bench moe-layer: cannot write --json " << path);
-  f << out << "\n";
+  f << json_line(rec) << "\n";
 }
 
 }  // namespace

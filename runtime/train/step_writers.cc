@@ -3,10 +3,9 @@
 #include <cmath>
 #include <cstdio>
 
-#include <google/protobuf/util/json_util.h>
-
 #include "runtime/core/error.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/proto_json.h"
 
 namespace sy {
 
@@ -79,16 +78,8 @@ JsonLinesWriter::JsonLinesWriter(const std::string& path) : out_(path) {
   SY_CHECK(out_.good(), "cannot write the JSON-lines log " << path << ": check the run folder");
 }
 
-std::string JsonLinesWriter::line(const pb::StepRecord& r) {
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  std::string s;
-  (void)google::protobuf::util::MessageToJsonString(r, &s, o);
-  return s;
-}
-
 void JsonLinesWriter::write(const pb::StepRecord& r) {
-  out_ << line(r) << "\n";
+  out_ << json_line(r) << "\n";
   out_.flush();
 }
 

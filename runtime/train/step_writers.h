@@ -45,7 +45,6 @@ class JsonLinesWriter final : public StepWriter {
  public:
   explicit JsonLinesWriter(const std::string& path);
   void write(const pb::StepRecord& r) override;
-  static std::string line(const pb::StepRecord& r);
 
  private:
   std::ofstream out_;

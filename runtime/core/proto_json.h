@@ -1,0 +1,14 @@
+// Records as JSON: one line of protobuf's JSON printer, field names as in the .proto (snake_case),
+// non-finite numbers as the strings JSON allows ("NaN", "Infinity"). The training log and every
+// benchmark's --json use it, so scripts read one format.
+#pragma once
+
+#include <string>
+
+#include <google/protobuf/message.h>
+
+namespace sy {
+
+std::string json_line(const google::protobuf::Message& record);
+
+}  // namespace sy
