@@ -20,10 +20,8 @@ __global__ void fill_kernel(T* p, size_t n, T v) {
 }
 
 template <typename T>
-void launch_fill(void* dst, size_t n, T v, cudaStream_t s) {
-  if (n == 0) return;
-  fill_kernel<T><<<grid_for(n, 256), 256, 0, s>>>(static_cast<T*>(dst), n, v);
-  SY_CUDA_LAUNCH_CHECK();
+void launch_fill(void* dst, size_t n, T v, Stream stream) {
+  launch(fill_kernel<T>, static_cast<int64_t>(n), stream, static_cast<T*>(dst), n, v);
 }
 
 class CudaBackend final : public Backend {
@@ -55,16 +53,15 @@ class CudaBackend final : public Backend {
   }
 
   void fill(void* dst, size_t n, DType dtype, double value, Stream stream) override {
-    cudaStream_t s = to_cuda(stream);
     switch (dtype) {
-      case DType::kF32: launch_fill<float>(dst, n, static_cast<float>(value), s); break;
+      case DType::kF32: launch_fill<float>(dst, n, static_cast<float>(value), stream); break;
       case DType::kBF16:
-        launch_fill<uint16_t>(dst, n, float_to_bf16(static_cast<float>(value)).bits, s);
+        launch_fill<uint16_t>(dst, n, float_to_bf16(static_cast<float>(value)).bits, stream);
         break;
-      case DType::kI32: launch_fill<int32_t>(dst, n, static_cast<int32_t>(value), s); break;
-      case DType::kI64: launch_fill<int64_t>(dst, n, static_cast<int64_t>(value), s); break;
-      case DType::kU8: launch_fill<uint8_t>(dst, n, static_cast<uint8_t>(value), s); break;
-      case DType::kF64: launch_fill<double>(dst, n, value, s); break;
+      case DType::kI32: launch_fill<int32_t>(dst, n, static_cast<int32_t>(value), stream); break;
+      case DType::kI64: launch_fill<int64_t>(dst, n, static_cast<int64_t>(value), stream); break;
+      case DType::kU8: launch_fill<uint8_t>(dst, n, static_cast<uint8_t>(value), stream); break;
+      case DType::kF64: launch_fill<double>(dst, n, value, stream); break;
     }
   }
 

@@ -1,4 +1,5 @@
-// Checks for CUDA and cuBLAS results; include only from CUDA translation units.
+// Checks for CUDA and cuBLAS results, and the kernel launch idiom (in .cu files); include only
+// where CUDA is built.
 #pragma once
 
 #include <cublas_v2.h>
@@ -28,16 +29,6 @@
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
        i += int64_t(gridDim.x) * blockDim.x)
 
-// Launches `kernel` over n threads (256 per block, grid-stride) on the variable `stream` of the
-// enclosing function, and checks the launch; nothing happens for n = 0.
-#define SY_LAUNCH(kernel, n, ...)                                                       \
-  do {                                                                                  \
-    if ((n) > 0) {                                                                      \
-      kernel<<<::sy::grid_for((n), 256), 256, 0, ::sy::to_cuda(stream)>>>(__VA_ARGS__); \
-      SY_CUDA_LAUNCH_CHECK();                                                           \
-    }                                                                                   \
-  } while (0)
-
 // Checks a kernel launch (configuration errors surface here; faults surface at the next sync).
 #define SY_CUDA_LAUNCH_CHECK() SY_CUDA_CHECK(cudaGetLastError())
 
@@ -57,9 +48,23 @@ cublasHandle_t cublas_handle(Stream stream);
 // tables, sort histograms). Reuse is safe because work on one stream runs in order.
 void* cuda_workspace(size_t bytes, Stream stream);
 
+// Threads per block of every kernel launch.
+constexpr unsigned int kBlockSize = 256;
+
 inline unsigned int grid_for(size_t n, unsigned int block) {
   size_t g = (n + block - 1) / block;
   return static_cast<unsigned int>(g < 65535u * 16u ? (g ? g : 1) : 65535u * 16u);
 }
+
+#if defined(__CUDACC__)
+// The one launch idiom: `kernel` over n threads (kBlockSize per block; kernels loop grid-stride,
+// so the grid may be capped) on `stream`, and the launch checked. Nothing happens for n ≤ 0.
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), int64_t n, Stream stream, Args... args) {
+  if (n <= 0) return;
+  kernel<<<grid_for(static_cast<size_t>(n), kBlockSize), kBlockSize, 0, to_cuda(stream)>>>(args...);
+  SY_CUDA_LAUNCH_CHECK();
+}
+#endif
 
 }  // namespace sy

@@ -1,5 +1,10 @@
 // The core ops. Each has this one signature and two implementations, ops/cpu (the oracle) and
-// ops/cuda; ops.cc checks the arguments once and dispatches on the tensors' device.
+// ops/cuda; the family's front end, runtime/ops/<family>.cc, checks the arguments once and
+// dispatches on the tensors' device. A family is four files of one name: <family>.cc,
+// cpu/<family>_cpu.cc, cuda/<family>_cuda.cu and the per-element logic both backends run,
+// shared/<family>_math.h. The families, in the order of this header: gemm, index, rowwise,
+// elementwise, combine, norm, loss, optimizer, conv. (Monarch products and the long convolution,
+// built from these ops, are in monarch.h and long_conv.h.)
 //
 // Conventions (DESIGN.md contract 1):
 // - Argument order: outputs, saved-for-backward, inputs and weights, sizes, stream last.
@@ -19,11 +24,11 @@ namespace sy {
 enum class Activation { kGelu, kSilu };
 enum class ReduceOp { kSum, kMax };
 
+// ---- GEMMs -------------------------------------------------------------------------------------
 // c (M,N) = alpha · op(a) · op(b) + beta · c, with op(a) (M,K), op(b) (K,N).
 // a is (M,K), or (K,M) when trans_a; b is (K,N), or (N,K) when trans_b. K = 0 gives c = beta · c.
 void gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
           float alpha, float beta, Stream stream = {});
-
 // Grouped GEMM over row segments (the expert-major buffer of a MoE layer):
 // for every group g with rows [offsets[g], offsets[g+1]) of a and c,
 //   c[rows_g] (m_g,N) = alpha · a[rows_g] (m_g,K) · op(b[g]) + beta · c[rows_g].
@@ -32,44 +37,25 @@ void gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool 
 void grouped_gemm(const Tensor& c, const Tensor& a, const Tensor& b,
                   const std::vector<int64_t>& offsets, bool trans_b, float alpha, float beta,
                   Stream stream = {});
-
 // The weight gradient of grouped_gemm: for every group g,
 //   c[g] (K,N) = alpha · a[rows_g]ᵀ (K,m_g) · b[rows_g] (m_g,N) + beta · c[g].
 // a is (M,K), b is (M,N), c is (G,K,N). An empty group gives c[g] = beta · c[g].
 void grouped_gemm_weight_grad(const Tensor& c, const Tensor& a, const Tensor& b,
                               const std::vector<int64_t>& offsets, float alpha, float beta,
                               Stream stream = {});
+// c[i] (M,N) = alpha · op(a[i]) · op(b[i]) + beta · c[i] for every batch i. a is (Ba, M, K) (or
+// (Ba, K, M) when trans_a) and b is (Bb, K, N) (or (Bb, N, K)); a batch size of 1 is broadcast.
+// cublasSgemmStridedBatched on CUDA, a loop of GEMMs on the CPU.
+void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                  float alpha, float beta, Stream stream = {});
 
+// ---- index ops ---------------------------------------------------------------------------------
 // out[i,:] = in[index[i],:]; index[i] < 0 gives a zero row. out (n,C), in (R,C), index (n) i32.
 // Any dtype. This is the permute of dispatch.
 void gather_rows(const Tensor& out, const Tensor& in, const Tensor& index, Stream stream = {});
-
 // out[index[i],:] = in[i,:]; index[i] < 0 skips row i; other rows of out are left as they are.
 // The indices ≥ 0 must be distinct (a permutation into out). out (R,C), in (n,C), index (n) i32.
 void scatter_rows(const Tensor& out, const Tensor& in, const Tensor& index, Stream stream = {});
-
-// Softmax over the last dimension. out and in have the same shape (in-place allowed).
-void softmax_forward(const Tensor& out, const Tensor& in, Stream stream = {});
-// din = out ⊙ (dout − Σ_j out_j·dout_j), row by row.
-void softmax_backward(const Tensor& din, const Tensor& out, const Tensor& dout, Stream stream = {});
-
-// The k largest entries of each row, in descending order; ties go to the lower column index, so the
-// choice is the same on every backend. values (R,k) f32, indices (R,k) i32, in (R,C), k ≤ C.
-void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int k, Stream stream = {});
-
-// Elementwise activations. GELU is the tanh approximation (as in GPT-2 and llm.c).
-void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream = {});
-// din = act'(in) ⊙ dout.
-void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
-                         Stream stream = {});
-
-// Reductions, summed in index order (the same order on every backend, hence bitwise equal sums).
-// reduce_rows: in (R,C) → out (R), over the last dimension.
-// reduce_cols: in (R,C) → out (C), over the rows (bias gradients, per-expert counts).
-// The max of an empty set is -inf; the sum is 0.
-void reduce_rows(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream = {});
-void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream = {});
-
 // Stable counting sort of n items by key: order lists the item indices grouped by key in
 // increasing key order, items of equal key in their original order; counts[k] is the number of
 // items with key k. Items whose key is outside [0, num_keys) (e.g. -1 for a dropped token) are left
@@ -78,16 +64,64 @@ void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream
 // order (n) i32, counts (num_keys) i32, keys (n) i32.
 void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys, int num_keys,
                    Stream stream = {});
+// out = in with its dimensions reordered: out.shape[i] = in.shape[perm[i]] (up to 6 dimensions).
+// The inverse permutation undoes it (the backward).
+void permute(const Tensor& out, const Tensor& in, const std::vector<int>& perm, Stream stream = {});
+// The embedding's weight gradient: dtable[ids[i],:] += dout[i,:], the rows of one id summed in
+// the order they occur (a stable sort by id first, no atomics: deterministic on both backends).
+// dtable (V,C), dout (N,C), ids (N) i32 in [0, V).
+void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids,
+                        Stream stream = {});
 
+// ---- row ops -----------------------------------------------------------------------------------
+// Softmax over the last dimension. out and in have the same shape (in-place allowed).
+void softmax_forward(const Tensor& out, const Tensor& in, Stream stream = {});
+// din = out ⊙ (dout − Σ_j out_j·dout_j), row by row.
+void softmax_backward(const Tensor& din, const Tensor& out, const Tensor& dout, Stream stream = {});
+// Causal softmax over rows of T×T score blocks: row r is query position i = r mod T; the softmax
+// runs over columns j ≤ i and columns j > i become 0. in and out (…, T, T). The backward is
+// softmax_backward (a zero probability passes no gradient).
+void causal_softmax_forward(const Tensor& out, const Tensor& in, Stream stream = {});
+// The k largest entries of each row, in descending order; ties go to the lower column index, so the
+// choice is the same on every backend. values (R,k) f32, indices (R,k) i32, in (R,C), k ≤ C.
+void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int k, Stream stream = {});
+// Reductions, summed in index order (the same order on every backend, hence bitwise equal sums).
+// reduce_rows: in (R,C) → out (R), over the last dimension.
+// reduce_cols: in (R,C) → out (C), over the rows (bias gradients, per-expert counts).
+// The max of an empty set is -inf; the sum is 0.
+void reduce_rows(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream = {});
+void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream = {});
+// out[r] = ⟨a[r,:], b[r,:]⟩, summed in index order. out (R), a and b (R,C).
+void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream = {});
+
+// ---- elementwise ops ---------------------------------------------------------------------------
+// Elementwise activations. GELU is the tanh approximation (as in GPT-2 and llm.c).
+void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream = {});
+// din = act'(in) ⊙ dout.
+void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
+                         Stream stream = {});
+// SwiGLU on a fused input: in (M,2F) holds [gate | up]; out (M,F) = SiLU(gate) ⊙ up.
+void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream = {});
+// din (M,2F) = [dout ⊙ up ⊙ SiLU'(gate) | dout ⊙ SiLU(gate)].
+void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Stream stream = {});
 // Converts between f32 and bf16 (round to nearest even); other dtype pairs must match (a copy).
 void cast(const Tensor& out, const Tensor& in, Stream stream = {});
+// out (R,C) += bias (C) on every row.
+void add_bias(const Tensor& out, const Tensor& bias, Stream stream = {});
+// out += alpha · in, elementwise (same element count).
+void add_scaled(const Tensor& out, const Tensor& in, float alpha, Stream stream = {});
+// out[r,:] += scale[r] · x[r,:]. out, x (R,C), scale (R).
+void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale, Stream stream = {});
+// out[r, :] += bias[r] — a scalar per row. out (R, C), bias (R).
+void add_row_bias(const Tensor& out, const Tensor& bias, Stream stream = {});
+// out = a ⊙ b, elementwise (out may alias a or b).
+void mul(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream = {});
+// x *= alpha, elementwise.
+void scale_inplace(const Tensor& x, float alpha, Stream stream = {});
+// out[…, i, j] = in[…, i, j] for j ≤ i, else 0: the lower triangle of each square block.
+void causal_mask(const Tensor& out, const Tensor& in, Stream stream = {});
 
-}  // namespace sy
-
-namespace sy {
-
-// ---- ops for the MoE layer (dispatch/combine and expert activations) ----------------------------
-
+// ---- the MoE combine ---------------------------------------------------------------------------
 // The weighted combine of dispatch: out[s,:] = Σ_j w[s,j] · y[pos[s,j],:], summed in j order;
 // pos[s,j] < 0 (a dropped item) contributes nothing. out (S,C) is assigned, y (R,C),
 // pos and w (S,k) (i32 and f32).
@@ -99,44 +133,7 @@ void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const T
 void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
                            const Tensor& pos, const Tensor& w, Stream stream = {});
 
-// SwiGLU on a fused input: in (M,2F) holds [gate | up]; out (M,F) = SiLU(gate) ⊙ up.
-void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream = {});
-// din (M,2F) = [dout ⊙ up ⊙ SiLU'(gate) | dout ⊙ SiLU(gate)].
-void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Stream stream = {});
-
-// out (R,C) += bias (C) on every row.
-void add_bias(const Tensor& out, const Tensor& bias, Stream stream = {});
-// out += alpha · in, elementwise (same element count).
-void add_scaled(const Tensor& out, const Tensor& in, float alpha, Stream stream = {});
-// out[r,:] += scale[r] · x[r,:]. out, x (R,C), scale (R).
-void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale, Stream stream = {});
-// out[r] = ⟨a[r,:], b[r,:]⟩, summed in index order. out (R), a and b (R,C).
-void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream = {});
-
-}  // namespace sy
-
-namespace sy {
-
-// ---- ops for training ---------------------------------------------------------------------------
-
-// One AdamW step on a parameter tensor, elementwise (Loshchilov & Hutter: decoupled decay):
-//   m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²;  m̂ = m/(1−b1^t);  v̂ = v/(1−b2^t)
-//   p = p − lr·(m̂/(√v̂ + eps) + wd·p)
-// t ≥ 1 is the step number. p, g, m, v are f32 of one shape; m and v are updated in place.
-void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& g, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, int64_t t,
-                  Stream stream = {});
-// Σ x² over all elements, accumulated in double in a fixed order (deterministic).
-double sum_squares(const Tensor& x, Stream stream = {});
-// x *= alpha, elementwise.
-void scale_inplace(const Tensor& x, float alpha, Stream stream = {});
-
-}  // namespace sy
-
-namespace sy {
-
-// ---- ops for the model layers -------------------------------------------------------------------
-
+// ---- normalisations ----------------------------------------------------------------------------
 // LayerNorm over the last dimension: out = (x − mean)·rstd ⊙ gamma + beta; saves mean and rstd
 // (R) for the backward. eps inside the square root.
 void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,
@@ -151,6 +148,7 @@ void rmsnorm_forward(const Tensor& out, const Tensor& rstd, const Tensor& in, co
 void rmsnorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dout, const Tensor& in,
                       const Tensor& rstd, const Tensor& gamma, Stream stream = {});
 
+// ---- the loss ----------------------------------------------------------------------------------
 // Cross-entropy of each row of logits (N,V) against targets (N) i32: loss = logsumexp − logit[t];
 // a target < 0 is ignored (loss 0). losses (N) f32.
 void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Tensor& targets,
@@ -159,58 +157,18 @@ void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Ten
 void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& targets,
                             const Tensor& dloss, Stream stream = {});
 
-// The embedding's weight gradient: dtable[ids[i],:] += dout[i,:], the rows of one id summed in
-// the order they occur (a stable sort by id first, no atomics: deterministic on both backends).
-// dtable (V,C), dout (N,C), ids (N) i32 in [0, V).
-void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids,
-                        Stream stream = {});
+// ---- the optimizer -----------------------------------------------------------------------------
+// One AdamW step on a parameter tensor, elementwise (Loshchilov & Hutter: decoupled decay):
+//   m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²;  m̂ = m/(1−b1^t);  v̂ = v/(1−b2^t)
+//   p = p − lr·(m̂/(√v̂ + eps) + wd·p)
+// t ≥ 1 is the step number. p, g, m, v are f32 of one shape; m and v are updated in place.
+void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& g, float lr,
+                  float beta1, float beta2, float eps, float weight_decay, int64_t t,
+                  Stream stream = {});
+// Σ x² over all elements, accumulated in double in a fixed order (deterministic).
+double sum_squares(const Tensor& x, Stream stream = {});
 
-}  // namespace sy
-
-namespace sy {
-
-// ---- layout and batched ops (attention, spatial gating, Monarch) --------------------------------
-
-// out = in with its dimensions reordered: out.shape[i] = in.shape[perm[i]] (up to 6 dimensions).
-// The inverse permutation undoes it (the backward).
-void permute(const Tensor& out, const Tensor& in, const std::vector<int>& perm, Stream stream = {});
-
-// c[i] (M,N) = alpha · op(a[i]) · op(b[i]) + beta · c[i] for every batch i. a is (Ba, M, K) (or
-// (Ba, K, M) when trans_a) and b is (Bb, K, N) (or (Bb, N, K)); a batch size of 1 is broadcast.
-// cublasSgemmStridedBatched on CUDA, a loop of GEMMs on the CPU.
-void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
-                  float alpha, float beta, Stream stream = {});
-
-// Causal softmax over rows of T×T score blocks: row r is query position i = r mod T; the softmax
-// runs over columns j ≤ i and columns j > i become 0. in and out (…, T, T). The backward is
-// softmax_backward (a zero probability passes no gradient).
-void causal_softmax_forward(const Tensor& out, const Tensor& in, Stream stream = {});
-
-}  // namespace sy
-
-namespace sy {
-
-// out = a ⊙ b, elementwise (out may alias a or b).
-void mul(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream = {});
-// out[r, :] += bias[r] — a scalar per row. out (R, C), bias (R).
-void add_row_bias(const Tensor& out, const Tensor& bias, Stream stream = {});
-// out[…, i, j] = in[…, i, j] for j ≤ i, else 0: the lower triangle of each square block.
-void causal_mask(const Tensor& out, const Tensor& in, Stream stream = {});
-
-}  // namespace sy
-
-namespace sy {
-
-// Complex multiply of (re, im) planes with b broadcast over rows: out[r, :] = a[r, :] · b[r mod P,
-// :] (or · conj(b[…])), P = b's row count. out may alias a. All f32, a and out (R, N), b (P, N).
-void complex_mul_rows(const Tensor& out_re, const Tensor& out_im, const Tensor& a_re,
-                      const Tensor& a_im, const Tensor& b_re, const Tensor& b_im, bool conj_b,
-                      Stream stream = {});
-
-}  // namespace sy
-
-namespace sy {
-
+// ---- the M2 mixer's convolutions ---------------------------------------------------------------
 // Short causal depthwise convolution along rows: y[r, t] = Σ_{j<K, j≤t} k[r mod C, j] · x[r, t−j].
 // x, y (R, T); k (C, K), C divides R. Direct O(T·K) per row (M2's 3-tap convolution).
 void depthwise_causal_conv_forward(const Tensor& y, const Tensor& x, const Tensor& k,
@@ -218,5 +176,10 @@ void depthwise_causal_conv_forward(const Tensor& y, const Tensor& x, const Tenso
 // dx assigned; dk accumulates (summed over the rows of each channel, in order).
 void depthwise_causal_conv_backward(const Tensor& dx, const Tensor& dk, const Tensor& dy,
                                     const Tensor& x, const Tensor& k, Stream stream = {});
+// Complex multiply of (re, im) planes with b broadcast over rows: out[r, :] = a[r, :] · b[r mod P,
+// :] (or · conj(b[…])), P = b's row count. out may alias a. All f32, a and out (R, N), b (P, N).
+void complex_mul_rows(const Tensor& out_re, const Tensor& out_im, const Tensor& a_re,
+                      const Tensor& a_im, const Tensor& b_re, const Tensor& b_im, bool conj_b,
+                      Stream stream = {});
 
 }  // namespace sy

@@ -65,5 +65,18 @@ void grouped_gemm_weight_grad(const Tensor& c, const Tensor& a, const Tensor& b,
   }
 }
 
+void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                  float alpha, float beta) {
+  int64_t batch = c.dim(0), m = c.dim(1), n = c.dim(2);
+  int64_t sa = a.dim(0) == 1 ? 0 : a.dim(1) * a.dim(2),
+          sb = b.dim(0) == 1 ? 0 : b.dim(1) * b.dim(2);
+  for (int64_t i = 0; i < batch; ++i) {
+    Tensor ci = c.slice_rows(i, i + 1).reshape({m, n});
+    Tensor ai = Tensor::wrap(a.data<float>() + i * sa, {a.dim(1), a.dim(2)}, DType::kF32);
+    Tensor bi = Tensor::wrap(b.data<float>() + i * sb, {b.dim(1), b.dim(2)}, DType::kF32);
+    cpu::gemm(ci, ai, bi, trans_a, trans_b, alpha, beta);
+  }
+}
+
 }  // namespace cpu
 }  // namespace sy

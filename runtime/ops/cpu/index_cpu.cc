@@ -1,10 +1,12 @@
-// Index ops on the CPU: row gather/scatter (the permute and unpermute of dispatch) and the stable
-// counting sort, run chunk by chunk with the functions the CUDA kernels use.
+// Index ops: row gather and scatter (dispatch's permutes), the stable counting sort, the
+// strided permute of dimensions, and the embedding gradient (a sort by id, then sums in order), on
+// the CPU.
 #include <cstring>
 #include <vector>
 
 #include "runtime/ops/cpu/ops_cpu.h"
 #include "runtime/ops/shared/counting_sort_chunks.h"
+#include "runtime/ops/shared/index_math.h"
 
 namespace sy {
 namespace cpu {
@@ -55,6 +57,33 @@ void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys
   for (int64_t i = 0; i < n; ++i) ord[i] = -1;
   for (int64_t c = 0; c < num_chunks; ++c)
     kernels::sort_scatter_chunk(ord, hist.data(), k, n, num_keys, num_chunks, c);
+}
+
+void permute(const Tensor& out, const Tensor& in, const kernels::PermuteIndex& index) {
+  size_t es = dtype_size(in.dtype());
+  const char* src = static_cast<const char*>(in.raw());
+  char* dst = static_cast<char*>(out.raw());
+  int64_t n = out.numel();
+  if (es == 4) {
+    const float* s = reinterpret_cast<const float*>(src);
+    float* d = reinterpret_cast<float*>(dst);
+    for (int64_t o = 0; o < n; ++o) d[o] = s[kernels::permute_source(index, o)];
+    return;
+  }
+  for (int64_t o = 0; o < n; ++o)
+    std::memcpy(dst + o * es, src + kernels::permute_source(index, o) * es, es);
+}
+
+void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids) {
+  int64_t n = ids.numel(), vocab = dtable.dim(0), cols = dtable.cols();
+  Tensor order = Tensor::empty({n}, DType::kI32), counts = Tensor::empty({vocab}, DType::kI32);
+  cpu::counting_sort(order, counts, ids, static_cast<int>(vocab));
+  std::vector<int32_t> offsets(static_cast<size_t>(vocab) + 1, 0);
+  for (int64_t v = 0; v < vocab; ++v) offsets[v + 1] = offsets[v] + counts.data<int32_t>()[v];
+  for (int64_t v = 0; v < vocab; ++v)
+    for (int64_t c = 0; c < cols; ++c)
+      kernels::embedding_grad_element(dtable.data<float>(), dout.data<float>(),
+                                      order.data<int32_t>(), offsets.data(), v, c, cols);
 }
 
 }  // namespace cpu

@@ -1,6 +1,5 @@
-// Norms, cross-entropy and the embedding gradient on the CPU, through the shared row functions.
-#include <vector>
-
+// LayerNorm and RMSNorm, forward and backward (parameter gradients summed over rows in order), on
+// the CPU.
 #include "runtime/ops/cpu/ops_cpu.h"
 #include "runtime/ops/shared/norm_math.h"
 
@@ -48,33 +47,6 @@ void rmsnorm_backward(const Tensor& din, const Tensor& dgamma, const Tensor& dou
   for (int64_t c = 0; c < n; ++c)
     kernels::norm_param_grad_column(dgamma.data<float>(), nullptr, dout.data<float>(),
                                     in.data<float>(), nullptr, rstd.data<float>(), rows, n, c);
-}
-
-void cross_entropy_forward(const Tensor& losses, const Tensor& logits, const Tensor& targets) {
-  int64_t rows = logits.rows(), v = logits.cols();
-  for (int64_t r = 0; r < rows; ++r)
-    losses.data<float>()[r] =
-        kernels::cross_entropy_row(logits.data<float>() + r * v, targets.data<int32_t>()[r], v);
-}
-
-void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const Tensor& targets,
-                            const Tensor& dloss) {
-  int64_t rows = logits.rows(), v = logits.cols();
-  for (int64_t r = 0; r < rows; ++r)
-    kernels::cross_entropy_backward_row(dlogits.data<float>() + r * v, logits.data<float>() + r * v,
-                                        targets.data<int32_t>()[r], dloss.data<float>()[r], v);
-}
-
-void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids) {
-  int64_t n = ids.numel(), vocab = dtable.dim(0), cols = dtable.cols();
-  Tensor order = Tensor::empty({n}, DType::kI32), counts = Tensor::empty({vocab}, DType::kI32);
-  cpu::counting_sort(order, counts, ids, static_cast<int>(vocab));
-  std::vector<int32_t> offsets(static_cast<size_t>(vocab) + 1, 0);
-  for (int64_t v = 0; v < vocab; ++v) offsets[v + 1] = offsets[v] + counts.data<int32_t>()[v];
-  for (int64_t v = 0; v < vocab; ++v)
-    for (int64_t c = 0; c < cols; ++c)
-      kernels::embedding_grad_element(dtable.data<float>(), dout.data<float>(),
-                                      order.data<int32_t>(), offsets.data(), v, c, cols);
 }
 
 }  // namespace cpu

@@ -1,5 +1,5 @@
-// Row-wise and elementwise ops on the CPU: each calls the shared per-row function of
-// ops/shared/rowwise_math.h that the CUDA kernel calls too.
+// Row ops: softmax (plain and causal) and its backward, top-k, row and column reductions,
+// row dots, on the CPU.
 #include "runtime/ops/cpu/ops_cpu.h"
 #include "runtime/ops/shared/rowwise_math.h"
 
@@ -20,32 +20,17 @@ void softmax_backward(const Tensor& din, const Tensor& out, const Tensor& dout) 
                                   dout.data<float>() + i * n, n);
 }
 
+void causal_softmax_forward(const Tensor& out, const Tensor& in) {
+  int64_t rows = in.rows(), t = in.cols();
+  for (int64_t r = 0; r < rows; ++r)
+    kernels::causal_softmax_row(out.data<float>() + r * t, in.data<float>() + r * t, r % t, t);
+}
+
 void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int k) {
   int64_t r = in.rows(), n = in.cols();
   for (int64_t i = 0; i < r; ++i)
     kernels::topk_row(values.data<float>() + i * k, indices.data<int32_t>() + i * k,
                       in.data<float>() + i * n, n, k);
-}
-
-void activation_forward(const Tensor& out, const Tensor& in, Activation act) {
-  int64_t n = in.numel();
-  const float* x = in.data<float>();
-  float* y = out.data<float>();
-  if (act == Activation::kGelu)
-    for (int64_t i = 0; i < n; ++i) y[i] = kernels::gelu(x[i]);
-  else
-    for (int64_t i = 0; i < n; ++i) y[i] = kernels::silu(x[i]);
-}
-
-void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act) {
-  int64_t n = in.numel();
-  const float* x = in.data<float>();
-  const float* dy = dout.data<float>();
-  float* dx = din.data<float>();
-  if (act == Activation::kGelu)
-    for (int64_t i = 0; i < n; ++i) dx[i] = kernels::gelu_grad(x[i]) * dy[i];
-  else
-    for (int64_t i = 0; i < n; ++i) dx[i] = kernels::silu_grad(x[i]) * dy[i];
 }
 
 void reduce_rows(const Tensor& out, const Tensor& in, ReduceOp op) {
@@ -66,19 +51,11 @@ void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op) {
                                 : kernels::reduce_max_strided(x + j, r, n);
 }
 
-void cast(const Tensor& out, const Tensor& in) {
-  int64_t n = in.numel();
-  if (in.dtype() == out.dtype()) {
-    out.copy_from(in);
-  } else if (in.dtype() == DType::kF32) {
-    const float* x = in.data<float>();
-    bf16* y = out.data<bf16>();
-    for (int64_t i = 0; i < n; ++i) y[i] = float_to_bf16(x[i]);
-  } else {
-    const bf16* x = in.data<bf16>();
-    float* y = out.data<float>();
-    for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_float(x[i]);
-  }
+void row_dot(const Tensor& out, const Tensor& a, const Tensor& b) {
+  int64_t rows = a.rows(), cols = a.cols();
+  for (int64_t r = 0; r < rows; ++r)
+    out.data<float>()[r] =
+        kernels::dot_row(a.data<float>() + r * cols, b.data<float>() + r * cols, cols);
 }
 
 }  // namespace cpu

@@ -19,8 +19,7 @@ __global__ void scale_kernel(float* p, size_t n, float beta) {
 
 void scale(float* p, size_t n, float beta, Stream stream) {
   if (n == 0 || beta == 1.0f) return;
-  scale_kernel<<<grid_for(n, 256), 256, 0, to_cuda(stream)>>>(p, n, beta);
-  SY_CUDA_LAUNCH_CHECK();
+  launch(scale_kernel, n, stream, p, n, beta);
 }
 
 cublasOperation_t op(bool t) {
@@ -139,6 +138,23 @@ void grouped_gemm_weight_grad(const Tensor& c, const Tensor& a, const Tensor& b,
                          a.data<float>() + offsets[g] * kd, kd, cg, n});
   }
   run_grouped(ps, alpha, beta, stream);
+}
+
+void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                  float alpha, float beta, Stream stream) {
+  int batch = static_cast<int>(c.dim(0)), m = static_cast<int>(c.dim(1)),
+      n = static_cast<int>(c.dim(2));
+  int k = static_cast<int>(trans_a ? a.dim(1) : a.dim(2));
+  if (batch == 0 || m == 0 || n == 0) return;
+  long long sa = a.dim(0) == 1 ? 0 : a.dim(1) * a.dim(2),
+            sb = b.dim(0) == 1 ? 0 : b.dim(1) * b.dim(2);
+  long long sc = static_cast<long long>(m) * n;
+  // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ (see gemm_cuda.cu).
+  SY_CUBLAS_CHECK(cublasSgemmStridedBatched(
+      cublas_handle(stream), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+      trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b.data<float>(),
+      static_cast<int>(b.dim(2)), sb, a.data<float>(), static_cast<int>(a.dim(2)), sa, &beta,
+      c.data<float>(), n, sc, batch));
 }
 
 }  // namespace cuda

@@ -1,18 +1,37 @@
-// Index kernels: row gather/scatter and the chunked stable counting sort of
-// ops/shared/counting_sort_chunks.h (one thread per chunk, no atomics; the scan is CUB's, which is
-// deterministic for integers).
+// Index ops: row gather and scatter (dispatch's permutes), the stable counting sort, the
+// strided permute of dimensions, and the embedding gradient (a sort by id, then sums in order), on
+// the GPU.
+// One thread per row word (gather/scatter) or per sort chunk, running the functions of
+// ops/shared/index_math.h and counting_sort_chunks.h; no atomics, and CUB's integer scan is
+// deterministic, so the permutation is the CPU's.
 #include <cub/device/device_scan.cuh>
 
 #include "runtime/core/cuda_check.h"
 #include "runtime/ops/cuda/ops_cuda.h"
 #include "runtime/ops/shared/counting_sort_chunks.h"
+#include "runtime/ops/shared/index_math.h"
 
 namespace sy {
 namespace cuda {
 
 namespace {
 
-constexpr unsigned kBlock = 256;
+__global__ void offsets_kernel(int32_t* offsets, const int32_t* counts, int64_t vocab) {
+  if (blockIdx.x != 0 || threadIdx.x != 0) return;
+  offsets[0] = 0;
+  for (int64_t v = 0; v < vocab; ++v) offsets[v + 1] = offsets[v] + counts[v];
+}
+
+__global__ void embedding_grad_kernel(float* dtable, const float* dout, const int32_t* order,
+                                      const int32_t* offsets, int64_t vocab, int64_t cols) {
+  SY_GRID_STRIDE(t, vocab * cols)
+  kernels::embedding_grad_element(dtable, dout, order, offsets, t / cols, t % cols, cols);
+}
+
+template <typename T>
+__global__ void permute_kernel(T* out, const T* in, kernels::PermuteIndex index, int64_t n) {
+  SY_GRID_STRIDE(o, n) out[o] = in[kernels::permute_source(index, o)];
+}
 
 // Copies whole rows as words of type W (the widest that divides the row size).
 template <typename W>
@@ -41,17 +60,11 @@ template <bool kScatter>
 void launch_rows(void* out, const void* in, const int32_t* idx, int64_t n, size_t row_bytes,
                  Stream stream) {
   if (n == 0 || row_bytes == 0) return;
-  cudaStream_t s = to_cuda(stream);
   auto go = [&](auto word) {
     using W = decltype(word);
-    int64_t words = static_cast<int64_t>(row_bytes / sizeof(W));
-    unsigned grid = grid_for(static_cast<size_t>(n * words), kBlock);
-    if (kScatter)
-      scatter_kernel<W>
-          <<<grid, kBlock, 0, s>>>(static_cast<W*>(out), static_cast<const W*>(in), idx, n, words);
-    else
-      gather_kernel<W>
-          <<<grid, kBlock, 0, s>>>(static_cast<W*>(out), static_cast<const W*>(in), idx, n, words);
+    const int64_t words = static_cast<int64_t>(row_bytes / sizeof(W));
+    launch(kScatter ? scatter_kernel<W> : gather_kernel<W>, n * words, stream, static_cast<W*>(out),
+           static_cast<const W*>(in), idx, n, words);
   };
   if (row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0 &&
       reinterpret_cast<uintptr_t>(in) % 16 == 0)
@@ -62,7 +75,6 @@ void launch_rows(void* out, const void* in, const int32_t* idx, int64_t n, size_
     go(int16_t{});
   else
     go(int8_t{});
-  SY_CUDA_LAUNCH_CHECK();
 }
 
 __global__ void sort_count_kernel(int32_t* hist, const int32_t* keys, int64_t n, int num_keys,
@@ -118,17 +130,41 @@ void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys
   auto* pos = reinterpret_cast<int32_t*>(ws + cells_bytes);
   void* tmp = ws + 2 * cells_bytes;
 
-  sort_count_kernel<<<grid_for(chunks, kBlock), kBlock, 0, s>>>(hist, keys.data<int32_t>(), n,
-                                                                num_keys, chunks);
-  SY_CUDA_LAUNCH_CHECK();
-  sort_totals_kernel<<<grid_for(num_keys, kBlock), kBlock, 0, s>>>(counts.data<int32_t>(), hist,
-                                                                   num_keys, chunks);
-  SY_CUDA_LAUNCH_CHECK();
+  launch(sort_count_kernel, chunks, stream, hist, keys.data<int32_t>(), n, num_keys, chunks);
+  launch(sort_totals_kernel, num_keys, stream, counts.data<int32_t>(), hist, num_keys, chunks);
   SY_CUDA_CHECK(
       cub::DeviceScan::ExclusiveSum(tmp, scan_tmp, hist, pos, static_cast<int>(cells), s));
-  sort_scatter_kernel<<<grid_for(chunks, kBlock), kBlock, 0, s>>>(
-      order.data<int32_t>(), pos, keys.data<int32_t>(), n, num_keys, chunks);
-  SY_CUDA_LAUNCH_CHECK();
+  launch(sort_scatter_kernel, chunks, stream, order.data<int32_t>(), pos, keys.data<int32_t>(), n,
+         num_keys, chunks);
+}
+
+void permute(const Tensor& out, const Tensor& in, const kernels::PermuteIndex& index,
+             Stream stream) {
+  const int64_t n = out.numel();
+  auto go = [&](auto element) {
+    using T = decltype(element);
+    launch(permute_kernel<T>, n, stream, static_cast<T*>(out.raw()),
+           static_cast<const T*>(in.raw()), index, n);
+  };
+  switch (dtype_size(in.dtype())) {
+    case 1: go(uint8_t{}); break;
+    case 2: go(uint16_t{}); break;
+    case 4: go(uint32_t{}); break;
+    default: go(uint64_t{}); break;
+  }
+}
+
+void embedding_backward(const Tensor& dtable, const Tensor& dout, const Tensor& ids,
+                        Stream stream) {
+  int64_t n = ids.numel(), vocab = dtable.dim(0), cols = dtable.cols();
+  Device d = ids.device();
+  Tensor order = Tensor::empty({n}, DType::kI32, d),
+         counts = Tensor::empty({vocab}, DType::kI32, d);
+  Tensor offsets = Tensor::empty({vocab + 1}, DType::kI32, d);
+  cuda::counting_sort(order, counts, ids, static_cast<int>(vocab), stream);
+  launch(offsets_kernel, 1, stream, offsets.data<int32_t>(), counts.data<int32_t>(), vocab);
+  launch(embedding_grad_kernel, vocab * cols, stream, dtable.data<float>(), dout.data<float>(),
+         order.data<int32_t>(), offsets.data<int32_t>(), vocab, cols);
 }
 
 }  // namespace cuda

@@ -1,6 +1,7 @@
-// Row-wise and elementwise kernels. Each thread runs the shared per-row or per-element function of
-// ops/shared/rowwise_math.h, the same code the CPU oracle runs; reductions keep the CPU's order,
-// so their results are bitwise equal to the CPU's.
+// Row ops: softmax (plain and causal) and its backward, top-k, row and column reductions,
+// row dots, on the GPU.
+// One thread per output element or row (grid-stride), each running the shared function of
+// ops/shared/rowwise_math.h that the CPU oracle runs too.
 #include "runtime/core/cuda_check.h"
 #include "runtime/ops/cuda/ops_cuda.h"
 #include "runtime/ops/shared/rowwise_math.h"
@@ -10,7 +11,10 @@ namespace cuda {
 
 namespace {
 
-constexpr unsigned kBlock = 256;
+__global__ void row_dot_kernel(float* out, const float* a, const float* b, int64_t rows,
+                               int64_t cols) {
+  SY_GRID_STRIDE(r, rows) out[r] = kernels::dot_row(a + r * cols, b + r * cols, cols);
+}
 
 __global__ void softmax_kernel(float* y, const float* x, int64_t rows, int64_t n) {
   SY_GRID_STRIDE(r, rows) kernels::softmax_row(y + r * n, x + r * n, n);
@@ -26,15 +30,6 @@ __global__ void topk_kernel(float* v, int32_t* idx, const float* x, int64_t rows
   SY_GRID_STRIDE(r, rows) kernels::topk_row(v + r * k, idx + r * k, x + r * n, n, k);
 }
 
-__global__ void act_forward_kernel(float* y, const float* x, int64_t n, int gelu) {
-  SY_GRID_STRIDE(i, n) y[i] = gelu ? kernels::gelu(x[i]) : kernels::silu(x[i]);
-}
-
-__global__ void act_backward_kernel(float* dx, const float* x, const float* dy, int64_t n,
-                                    int gelu) {
-  SY_GRID_STRIDE(i, n) dx[i] = (gelu ? kernels::gelu_grad(x[i]) : kernels::silu_grad(x[i])) * dy[i];
-}
-
 __global__ void reduce_kernel(float* y, const float* x, int64_t outer, int64_t n,
                               int64_t outer_stride, int64_t inner_stride, int is_max) {
   SY_GRID_STRIDE(i, outer) {
@@ -44,12 +39,8 @@ __global__ void reduce_kernel(float* y, const float* x, int64_t outer, int64_t n
   }
 }
 
-__global__ void f32_to_bf16_kernel(bf16* y, const float* x, int64_t n) {
-  SY_GRID_STRIDE(i, n) y[i] = float_to_bf16(x[i]);
-}
-
-__global__ void bf16_to_f32_kernel(float* y, const bf16* x, int64_t n) {
-  SY_GRID_STRIDE(i, n) y[i] = bf16_to_float(x[i]);
+__global__ void causal_softmax_kernel(float* out, const float* in, int64_t rows, int64_t t) {
+  SY_GRID_STRIDE(r, rows) kernels::causal_softmax_row(out + r * t, in + r * t, r % t, t);
 }
 
 }  // namespace
@@ -57,73 +48,46 @@ __global__ void bf16_to_f32_kernel(float* y, const bf16* x, int64_t n) {
 void softmax_forward(const Tensor& out, const Tensor& in, Stream stream) {
   int64_t rows = in.rows();
   if (rows == 0 || in.cols() == 0) return;
-  softmax_kernel<<<grid_for(rows, kBlock), kBlock, 0, to_cuda(stream)>>>(
-      out.data<float>(), in.data<float>(), rows, in.cols());
-  SY_CUDA_LAUNCH_CHECK();
+  launch(softmax_kernel, rows, stream, out.data<float>(), in.data<float>(), rows, in.cols());
 }
 
 void softmax_backward(const Tensor& din, const Tensor& out, const Tensor& dout, Stream stream) {
   int64_t rows = out.rows();
   if (rows == 0 || out.cols() == 0) return;
-  softmax_backward_kernel<<<grid_for(rows, kBlock), kBlock, 0, to_cuda(stream)>>>(
-      din.data<float>(), out.data<float>(), dout.data<float>(), rows, out.cols());
-  SY_CUDA_LAUNCH_CHECK();
+  launch(softmax_backward_kernel, rows, stream, din.data<float>(), out.data<float>(),
+         dout.data<float>(), rows, out.cols());
+}
+
+void causal_softmax_forward(const Tensor& out, const Tensor& in, Stream stream) {
+  int64_t rows = in.rows(), t = in.cols();
+  if (rows == 0) return;
+  launch(causal_softmax_kernel, rows, stream, out.data<float>(), in.data<float>(), rows, t);
 }
 
 void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int k, Stream stream) {
   int64_t rows = in.rows();
   if (rows == 0) return;
-  topk_kernel<<<grid_for(rows, kBlock), kBlock, 0, to_cuda(stream)>>>(
-      values.data<float>(), indices.data<int32_t>(), in.data<float>(), rows, in.cols(), k);
-  SY_CUDA_LAUNCH_CHECK();
-}
-
-void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream) {
-  int64_t n = in.numel();
-  if (n == 0) return;
-  act_forward_kernel<<<grid_for(n, kBlock), kBlock, 0, to_cuda(stream)>>>(
-      out.data<float>(), in.data<float>(), n, act == Activation::kGelu);
-  SY_CUDA_LAUNCH_CHECK();
-}
-
-void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
-                         Stream stream) {
-  int64_t n = in.numel();
-  if (n == 0) return;
-  act_backward_kernel<<<grid_for(n, kBlock), kBlock, 0, to_cuda(stream)>>>(
-      din.data<float>(), in.data<float>(), dout.data<float>(), n, act == Activation::kGelu);
-  SY_CUDA_LAUNCH_CHECK();
+  launch(topk_kernel, rows, stream, values.data<float>(), indices.data<int32_t>(), in.data<float>(),
+         rows, in.cols(), k);
 }
 
 void reduce_rows(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream) {
   int64_t rows = in.rows(), n = in.cols();
   if (rows == 0) return;
-  reduce_kernel<<<grid_for(rows, kBlock), kBlock, 0, to_cuda(stream)>>>(
-      out.data<float>(), in.data<float>(), rows, n, n, 1, op == ReduceOp::kMax);
-  SY_CUDA_LAUNCH_CHECK();
+  launch(reduce_kernel, rows, stream, out.data<float>(), in.data<float>(), rows, n, n, 1,
+         op == ReduceOp::kMax);
 }
 
 void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream) {
   int64_t rows = in.rows(), n = in.cols();
   if (n == 0) return;
-  reduce_kernel<<<grid_for(n, kBlock), kBlock, 0, to_cuda(stream)>>>(
-      out.data<float>(), in.data<float>(), n, rows, 1, n, op == ReduceOp::kMax);
-  SY_CUDA_LAUNCH_CHECK();
+  launch(reduce_kernel, n, stream, out.data<float>(), in.data<float>(), n, rows, 1, n,
+         op == ReduceOp::kMax);
 }
 
-void cast(const Tensor& out, const Tensor& in, Stream stream) {
-  int64_t n = in.numel();
-  if (n == 0) return;
-  if (in.dtype() == out.dtype()) {
-    backend(DeviceType::kCUDA).copy(out.raw(), in.raw(), in.nbytes(), stream);
-  } else if (in.dtype() == DType::kF32) {
-    f32_to_bf16_kernel<<<grid_for(n, kBlock), kBlock, 0, to_cuda(stream)>>>(out.data<bf16>(),
-                                                                            in.data<float>(), n);
-  } else {
-    bf16_to_f32_kernel<<<grid_for(n, kBlock), kBlock, 0, to_cuda(stream)>>>(out.data<float>(),
-                                                                            in.data<bf16>(), n);
-  }
-  SY_CUDA_LAUNCH_CHECK();
+void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream) {
+  launch(row_dot_kernel, a.rows(), stream, out.data<float>(), a.data<float>(), b.data<float>(),
+         a.rows(), a.cols());
 }
 
 }  // namespace cuda

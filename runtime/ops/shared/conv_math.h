@@ -1,4 +1,5 @@
-// Per-element logic of the short causal depthwise convolution, shared by CPU and CUDA.
+// Per-element logic of the M2 mixer's ops — the short causal depthwise convolution and the complex
+// pointwise product — shared by CPU and CUDA (contract 12).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,16 @@ SY_HD float dwconv_dk_element(const float* x, const float* dy, int64_t c, int64_
   for (int64_t r = c; r < rows; r += channels)
     for (int64_t t = j; t < len; ++t) acc += x[r * len + t - j] * dy[r * len + t];
   return acc;
+}
+
+// One element of a complex product with b's row chosen by r mod period.
+SY_HD void complex_mul_element(float* o_re, float* o_im, const float* a_re, const float* a_im,
+                               const float* b_re, const float* b_im, int64_t r, int64_t j,
+                               int64_t n, int64_t period, bool conj_b) {
+  const int64_t ai = r * n + j, bi = (r % period) * n + j;
+  const float ar = a_re[ai], aim = a_im[ai], br = b_re[bi], bim = conj_b ? -b_im[bi] : b_im[bi];
+  o_re[ai] = ar * br - aim * bim;
+  o_im[ai] = ar * bim + aim * br;
 }
 
 }  // namespace kernels

@@ -1,4 +1,5 @@
-// Per-row logic of the normalisations and the cross-entropy, shared by CPU and CUDA (contract 12).
+// Per-row logic of the normalisations and per-column sums of their parameter gradients, shared by
+// CPU and CUDA (contract 12).
 #pragma once
 
 #include <cmath>
@@ -55,28 +56,6 @@ SY_HD void rmsnorm_backward_row(float* dx, const float* dy, const float* x, floa
   for (int64_t i = 0; i < n; ++i) dx[i] = rstd * (g[i] * dy[i] - x[i] * rstd * rstd * a);
 }
 
-SY_HD float logsumexp_row(const float* l, int64_t n) {
-  float m = -INFINITY;
-  for (int64_t i = 0; i < n; ++i) m = l[i] > m ? l[i] : m;
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; ++i) s += expf(l[i] - m);
-  return m + logf(s);
-}
-
-SY_HD float cross_entropy_row(const float* l, int32_t target, int64_t n) {
-  return target < 0 ? 0.0f : logsumexp_row(l, n) - l[target];
-}
-
-SY_HD void cross_entropy_backward_row(float* dl, const float* l, int32_t target, float dloss,
-                                      int64_t n) {
-  if (target < 0) {
-    for (int64_t i = 0; i < n; ++i) dl[i] = 0.0f;
-    return;
-  }
-  float lse = logsumexp_row(l, n);
-  for (int64_t i = 0; i < n; ++i) dl[i] = (expf(l[i] - lse) - (i == target ? 1.0f : 0.0f)) * dloss;
-}
-
 // Column c of the parameter gradients of a norm: Σ_rows in row order.
 SY_HD void norm_param_grad_column(float* dgamma, float* dbeta, const float* dy, const float* x,
                                   const float* mean, const float* rstd, int64_t rows, int64_t n,
@@ -89,16 +68,6 @@ SY_HD void norm_param_grad_column(float* dgamma, float* dbeta, const float* dy, 
   }
   dgamma[c] += sg;
   if (dbeta) dbeta[c] += sb;
-}
-
-// Row v of the embedding gradient: the rows of dout with id v, in order (order/offsets from a
-// stable counting sort of the ids).
-SY_HD void embedding_grad_element(float* dtable, const float* dout, const int32_t* order,
-                                  const int32_t* offsets, int64_t v, int64_t c, int64_t cols) {
-  float s = 0.0f;
-  for (int32_t j = offsets[v]; j < offsets[v + 1]; ++j)
-    s += dout[static_cast<int64_t>(order[j]) * cols + c];
-  dtable[v * cols + c] += s;
 }
 
 }  // namespace kernels

@@ -1,5 +1,6 @@
-// Per-element and per-row logic shared by the CPU ops and the CUDA kernels (contract 12): the CPU
-// path calls these functions directly, so every machine tests the arithmetic the GPU runs.
+// Per-row logic of the row ops — softmax (plain and causal), top-k, strided reductions, dots —
+// shared by CPU and CUDA (contract 12). Every sum runs in index order, so the two backends agree
+// bitwise wherever the arithmetic itself is the same.
 #pragma once
 
 #include <cmath>
@@ -9,57 +10,6 @@
 
 namespace sy {
 namespace kernels {
-
-constexpr float kSqrt2OverPi = 0.7978845608028654f;
-constexpr float kGeluCoeff = 0.044715f;
-
-// tanh as a 13/6 rational function clamped to ±7.905 (the approximation of Eigen's ptanh_float):
-// absolute error ≤ 3.5e-7 over all floats, branch-free and without library calls, so compilers
-// vectorise the loops that call it and the CPU and GPU compute exactly the same function.
-SY_HD float fast_tanh(float x) {
-  const float clamp = 7.90531110763549805f;
-  x = x < -clamp ? -clamp : (x > clamp ? clamp : x);
-  const float x2 = x * x;
-  float p = -2.76076847742355e-16f;
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 + -8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  p = p * x;
-  float q = 1.19825839466702e-06f;
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
-  return p / q;
-}
-
-SY_HD float gelu(float x) {
-  float u = kSqrt2OverPi * (x + kGeluCoeff * x * x * x);
-  return 0.5f * x * (1.0f + fast_tanh(u));
-}
-
-SY_HD float gelu_grad(float x) {
-  float u = kSqrt2OverPi * (x + kGeluCoeff * x * x * x);
-  float t = fast_tanh(u);
-  float du = kSqrt2OverPi * (1.0f + 3.0f * kGeluCoeff * x * x);
-  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
-}
-
-// sigmoid(x) = (1 + tanh(x/2)) / 2, through the same vectorisable tanh.
-SY_HD float sigmoid(float x) {
-  return 0.5f + 0.5f * fast_tanh(0.5f * x);
-}
-
-SY_HD float silu(float x) {
-  return x * sigmoid(x);
-}
-
-SY_HD float silu_grad(float x) {
-  float s = sigmoid(x);
-  return s * (1.0f + x * (1.0f - s));
-}
 
 // Softmax of one row of n values, max-subtracted for stability.
 SY_HD void softmax_row(float* out, const float* in, int64_t n) {
@@ -79,6 +29,12 @@ SY_HD void softmax_backward_row(float* din, const float* out, const float* dout,
   float dot = 0.0f;
   for (int64_t j = 0; j < n; ++j) dot += out[j] * dout[j];
   for (int64_t j = 0; j < n; ++j) din[j] = out[j] * (dout[j] - dot);
+}
+
+// Row i (query position) of a causal score block of width t.
+SY_HD void causal_softmax_row(float* out, const float* in, int64_t i, int64_t t) {
+  softmax_row(out, in, i + 1);
+  for (int64_t j = i + 1; j < t; ++j) out[j] = 0.0f;
 }
 
 // Top-k of one row by insertion: a candidate enters only when strictly greater than the current
@@ -115,6 +71,12 @@ SY_HD float reduce_max_strided(const float* p, int64_t n, int64_t stride) {
   float m = -INFINITY;
   for (int64_t j = 0; j < n; ++j) m = p[j * stride] > m ? p[j * stride] : m;
   return m;
+}
+
+SY_HD float dot_row(const float* a, const float* b, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
+  return acc;
 }
 
 }  // namespace kernels

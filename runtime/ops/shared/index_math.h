@@ -1,10 +1,10 @@
-// Index arithmetic of the permute op, shared by CPU and CUDA (contract 12).
+// Index arithmetic of the permute op and the per-element sum of the embedding gradient, shared
+// by CPU and CUDA (contract 12).
 #pragma once
 
 #include <cstdint>
 
 #include "runtime/core/hostdevice.h"
-#include "runtime/ops/shared/rowwise_math.h"
 
 namespace sy {
 namespace kernels {
@@ -28,10 +28,14 @@ SY_HD int64_t permute_source(const PermuteIndex& p, int64_t o) {
   return src;
 }
 
-// Row i (query position) of a causal score block of width t.
-SY_HD void causal_softmax_row(float* out, const float* in, int64_t i, int64_t t) {
-  softmax_row(out, in, i + 1);
-  for (int64_t j = i + 1; j < t; ++j) out[j] = 0.0f;
+// Row v of the embedding gradient: the rows of dout with id v, in order (order/offsets from a
+// stable counting sort of the ids).
+SY_HD void embedding_grad_element(float* dtable, const float* dout, const int32_t* order,
+                                  const int32_t* offsets, int64_t v, int64_t c, int64_t cols) {
+  float s = 0.0f;
+  for (int32_t j = offsets[v]; j < offsets[v + 1]; ++j)
+    s += dout[static_cast<int64_t>(order[j]) * cols + c];
+  dtable[v * cols + c] += s;
 }
 
 }  // namespace kernels

@@ -1,8 +1,8 @@
-// Training ops on the CPU.
+// The optimizer's ops: the AdamW update and a deterministic sum of squares, on the CPU.
 #include <cmath>
 
 #include "runtime/ops/cpu/ops_cpu.h"
-#include "runtime/ops/shared/adamw_math.h"
+#include "runtime/ops/shared/optimizer_math.h"
 
 namespace sy {
 namespace cpu {
@@ -25,11 +25,6 @@ double sum_squares(const Tensor& x) {
   double s = 0;
   for (int64_t i = 0; i < x.numel(); ++i) s += static_cast<double>(p[i]) * p[i];
   return s;
-}
-
-void scale_inplace(const Tensor& x, float alpha) {
-  float* p = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) p[i] *= alpha;
 }
 
 }  // namespace cpu

@@ -1,19 +1,18 @@
-// Training ops on the GPU: the AdamW update (one thread per element, the shared function), a
-// deterministic sum of squares (fixed grid, per-thread partials in double, summed in order), and
-// an in-place scale.
+// The optimizer's ops: the AdamW update and a deterministic sum of squares, on the GPU.
+// AdamW: one thread per element, ops/shared/optimizer_math.h. The sum of squares is deterministic:
+// a fixed grid, per-thread partials in double, summed in order on the host.
 #include <cmath>
 #include <vector>
 
 #include "runtime/core/cuda_check.h"
 #include "runtime/ops/cuda/ops_cuda.h"
-#include "runtime/ops/shared/adamw_math.h"
+#include "runtime/ops/shared/optimizer_math.h"
 
 namespace sy {
 namespace cuda {
 
 namespace {
 
-constexpr unsigned kBlock = 256;
 constexpr unsigned kPartialBlocks = 128;
 
 __global__ void adamw_kernel(float* p, float* m, float* v, const float* g, int64_t n, float lr,
@@ -28,10 +27,6 @@ __global__ void sum_squares_kernel(double* partial, const float* x, int64_t n) {
   partial[blockIdx.x * blockDim.x + threadIdx.x] = s;
 }
 
-__global__ void scale_kernel(float* x, int64_t n, float alpha) {
-  SY_GRID_STRIDE(i, n) x[i] *= alpha;
-}
-
 }  // namespace
 
 void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& g, float lr,
@@ -41,19 +36,17 @@ void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tenso
   if (n == 0) return;
   float bias1 = 1.0f - std::pow(beta1, static_cast<float>(t));
   float bias2 = 1.0f - std::pow(beta2, static_cast<float>(t));
-  adamw_kernel<<<grid_for(n, kBlock), kBlock, 0, to_cuda(stream)>>>(
-      p.data<float>(), m.data<float>(), v.data<float>(), g.data<float>(), n, lr, beta1, beta2, eps,
-      weight_decay, bias1, bias2);
-  SY_CUDA_LAUNCH_CHECK();
+  launch(adamw_kernel, n, stream, p.data<float>(), m.data<float>(), v.data<float>(),
+         g.data<float>(), n, lr, beta1, beta2, eps, weight_decay, bias1, bias2);
 }
 
 double sum_squares(const Tensor& x, Stream stream) {
   int64_t n = x.numel();
   if (n == 0) return 0.0;
-  const size_t parts = size_t{kPartialBlocks} * kBlock;
+  // A fixed grid of kPartialBlocks blocks: one partial per thread, summed in order on the host.
+  const size_t parts = size_t{kPartialBlocks} * kBlockSize;
   auto* partial = static_cast<double*>(cuda_workspace(parts * sizeof(double), stream));
-  sum_squares_kernel<<<kPartialBlocks, kBlock, 0, to_cuda(stream)>>>(partial, x.data<float>(), n);
-  SY_CUDA_LAUNCH_CHECK();
+  launch(sum_squares_kernel, static_cast<int64_t>(parts), stream, partial, x.data<float>(), n);
   std::vector<double> host(parts);
   SY_CUDA_CHECK(cudaMemcpyAsync(host.data(), partial, parts * sizeof(double),
                                 cudaMemcpyDeviceToHost, to_cuda(stream)));
@@ -61,13 +54,6 @@ double sum_squares(const Tensor& x, Stream stream) {
   double s = 0;
   for (double v : host) s += v;
   return s;
-}
-
-void scale_inplace(const Tensor& x, float alpha, Stream stream) {
-  int64_t n = x.numel();
-  if (n == 0) return;
-  scale_kernel<<<grid_for(n, kBlock), kBlock, 0, to_cuda(stream)>>>(x.data<float>(), n, alpha);
-  SY_CUDA_LAUNCH_CHECK();
 }
 
 }  // namespace cuda

@@ -1,0 +1,148 @@
+// Elementwise ops: activations and SwiGLU with their backwards, casts, biases, scaled adds,
+// products, the causal mask, on the GPU.
+// One thread per output element or row (grid-stride), each running the shared function of
+// ops/shared/elementwise_math.h that the CPU oracle runs too.
+#include "runtime/core/cuda_check.h"
+#include "runtime/ops/cuda/ops_cuda.h"
+#include "runtime/ops/shared/elementwise_math.h"
+
+namespace sy {
+namespace cuda {
+
+namespace {
+
+__global__ void swiglu_kernel(float* out, const float* in, int64_t m, int64_t f) {
+  SY_GRID_STRIDE(t, m * f) kernels::swiglu_element(out, in, t / f, t % f, f);
+}
+
+__global__ void swiglu_backward_kernel(float* din, const float* in, const float* dout, int64_t m,
+                                       int64_t f) {
+  SY_GRID_STRIDE(t, m * f) kernels::swiglu_backward_element(din, in, dout, t / f, t % f, f);
+}
+
+__global__ void add_bias_kernel(float* out, const float* b, int64_t rows, int64_t cols) {
+  SY_GRID_STRIDE(t, rows * cols) out[t] += b[t % cols];
+}
+
+__global__ void add_scaled_kernel(float* out, const float* in, float alpha, int64_t n) {
+  SY_GRID_STRIDE(t, n) out[t] += alpha * in[t];
+}
+
+__global__ void add_row_scaled_kernel(float* out, const float* x, const float* sc, int64_t rows,
+                                      int64_t cols) {
+  SY_GRID_STRIDE(t, rows * cols) out[t] += sc[t / cols] * x[t];
+}
+
+__global__ void mul_kernel(float* o, const float* a, const float* b, int64_t n) {
+  SY_GRID_STRIDE(i, n) o[i] = a[i] * b[i];
+}
+
+__global__ void add_row_bias_kernel(float* o, const float* b, int64_t rows, int64_t cols) {
+  SY_GRID_STRIDE(i, rows * cols) o[i] += b[i / cols];
+}
+
+__global__ void causal_mask_kernel(float* o, const float* x, int64_t rows, int64_t t) {
+  SY_GRID_STRIDE(i, rows * t) {
+    int64_t r = i / t, j = i % t;
+    o[i] = j <= r % t ? x[i] : 0.0f;
+  }
+}
+
+__global__ void act_forward_kernel(float* y, const float* x, int64_t n, int gelu) {
+  SY_GRID_STRIDE(i, n) y[i] = gelu ? kernels::gelu(x[i]) : kernels::silu(x[i]);
+}
+
+__global__ void act_backward_kernel(float* dx, const float* x, const float* dy, int64_t n,
+                                    int gelu) {
+  SY_GRID_STRIDE(i, n) dx[i] = (gelu ? kernels::gelu_grad(x[i]) : kernels::silu_grad(x[i])) * dy[i];
+}
+
+__global__ void f32_to_bf16_kernel(bf16* y, const float* x, int64_t n) {
+  SY_GRID_STRIDE(i, n) y[i] = float_to_bf16(x[i]);
+}
+
+__global__ void bf16_to_f32_kernel(float* y, const bf16* x, int64_t n) {
+  SY_GRID_STRIDE(i, n) y[i] = bf16_to_float(x[i]);
+}
+
+__global__ void scale_kernel(float* x, int64_t n, float alpha) {
+  SY_GRID_STRIDE(i, n) x[i] *= alpha;
+}
+
+}  // namespace
+
+void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream) {
+  int64_t n = in.numel();
+  if (n == 0) return;
+  launch(act_forward_kernel, n, stream, out.data<float>(), in.data<float>(), n,
+         act == Activation::kGelu);
+}
+
+void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
+                         Stream stream) {
+  int64_t n = in.numel();
+  if (n == 0) return;
+  launch(act_backward_kernel, n, stream, din.data<float>(), in.data<float>(), dout.data<float>(), n,
+         act == Activation::kGelu);
+}
+
+void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream) {
+  launch(swiglu_kernel, out.numel(), stream, out.data<float>(), in.data<float>(), out.rows(),
+         out.cols());
+}
+
+void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Stream stream) {
+  launch(swiglu_backward_kernel, dout.numel(), stream, din.data<float>(), in.data<float>(),
+         dout.data<float>(), dout.rows(), dout.cols());
+}
+
+void cast(const Tensor& out, const Tensor& in, Stream stream) {
+  int64_t n = in.numel();
+  if (n == 0) return;
+  if (in.dtype() == out.dtype()) {
+    backend(DeviceType::kCUDA).copy(out.raw(), in.raw(), in.nbytes(), stream);
+  } else if (in.dtype() == DType::kF32) {
+    launch(f32_to_bf16_kernel, n, stream, out.data<bf16>(), in.data<float>(), n);
+  } else {
+    launch(bf16_to_f32_kernel, n, stream, out.data<float>(), in.data<bf16>(), n);
+  }
+}
+
+void add_bias(const Tensor& out, const Tensor& bias, Stream stream) {
+  launch(add_bias_kernel, out.numel(), stream, out.data<float>(), bias.data<float>(), out.rows(),
+         out.cols());
+}
+
+void add_scaled(const Tensor& out, const Tensor& in, float alpha, Stream stream) {
+  launch(add_scaled_kernel, out.numel(), stream, out.data<float>(), in.data<float>(), alpha,
+         out.numel());
+}
+
+void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale, Stream stream) {
+  launch(add_row_scaled_kernel, out.numel(), stream, out.data<float>(), x.data<float>(),
+         scale.data<float>(), out.rows(), out.cols());
+}
+
+void add_row_bias(const Tensor& out, const Tensor& bias, Stream stream) {
+  launch(add_row_bias_kernel, out.numel(), stream, out.data<float>(), bias.data<float>(),
+         out.rows(), out.cols());
+}
+
+void mul(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream) {
+  launch(mul_kernel, out.numel(), stream, out.data<float>(), a.data<float>(), b.data<float>(),
+         out.numel());
+}
+
+void scale_inplace(const Tensor& x, float alpha, Stream stream) {
+  int64_t n = x.numel();
+  if (n == 0) return;
+  launch(scale_kernel, n, stream, x.data<float>(), n, alpha);
+}
+
+void causal_mask(const Tensor& out, const Tensor& in, Stream stream) {
+  launch(causal_mask_kernel, in.numel(), stream, out.data<float>(), in.data<float>(), in.rows(),
+         in.cols());
+}
+
+}  // namespace cuda
+}  // namespace sy

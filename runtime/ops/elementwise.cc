@@ -1,0 +1,107 @@
+// Elementwise ops: activations and SwiGLU with their backwards, casts, biases, scaled adds,
+// products, the causal mask: argument checks, then the CPU or CUDA implementation.
+#include "runtime/ops/op_checks.h"
+
+namespace sy {
+
+using namespace op_checks;
+
+void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream) {
+  check_dtype("activation_forward", "in", in, DType::kF32);
+  check_dtype("activation_forward", "out", out, DType::kF32);
+  check_same_shape("activation_forward", out, in);
+  check_same_device("activation_forward", {&out, &in});
+  SY_DISPATCH("activation_forward", in, cpu::activation_forward(out, in, act),
+              cuda::activation_forward(out, in, act, stream));
+}
+
+void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
+                         Stream stream) {
+  for (const Tensor* t : {&din, &in, &dout})
+    check_dtype("activation_backward", "tensor", *t, DType::kF32);
+  check_same_shape("activation_backward", din, in);
+  check_same_shape("activation_backward", dout, in);
+  check_same_device("activation_backward", {&din, &in, &dout});
+  SY_DISPATCH("activation_backward", in, cpu::activation_backward(din, in, dout, act),
+              cuda::activation_backward(din, in, dout, act, stream));
+}
+
+void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream) {
+  check_dtype("swiglu_forward", "in", in, DType::kF32);
+  check_dtype("swiglu_forward", "out", out, DType::kF32);
+  check_same_device("swiglu_forward", {&out, &in});
+  SY_CHECK(in.rows() == out.rows() && in.cols() == 2 * out.cols(),
+           "swiglu_forward: in must be (M,2F) for out (M,F); got "
+               << shape_str(in.shape()) << " and " << shape_str(out.shape()));
+  SY_DISPATCH("swiglu_forward", in, cpu::swiglu_forward(out, in),
+              cuda::swiglu_forward(out, in, stream));
+}
+
+void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Stream stream) {
+  check_same_device("swiglu_backward", {&din, &in, &dout});
+  SY_CHECK(din.shape() == in.shape() && in.rows() == dout.rows() && in.cols() == 2 * dout.cols(),
+           "swiglu_backward: din and in must be (M,2F) for dout (M,F)");
+  SY_DISPATCH("swiglu_backward", in, cpu::swiglu_backward(din, in, dout),
+              cuda::swiglu_backward(din, in, dout, stream));
+}
+
+void cast(const Tensor& out, const Tensor& in, Stream stream) {
+  check_same_device("cast", {&out, &in});
+  SY_CHECK(out.numel() == in.numel(), "cast: element counts differ");
+  bool ok = in.dtype() == out.dtype() ||
+            (in.dtype() == DType::kF32 && out.dtype() == DType::kBF16) ||
+            (in.dtype() == DType::kBF16 && out.dtype() == DType::kF32);
+  SY_CHECK(ok, "cast: " << dtype_name(in.dtype()) << " → " << dtype_name(out.dtype())
+                        << " is not supported (f32 ↔ bf16 only)");
+  SY_DISPATCH("cast", in, cpu::cast(out, in), cuda::cast(out, in, stream));
+}
+
+void add_bias(const Tensor& out, const Tensor& bias, Stream stream) {
+  check_same_device("add_bias", {&out, &bias});
+  SY_CHECK(bias.numel() == out.cols(), "add_bias: bias must hold " << out.cols() << " values");
+  SY_DISPATCH("add_bias", out, cpu::add_bias(out, bias), cuda::add_bias(out, bias, stream));
+}
+
+void add_scaled(const Tensor& out, const Tensor& in, float alpha, Stream stream) {
+  check_same_device("add_scaled", {&out, &in});
+  SY_CHECK(out.numel() == in.numel(), "add_scaled: element counts differ");
+  SY_DISPATCH("add_scaled", out, cpu::add_scaled(out, in, alpha),
+              cuda::add_scaled(out, in, alpha, stream));
+}
+
+void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale, Stream stream) {
+  check_same_device("add_row_scaled", {&out, &x, &scale});
+  SY_CHECK(out.shape() == x.shape() && scale.numel() == out.rows(),
+           "add_row_scaled: out and x must match, scale must hold one value per row");
+  SY_DISPATCH("add_row_scaled", out, cpu::add_row_scaled(out, x, scale),
+              cuda::add_row_scaled(out, x, scale, stream));
+}
+
+void add_row_bias(const Tensor& out, const Tensor& bias, Stream stream) {
+  check_same_device("add_row_bias", {&out, &bias});
+  SY_CHECK(bias.numel() == out.rows(),
+           "add_row_bias: bias must hold one value per row (" << out.rows() << ")");
+  SY_DISPATCH("add_row_bias", out, cpu::add_row_bias(out, bias),
+              cuda::add_row_bias(out, bias, stream));
+}
+
+void mul(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream) {
+  check_same_device("mul", {&out, &a, &b});
+  SY_CHECK(out.numel() == a.numel() && a.numel() == b.numel(), "mul: element counts differ");
+  SY_DISPATCH("mul", out, cpu::mul(out, a, b), cuda::mul(out, a, b, stream));
+}
+
+void scale_inplace(const Tensor& x, float alpha, Stream stream) {
+  check_dtype("scale_inplace", "x", x, DType::kF32);
+  SY_DISPATCH("scale_inplace", x, cpu::scale_inplace(x, alpha),
+              cuda::scale_inplace(x, alpha, stream));
+}
+
+void causal_mask(const Tensor& out, const Tensor& in, Stream stream) {
+  check_same_shape("causal_mask", out, in);
+  check_same_device("causal_mask", {&out, &in});
+  SY_CHECK(in.ndim() >= 2 && in.dim(-1) == in.dim(-2), "causal_mask: in must end in square blocks");
+  SY_DISPATCH("causal_mask", in, cpu::causal_mask(out, in), cuda::causal_mask(out, in, stream));
+}
+
+}  // namespace sy

@@ -1,0 +1,77 @@
+// What every op's front end shares (runtime/ops/<family>.cc): argument checks and the dispatch on
+// the tensors' device to the CPU oracle (ops/cpu) or the CUDA twin (ops/cuda). Internal to
+// runtime/ops.
+#pragma once
+
+#include <vector>
+
+#include "runtime/ops/cpu/ops_cpu.h"
+#include "runtime/ops/ops.h"
+#if defined(SY_WITH_CUDA)
+#include "runtime/ops/cuda/ops_cuda.h"
+#endif
+
+namespace sy {
+namespace op_checks {
+
+inline bool on_cuda(const Tensor& t) {
+  return t.device().is_cuda();
+}
+
+#if !defined(SY_WITH_CUDA)
+[[noreturn]] inline void no_cuda(const char* op) {
+  SY_THROW(op << ": CUDA tensors given, but this build has no CUDA backend; reconfigure with "
+                 "-DSY_CUDA=ON or keep the tensors on the CPU");
+}
+#endif
+
+#if defined(SY_WITH_CUDA)
+#define SY_DISPATCH(op, t, cpu_call, cuda_call) \
+  do {                                          \
+    if (::sy::op_checks::on_cuda(t)) {          \
+      cuda_call;                                \
+    } else {                                    \
+      cpu_call;                                 \
+    }                                           \
+  } while (0)
+#else
+#define SY_DISPATCH(op, t, cpu_call, cuda_call)                    \
+  do {                                                             \
+    if (::sy::op_checks::on_cuda(t)) ::sy::op_checks::no_cuda(op); \
+    cpu_call;                                                      \
+  } while (0)
+#endif
+
+inline void check_matrix(const char* op, const char* what, const Tensor& t) {
+  SY_CHECK(t.ndim() == 2, op << ": " << what << " must be 2-D, got shape " << shape_str(t.shape()));
+  check_dtype(op, what, t, DType::kF32);
+}
+
+inline void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
+  SY_CHECK(a.shape() == b.shape(),
+           op << ": shapes differ: " << shape_str(a.shape()) << " vs " << shape_str(b.shape()));
+}
+
+inline void check_offsets(const char* op, const std::vector<int64_t>& offsets, int64_t groups,
+                          int64_t rows) {
+  SY_CHECK(
+      static_cast<int64_t>(offsets.size()) == groups + 1,
+      op << ": " << groups << " groups need " << groups + 1 << " offsets, got " << offsets.size());
+  SY_CHECK(offsets.front() == 0 && offsets.back() == rows,
+           op << ": offsets must run from 0 to " << rows << " rows, got " << offsets.front() << ".."
+              << offsets.back());
+  for (int64_t g = 0; g < groups; ++g)
+    SY_CHECK(offsets[g] <= offsets[g + 1], op << ": offsets decrease at group " << g);
+}
+
+// Index bounds can be checked cheaply on the host; on the GPU they are the caller's contract.
+inline void check_index_host(const char* op, const Tensor& index, int64_t limit) {
+  if (!index.device().is_cpu()) return;
+  const int32_t* p = index.data<int32_t>();
+  for (int64_t i = 0; i < index.numel(); ++i)
+    SY_CHECK(p[i] < limit, op << ": index[" << i << "] = " << p[i] << " is out of range for "
+                              << limit << " rows");
+}
+
+}  // namespace op_checks
+}  // namespace sy
