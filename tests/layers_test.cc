@@ -14,6 +14,7 @@
 #include "runtime/core/random.h"
 #include "runtime/layers/linear.h"
 #include "runtime/ops/ops.h"
+#include "tests/finite_difference.h"
 
 namespace sy {
 namespace {
@@ -33,36 +34,17 @@ void gradcheck(const std::string& what, const Tensor* x, const std::vector<Param
   Tensor y = Tensor::empty(y_shape, DType::kF32);
   auto loss = [&] {
     forward(y);
-    auto yv = y.to_vector<float>(), dv = dy.to_vector<float>();
-    double l = 0;
-    for (size_t i = 0; i < yv.size(); ++i) l += double(yv[i]) * dv[i];
-    return l;
+    return testing::weighted_sum(y, dy);
   };
   loss();
   for (Param* p : params) p->zero_grad();
   Tensor dx = x ? Tensor::empty(x->shape(), DType::kF32) : Tensor();
   backward(dx, dy);
-  auto check = [&](float* v, float analytic, const std::string& name) {
-    float saved = *v;
-    *v = saved + static_cast<float>(h);
-    double lp = loss();
-    *v = saved - static_cast<float>(h);
-    double lm = loss();
-    *v = saved;
-    double fd = (lp - lm) / (2 * h);
-    EXPECT_NEAR(analytic, fd, tol + 2e-2 * std::fabs(fd)) << what << ": " << name;
-  };
-  if (x) {
-    auto dxv = dx.to_vector<float>();
-    for (int64_t i = 0; i < x->numel(); ++i)
-      check(x->data<float>() + i, dxv[i], "dx[" + std::to_string(i) + "]");
-  }
-  for (Param* p : params) {
-    auto g = p->grad.to_vector<float>();
-    int64_t step = std::max<int64_t>(1, p->value.numel() / 30);
-    for (int64_t i = 0; i < p->value.numel(); i += step)
-      check(p->value.data<float>() + i, g[i], p->name + "[" + std::to_string(i) + "]");
-  }
+  testing::GradientCheck check(loss, h, tol, 2e-2);
+  if (x) check.check(what + ": dx", x->data<float>(), dx.to_vector<float>());
+  for (Param* p : params)
+    check.check(what + ": " + p->name, p->value.data<float>(), p->grad.to_vector<float>(),
+                std::max<int64_t>(1, p->value.numel() / 30));
 }
 
 TEST(Layers, LinearWithBias) {

@@ -12,6 +12,7 @@
 #include "runtime/core/config.h"
 #include "runtime/core/random.h"
 #include "runtime/train/optimizer.h"
+#include "tests/finite_difference.h"
 #include "tests/test_world.h"
 
 namespace sy {
@@ -76,33 +77,11 @@ TEST(Model, GradientsOfEveryFamilyMatchFiniteDifferences) {
       return r.loss + r.aux;
     };
     loss();
-    const std::vector<int32_t> base = routing();
     model.zero_grad();
     model.backward();
-    int checked = 0, skipped = 0;
-    for (Param* p : model.params()) {
-      auto grad = p->grad.to_vector<float>();
-      int64_t step = std::max<int64_t>(1, p->value.numel() / 6);
-      for (int64_t i = 0; i < p->value.numel(); i += step) {
-        float* v = p->value.data<float>() + i;
-        float saved = *v;
-        const float h = 2e-3f;
-        *v = saved + h;
-        double lp = loss();
-        bool same = routing() == base;
-        *v = saved - h;
-        double lm = loss();
-        same = same && routing() == base;
-        *v = saved;
-        if (!same) {
-          ++skipped;
-          continue;
-        }
-        double fd = (lp - lm) / (2 * h);
-        EXPECT_NEAR(grad[i], fd, 2e-3 + 3e-2 * std::fabs(fd)) << p->name << "[" << i << "]";
-        ++checked;
-      }
-    }
+    testing::GradientCheck check(loss, 2e-3, 2e-3, 3e-2, routing);
+    for (Param* p : model.params()) check.check_param(*p, 6);
+    const int checked = check.checked(), skipped = check.skipped();
     EXPECT_LE(skipped * 10, checked + skipped) << "too many routing flips";
     EXPECT_GT(checked, 40);
   }

@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "tests/finite_difference.h"
 #include "tests/moe_test_util.h"
 #include "tests/test_world.h"
 
@@ -96,49 +97,27 @@ TEST_P(MoeGradCheck, BackwardMatchesFiniteDifferences) {
   std::vector<int32_t> ids = testing::global_token_ids(0, n);
   Tensor y = Tensor::empty({n, d}, DType::kF32);
 
-  auto loss = [&](std::vector<int32_t>* experts, std::vector<uint8_t>* keep) {
+  auto loss = [&] {
     layer.forward(y, x, ids.data(), true);
-    if (experts) *experts = layer.core().routing().expert;
-    if (keep) *keep = layer.core().capacity_plan().keep;
     return testing::dot(dout, y) + layer.core().aux_loss();
   };
-  std::vector<int32_t> base_experts;
-  std::vector<uint8_t> base_keep;
-  loss(&base_experts, &base_keep);
+  // The routing and the drops of the last forward.
+  auto routing = [&] {
+    std::vector<int32_t> sig = layer.core().routing().expert;
+    for (uint8_t k : layer.core().capacity_plan().keep) sig.push_back(k);
+    return sig;
+  };
+  loss();
   layer.zero_grad();
   Tensor dx = Tensor::empty({n, d}, DType::kF32);
   layer.backward(dx, dout);
 
-  int checked = 0, skipped = 0;
-  const double h = 2e-3;
-  auto check = [&](float* value, float analytic, const std::string& what) {
-    float saved = *value;
-    std::vector<int32_t> ep, em;
-    std::vector<uint8_t> kp, km;
-    *value = saved + static_cast<float>(h);
-    double lp = loss(&ep, &kp);
-    *value = saved - static_cast<float>(h);
-    double lm = loss(&em, &km);
-    *value = saved;
-    if (ep != base_experts || em != base_experts || kp != base_keep || km != base_keep) {
-      ++skipped;
-      return;
-    }
-    ++checked;
-    double fd = (lp - lm) / (2 * h);
-    EXPECT_NEAR(analytic, fd, 2e-3 + 2e-2 * std::fabs(fd)) << c.name << ": " << what;
-  };
-  // Inputs: every coordinate.
-  auto dxv = dx.to_vector<float>();
-  for (int64_t i = 0; i < x.numel(); ++i)
-    check(x.data<float>() + i, dxv[i], "dx[" + std::to_string(i) + "]");
-  // Parameters: every coordinate of the small ones, an even sample of the larger.
-  for (Param* p : layer.params()) {
-    auto g = p->grad.to_vector<float>();
-    int64_t step = std::max<int64_t>(1, p->value.numel() / 40);
-    for (int64_t i = 0; i < p->value.numel(); i += step)
-      check(p->value.data<float>() + i, g[i], p->name + "[" + std::to_string(i) + "]");
-  }
+  testing::GradientCheck check(loss, 2e-3, 2e-3, 2e-2, routing);
+  // Inputs: every coordinate. Parameters: every coordinate of the small ones, an even sample of
+  // the larger.
+  check.check(std::string(c.name) + ": dx", x.data<float>(), dx.to_vector<float>());
+  for (Param* p : layer.params()) check.check_param(*p, 40);
+  const int checked = check.checked(), skipped = check.skipped();
   std::printf("%s: %d coordinates checked, %d skipped\n", c.name, checked, skipped);
   EXPECT_GT(checked, 0);
   EXPECT_LE(skipped * 10, checked + skipped) << c.name << ": too many routing flips";

@@ -14,6 +14,7 @@
 #include "runtime/ops/long_conv.h"
 #include "runtime/ops/monarch.h"
 #include "runtime/ops/ops.h"
+#include "tests/finite_difference.h"
 #include "tests/ops_reference.h"
 
 namespace sy {
@@ -128,33 +129,14 @@ TEST(Monarch, WithDftBlocksItIsTheDft) {
   }
 }
 
-// Central differences of L = Σ dy ⊙ f() over one float of a buffer, in double.
-double fd(float* v, const std::function<double()>& loss, float h = 1e-2f) {
-  float saved = *v;
-  *v = saved + h;
-  double p = loss();
-  *v = saved - h;
-  double m = loss();
-  *v = saved;
-  return (p - m) / (2 * h);
-}
-
-// L = Σ y ⊙ dy in double: the scalar the finite differences differentiate.
-double weighted_sum(const Tensor& y, const Tensor& dy) {
-  auto a = y.to_vector<float>(), b = dy.to_vector<float>();
-  double sum = 0;
-  for (size_t i = 0; i < a.size(); ++i) sum += double(a[i]) * b[i];
-  return sum;
-}
+using testing::weighted_sum;
 
 // Every entry of each (value, gradient) pair against a central difference of loss.
 void check_gradients(std::initializer_list<std::pair<Tensor*, Tensor*>> pairs,
                      const std::function<double()>& loss) {
-  for (auto [value, grad] : pairs) {
-    auto g = grad->to_vector<float>();
-    for (int64_t i = 0; i < value->numel(); ++i)
-      EXPECT_NEAR(g[i], fd(value->data<float>() + i, loss), 2e-3) << i;
-  }
+  testing::GradientCheck check(loss, 1e-2, 2e-3, 0.0);
+  for (auto [value, grad] : pairs)
+    check.check("gradient", value->data<float>(), grad->to_vector<float>());
 }
 
 TEST(Monarch, GradientsMatchFiniteDifferences) {

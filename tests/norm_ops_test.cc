@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "runtime/ops/ops.h"
+#include "tests/finite_difference.h"
 #include "tests/ops_reference.h"
 
 namespace sy {
@@ -18,14 +19,8 @@ Tensor tf(const std::vector<float>& v, const Shape& s) {
 }
 
 // Central differences of a scalar function of a float buffer, in double.
-double fd(std::vector<float>& x, size_t i, const std::function<double()>& f, float h = 1e-2f) {
-  float saved = x[i];
-  x[i] = saved + h;
-  double plus = f();
-  x[i] = saved - h;
-  double minus = f();
-  x[i] = saved;
-  return (plus - minus) / (2.0 * h);
+double fd(std::vector<float>& x, size_t i, const std::function<double()>& f, double h = 1e-2) {
+  return testing::central_difference(&x[i], f, h);
 }
 
 TEST(NormOps, LayerNormForwardAndBackward) {

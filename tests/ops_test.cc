@@ -6,6 +6,7 @@
 
 #include "runtime/ops/cpu/ops_cpu.h"
 #include "runtime/ops/ops.h"
+#include "tests/finite_difference.h"
 #include "tests/ops_reference.h"
 
 namespace sy {
@@ -188,10 +189,8 @@ TEST(Softmax, BackwardMatchesFiniteDifferences) {
     return l;
   };
   for (size_t i = 0; i < x.size(); ++i) {
-    auto xp = x, xm = x;
-    xp[i] += 1e-2f;
-    xm[i] -= 1e-2f;
-    double fd = (loss(xp) - loss(xm)) / 2e-2;
+    double fd = testing::central_difference(
+        &x[i], [&] { return loss(x); }, 1e-2);
     EXPECT_NEAR(dxv[i], fd, 2e-4) << i;
   }
 }
@@ -236,8 +235,7 @@ TEST(Activation, ForwardAndBackwardMatchTheMath) {
     auto yv = y.to_vector<float>(), dxv = dx.to_vector<float>();
     for (int64_t i = 0; i < n; ++i) {
       EXPECT_NEAR(yv[i], f(x[i]), 1e-5 * (1 + std::fabs(f(x[i]))));
-      double h = 1e-4;
-      double fd = (f(x[i] + h) - f(x[i] - h)) / (2 * h) * dy[i];
+      double fd = testing::central_difference(f, x[i], 1e-4) * dy[i];
       EXPECT_NEAR(dxv[i], fd, 1e-4) << "x = " << x[i];
     }
   }
