@@ -26,10 +26,11 @@ Result run(const MoeOptions& o, const ProcessGroups& g, Device device, int64_t n
   TokenMoe& layer = *owner;
   const int64_t t0 = g.world->rank() * n, d = o.d_model;
   Tensor x = testing::global_rows(1, t0, t0 + n, d), dy = testing::global_rows(2, t0, t0 + n, d);
+  const std::vector<int32_t> ids = testing::global_token_ids(t0, t0 + n);
   Tensor y = Tensor::empty({n, d}, DType::kF32, device);
   Tensor dx = Tensor::empty({n, d}, DType::kF32, device);
   layer.zero_grad();
-  layer.forward(y, x.to(device), nullptr, true);
+  layer.forward(y, x.to(device), ids.data(), true);
   layer.backward(dx, dy.to(device));
   Result r{y.to_vector<float>(),          dx.to_vector<float>(),        {}, {},
            layer.core().routing().expert, layer.core().stats().chunks()};
@@ -56,27 +57,14 @@ void expect_matches(const Result& gpu, const Result& cpu, const std::string& wha
     expect_close(gpu.grads[i], cpu.grads[i], what + " " + cpu.names[i]);
 }
 
-std::vector<MoeOptions> variants(int w) {
-  std::vector<MoeOptions> vs;
-  for (int variant = 0; variant < 3; ++variant) {
-    MoeOptions o;
-    o.d_model = 32;
-    o.num_experts = 4 * w;
-    o.d_expert = 48;
-    o.top_k = 2;
-    if (variant == 1) {
-      o.expert = pb::SWIGLU;
-      o.dropless = true;
-      o.num_heads = 4;
-      o.mh_projections = true;
-    }
-    if (variant == 2) {
-      o.router = pb::BASE;
-      o.top_k = 1;
-    }
-    vs.push_back(o);
-  }
-  return vs;
+// The shared catalogue at GPU-friendly sizes: 4 local experts per rank (uneven slices for 3
+// chunks).
+std::vector<testing::MoeCase> cases(int w) {
+  MoeOptions b;
+  b.d_model = 32;
+  b.num_experts = 4 * w;
+  b.d_expert = 48;
+  return testing::moe_cases(b);
 }
 
 // Overlap settings: off, n = 2 and 3 (4 local experts: uneven slices for 3), auto.
@@ -98,17 +86,15 @@ TEST(MoeCuda, LayerMatchesTheCpuLayerWithAndWithoutOverlapOverHostMpi) {
   cuda_set_device(mpi_local_rank());
   const int w = world->size();
   ProcessGroups g = make_process_groups(world, w);
-  int v = 0;
-  for (const MoeOptions& base : variants(w)) {
-    const Result cpu = run(base, g, Device::cpu(), 64);
-    for (const auto& [name, o] : overlap_settings(base)) {
+  for (const testing::MoeCase& c : cases(w)) {
+    const Result cpu = run(c.o, g, Device::cpu(), 64);
+    for (const auto& [name, o] : overlap_settings(c.o)) {
       Result gpu = run(o, g, Device::cuda(), 64);
-      expect_matches(gpu, cpu, "variant " + std::to_string(v) + " " + name);
+      expect_matches(gpu, cpu, std::string(c.name) + " " + name);
       if (o.overlap && !o.overlap_auto) {
         EXPECT_EQ(gpu.chunks, o.chunks);
       }
     }
-    ++v;
   }
 }
 
@@ -125,13 +111,11 @@ TEST(MoeCuda, LayerMatchesTheCpuLayerWithAndWithoutOverlapOverNccl) {
   ProcessGroups g_mpi = make_process_groups(world, w);
   ProcessGroups g = make_run_groups(world, w, true);
   ASSERT_STREQ(g.ep_group->backend_name(), "nccl");
-  int v = 0;
-  for (const MoeOptions& base : variants(w)) {
-    const Result cpu = run(base, g_mpi, Device::cpu(), 64);
-    for (const auto& [name, o] : overlap_settings(base))
+  for (const testing::MoeCase& c : cases(w)) {
+    const Result cpu = run(c.o, g_mpi, Device::cpu(), 64);
+    for (const auto& [name, o] : overlap_settings(c.o))
       expect_matches(run(o, g, Device::cuda(), 64), cpu,
-                     "nccl variant " + std::to_string(v) + " " + name);
-    ++v;
+                     std::string("nccl ") + c.name + " " + name);
   }
 }
 

@@ -1,8 +1,9 @@
 // EP and world-size invariance: the same global batch, seed and weights give the same layer
 // outputs, input gradients, parameter gradients (after reduce_gradients) and losses whatever the
 // world size (np 1, 2, 4) and ep (every divisor of the world size), and whatever the number of
-// chunks. The reference is the whole batch on one rank (a self communicator), computed inside the
-// same job, so every rank compares its slice against it.
+// chunks, for every layer of the shared catalogue (tests/moe_test_util.h). The reference is the
+// whole batch on one rank (a self communicator), computed inside the same job, so every rank
+// compares its slice against it.
 //
 // Tolerance: 2e-5 · (1 + |value|). Routing, drop decisions and the dispatch plan are identical
 // (checked exactly); what may differ is the float summation order of reductions that cross ranks
@@ -23,49 +24,7 @@ std::vector<testing::MoeCase> cases() {
   b.num_experts = 8;
   b.d_expert = 12;
   b.seed = 11;
-  std::vector<testing::MoeCase> cs;
-  auto add = [&](const char* name, auto tweak) {
-    cs.push_back(testing::make_case(name, b, tweak));
-  };
-  add("switch_capacity", [](MoeOptions& o) { o.capacity_factor = 0.8f; });
-  add("gshard_top2_dropless_swiglu", [](MoeOptions& o) {
-    o.top_k = 2;
-    o.dropless = true;
-    o.expert = pb::SWIGLU;
-  });
-  add("top2_capacity_chunks3", [](MoeOptions& o) {
-    o.top_k = 2;
-    o.capacity_factor = 0.6f;
-    o.chunks = 3;
-  });
-  add("xmoe", [](MoeOptions& o) {
-    o.router = pb::XMOE_COSINE;
-    o.top_k = 2;
-    o.xmoe_dim = 4;
-  });
-  add("hash", [](MoeOptions& o) {
-    o.router = pb::HASH;
-    o.dropless = true;
-  });
-  add("base", [](MoeOptions& o) { o.router = pb::BASE; });
-  add("monarch_experts", [](MoeOptions& o) {
-    o.expert = pb::MONARCH;
-    o.top_k = 2;
-    o.dropless = true;
-  });
-  add("blockdiag_experts_capacity", [](MoeOptions& o) {
-    o.expert = pb::BLOCKDIAG;
-    o.d_expert = 16;
-    o.capacity_factor = 0.8f;
-  });
-  add("mh_moe_h4", [](MoeOptions& o) {
-    o.num_heads = 4;
-    o.mh_projections = true;
-    o.top_k = 2;
-    o.capacity_factor = 1.0f;
-    o.chunks = 2;
-  });
-  return cs;
+  return testing::moe_cases(b);
 }
 
 constexpr int64_t kGlobalTokens = 24;  // divisible by 1, 2, 4 ranks; 24·h items divisible by E

@@ -1,8 +1,9 @@
-// Finite-difference checks of the MoE layer's backward on the CPU, for every router, both expert
-// kinds, MH-MoE split/merge, capacity and dropless modes and chunking, including the routers'
-// losses. The loss is L = Σ dout ⊙ y + aux, accumulated in double; central differences with step
-// 2e-3. A coordinate whose perturbation changes the routing (a choice or a drop flips) is not
-// differentiable there and is skipped; at most a tenth of the checked coordinates may be.
+// Finite-difference checks of the MoE layer's backward on the CPU, for every layer of the shared
+// catalogue (tests/moe_test_util.h: every router and expert kind, MH-MoE split/merge, capacity and
+// dropless modes, chunking), including the routers' losses. The loss is L = Σ dout ⊙ y + aux,
+// accumulated in double; central differences with step 2e-3. A coordinate whose perturbation
+// changes the routing (a choice or a drop flips) is not differentiable there and is skipped; at
+// most a tenth of the checked coordinates may be.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -27,59 +28,7 @@ MoeOptions base_options() {
 }
 
 std::vector<testing::MoeCase> cases() {
-  std::vector<testing::MoeCase> cs;
-  auto add = [&](const char* name, auto tweak) {
-    cs.push_back(testing::make_case(name, base_options(), tweak));
-  };
-  add("switch_top1_capacity_gelu", [](MoeOptions& o) { o.capacity_factor = 1.0f; });
-  add("gshard_top2_renorm_dropless_swiglu", [](MoeOptions& o) {
-    o.top_k = 2;
-    o.renormalize = true;
-    o.dropless = true;
-    o.expert = pb::SWIGLU;
-  });
-  add("top2_raw_capacity_gelu", [](MoeOptions& o) {
-    o.top_k = 2;
-    o.capacity_factor = 0.75f;
-  });
-  add("xmoe_top2_dropless", [](MoeOptions& o) {
-    o.router = pb::XMOE_COSINE;
-    o.top_k = 2;
-    o.dropless = true;
-    o.xmoe_dim = 4;
-    o.xmoe_temperature = 0.5f;
-  });
-  add("hash_swiglu", [](MoeOptions& o) {
-    o.router = pb::HASH;
-    o.expert = pb::SWIGLU;
-    o.dropless = true;
-  });
-  add("base_gelu", [](MoeOptions& o) { o.router = pb::BASE; });
-  add("mh_moe_h2_top2_capacity", [](MoeOptions& o) {
-    o.num_heads = 2;
-    o.mh_projections = true;
-    o.top_k = 2;
-    o.capacity_factor = 1.0f;
-  });
-  add("blockdiag_experts_top2", [](MoeOptions& o) {
-    o.expert = pb::BLOCKDIAG;
-    o.monarch_blocks = 2;
-    o.d_expert = 8;
-    o.top_k = 2;
-    o.dropless = true;
-  });
-  add("monarch_experts_capacity", [](MoeOptions& o) {
-    o.expert = pb::MONARCH;
-    o.capacity_factor = 1.0f;
-  });
-  add("mh_moe_h4_swiglu_chunks3", [](MoeOptions& o) {
-    o.num_heads = 4;
-    o.mh_projections = true;
-    o.expert = pb::SWIGLU;
-    o.dropless = true;
-    o.chunks = 3;
-  });
-  return cs;
+  return testing::moe_cases(base_options());
 }
 
 class MoeGradCheck : public ::testing::TestWithParam<testing::MoeCase> {};

@@ -1,6 +1,7 @@
 // The overlap scheduler. (1) Bitwise-identical outputs, input gradients and parameter gradients
 // with overlap off and with n = 2, 3, 4 chunks (uneven slices included) and the auto choice, at
-// np 1, 2, 4 and every ep, in capacity and dropless modes and for MH-MoE. (2) Proof that the
+// np 1, 2, 4 and every ep, for every layer of the shared catalogue (tests/moe_test_util.h: each
+// router and expert kind, capacity and dropless modes, MH-MoE). (2) Proof that the
 // pipeline overlaps, without timing: an instrumented communicator makes the exchange of chunk
 // i+1 wait until the expert compute of chunk i has begun, and the compute of chunk i wait at its
 // end until that exchange has started. A pipeline that serialised them would stall on these gates
@@ -24,27 +25,8 @@ std::vector<testing::MoeCase> cases() {
   b.d_model = 16;
   b.num_experts = 16;  // 4 local experts even at ep = 4, so up to 4 chunks
   b.d_expert = 24;
-  b.top_k = 2;
   b.seed = 21;
-  std::vector<testing::MoeCase> cs;
-  auto add = [&](const char* name, auto tweak) {
-    cs.push_back(testing::make_case(name, b, tweak));
-  };
-  add("capacity", [](MoeOptions& o) { o.capacity_factor = 0.7f; });
-  add("dropless_swiglu", [](MoeOptions& o) {
-    o.dropless = true;
-    o.expert = pb::SWIGLU;
-  });
-  add("mh_moe_h2", [](MoeOptions& o) {
-    o.num_heads = 2;
-    o.mh_projections = true;
-    o.capacity_factor = 1.0f;
-  });
-  add("base", [](MoeOptions& o) {
-    o.router = pb::BASE;
-    o.top_k = 1;
-  });
-  return cs;
+  return testing::moe_cases(b);
 }
 
 struct Snapshot {
@@ -56,10 +38,11 @@ struct Snapshot {
 Snapshot run(TokenMoe& layer, int64_t t0, int64_t t1) {
   const int64_t d = layer.core().options().d_model;
   Tensor x = testing::global_rows(1, t0, t1, d), dy = testing::global_rows(2, t0, t1, d);
+  const std::vector<int32_t> ids = testing::global_token_ids(t0, t1);
   Tensor y = Tensor::empty({t1 - t0, d}, DType::kF32),
          dx = Tensor::empty({t1 - t0, d}, DType::kF32);
   layer.zero_grad();
-  layer.forward(y, x, nullptr, true);
+  layer.forward(y, x, ids.data(), true);
   layer.backward(dx, dy);
   layer.reduce_gradients();
   Snapshot s{y.to_vector<float>(), dx.to_vector<float>(), {}};

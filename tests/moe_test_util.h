@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "experts/moe_layer.h"
+#include "experts/mh_moe_layer.h"
 #include "runtime/core/random.h"
 
 namespace sy {
@@ -34,19 +34,75 @@ struct MoeCase {
   const char* name;
   MoeOptions o;
 };
+
+// The MoE layer configurations every MoE test runs through, one catalogue: each router, each
+// expert kind, MH-MoE with and without projections' chunking, capacity (dropping) and dropless
+// modes, raw and renormalised top-k weights, chunked layers. A test applies them to its own
+// sizes (base: width, experts, expert width, seed, loss coefficients). Cases whose name contains
+// "capacity" drop items at the tests' sizes.
+inline std::vector<MoeCase> moe_cases(const MoeOptions& base) {
+  std::vector<MoeCase> cs;
+  auto add = [&](const char* name, auto tweak) {
+    MoeOptions o = base;
+    tweak(o);
+    cs.push_back({name, o});
+  };
+  add("switch_capacity", [](MoeOptions& o) { o.capacity_factor = 0.8f; });
+  add("gshard_top2_renorm_dropless_swiglu", [](MoeOptions& o) {
+    o.top_k = 2;
+    o.renormalize = true;
+    o.dropless = true;
+    o.expert = pb::SWIGLU;
+  });
+  add("top2_capacity_chunks3", [](MoeOptions& o) {
+    o.top_k = 2;
+    o.capacity_factor = 0.7f;
+    o.chunks = 3;
+  });
+  add("xmoe_top2_dropless", [](MoeOptions& o) {
+    o.router = pb::XMOE_COSINE;
+    o.top_k = 2;
+    o.dropless = true;
+    o.xmoe_dim = 4;
+    o.xmoe_temperature = 0.5f;
+  });
+  add("hash_swiglu", [](MoeOptions& o) {
+    o.router = pb::HASH;
+    o.expert = pb::SWIGLU;
+    o.dropless = true;
+  });
+  add("base", [](MoeOptions& o) { o.router = pb::BASE; });
+  add("blockdiag_experts_top2", [](MoeOptions& o) {
+    o.expert = pb::BLOCKDIAG;
+    o.monarch_blocks = 2;
+    o.top_k = 2;
+    o.dropless = true;
+  });
+  add("monarch_experts_capacity", [](MoeOptions& o) {
+    o.expert = pb::MONARCH;
+    o.capacity_factor = 0.8f;
+  });
+  add("mh_moe_h2_top2_capacity", [](MoeOptions& o) {
+    o.num_heads = 2;
+    o.mh_projections = true;
+    o.top_k = 2;
+    o.capacity_factor = 0.9f;
+  });
+  add("mh_moe_h4_swiglu_chunks2", [](MoeOptions& o) {
+    o.num_heads = 4;
+    o.mh_projections = true;
+    o.expert = pb::SWIGLU;
+    o.dropless = true;
+    o.chunks = 2;
+  });
+  return cs;
+}
 inline void PrintTo(const MoeCase& c, std::ostream* os) {
   *os << c.name;
 }
 inline std::string case_name(const ::testing::TestParamInfo<MoeCase>& i) {
   return i.param.name;
 }
-// A copy of base changed by tweak(MoeOptions&).
-template <typename Tweak>
-MoeCase make_case(const char* name, MoeOptions base, Tweak tweak) {
-  tweak(base);
-  return {name, base};
-}
-
 inline double dot(const Tensor& a, const Tensor& b) {
   auto av = a.to_vector<float>(), bv = b.to_vector<float>();
   double s = 0;
