@@ -27,6 +27,9 @@
 namespace sy {
 namespace testing {
 
+// The exit code of a test binary whose every test skipped.
+constexpr int kAllSkipped = 77;
+
 namespace {
 std::shared_ptr<MpiCommunicator> g_world;
 }
@@ -177,10 +180,16 @@ int main(int argc, char** argv) {
     int failed = (local != 0 || agreement->any_failed()) ? 1 : 0;
     sync.all_reduce(&failed, 1, sy::DType::kI32, sy::CommOp::kMax);
     code = failed;
+    // Every test skipped on every rank (a CUDA binary without a GPU): ctest reports it as
+    // skipped, not passed (SKIP_RETURN_CODE in cmake/SyTest.cmake).
+    const ::testing::UnitTest& unit = *::testing::UnitTest::GetInstance();
+    int ran = unit.test_to_run_count() == 0 || unit.skipped_test_count() < unit.test_to_run_count();
+    sync.all_reduce(&ran, 1, sy::DType::kI32, sy::CommOp::kMax);
+    if (code == 0 && !ran) code = sy::testing::kAllSkipped;
     sy::testing::g_world.reset();
     // A failed test may leave collectives posted that will never complete (the peers it timed out
     // on); MPI_Finalize could wait on them, so a failing job ends with an abort instead.
-    if (code != 0) {
+    if (failed) {
       std::fflush(stdout);
       sy::mpi_abort_job("some tests failed (see above)", 1);
     }
