@@ -15,91 +15,135 @@ namespace {
 using Entry = std::pair<double, int64_t>;  // (cost of moving the item, item index)
 using MinHeap = std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>>;
 
+// Successive shortest paths on the graph of experts (see the header), one augmentation at a time.
+class Assigner {
+ public:
+  Assigner(const float* scores, int64_t n, int num_experts)
+      : scores_(scores),
+        e_count_(num_experts),
+        cap_(n / num_experts),
+        assign_(static_cast<size_t>(n), 0),
+        count_(num_experts, 0),
+        heap_(static_cast<size_t>(num_experts) * num_experts),
+        potential_(num_experts, 0.0),
+        dist_(num_experts),
+        prev_(num_experts),
+        via_(num_experts),
+        done_(num_experts) {}
+
+  std::vector<int32_t> run() {
+    greedy_start();
+    while (over_full()) {
+      const int target = shortest_path();
+      SY_CHECK(target >= 0, "balanced assignment: no augmenting path (internal error)");
+      augment(target);
+    }
+    return assign_;
+  }
+
+ private:
+  double a(int64_t i, int e) const { return static_cast<double>(scores_[i * e_count_ + e]); }
+
+  // Puts item i in expert e; heap[e·E + f] holds the items in e by the cost of moving them to f
+  // (stale entries — items that have left e — are skipped when they surface).
+  void enter(int64_t i, int e) {
+    assign_[i] = e;
+    ++count_[e];
+    for (int f = 0; f < e_count_; ++f)
+      if (f != e) heap_[e * e_count_ + f].push({a(i, e) - a(i, f), i});
+  }
+
+  // Every item to its best expert: optimal without the balance constraint.
+  void greedy_start() {
+    const int64_t n = static_cast<int64_t>(assign_.size());
+    for (int64_t i = 0; i < n; ++i) {
+      int best = 0;
+      for (int e = 1; e < e_count_; ++e)
+        if (a(i, e) > a(i, best)) best = e;
+      enter(i, best);
+    }
+  }
+
+  bool over_full() const {
+    bool over = false;
+    for (int e = 0; e < e_count_; ++e) over |= count_[e] > cap_;
+    return over;
+  }
+
+  // The cheapest item that can move from e to f, dropping stale heap tops.
+  const Entry* top(int e, int f) {
+    MinHeap& h = heap_[e * e_count_ + f];
+    while (!h.empty() && assign_[h.top().second] != e) h.pop();
+    return h.empty() ? nullptr : &h.top();
+  }
+
+  // Dijkstra from every over-full expert at once (dense: E is small), with Johnson potentials;
+  // returns the nearest under-full expert (−1 if none is reachable).
+  int shortest_path() {
+    const double inf = std::numeric_limits<double>::infinity();
+    for (int e = 0; e < e_count_; ++e) {
+      dist_[e] = count_[e] > cap_ ? 0.0 : inf;
+      prev_[e] = -1;
+      done_[e] = 0;
+    }
+    for (int round = 0; round < e_count_; ++round) {
+      int u = -1;
+      for (int e = 0; e < e_count_; ++e)
+        if (!done_[e] && dist_[e] < inf && (u < 0 || dist_[e] < dist_[u])) u = e;
+      if (u < 0) return -1;
+      done_[u] = 1;
+      if (count_[u] < cap_) return u;
+      relax(u);
+    }
+    return -1;
+  }
+
+  void relax(int u) {
+    for (int f = 0; f < e_count_; ++f) {
+      if (f == u || done_[f]) continue;
+      const Entry* t = top(u, f);
+      if (!t) continue;
+      double d = dist_[u] + t->first + potential_[u] - potential_[f];
+      if (d < dist_[f]) {
+        dist_[f] = d;
+        prev_[f] = u;
+        via_[f] = t->second;
+      }
+    }
+  }
+
+  // Moves the recorded items along the path, then updates the potentials (Johnson).
+  void augment(int target) {
+    for (int f = target; prev_[f] >= 0; f = prev_[f]) {
+      --count_[prev_[f]];
+      enter(via_[f], f);
+    }
+    const double reach = dist_[target];
+    for (int e = 0; e < e_count_; ++e) potential_[e] += std::min(dist_[e], reach);
+  }
+
+  const float* scores_;
+  int e_count_;
+  int64_t cap_;
+  std::vector<int32_t> assign_;
+  std::vector<int64_t> count_;
+  std::vector<MinHeap> heap_;
+  std::vector<double> potential_, dist_;
+  std::vector<int> prev_;
+  std::vector<int64_t> via_;
+  std::vector<char> done_;
+};
+
 }  // namespace
 
 std::vector<int32_t> balanced_assignment(const float* scores, int64_t n, int num_experts) {
-  const int e_count = num_experts;
-  SY_CHECK(e_count >= 1, "balanced assignment needs at least one expert");
-  SY_CHECK(n % e_count == 0, "BASE routing gives every expert exactly S/E items, but S = "
-                                 << n << " items are not divisible by E = " << e_count
-                                 << " experts: make the tokens per step (over all ranks) a "
-                                    "multiple of the number of experts");
-  std::vector<int32_t> assign(static_cast<size_t>(n), 0);
-  if (n == 0 || e_count == 1) return assign;
-  const int64_t cap = n / e_count;
-  auto a = [&](int64_t i, int e) { return static_cast<double>(scores[i * e_count + e]); };
-
-  // Greedy start and the move heaps: heap[e·E + f] holds the items in e by the cost of moving
-  // them to f (stale entries — items that have left e — are skipped when they surface).
-  std::vector<int64_t> count(e_count, 0);
-  std::vector<MinHeap> heap(static_cast<size_t>(e_count) * e_count);
-  auto enter = [&](int64_t i, int e) {
-    assign[i] = e;
-    ++count[e];
-    for (int f = 0; f < e_count; ++f)
-      if (f != e) heap[e * e_count + f].push({a(i, e) - a(i, f), i});
-  };
-  for (int64_t i = 0; i < n; ++i) {
-    int best = 0;
-    for (int e = 1; e < e_count; ++e)
-      if (a(i, e) > a(i, best)) best = e;
-    enter(i, best);
-  }
-  // The cheapest item that can move from e to f, dropping stale heap tops.
-  auto top = [&](int e, int f) -> const Entry* {
-    MinHeap& h = heap[e * e_count + f];
-    while (!h.empty() && assign[h.top().second] != e) h.pop();
-    return h.empty() ? nullptr : &h.top();
-  };
-
-  const double inf = std::numeric_limits<double>::infinity();
-  std::vector<double> potential(e_count, 0.0), dist(e_count);
-  std::vector<int> prev(e_count);
-  std::vector<int64_t> via(e_count);
-  std::vector<char> done(e_count);
-  for (;;) {
-    bool over = false;
-    for (int e = 0; e < e_count; ++e) over |= count[e] > cap;
-    if (!over) break;
-    // Dijkstra from every over-full expert at once (dense: E is small).
-    for (int e = 0; e < e_count; ++e) {
-      dist[e] = count[e] > cap ? 0.0 : inf;
-      prev[e] = -1;
-      done[e] = 0;
-    }
-    int target = -1;
-    for (int round = 0; round < e_count; ++round) {
-      int u = -1;
-      for (int e = 0; e < e_count; ++e)
-        if (!done[e] && dist[e] < inf && (u < 0 || dist[e] < dist[u])) u = e;
-      if (u < 0) break;
-      done[u] = 1;
-      if (count[u] < cap) {
-        target = u;  // the nearest under-full expert
-        break;
-      }
-      for (int f = 0; f < e_count; ++f) {
-        if (f == u || done[f]) continue;
-        const Entry* t = top(u, f);
-        if (!t) continue;
-        double d = dist[u] + t->first + potential[u] - potential[f];
-        if (d < dist[f]) {
-          dist[f] = d;
-          prev[f] = u;
-          via[f] = t->second;
-        }
-      }
-    }
-    SY_CHECK(target >= 0, "balanced assignment: no augmenting path (internal error)");
-    // Move the recorded items along the path, then update the potentials (Johnson).
-    for (int f = target; prev[f] >= 0; f = prev[f]) {
-      --count[prev[f]];
-      enter(via[f], f);
-    }
-    const double reach = dist[target];
-    for (int e = 0; e < e_count; ++e) potential[e] += std::min(dist[e], reach);
-  }
-  return assign;
+  SY_CHECK(num_experts >= 1, "balanced assignment needs at least one expert");
+  SY_CHECK(n % num_experts == 0, "BASE routing gives every expert exactly S/E items, but S = "
+                                     << n << " items are not divisible by E = " << num_experts
+                                     << " experts: make the tokens per step (over all ranks) a "
+                                        "multiple of the number of experts");
+  if (n == 0 || num_experts == 1) return std::vector<int32_t>(static_cast<size_t>(n), 0);
+  return Assigner(scores, n, num_experts).run();
 }
 
 }  // namespace sy

@@ -110,21 +110,17 @@ GemmRates time_expert_gemms(const std::vector<int64_t>& offsets, int64_t width, 
   return r;
 }
 
-void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tensor& x,
-                   const Tensor& dy, const std::vector<int32_t>& ids, const std::string& list,
-                   int iters, int warmup, int rounds, Communicator& world,
-                   pb::MoeLayerBenchRecord* record) {
-  SY_CHECK(rounds >= 1, "--rounds must be ≥ 1");
-  const Device device = x.device();
-  // Overlap off: its exchange and expert times are the comm and compute the pipeline hides.
+namespace {
+
+// "off" (the serial baseline: its exchange and expert times are the comm and compute the pipeline
+// hides, device synchronised at each step) and one setting per item of `list`.
+std::vector<std::pair<std::string, MoeOptions>> overlap_settings(const MoeOptions& o,
+                                                                 const std::string& list) {
   MoeOptions off = o;
   off.chunks = 1;
   off.overlap = off.overlap_auto = false;
   off.sync_step_timers = true;
-  std::vector<std::string> items;
-  std::vector<std::unique_ptr<TokenMoe>> layers;
-  layers.push_back(make_token_moe(off, groups, device));
-  items.push_back("off");
+  std::vector<std::pair<std::string, MoeOptions>> out = {{"off", off}};
   size_t at = 0;
   while (at <= list.size()) {
     size_t comma = list.find(',', at);
@@ -137,9 +133,49 @@ void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tenso
     SY_CHECK(v.chunks >= 1, "--overlap: '" << item << "' is not a chunk count ≥ 1 or auto");
     v.overlap = v.overlap_auto || v.chunks > 1;
     v.sync_step_timers = false;
-    layers.push_back(make_token_moe(v, groups, device));
-    items.push_back(item);
+    out.emplace_back(item, v);
   }
+  return out;
+}
+
+void report_overlap(const pb::MoeLayerBenchRecord& r, int rounds) {
+  char line[256];
+  std::snprintf(
+      line, sizeof line,
+      "# overlap: off = %.2f ms per forward+backward, of which comm %.2f ms and expert "
+      "compute %.2f ms (serial); best of %d rounds, off's slowest round %.2f ms (+%.0f%%: "
+      "the noise)",
+      r.overlap_off_ms(), r.overlap_comm_ms(), r.overlap_compute_ms(), rounds,
+      r.overlap_off_ms() * (1 + r.overlap_noise()), 100 * r.overlap_noise());
+  SY_LOG0(line);
+  SY_LOG0("# efficiency = (off − layer) / min(comm, compute): 1 = the shorter one fully hidden");
+  SY_LOG0("#   n   chunks   layer(ms)   vs off   efficiency");
+  double best_fixed = 1e300, auto_ms = 0;
+  for (const auto& row : r.overlap()) {
+    std::snprintf(line, sizeof line, "  %4s   %6d   %9.2f   %6.3f   %10.3f", row.setting().c_str(),
+                  row.chunks(), row.layer_ms(), row.layer_ms() / r.overlap_off_ms(),
+                  row.efficiency());
+    SY_LOG0(line);
+    if (row.setting() == "auto")
+      auto_ms = row.layer_ms();
+    else
+      best_fixed = std::min(best_fixed, row.layer_ms());
+  }
+  if (auto_ms > 0 && best_fixed < 1e300)
+    SY_LOG0("# auto vs best fixed n: " << auto_ms / best_fixed << " (target ≤ 1.10)");
+}
+
+}  // namespace
+
+void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tensor& x,
+                   const Tensor& dy, const std::vector<int32_t>& ids, const std::string& list,
+                   int iters, int warmup, int rounds, Communicator& world,
+                   pb::MoeLayerBenchRecord* record) {
+  SY_CHECK(rounds >= 1, "--rounds must be ≥ 1");
+  const auto settings = overlap_settings(o, list);
+  std::vector<std::unique_ptr<TokenMoe>> layers;
+  for (const auto& s : settings) layers.push_back(make_token_moe(s.second, groups, x.device()));
+  // Interleaved rounds, the best of each setting kept; off's slowest round is the noise.
   std::vector<Timing> best(layers.size());
   double off_worst = 0;
   for (int r = 0; r < rounds; ++r) {
@@ -149,46 +185,20 @@ void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tenso
       if (i == 0) off_worst = std::max(off_worst, t.layer_s);
     }
   }
-  const Timing& base = best[0];
-  const double hide = std::max(1e-12, std::min(base.comm_s(), base.compute_s()));
-  char line[256];
-  std::snprintf(
-      line, sizeof line,
-      "# overlap: off = %.2f ms per forward+backward, of which comm %.2f ms and expert "
-      "compute %.2f ms (serial); best of %d rounds, off's slowest round %.2f ms (+%.0f%%: "
-      "the noise)",
-      base.layer_s * 1e3, base.comm_s() * 1e3, base.compute_s() * 1e3, rounds, off_worst * 1e3,
-      100 * (off_worst / base.layer_s - 1));
-  SY_LOG0(line);
-  if (record) {
-    record->set_overlap_off_ms(base.layer_s * 1e3);
-    record->set_overlap_comm_ms(base.comm_s() * 1e3);
-    record->set_overlap_compute_ms(base.compute_s() * 1e3);
-    record->set_overlap_noise(off_worst / base.layer_s - 1);
-  }
-  SY_LOG0("# efficiency = (off − layer) / min(comm, compute): 1 = the shorter one fully hidden");
-  SY_LOG0("#   n   chunks   layer(ms)   vs off   efficiency");
-  double best_fixed = 1e300, auto_s = 0;
+  const Timing& off = best[0];
+  const double hide = std::max(1e-12, std::min(off.comm_s(), off.compute_s()));
+  record->set_overlap_off_ms(off.layer_s * 1e3);
+  record->set_overlap_comm_ms(off.comm_s() * 1e3);
+  record->set_overlap_compute_ms(off.compute_s() * 1e3);
+  record->set_overlap_noise(off_worst / off.layer_s - 1);
   for (size_t i = 1; i < layers.size(); ++i) {
-    const Timing& t = best[i];
-    std::snprintf(line, sizeof line, "  %4s   %6d   %9.2f   %6.3f   %10.3f", items[i].c_str(),
-                  t.chunks, t.layer_s * 1e3, t.layer_s / base.layer_s,
-                  (base.layer_s - t.layer_s) / hide);
-    SY_LOG0(line);
-    if (record) {
-      auto* row = record->add_overlap();
-      row->set_setting(items[i]);
-      row->set_chunks(t.chunks);
-      row->set_layer_ms(t.layer_s * 1e3);
-      row->set_efficiency((base.layer_s - t.layer_s) / hide);
-    }
-    if (items[i] == "auto")
-      auto_s = t.layer_s;
-    else
-      best_fixed = std::min(best_fixed, t.layer_s);
+    auto* row = record->add_overlap();
+    row->set_setting(settings[i].first);
+    row->set_chunks(best[i].chunks);
+    row->set_layer_ms(best[i].layer_s * 1e3);
+    row->set_efficiency((off.layer_s - best[i].layer_s) / hide);
   }
-  if (auto_s > 0 && best_fixed < 1e300)
-    SY_LOG0("# auto vs best fixed n: " << auto_s / best_fixed << " (target ≤ 1.10)");
+  report_overlap(*record, rounds);
 }
 
 }  // namespace sy

@@ -40,7 +40,7 @@ GemmRates time_expert_gemms(const std::vector<int64_t>& offsets, int64_t width, 
 // synchronised at each step on a GPU). Every setting is timed in `rounds` interleaved rounds and
 // keeps its best, so that a slow spell of a shared machine does not land on one setting only;
 // the spread of the overlap-off rounds is printed as the noise to read the figures against.
-// Fills the overlap fields of `record` when not null.
+// Fills the overlap fields of `record`, then prints them.
 void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tensor& x,
                    const Tensor& dy, const std::vector<int32_t>& ids, const std::string& list,
                    int iters, int warmup, int rounds, Communicator& world,

@@ -138,97 +138,117 @@ void agree(Communicator& world, const char* what, Fn fn) {
   SY_THROW(what << " failed on rank(s) " << ranks << "; rank " << first << ": " << message);
 }
 
+// The optimizer's moments of parameter i (first or second).
+Tensor moments(AdamW* optimizer, size_t i, bool second) {
+  return second ? optimizer->second_moments()[i] : optimizer->first_moments()[i];
+}
+
+// Dense parameters (the same on every rank) and their moments, into dense.bin.
+pb::CheckpointFile write_dense_file(const std::vector<Param*>& params, AdamW* optimizer,
+                                    const std::string& tmp) {
+  FileBuilder f;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i]->is_expert) continue;
+    f.add(params[i]->name, params[i]->value);
+    if (optimizer) {
+      f.add(params[i]->name + "#adam_m", moments(optimizer, i, false));
+      f.add(params[i]->name + "#adam_v", moments(optimizer, i, true));
+    }
+  }
+  return f.finish(tmp, "dense.bin");
+}
+
+// This rank's experts, one file per layer and global expert (keyed by global id, so the
+// checkpoint loads with any ep), recorded in `manifest`.
+void write_expert_files(const std::vector<Param*>& params, AdamW* optimizer,
+                        const ProcessGroups& groups, const std::string& tmp,
+                        pb::CheckpointManifest* manifest) {
+  std::map<std::pair<std::string, int>, FileBuilder> files;
+  for (size_t i = 0; i < params.size(); ++i) {
+    Param* p = params[i];
+    if (!p->is_expert) continue;
+    const int64_t local = p->value.dim(0);
+    const int first = groups.expert_range(static_cast<int>(local) * groups.ep).first;
+    for (int64_t le = 0; le < local; ++le) {
+      FileBuilder& f = files[{layer_of(p->name), first + static_cast<int>(le)}];
+      f.add(p->name, p->value.slice_rows(le, le + 1));
+      if (optimizer) {
+        f.add(p->name + "#adam_m", moments(optimizer, i, false).slice_rows(le, le + 1));
+        f.add(p->name + "#adam_v", moments(optimizer, i, true).slice_rows(le, le + 1));
+      }
+    }
+  }
+  for (auto& [key, f] : files) {
+    pb::ExpertFile* e = manifest->add_experts();
+    e->set_expert(key.second);
+    *e->mutable_file() = f.finish(tmp, key.first + ".expert" + std::to_string(key.second) + ".bin");
+  }
+}
+
+// Every rank's part of the manifest, gathered and merged (each rank gets all of it).
+pb::CheckpointManifest gather_manifest(Communicator& world, const pb::CheckpointManifest& mine) {
+  const std::string blob = mine.SerializeAsString();
+  std::vector<size_t> sizes;
+  std::vector<char> all = all_gather_v(world, blob.data(), blob.size(), &sizes);
+  pb::CheckpointManifest manifest;
+  for (int p = 0, at = 0; p < world.size(); at += static_cast<int>(sizes[p++])) {
+    pb::CheckpointManifest part;
+    SY_CHECK(part.ParseFromArray(all.data() + at, static_cast<int>(sizes[p])),
+             "checkpoint: a rank's record did not parse");
+    manifest.MergeFrom(part);
+  }
+  return manifest;
+}
+
+// Writes the manifest into the temporary folder, renames the folder to its final name and points
+// `latest` at it, syncing each step.
+void publish(const pb::CheckpointManifest& manifest, const std::string& dir,
+             const std::string& name) {
+  const std::string final_dir = dir + "/" + name, tmp = final_dir + ".tmp";
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(manifest, &text);
+  write_synced(tmp + "/manifest.pbtxt", text);
+  sync_dir(tmp);
+  fs::remove_all(final_dir);
+  fs::rename(tmp, final_dir);
+  sync_dir(dir);
+  write_synced(dir + "/latest.tmp", name + "\n");
+  fs::rename(dir + "/latest.tmp", dir + "/latest");
+  sync_dir(dir);
+}
+
 }  // namespace
 
 std::string save_checkpoint(const std::string& dir, int64_t step, const pb::RunConfig& config,
                             LanguageModel& model, AdamW* optimizer, const ProcessGroups& groups) {
   Communicator& world = *groups.world_host;
   const std::string name = "step_" + std::to_string(step);
-  const std::string final_dir = dir + "/" + name, tmp = final_dir + ".tmp";
+  const std::string tmp = dir + "/" + name + ".tmp";
   agree(world, "creating the checkpoint folder", [&] {
     if (world.rank() == 0) {
       fs::remove_all(tmp);
       fs::create_directories(tmp);
     }
   });
-  std::vector<Param*> params = model.params();
-  auto moments = [&](size_t i, bool second) -> Tensor {
-    return second ? optimizer->second_moments()[i] : optimizer->first_moments()[i];
-  };
+  const std::vector<Param*> params = model.params();
   pb::CheckpointManifest mine;
   agree(world, "writing the checkpoint files", [&] {
-    // Dense parameters: the same on every rank; rank 0 writes them.
-    if (world.rank() == 0) {
-      FileBuilder f;
-      for (size_t i = 0; i < params.size(); ++i) {
-        if (params[i]->is_expert) continue;
-        f.add(params[i]->name, params[i]->value);
-        if (optimizer) {
-          f.add(params[i]->name + "#adam_m", moments(i, false));
-          f.add(params[i]->name + "#adam_v", moments(i, true));
-        }
-      }
-      *mine.mutable_dense() = f.finish(tmp, "dense.bin");
-    }
-    // Experts: the first replica (edp index 0, i.e. ep group 0) writes one file per global expert.
-    if (groups.ep_index() == 0) {
-      std::map<std::pair<std::string, int>, FileBuilder> files;
-      for (size_t i = 0; i < params.size(); ++i) {
-        Param* p = params[i];
-        if (!p->is_expert) continue;
-        const int64_t local = p->value.dim(0);
-        const int first = groups.expert_range(static_cast<int>(local) * groups.ep).first;
-        for (int64_t le = 0; le < local; ++le) {
-          FileBuilder& f = files[{layer_of(p->name), first + static_cast<int>(le)}];
-          f.add(p->name, p->value.slice_rows(le, le + 1));
-          if (optimizer) {
-            f.add(p->name + "#adam_m", moments(i, false).slice_rows(le, le + 1));
-            f.add(p->name + "#adam_v", moments(i, true).slice_rows(le, le + 1));
-          }
-        }
-      }
-      for (auto& [key, f] : files) {
-        pb::ExpertFile* e = mine.add_experts();
-        e->set_expert(key.second);
-        *e->mutable_file() =
-            f.finish(tmp, key.first + ".expert" + std::to_string(key.second) + ".bin");
-      }
-    }
+    if (world.rank() == 0) *mine.mutable_dense() = write_dense_file(params, optimizer, tmp);
+    // Experts: the first replica (edp index 0, i.e. ep group 0) writes them.
+    if (groups.ep_index() == 0) write_expert_files(params, optimizer, groups, tmp, &mine);
   });
-  // Everyone's records to every rank (small); rank 0 writes the manifest.
-  std::string blob = mine.SerializeAsString();
-  const int n = world.size();
-  std::vector<size_t> sizes;
-  std::vector<char> all = all_gather_v(world, blob.data(), blob.size(), &sizes);
+  pb::CheckpointManifest manifest = gather_manifest(world, mine);
   agree(world, "writing the checkpoint manifest", [&] {
     if (world.rank() != 0) return;
-    {
-      pb::CheckpointManifest manifest;
-      for (int p = 0, at = 0; p < n; at += static_cast<int>(sizes[p++])) {
-        pb::CheckpointManifest part;
-        SY_CHECK(part.ParseFromArray(all.data() + at, static_cast<int>(sizes[p])),
-                 "checkpoint: a rank's record did not parse");
-        manifest.MergeFrom(part);
-      }
-      manifest.set_version(1);
-      manifest.set_step(step);
-      manifest.set_optimizer_steps(optimizer ? optimizer->steps_taken() : 0);
-      manifest.set_world_size(n);
-      manifest.set_ep(groups.ep);
-      *manifest.mutable_config() = config;
-      std::string text;
-      google::protobuf::TextFormat::PrintToString(manifest, &text);
-      write_synced(tmp + "/manifest.pbtxt", text);
-      sync_dir(tmp);
-      fs::remove_all(final_dir);
-      fs::rename(tmp, final_dir);
-      sync_dir(dir);
-      write_synced(dir + "/latest.tmp", name + "\n");
-      fs::rename(dir + "/latest.tmp", dir + "/latest");
-      sync_dir(dir);
-    }
+    manifest.set_version(1);
+    manifest.set_step(step);
+    manifest.set_optimizer_steps(optimizer ? optimizer->steps_taken() : 0);
+    manifest.set_world_size(world.size());
+    manifest.set_ep(groups.ep);
+    *manifest.mutable_config() = config;
+    publish(manifest, dir, name);
   });
-  return final_dir;
+  return dir + "/" + name;
 }
 
 namespace {
