@@ -74,19 +74,25 @@ void NcclCommunicator::after_default_stream() {
   SY_CUDA_CHECK(cudaStreamWaitEvent(to_cuda(stream_), to_cuda(default_done_), 0));
 }
 
+bool NcclCommunicator::in_progress(const char* op) {
+  ncclResult_t state = ncclSuccess;
+  SY_NCCL_CHECK(ncclCommGetAsyncError(comm_, &state));
+  if (state != ncclSuccess && state != ncclInProgress)
+    SY_THROW(op << " on group '" << name() << "' failed: " << ncclGetErrorString(state));
+  return state == ncclInProgress;
+}
+
+void NcclCommunicator::abort_if_expired(const char* op, const Deadline& deadline) {
+  if (!deadline.expired()) return;
+  ncclCommAbort(comm_);
+  comm_ = nullptr;
+  throw TimeoutError(__FILE__, __LINE__, timeout_message(op, "NCCL communicator aborted"));
+}
+
 void NcclCommunicator::wait_comm_ready(const char* op, const Deadline& deadline) {
   PollBackoff backoff;
-  for (;;) {
-    ncclResult_t state = ncclSuccess;
-    SY_NCCL_CHECK(ncclCommGetAsyncError(comm_, &state));
-    if (state == ncclSuccess) return;
-    if (state != ncclInProgress)
-      SY_THROW(op << " on group '" << name() << "' failed: " << ncclGetErrorString(state));
-    if (deadline.expired()) {
-      ncclCommAbort(comm_);
-      comm_ = nullptr;
-      throw TimeoutError(__FILE__, __LINE__, timeout_message(op, "NCCL communicator aborted"));
-    }
+  while (in_progress(op)) {
+    abort_if_expired(op, deadline);
     backoff.pause();
   }
 }
@@ -101,15 +107,8 @@ void NcclCommunicator::wait_stream(Stream stream, const char* op) {
     cudaError_t rc = cudaStreamQuery(to_cuda(stream));
     if (rc == cudaSuccess) return;
     if (rc != cudaErrorNotReady) SY_CUDA_CHECK(rc);
-    ncclResult_t state = ncclSuccess;
-    SY_NCCL_CHECK(ncclCommGetAsyncError(comm_, &state));
-    if (state != ncclSuccess && state != ncclInProgress)
-      SY_THROW(op << " on group '" << name() << "' failed: " << ncclGetErrorString(state));
-    if (deadline.expired()) {
-      ncclCommAbort(comm_);
-      comm_ = nullptr;
-      throw TimeoutError(__FILE__, __LINE__, timeout_message(op, "NCCL communicator aborted"));
-    }
+    in_progress(op);  // throws on an asynchronous NCCL error
+    abort_if_expired(op, deadline);
     backoff.pause();
   }
 }

@@ -54,6 +54,11 @@ class NcclCommunicator final : public Communicator {
   // Waits until the communicator's last call has been accepted (non-blocking mode may return
   // ncclInProgress) — deadline-bounded.
   void wait_comm_ready(const char* op, const Deadline& deadline);
+  // NCCL's asynchronous state: throws on an error; true while the last call is in progress.
+  bool in_progress(const char* op);
+  // Past the deadline: aborts the communicator (no rank hangs on a stuck peer) and throws
+  // TimeoutError.
+  void abort_if_expired(const char* op, const Deadline& deadline);
   // Makes stream() wait for the work queued so far on the default stream (no host wait).
   void after_default_stream();
   // Enqueues the grouped sends and receives of an all-to-all-v on s.

@@ -26,7 +26,7 @@ static void check_shape(const Shape& shape) {
   for (int64_t d : shape) SY_CHECK(d >= 0, "negative dimension in shape " << shape_str(shape));
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+Tensor Tensor::on(void* data, bool owned, const Shape& shape, DType dtype, Device device) {
   check_shape(shape);
   Tensor t;
   t.shape_ = shape;
@@ -35,9 +35,13 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   t.storage_ = std::make_shared<Storage>();
   t.storage_->bytes = t.nbytes();
   t.storage_->device = device;
-  t.storage_->ptr = backend(device).allocate(t.storage_->bytes);
-  t.storage_->owned = true;
+  t.storage_->ptr = owned ? backend(device).allocate(t.storage_->bytes) : data;
+  t.storage_->owned = owned;
   return t;
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  return on(nullptr, true, shape, dtype, device);
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device, Stream stream) {
@@ -51,17 +55,7 @@ Tensor Tensor::full(const Shape& shape, DType dtype, double value, Device device
 }
 
 Tensor Tensor::wrap(void* data, const Shape& shape, DType dtype, Device device) {
-  check_shape(shape);
-  Tensor t;
-  t.shape_ = shape;
-  t.dtype_ = dtype;
-  t.device_ = device;
-  t.storage_ = std::make_shared<Storage>();
-  t.storage_->ptr = data;
-  t.storage_->bytes = t.nbytes();
-  t.storage_->device = device;
-  t.storage_->owned = false;
-  return t;
+  return on(data, false, shape, dtype, device);
 }
 
 int64_t Tensor::dim(int i) const {

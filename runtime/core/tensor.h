@@ -71,6 +71,9 @@ class Tensor {
   std::vector<T> to_vector() const;
 
  private:
+  // A tensor on new memory of `device` (owned) or on the caller's `data`.
+  static Tensor on(void* data, bool owned, const Shape& shape, DType dtype, Device device);
+
   struct Storage {
     void* ptr = nullptr;
     size_t bytes = 0;

@@ -36,23 +36,17 @@ __global__ void permute_kernel(T* out, const T* in, kernels::PermuteIndex index,
 // Copies whole rows as words of type W (the widest that divides the row size).
 template <typename W>
 __global__ void gather_kernel(W* out, const W* in, const int32_t* idx, int64_t n, int64_t words) {
-  int64_t total = n * words;
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
-       t += int64_t(gridDim.x) * blockDim.x) {
-    int64_t i = t / words, w = t % words;
-    int32_t src = idx[i];
-    out[t] = src < 0 ? W{} : in[src * words + w];
+  SY_GRID_STRIDE(t, n * words) {
+    const int32_t src = idx[t / words];
+    out[t] = src < 0 ? W{} : in[src * words + t % words];
   }
 }
 
 template <typename W>
 __global__ void scatter_kernel(W* out, const W* in, const int32_t* idx, int64_t n, int64_t words) {
-  int64_t total = n * words;
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
-       t += int64_t(gridDim.x) * blockDim.x) {
-    int64_t i = t / words, w = t % words;
-    int32_t dst = idx[i];
-    if (dst >= 0) out[dst * words + w] = in[t];
+  SY_GRID_STRIDE(t, n * words) {
+    const int32_t dst = idx[t / words];
+    if (dst >= 0) out[dst * words + t % words] = in[t];
   }
 }
 
