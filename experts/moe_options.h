@@ -33,8 +33,9 @@ struct MoeOptions {
   int chunks = 1;
   bool overlap = false;
   bool overlap_auto = false;
-  // GPU: wait for the device at the start and end of every timed step, so that MoeStats holds each
-  // step's own time (the benchmark's serial baseline). Off in training: it defeats the overlap.
+  // GPU: wait for the device at the start and end of every timed step, so that the stats record
+  // holds each step's own time (the benchmark's serial baseline). Off in training: it defeats the
+  // overlap.
   bool sync_step_timers = false;
   uint64_t seed = 1234;
   std::string name = "moe";  // parameter-name prefix; also the random streams' names

@@ -1,4 +1,5 @@
-// CUDA implementations. Same signatures as ops.h; arguments are already checked by ops.cc.
+// CUDA implementations. Same signatures as ops.h; arguments are already checked by the family's
+// front end (runtime/ops/<family>.cc).
 #pragma once
 
 #include "runtime/ops/ops.h"
