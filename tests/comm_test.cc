@@ -2,9 +2,11 @@
 // provenance (source rank, destination, index), with uneven and zero counts.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <numeric>
 
 #include "comm/process_groups.h"
+#include "comm/tensor_exchange.h"
 #include "runtime/core/error.h"
 #include "tests/test_world.h"
 
@@ -136,6 +138,57 @@ TEST(Comm, AllGatherAndBroadcast) {
   w->barrier();
 }
 
+// Forwards to the MPI communicator everything but all_gather_v, so the base class's form (an
+// all-to-all-v, what the NCCL backend uses) is tested on the CPU.
+class DefaultGatherComm final : public Communicator {
+ public:
+  explicit DefaultGatherComm(std::shared_ptr<Communicator> inner)
+      : Communicator("default-gather", inner->timeout_s()), inner_(std::move(inner)) {}
+  int rank() const override { return inner_->rank(); }
+  int size() const override { return inner_->size(); }
+  const char* backend_name() const override { return "forwarding"; }
+  void all_to_all_v(const void* s, void* r, const AllToAllLayout& l) override {
+    inner_->all_to_all_v(s, r, l);
+  }
+  void all_to_all(const void* s, void* r, size_t b) override { inner_->all_to_all(s, r, b); }
+  void all_reduce(void* b, size_t c, DType t, CommOp op) override {
+    inner_->all_reduce(b, c, t, op);
+  }
+  void all_gather(const void* s, void* r, size_t b) override { inner_->all_gather(s, r, b); }
+  void broadcast(void* b, size_t n, int root) override { inner_->broadcast(b, n, root); }
+  void barrier() override { inner_->barrier(); }
+  std::unique_ptr<Communicator> split(int c, int k, const std::string& n) override {
+    return inner_->split(c, k, n);
+  }
+
+ private:
+  std::shared_ptr<Communicator> inner_;
+};
+
+TEST(Comm, AllGatherVOfUnevenAndEmptyBlocks) {
+  auto w = testing::world();
+  const int n = w->size(), me = w->rank();
+  DefaultGatherComm fallback(w);
+  for (Communicator* c :
+       {static_cast<Communicator*>(w.get()), static_cast<Communicator*>(&fallback)}) {
+    SCOPED_TRACE(c->backend_name());
+    // Rank p sends p values p·100 + i: rank 0 sends nothing.
+    std::vector<int32_t> mine(me);
+    for (int i = 0; i < me; ++i) mine[i] = me * 100 + i;
+    std::vector<size_t> counts;
+    std::vector<char> all = all_gather_v(*c, mine.data(), mine.size() * sizeof(int32_t), &counts);
+    ASSERT_EQ(counts.size(), static_cast<size_t>(n));
+    std::vector<int32_t> got(all.size() / sizeof(int32_t));
+    std::memcpy(got.data(), all.data(), all.size());
+    size_t at = 0;
+    for (int p = 0; p < n; ++p) {
+      EXPECT_EQ(counts[p], p * sizeof(int32_t));
+      for (int i = 0; i < p; ++i) EXPECT_EQ(got.at(at++), p * 100 + i) << "from rank " << p;
+    }
+    EXPECT_EQ(at, got.size());
+  }
+}
+
 TEST(Comm, SplitIntoEvenAndOddRanks) {
   auto w = testing::world();
   int me = w->rank(), n = w->size();
@@ -173,6 +226,20 @@ TEST(ProcessGroups, LayoutFollowsTheDocumentedRule) {
     for (int j = 0; j < n / ep; ++j) EXPECT_EQ(edp_members[j], me % ep + j * ep);
     check_all_to_all_v(*g.ep_group, ep);
     check_all_to_all_v(*g.edp_group, ep + 1);
+  }
+}
+
+TEST(ProcessGroups, ExpertRangeShardsTheExpertsOverTheEpGroup) {
+  auto w = testing::world();
+  const int n = w->size(), me = w->rank();
+  ProcessGroups g = make_process_groups(w, n);
+  for (int per : {1, 3}) {
+    ExpertRange r = g.expert_range(per * n);
+    EXPECT_EQ(r.count, per);
+    EXPECT_EQ(r.first, me * per);
+  }
+  if (n > 1) {
+    EXPECT_THROW(g.expert_range(n + 1), Error);
   }
 }
 

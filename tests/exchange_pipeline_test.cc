@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -87,6 +88,36 @@ TEST(ExchangePipeline, AFailedJobIsReportedByWaitAndTheJobsAfterItAreSkipped) {
     EXPECT_FALSE(later_ran);
     EXPECT_THROW(p.confirm(), std::runtime_error);
   }
+}
+
+// The caller's time on a job is counted once, in the counter given at post(): the whole job when
+// it runs inline, the wait for it with overlap; busy_seconds() is how long the jobs ran.
+TEST(ExchangePipeline, ExposedTimeIsCountedInThePostedCounter) {
+  auto world = testing::world();
+  auto nap = [](Stream) { std::this_thread::sleep_for(std::chrono::milliseconds(20)); };
+  {
+    ExchangePipeline inline_pipe(*world, Device::cpu(), false);
+    double exposed = 0;
+    auto h = inline_pipe.post(nap, inline_pipe.mark(), &exposed);
+    EXPECT_GE(exposed, 0.019);
+    const double after_post = exposed;
+    inline_pipe.wait(h);
+    inline_pipe.join();
+    EXPECT_EQ(exposed, after_post) << "an inline job's wait is not counted twice";
+    EXPECT_GE(inline_pipe.busy_seconds(), 0.019);
+  }
+  ExchangePipeline pipe(*world, Device::cpu(), true);
+  double dispatch = 0, back = 0;
+  auto h = pipe.post(nap, pipe.mark(), &dispatch);
+  pipe.post(nap, pipe.mark(), &back);
+  pipe.wait(h);  // the first job's wait counts for the first counter
+  EXPECT_GT(dispatch, 0.0);
+  EXPECT_EQ(back, 0.0);
+  pipe.join();  // the rest of the round counts for the last job posted
+  EXPECT_GT(back, 0.0);
+  EXPECT_GE(dispatch + back, 0.03) << "the main thread waited for both 20 ms jobs";
+  EXPECT_GE(pipe.busy_seconds(), 0.039);
+  pipe.confirm();
 }
 
 }  // namespace

@@ -87,6 +87,36 @@ TEST(Model, GradientsOfEveryFamilyMatchFiniteDifferences) {
   }
 }
 
+// The napkin math against the parameters: a token's forward pass multiplies by every weight
+// matrix it meets once (2 FLOPs per weight), by its router and k experts per item (h items per
+// token in MH-MoE; a Monarch or block-diagonal factor also costs one multiply-add per entry), and
+// attention adds 2·T·d multiply-adds per layer (scores and weighted sum, no causal halving).
+TEST(Model, ForwardFlopsAreTwoPerWeightMetPlusAttention) {
+  auto world = testing::world();
+  auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
+  ProcessGroups g = make_process_groups(self, 1);
+  for (int f : {0, 1, 2, 8}) {  // Transformer, Transformer-MoE, MH-MoE (SwiGLU, Monarch experts)
+    const pb::RunConfig c = families()[f];
+    SCOPED_TRACE(pb::ModelFamily_Name(c.model().family()));
+    LanguageModel model(c, g, Device::cpu());
+    const pb::ModelConfig& m = c.model();
+    const double d = m.d_model(), t = m.seq_len(), v = m.vocab_size();
+    const double h = m.family() == pb::MH_MOE ? m.moe().num_heads() : 1;
+    double macs = m.n_layers() * 2 * t * d + (m.tie_embeddings() ? v * d : 0);
+    for (Param* p : model.params()) {
+      const double n = static_cast<double>(p->value.numel());
+      if (p->value.ndim() < 2 || p->name.rfind("embed", 0) == 0) continue;  // norms, biases
+      if (p->is_expert)
+        macs += h * m.moe().top_k() * n / m.moe().num_experts();
+      else if (p->name.find(".router.") != std::string::npos)
+        macs += h * n;
+      else
+        macs += n;
+    }
+    EXPECT_NEAR(model.forward_flops_per_token(), 2 * macs, 1e-9 * macs);
+  }
+}
+
 TEST(Model, TrainingStepIsTheSameAtEveryWorldSizeAndEp) {
   auto world = testing::world();
   const int w = world->size(), me = world->rank();
