@@ -68,10 +68,4 @@ void MhMoeLayer::backward(const Tensor& dx, const Tensor& dy) {
   if (head_) head_->backward(dx, dxh);
 }
 
-std::unique_ptr<TokenMoe> make_token_moe(const MoeOptions& o, const ProcessGroups& groups,
-                                         Device device) {
-  if (o.num_heads > 1 || o.mh_projections) return std::make_unique<MhMoeLayer>(o, groups, device);
-  return std::make_unique<MoeLayer>(o, groups, device);
-}
-
 }  // namespace sy

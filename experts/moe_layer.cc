@@ -1,6 +1,5 @@
 #include "experts/moe_layer.h"
 
-#include "comm/tensor_exchange.h"
 #include "runtime/core/clock.h"
 
 namespace sy {
@@ -163,16 +162,6 @@ void MoeLayer::record_times() {
   stats_.set_a2a_ms(1e3 * (f.dispatch + f.undispatch + b.dispatch + b.undispatch));
   stats_.set_experts_ms(1e3 * (f.experts + b.experts));
   stats_.set_exchange_ms(1e3 * dispatcher_.busy_seconds());
-}
-
-// ---- TokenMoe -----------------------------------------------------------------------------------
-
-void TokenMoe::zero_grad() {
-  for (Param* p : params()) p->zero_grad();
-}
-
-void TokenMoe::reduce_gradients() {
-  sy::reduce_gradients(params(), core().groups());
 }
 
 }  // namespace sy
