@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "comm/forwarding_communicator.h"
 #include "comm/process_groups.h"
 #include "comm/tensor_exchange.h"
 #include "runtime/core/error.h"
@@ -140,29 +141,13 @@ TEST(Comm, AllGatherAndBroadcast) {
 
 // Forwards to the MPI communicator everything but all_gather_v, so the base class's form (an
 // all-to-all-v, what the NCCL backend uses) is tested on the CPU.
-class DefaultGatherComm final : public Communicator {
+class DefaultGatherComm final : public ForwardingCommunicator {
  public:
-  explicit DefaultGatherComm(std::shared_ptr<Communicator> inner)
-      : Communicator("default-gather", inner->timeout_s()), inner_(std::move(inner)) {}
-  int rank() const override { return inner_->rank(); }
-  int size() const override { return inner_->size(); }
-  const char* backend_name() const override { return "forwarding"; }
-  void all_to_all_v(const void* s, void* r, const AllToAllLayout& l) override {
-    inner_->all_to_all_v(s, r, l);
+  using ForwardingCommunicator::ForwardingCommunicator;
+  void all_gather_v(const void* send, size_t send_bytes, void* recv,
+                    const std::vector<size_t>& recv_bytes) override {
+    Communicator::all_gather_v(send, send_bytes, recv, recv_bytes);
   }
-  void all_to_all(const void* s, void* r, size_t b) override { inner_->all_to_all(s, r, b); }
-  void all_reduce(void* b, size_t c, DType t, CommOp op) override {
-    inner_->all_reduce(b, c, t, op);
-  }
-  void all_gather(const void* s, void* r, size_t b) override { inner_->all_gather(s, r, b); }
-  void broadcast(void* b, size_t n, int root) override { inner_->broadcast(b, n, root); }
-  void barrier() override { inner_->barrier(); }
-  std::unique_ptr<Communicator> split(int c, int k, const std::string& n) override {
-    return inner_->split(c, k, n);
-  }
-
- private:
-  std::shared_ptr<Communicator> inner_;
 };
 
 TEST(Comm, AllGatherVOfUnevenAndEmptyBlocks) {

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 
+#include "comm/forwarding_communicator.h"
 #include "tests/moe_test_util.h"
 #include "tests/test_world.h"
 
@@ -126,20 +127,14 @@ class Gates {
 // Wraps the ep group's communicator: numbers the all-to-all-v calls of a pass of n chunks (the
 // pipeline posts every dispatch first — they need only the send buffer — then each chunk's return
 // after its compute: d0 … d(n−1), u0 … u(n−1)) and gates dispatch i+1 on "compute i begun".
-class InstrumentedComm final : public Communicator {
+class InstrumentedComm final : public ForwardingCommunicator {
  public:
   InstrumentedComm(std::shared_ptr<Communicator> inner, Gates* gates, int chunks)
-      : Communicator(inner->name(), inner->timeout_s()),
-        inner_(std::move(inner)),
-        gates_(gates),
-        chunks_(chunks) {}
+      : ForwardingCommunicator(std::move(inner)), gates_(gates), chunks_(chunks) {}
   void start_pass(const std::string& pass) {
     pass_ = pass;
     calls_ = 0;
   }
-  int rank() const override { return inner_->rank(); }
-  int size() const override { return inner_->size(); }
-  const char* backend_name() const override { return "instrumented"; }
   void all_to_all_v(const void* s, void* r, const AllToAllLayout& l) override {
     int call = calls_++;
     bool dispatch = call < chunks_;
@@ -150,22 +145,11 @@ class InstrumentedComm final : public Communicator {
         !gates_->await(pass_ + " compute" + std::to_string(chunk - 1) + " begin"))
       SY_THROW_AS(TimeoutError, pass_ << ": " << name << " never saw compute " << chunk - 1
                                       << " begin: the pipeline does not overlap");
-    inner_->all_to_all_v(s, r, l);
+    inner().all_to_all_v(s, r, l);
     gates_->mark(pass_ + " " + name + " end");
-  }
-  void all_to_all(const void* s, void* r, size_t b) override { inner_->all_to_all(s, r, b); }
-  void all_reduce(void* b, size_t c, DType t, CommOp op) override {
-    inner_->all_reduce(b, c, t, op);
-  }
-  void all_gather(const void* s, void* r, size_t b) override { inner_->all_gather(s, r, b); }
-  void broadcast(void* b, size_t n, int root) override { inner_->broadcast(b, n, root); }
-  void barrier() override { inner_->barrier(); }
-  std::unique_ptr<Communicator> split(int c, int k, const std::string& n) override {
-    return inner_->split(c, k, n);
   }
 
  private:
-  std::shared_ptr<Communicator> inner_;
   Gates* gates_;
   std::string pass_;
   int chunks_;
