@@ -53,6 +53,8 @@ class MpiCommunicator final : public Communicator {
 
 // This process's rank among the ranks on the same node (MPI_COMM_TYPE_SHARED): the GPU to use.
 int mpi_local_rank();
+// How many ranks run on this node.
+int mpi_local_size();
 
 // MPI_COMM_WORLD as a communicator named "world".
 std::unique_ptr<MpiCommunicator> mpi_world(double timeout_s);

@@ -30,6 +30,25 @@ ncclConfig_t nonblocking_config() {
   return config;
 }
 
+// An NCCL group that is closed whatever happens inside it: a throw between ncclGroupStart and
+// ncclGroupEnd would otherwise leave this thread inside an open group.
+class NcclGroup {
+ public:
+  NcclGroup() { SY_NCCL_CHECK(ncclGroupStart()); }
+  ~NcclGroup() {
+    if (open_) ncclGroupEnd();
+  }
+  void end() {
+    open_ = false;
+    SY_NCCL_CHECK(ncclGroupEnd());
+  }
+  NcclGroup(const NcclGroup&) = delete;
+  NcclGroup& operator=(const NcclGroup&) = delete;
+
+ private:
+  bool open_ = true;
+};
+
 }  // namespace
 
 NcclCommunicator::NcclCommunicator(std::shared_ptr<Communicator> bootstrap, std::string name,
@@ -60,13 +79,29 @@ NcclCommunicator::NcclCommunicator(std::shared_ptr<Communicator> bootstrap, nccl
 }
 
 NcclCommunicator::~NcclCommunicator() {
-  if (comm_) {
-    ncclCommFinalize(comm_);
-    ncclCommDestroy(comm_);
-  }
+  close_comm();
   if (scratch_) cudaFree(scratch_);
   if (stream_.handle) cudaStreamDestroy(to_cuda(stream_));
   if (default_done_.handle) cudaEventDestroy(to_cuda(default_done_));
+}
+
+// Non-blocking communicators finalize asynchronously: destroying one before its finalize has
+// completed is refused (NCCL 2.28). So: finalize, poll until it completes (within the deadline),
+// destroy; on an error or an expired deadline, abort instead. Never throws (a destructor calls it).
+void NcclCommunicator::close_comm() noexcept {
+  if (!comm_) return;
+  ncclResult_t state = ncclCommFinalize(comm_);
+  Deadline deadline(timeout_s());
+  PollBackoff backoff;
+  while (state == ncclInProgress && !deadline.expired()) {
+    backoff.pause();
+    if (ncclCommGetAsyncError(comm_, &state) != ncclSuccess) state = ncclInternalError;
+  }
+  if (state == ncclSuccess)
+    ncclCommDestroy(comm_);
+  else
+    ncclCommAbort(comm_);
+  comm_ = nullptr;
 }
 
 void NcclCommunicator::after_default_stream() {
@@ -77,9 +112,14 @@ void NcclCommunicator::after_default_stream() {
 bool NcclCommunicator::in_progress(const char* op) {
   ncclResult_t state = ncclSuccess;
   SY_NCCL_CHECK(ncclCommGetAsyncError(comm_, &state));
-  if (state != ncclSuccess && state != ncclInProgress)
-    SY_THROW(op << " on group '" << name() << "' failed: " << ncclGetErrorString(state));
-  return state == ncclInProgress;
+  if (state == ncclSuccess || state == ncclInProgress) return state == ncclInProgress;
+  // An asynchronous error: the communicator cannot be used again; abort it so that no later call
+  // (or the destructor) waits on it.
+  const std::string last = ncclGetLastError(comm_);
+  ncclCommAbort(comm_);
+  comm_ = nullptr;
+  SY_THROW(op << " on group '" << name() << "' failed: " << ncclGetErrorString(state) << " ("
+              << last << "); the NCCL communicator was aborted");
 }
 
 void NcclCommunicator::abort_if_expired(const char* op, const Deadline& deadline) {
@@ -126,7 +166,7 @@ void NcclCommunicator::enqueue_all_to_all_v(const void* send, void* recv, const 
   const char* sp = static_cast<const char*>(send);
   char* rp = static_cast<char*>(recv);
   cudaStream_t s = to_cuda(stream);
-  SY_NCCL_CHECK(ncclGroupStart());
+  NcclGroup group;
   for (int p = 0; p < size_; ++p) {
     if (l.send_counts[p])
       SY_NCCL_CHECK(ncclSend(sp + l.send_offsets[p], l.send_counts[p], ncclUint8, p, comm_, s));
@@ -135,7 +175,7 @@ void NcclCommunicator::enqueue_all_to_all_v(const void* send, void* recv, const 
   }
   // Non-blocking communicators may answer ncclInProgress: the group is enqueued once the
   // communicator reports ready (a host poll of NCCL's state, not a wait for the data).
-  SY_NCCL_CHECK(ncclGroupEnd());
+  group.end();
   Deadline deadline(timeout_s());
   wait_comm_ready("all_to_all_v", deadline);
 }
@@ -156,12 +196,12 @@ void NcclCommunicator::native_all_to_all(const void* send, void* recv, size_t bl
   char* rp = static_cast<char*>(recv);
   cudaStream_t s = to_cuda(stream_);
   after_default_stream();
-  SY_NCCL_CHECK(ncclGroupStart());
+  NcclGroup group;
   for (int p = 0; p < size_; ++p) {
     SY_NCCL_CHECK(ncclSend(sp + p * block_bytes, block_bytes, ncclUint8, p, comm_, s));
     SY_NCCL_CHECK(ncclRecv(rp + p * block_bytes, block_bytes, ncclUint8, p, comm_, s));
   }
-  SY_NCCL_CHECK(ncclGroupEnd());
+  group.end();
   wait_own_stream("native_all_to_all");
 }
 

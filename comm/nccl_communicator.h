@@ -51,10 +51,13 @@ class NcclCommunicator final : public Communicator {
  private:
   NcclCommunicator(std::shared_ptr<Communicator> bootstrap, ncclComm_t comm, std::string name,
                    double timeout_s);
+  // Finalizes and destroys the communicator (aborts it if that fails or times out).
+  void close_comm() noexcept;
   // Waits until the communicator's last call has been accepted (non-blocking mode may return
   // ncclInProgress) — deadline-bounded.
   void wait_comm_ready(const char* op, const Deadline& deadline);
-  // NCCL's asynchronous state: throws on an error; true while the last call is in progress.
+  // NCCL's asynchronous state: true while the last call is in progress; on an error, aborts the
+  // communicator and throws with NCCL's last error message.
   bool in_progress(const char* op);
   // Past the deadline: aborts the communicator (no rank hangs on a stuck peer) and throws
   // TimeoutError.

@@ -1,5 +1,6 @@
 #include "comm/process_groups.h"
 
+#include "comm/mpi_communicator.h"
 #include "runtime/core/error.h"
 
 #if defined(SY_WITH_NCCL)
@@ -50,6 +51,13 @@ ProcessGroups make_run_groups(std::shared_ptr<Communicator> mpi_world, int ep, b
   SY_CHECK(cuda_available(),
            "parallel.comm_backend = NCCL needs a GPU on every rank; none is "
            "visible here (use comm_backend: MPI)");
+  const int local = mpi_local_size(), gpus = cuda_device_count();
+  SY_CHECK(local <= gpus,
+           "parallel.comm_backend = NCCL needs one GPU per rank, but "
+               << local << " ranks run on this node and it has " << gpus
+               << " GPU(s): launch at most " << gpus
+               << " ranks per node, or use comm_backend: MPI (ranks may share a GPU; "
+                  "their exchanges pass through host memory)");
   auto world = std::make_shared<NcclCommunicator>(mpi_world, "world", mpi_world->timeout_s());
   return make_process_groups(world, ep, mpi_world);
 #else

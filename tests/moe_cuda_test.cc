@@ -21,11 +21,26 @@ struct Result {
   int chunks = 1;
 };
 
+// t rounded to multiples of `step` within ±limit. On such coarse binary grids every product and
+// every sum the router's projections form is exact in fp32, whatever the summation order, so the
+// logits — a cuBLAS GEMM on the GPU, OpenBLAS on the CPU — are bitwise the same on both and a near
+// tie cannot route the two layers differently. (The experts' results are compared with a
+// tolerance.)
+void put_on_grid(const Tensor& t, float step, float limit) {
+  Tensor host = t.to(Device::cpu());
+  float* v = host.data<float>();
+  for (int64_t i = 0; i < host.numel(); ++i)
+    v[i] = std::fmin(limit, std::fmax(-limit, std::nearbyint(v[i] / step) * step));
+  t.copy_from(host);
+}
+
 Result run(const MoeOptions& o, const ProcessGroups& g, Device device, int64_t n) {
   std::unique_ptr<TokenMoe> owner = make_token_moe(o, g, device);
   TokenMoe& layer = *owner;
+  for (Param* p : layer.params()) put_on_grid(p->value, 1.0f / 16, 0.5f);
   const int64_t t0 = g.world->rank() * n, d = o.d_model;
   Tensor x = testing::global_rows(1, t0, t0 + n, d), dy = testing::global_rows(2, t0, t0 + n, d);
+  put_on_grid(x, 0.25f, 2.0f);
   const std::vector<int32_t> ids = testing::global_token_ids(t0, t0 + n);
   Tensor y = Tensor::empty({n, d}, DType::kF32, device);
   Tensor dx = Tensor::empty({n, d}, DType::kF32, device);

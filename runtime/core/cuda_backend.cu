@@ -174,14 +174,13 @@ void* cuda_workspace(size_t bytes, Stream stream) {
     size_t bytes = 0;
   };
   static std::map<void*, Buf> buffers;
+  static std::vector<void*> retired;  // outgrown buffers: queued work may still read them
   std::lock_guard<std::mutex> lock(g_mutex);
   Buf& b = buffers[stream.handle];
   if (b.bytes < bytes) {
-    // Growing frees the old buffer; wait for queued work on this stream that may still read it.
-    if (b.ptr) {
-      SY_CUDA_CHECK(cudaStreamSynchronize(to_cuda(stream)));
-      SY_CUDA_CHECK(cudaFree(b.ptr));
-    }
+    // Grow without freeing: cudaFree would synchronise the whole device in the middle of a
+    // pipeline. The old buffer is kept (growth doubles, so at most as much again) until exit.
+    if (b.ptr) retired.push_back(b.ptr);
     size_t want = bytes < 4096 ? 4096 : bytes * 2;
     SY_CUDA_CHECK(cudaMalloc(&b.ptr, want));
     b.bytes = want;

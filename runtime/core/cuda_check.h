@@ -45,7 +45,8 @@ inline cudaEvent_t to_cuda(Event e) {
 cublasHandle_t cublas_handle(Stream stream);
 
 // A grow-only device scratch buffer per stream, for small per-call arrays (grouped-GEMM pointer
-// tables, sort histograms). Reuse is safe because work on one stream runs in order.
+// tables, sort histograms). Reuse is safe because work on one stream runs in order; growing never
+// frees (no device-wide synchronisation in the middle of a pass).
 void* cuda_workspace(size_t bytes, Stream stream);
 
 // Threads per block of every kernel launch.

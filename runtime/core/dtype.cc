@@ -1,5 +1,6 @@
 #include "runtime/core/dtype.h"
 
+#include "runtime/core/backend.h"
 #include "runtime/core/error.h"
 
 namespace sy {
@@ -28,8 +29,12 @@ const char* dtype_name(DType t) {
   return "?";
 }
 
+// A CUDA tensor lives on the GPU its process selected (cuda_set_device: the local rank's), so the
+// name says which one rather than the tensor's nominal index.
 std::string device_name(Device d) {
-  return d.is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(d.index);
+  if (d.is_cpu()) return "cpu";
+  const int gpu = cuda_current_device();
+  return "cuda:" + std::to_string(gpu >= 0 ? gpu : d.index);
 }
 
 }  // namespace sy

@@ -27,6 +27,7 @@ struct Device {
   static Device cpu() { return Device{DeviceType::kCPU, 0}; }
   static Device cuda(int i = 0) { return Device{DeviceType::kCUDA, i}; }
 };
+// "cpu", or "cuda:<the GPU this process uses>".
 std::string device_name(Device d);
 
 // bfloat16 storage: the top 16 bits of an IEEE float. Conversion rounds to nearest even, the same
