@@ -142,6 +142,7 @@ void NcclCommunicator::wait_stream(Stream stream, const char* op) {
                                 << "': the NCCL communicator was aborted after an earlier failure");
   Deadline deadline(timeout_s());
   wait_comm_ready(op, deadline);
+  note_host_sync();
   PollBackoff backoff;
   for (;;) {
     cudaError_t rc = cudaStreamQuery(to_cuda(stream));

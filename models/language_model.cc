@@ -98,7 +98,7 @@ LossReport LanguageModel::forward(const std::vector<int32_t>& ids_in,
                                       << seq_len_ << "), got " << ids.size());
   ids_host_ = ids;
   shape_ = BatchShape{batch, seq_len_, ids_host_.data(), training};
-  Tensor ids_t = Tensor::from_vector(ids, {n}).to(device_);
+  Tensor ids_t = Tensor::from_vector(ids, {n}, device_);
   acts_.assign(1, Tensor::empty({n, dim_}, DType::kF32, device_));
   embedding_.forward(acts_[0], ids_t);
   for (auto& b : blocks_) {
@@ -118,7 +118,7 @@ LossReport LanguageModel::forward(const std::vector<int32_t>& ids_in,
   if (prefix_len() > 0)
     for (int64_t i = 0; i < n; ++i)
       if (i % seq_len_ < prefix_len()) counted[i] = -1;
-  targets_ = Tensor::from_vector(counted, {n}).to(device_);
+  targets_ = Tensor::from_vector(counted, {n}, device_);
   Tensor losses = Tensor::empty({n}, DType::kF32, device_);
   cross_entropy_forward(losses, logits_, targets_);
   // Global loss: Σ losses / Σ valid targets over the world (host sums in double).

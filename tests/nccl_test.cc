@@ -31,7 +31,7 @@ TEST(Nccl, AllToAllVAndCollectivesOnDeviceBuffers) {
   for (int p = 0; p < n; ++p)
     for (size_t i = 0; i < sb[p] / 4; ++i)
       send[l.send_offsets[p] / 4 + i] = me * 1000 + p * 10 + int(i);
-  Tensor sd = Tensor::from_vector(send, {int64_t(send.size())}).to(Device::cuda());
+  Tensor sd = Tensor::from_vector(send, {int64_t(send.size())}, Device::cuda());
   Tensor rd = Tensor::zeros({int64_t(l.total_recv() / 4)}, DType::kI32, Device::cuda());
   comm.all_to_all_v(sd.raw(), rd.raw(), l);
   auto recv = rd.to_vector<int32_t>();

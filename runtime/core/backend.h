@@ -54,6 +54,17 @@ class Backend {
   virtual bool query(Event event) = 0;
 };
 
+// Host synchronisations, counted over the process: device→host reads (Tensor::to_vector and
+// Tensor::to(cpu) — on the CPU backend too, where each stands for the read the same code makes on a
+// GPU) and the CUDA backend's stream and event waits (a copy from a GPU into host memory is one).
+// Uploads (Tensor::from_vector onto a device, host→device copies) do not wait and do not count. The
+// MoE layer reports them per pass (routing must not quietly grow host round trips).
+int64_t host_syncs();
+void note_host_sync();
+// Waits for the GPU's default stream without counting it: a benchmark's step timer measuring the
+// device work of a step is not a synchronisation of the program's own. No-op without CUDA.
+void sync_gpu_for_timing();
+
 // The backend for a device type. Throws when the CUDA backend was not built or no GPU is present.
 Backend& backend(DeviceType type);
 inline Backend& backend(Device d) {

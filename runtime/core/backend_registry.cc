@@ -1,4 +1,7 @@
 #include "runtime/core/backend.h"
+
+#include <atomic>
+
 #include "runtime/core/cpu_backend.h"
 #include "runtime/core/error.h"
 
@@ -16,6 +19,24 @@ Backend& backend(DeviceType type) {
   SY_THROW(
       "this build has no CUDA backend; reconfigure with -DSY_CUDA=ON (needs the CUDA toolkit) "
       "or set device: CPU in the config");
+#endif
+}
+
+namespace {
+std::atomic<int64_t> g_host_syncs{0};
+}
+
+int64_t host_syncs() {
+  return g_host_syncs.load();
+}
+
+void note_host_sync() {
+  ++g_host_syncs;
+}
+
+void sync_gpu_for_timing() {
+#if defined(SY_WITH_CUDA)
+  cuda_sync_for_timing_impl();
 #endif
 }
 

@@ -19,14 +19,14 @@ inline double now_s() {
 class ScopedTimer {
  public:
   explicit ScopedTimer(double* into, bool sync_gpu = false) : into_(into), sync_(sync_gpu && into) {
-    if (sync_) backend(DeviceType::kCUDA).synchronize(Stream{});
+    if (sync_) sync_gpu_for_timing();
     t0_ = into ? now_s() : 0.0;
   }
   ~ScopedTimer() {
     if (!into_) return;
     if (sync_) {
       try {
-        backend(DeviceType::kCUDA).synchronize(Stream{});
+        sync_gpu_for_timing();
       } catch (...) {  // a failed kernel: the next checked call reports it
       }
     }

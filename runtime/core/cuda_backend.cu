@@ -73,7 +73,10 @@ class CudaBackend final : public Backend {
   void destroy_stream(Stream s) override {
     if (s.handle) cudaStreamDestroy(to_cuda(s));
   }
-  void synchronize(Stream s) override { SY_CUDA_CHECK(cudaStreamSynchronize(to_cuda(s))); }
+  void synchronize(Stream s) override {
+    note_host_sync();
+    SY_CUDA_CHECK(cudaStreamSynchronize(to_cuda(s)));
+  }
   bool query(Stream s) override {
     cudaError_t rc = cudaStreamQuery(to_cuda(s));
     if (rc == cudaErrorNotReady) return false;
@@ -95,7 +98,10 @@ class CudaBackend final : public Backend {
   void wait(Stream s, Event e) override {
     SY_CUDA_CHECK(cudaStreamWaitEvent(to_cuda(s), to_cuda(e), 0));
   }
-  void synchronize(Event e) override { SY_CUDA_CHECK(cudaEventSynchronize(to_cuda(e))); }
+  void synchronize(Event e) override {
+    note_host_sync();
+    SY_CUDA_CHECK(cudaEventSynchronize(to_cuda(e)));
+  }
   bool query(Event e) override {
     cudaError_t rc = cudaEventQuery(to_cuda(e));
     if (rc == cudaErrorNotReady) return false;
@@ -124,6 +130,10 @@ class CudaBackend final : public Backend {
 std::mutex g_mutex;
 
 }  // namespace
+
+void cuda_sync_for_timing_impl() {
+  SY_CUDA_CHECK(cudaStreamSynchronize(nullptr));
+}
 
 int cuda_device_count_impl() {
   int n = 0;

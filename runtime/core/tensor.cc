@@ -103,6 +103,8 @@ Tensor Tensor::reshape(const Shape& shape) const {
 }
 
 Tensor Tensor::to(Device device, Stream stream) const {
+  if (device.is_cpu() && device_.is_cpu())
+    note_host_sync();  // a GPU copy counts in its synchronize
   Tensor t = empty(shape_, dtype_, device);
   t.copy_from(*this, stream);
   return t;
@@ -118,11 +120,12 @@ void Tensor::copy_from(const Tensor& src, Stream stream) const {
     backend(DeviceType::kCPU).copy(raw(), src.raw(), nbytes(), stream);
     return;
   }
-  // Any copy that touches a GPU goes through the CUDA backend; when the host is on either side the
-  // copy completes before we return, so host code may read or reuse its buffer at once.
+  // Any copy that touches a GPU goes through the CUDA backend. Into the host, the copy completes
+  // before we return, so host code may read the buffer at once. From the host, CUDA stages our
+  // pageable memory before cudaMemcpyAsync returns, so the caller may reuse it without a wait.
   Backend& cuda = backend(DeviceType::kCUDA);
   cuda.copy(raw(), src.raw(), nbytes(), stream);
-  if (device_.is_cpu() || src.device_.is_cpu()) cuda.synchronize(stream);
+  if (device_.is_cpu()) cuda.synchronize(stream);
 }
 
 void Tensor::fill(double value, Stream stream) const {

@@ -31,9 +31,11 @@ class Tensor {
                      Stream stream = {});
   // A non-owning view of memory someone else manages.
   static Tensor wrap(void* data, const Shape& shape, DType dtype, Device device = Device::cpu());
-  // A CPU tensor holding a copy of `values`.
+  // A tensor on `device` holding a copy of `values`. An upload: the host does not wait for the
+  // device (CUDA stages pageable memory before the copy call returns), so it is no host sync.
   template <typename T>
-  static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
+  static Tensor from_vector(const std::vector<T>& values, const Shape& shape,
+                            Device device = Device::cpu(), Stream stream = {});
 
   bool defined() const { return storage_ != nullptr || shape_numel(shape_) == 0; }
   const Shape& shape() const { return shape_; }
@@ -89,11 +91,17 @@ class Tensor {
 };
 
 template <typename T>
-Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape) {
+Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape, Device device,
+                           Stream stream) {
   SY_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape),
            values.size() << " values do not fill shape " << shape_str(shape));
-  Tensor t = empty(shape, DTypeOf<T>::value, Device::cpu());
-  if (!values.empty()) std::memcpy(t.raw(), values.data(), values.size() * sizeof(T));
+  Tensor t = empty(shape, DTypeOf<T>::value, device);
+  if (values.empty()) return t;
+  if (device.is_cpu()) {
+    std::memcpy(t.raw(), values.data(), values.size() * sizeof(T));
+  } else {
+    t.copy_from(wrap(const_cast<T*>(values.data()), shape, DTypeOf<T>::value), stream);
+  }
   return t;
 }
 
@@ -102,6 +110,7 @@ std::vector<T> Tensor::to_vector() const {
   SY_CHECK(DTypeOf<T>::value == dtype_,
            "to_vector type mismatch: tensor holds " << dtype_name(dtype_));
   std::vector<T> out(static_cast<size_t>(numel()));
+  if (device_.is_cpu()) note_host_sync();  // a GPU copy counts in its synchronize
   if (!out.empty()) {
     Tensor host = wrap(out.data(), shape_, dtype_, Device::cpu());
     host.copy_from(*this);
