@@ -5,6 +5,7 @@
 // compiled and linked in every build that found the toolkit).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/ops/long_conv.h"
@@ -287,6 +288,11 @@ TEST_F(CudaOps, cast) {
   cast(back, h);
   cast(backg, hg);
   EXPECT_EQ(backg.to_vector<float>(), back.to_vector<float>());
+  Tensor n = i(ref::random_ints(99, 16, -100000, 100000), {99});  // i32 → f64, exact
+  Tensor d = empty({99}, DType::kF64), dg = gpu(d);
+  cast(d, n);
+  cast(dg, gpu(n));
+  EXPECT_EQ(dg.to_vector<double>(), d.to_vector<double>());
   Tensor z = Tensor::full({7}, DType::kI64, 42, Device::cuda());  // and the backend's fill
   for (int64_t v : z.to_vector<int64_t>()) EXPECT_EQ(v, 42);
 }
@@ -387,6 +393,133 @@ TEST_F(CudaCombine, combine_rows_backward) {
   combine_rows_backward(dyg, dwg, gpu(dout), gpu(y), gpu(p), gpu(w));
   expect_close(dyg, dy, 1e-6f, "combine_rows_backward dy");
   EXPECT_EQ(dwg.to_vector<float>(), dw.to_vector<float>());  // same order: bitwise
+}
+
+// ---- routing ------------------------------------------------------------------------------------
+
+// A top-k gate over 333 items × 16 experts, run on the CPU; the backward and sums tests copy its
+// outputs so that each test checks its own op.
+class CudaRouting : public CudaOps {
+ protected:
+  void gate(int k, bool renorm) {
+    probs = empty({s, e});
+    lse = empty({s});
+    weight = empty({s, k});
+    expert = empty({s, k}, DType::kI32);
+    topk_gate_forward(probs, lse, weight, expert, logits, k, renorm);
+  }
+  const int64_t s = 333, e = 16;
+  Tensor logits = f(ref::random_floats(s * e, 40, -4, 4), {s, e});
+  Tensor probs, lse, weight, expert;
+};
+
+TEST_F(CudaRouting, topk_gate_forward) {
+  for (int k : {1, 2, 4})
+    for (bool renorm : {false, true}) {
+      gate(k, renorm);
+      Tensor pg = gpu(probs), lg = gpu(lse), wg = gpu(weight), eg = gpu(expert);
+      topk_gate_forward(pg, lg, wg, eg, gpu(logits), k, renorm);
+      EXPECT_EQ(eg.to_vector<int32_t>(), expert.to_vector<int32_t>()) << "k " << k;
+      expect_close(pg, probs, 1e-6f, "topk_gate_forward probs");
+      expect_close(lg, lse, 1e-6f, "topk_gate_forward lse");
+      expect_close(wg, weight, 1e-6f, "topk_gate_forward weight");
+    }
+}
+
+TEST_F(CudaRouting, topk_gate_sums) {
+  gate(2, false);
+  Tensor sums = empty({2 * e + 1}, DType::kF64), sg = gpu(sums);
+  topk_gate_sums(sums, probs, lse, expert);
+  topk_gate_sums(sg, gpu(probs), gpu(lse), gpu(expert));
+  EXPECT_EQ(sg.to_vector<double>(), sums.to_vector<double>());  // same order: bitwise
+}
+
+TEST_F(CudaRouting, topk_gate_backward) {
+  for (bool renorm : {false, true})
+    for (bool balanced : {false, true}) {
+      gate(2, renorm);
+      Tensor dw = f(ref::random_floats(s * 2, 41), {s, 2});
+      Tensor bal = balanced ? f(ref::random_floats(e, 42, 0, 0.5f), {e}) : Tensor();
+      Tensor d = empty({s, e}), dg = gpu(d);
+      topk_gate_backward(d, dw, probs, lse, expert, bal, 0.02, 1000, renorm);
+      topk_gate_backward(dg, gpu(dw), gpu(probs), gpu(lse), gpu(expert),
+                         balanced ? gpu(bal) : Tensor(), 0.02, 1000, renorm);
+      expect_close(dg, d, 1e-5f, "topk_gate_backward");
+    }
+}
+
+TEST_F(CudaRouting, choice_keys) {
+  Tensor ex = i(ref::random_ints(s * 3, 43, -1, int32_t(e) - 1), {s, 3});
+  Tensor keys = empty({s * 3}, DType::kI32), kg = gpu(keys);
+  choice_keys(keys, ex);
+  choice_keys(kg, gpu(ex));
+  EXPECT_EQ(kg.to_vector<int32_t>(), keys.to_vector<int32_t>());
+}
+
+// The dispatch rows of a plan that keeps at most 20 choices per key, built the way the dispatch
+// plan builds them (keys → counting sort → table), all on the CPU; then dispatch_rows on both.
+TEST_F(CudaRouting, dispatch_rows) {
+  const int k = 2;
+  const int64_t keys = e * k, cap = 20;
+  Tensor ex = i(ref::random_ints(s * k, 44, -1, int32_t(e) - 1), {s, k});
+  Tensor key = empty({s * k}, DType::kI32), order = empty({s * k}, DType::kI32);
+  Tensor counts = empty({keys}, DType::kI32);
+  choice_keys(key, ex);
+  counting_sort(order, counts, key, static_cast<int>(keys));
+  const std::vector<int32_t> c = counts.to_vector<int32_t>();
+  std::vector<int32_t> table(3 * keys, 0);
+  int64_t sorted = 0, rows = 0;
+  for (int64_t q = 0; q < keys; ++q) {
+    table[q] = static_cast<int32_t>(sorted);
+    table[keys + q] = static_cast<int32_t>(rows);
+    table[2 * keys + q] = static_cast<int32_t>(std::min<int64_t>(c[q], cap));
+    sorted += c[q];
+    rows += table[2 * keys + q];
+  }
+  Tensor t = i(table, {3, keys});
+  Tensor pos = empty({s, k}, DType::kI32), item = empty({rows}, DType::kI32);
+  Tensor keep = empty({s, k}, DType::kU8);
+  Tensor posg = gpu(pos), itemg = gpu(item), keepg = gpu(keep);
+  dispatch_rows(pos, item, keep, order, t, sorted);
+  dispatch_rows(posg, itemg, keepg, gpu(order), gpu(t), sorted);
+  EXPECT_EQ(posg.to_vector<int32_t>(), pos.to_vector<int32_t>());
+  EXPECT_EQ(itemg.to_vector<int32_t>(), item.to_vector<int32_t>());
+  EXPECT_EQ(keepg.to_vector<uint8_t>(), keep.to_vector<uint8_t>());
+}
+
+TEST_F(CudaRouting, expert_major_permutation) {
+  const int64_t ep = 4, e_local = 3;
+  const std::vector<int32_t> rc = ref::random_ints(ep * e_local, 45, 0, 40);
+  int64_t total = 0;
+  for (int32_t v : rc) total += v;
+  Tensor counts = i(rc, {ep, e_local});
+  Tensor perm = empty({total}, DType::kI32), pg = gpu(perm);
+  expert_major_permutation(perm, counts);
+  expert_major_permutation(pg, gpu(counts));
+  EXPECT_EQ(pg.to_vector<int32_t>(), perm.to_vector<int32_t>());
+}
+
+TEST_F(CudaRouting, hash_route) {
+  Tensor ids = i(ref::random_ints(1000, 46, 0, 50000), {1000});
+  Tensor ex = empty({1000}, DType::kI32), eg = gpu(ex);
+  hash_route(ex, ids, 1234567, 12);
+  hash_route(eg, gpu(ids), 1234567, 12);
+  EXPECT_EQ(eg.to_vector<int32_t>(), ex.to_vector<int32_t>());
+}
+
+TEST_F(CudaRouting, l2_normalize_rows) {
+  Tensor in = f(ref::random_floats(s * e, 47), {s, e});
+  Tensor out = empty({s, e}), norms = empty({s});
+  Tensor og = gpu(out), ng = gpu(norms);
+  l2_normalize_rows(out, norms, in);
+  l2_normalize_rows(og, ng, gpu(in));
+  expect_close(og, out, 1e-6f, "l2_normalize_rows");
+  expect_close(ng, norms, 1e-6f, "l2_normalize_rows norms");
+  Tensor dout = f(ref::random_floats(s * e, 48), {s, e});
+  Tensor din = empty({s, e}), dg = gpu(din);
+  l2_normalize_rows_backward(din, dout, out, norms);
+  l2_normalize_rows_backward(dg, gpu(dout), gpu(out), gpu(norms));
+  expect_close(dg, din, 1e-5f, "l2_normalize_rows_backward");
 }
 
 // ---- norm ---------------------------------------------------------------------------------------

@@ -6,12 +6,14 @@
 #include <cmath>
 #include <cstdint>
 
+#include "runtime/core/hostdevice.h"
 #include "runtime/core/tensor.h"
 
 namespace sy {
 
-// SplitMix64 finaliser: a bijective, well-mixed hash of a 64-bit value.
-inline uint64_t mix64(uint64_t z) {
+// SplitMix64 finaliser: a bijective, well-mixed hash of a 64-bit value (host and device: hash
+// routing runs it in a kernel).
+SY_HD uint64_t mix64(uint64_t z) {
   z += 0x9e3779b97f4a7c15ull;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;

@@ -50,9 +50,10 @@ void cast(const Tensor& out, const Tensor& in, Stream stream) {
   SY_CHECK(out.numel() == in.numel(), "cast: element counts differ");
   bool ok = in.dtype() == out.dtype() ||
             (in.dtype() == DType::kF32 && out.dtype() == DType::kBF16) ||
-            (in.dtype() == DType::kBF16 && out.dtype() == DType::kF32);
+            (in.dtype() == DType::kBF16 && out.dtype() == DType::kF32) ||
+            (in.dtype() == DType::kI32 && out.dtype() == DType::kF64);
   SY_CHECK(ok, "cast: " << dtype_name(in.dtype()) << " → " << dtype_name(out.dtype())
-                        << " is not supported (f32 ↔ bf16 only)");
+                        << " is not supported (f32 ↔ bf16, i32 → f64)");
   SY_DISPATCH("cast", in, cpu::cast(out, in), cuda::cast(out, in, stream));
 }
 

@@ -3,8 +3,8 @@
 // dispatches on the tensors' device. A family is four files of one name: <family>.cc,
 // cpu/<family>_cpu.cc, cuda/<family>_cuda.cu and the per-element logic both backends run,
 // shared/<family>_math.h. The families, in the order of this header: gemm, index, rowwise,
-// elementwise, combine, norm, loss, optimizer, conv. (Monarch products and the long convolution,
-// built from these ops, are in monarch.h and long_conv.h.)
+// elementwise, combine, routing, norm, loss, optimizer, conv. (Monarch products and the long
+// convolution, built from these ops, are in monarch.h and long_conv.h.)
 //
 // Conventions (DESIGN.md contract 1):
 // - Argument order: outputs, saved-for-backward, inputs and weights, sizes, stream last.
@@ -93,6 +93,12 @@ void reduce_rows(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream
 void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream = {});
 // out[r] = ⟨a[r,:], b[r,:]⟩, summed in index order. out (R), a and b (R,C).
 void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream = {});
+// Each row divided by its L2 norm (summed in double, floored at 1e-6): out (R,C), norms (R).
+void l2_normalize_rows(const Tensor& out, const Tensor& norms, const Tensor& in,
+                       Stream stream = {});
+// Its backward, row by row: din = (dout − out·⟨out, dout⟩) / norm.
+void l2_normalize_rows_backward(const Tensor& din, const Tensor& dout, const Tensor& out,
+                                const Tensor& norms, Stream stream = {});
 
 // ---- elementwise ops ---------------------------------------------------------------------------
 // Elementwise activations. GELU is the tanh approximation (as in GPT-2 and llm.c).
@@ -104,7 +110,8 @@ void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout
 void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream = {});
 // din (M,2F) = [dout ⊙ up ⊙ SiLU'(gate) | dout ⊙ SiLU(gate)].
 void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Stream stream = {});
-// Converts between f32 and bf16 (round to nearest even); other dtype pairs must match (a copy).
+// Converts between f32 and bf16 (round to nearest even), or i32 to f64 (exact); other dtype pairs
+// must match (a copy).
 void cast(const Tensor& out, const Tensor& in, Stream stream = {});
 // out (R,C) += bias (C) on every row.
 void add_bias(const Tensor& out, const Tensor& bias, Stream stream = {});
@@ -132,6 +139,41 @@ void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const T
 // (0 where pos < 0). dy (R,C), dw (S,k).
 void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
                            const Tensor& pos, const Tensor& w, Stream stream = {});
+
+// ---- routing ----------------------------------------------------------------------------------
+// The top-k softmax gate over logits (S,E): probs (S,E), lse (S) their logsumexp (in double), the
+// k choices expert (S,k) i32 (descending probability, ties to the lower expert) and their combine
+// weights weight (S,k): the raw probabilities or, with renormalize, divided by their sum.
+void topk_gate_forward(const Tensor& probs, const Tensor& lse, const Tensor& weight,
+                       const Tensor& expert, const Tensor& logits, int k, bool renormalize,
+                       Stream stream = {});
+// This rank's sums for the gate's losses, in item order, in double: sums (2E+1) f64 =
+// [items whose first choice is e (E) | Σ probability of e (E) | Σ lse²].
+void topk_gate_sums(const Tensor& sums, const Tensor& probs, const Tensor& lse,
+                    const Tensor& expert, Stream stream = {});
+// The gate's backward: dlogits (S,E) (assigned) from dweight (S,k), the balance loss's gradient
+// term per expert balance (E) f32 (undefined: no balance loss) and the z-loss's (z2 = 2·z_coef,
+// over items_world items of the world).
+void topk_gate_backward(const Tensor& dlogits, const Tensor& dweight, const Tensor& probs,
+                        const Tensor& lse, const Tensor& expert, const Tensor& balance, double z2,
+                        double items_world, bool renormalize, Stream stream = {});
+// The sort keys of the choices, enumerated choice-major: keys[j·S + i] = expert[i,j]·k + j, or −1
+// where expert[i,j] < 0. keys (k·S) i32, expert (S,k) i32.
+void choice_keys(const Tensor& keys, const Tensor& expert, Stream stream = {});
+// The dispatch rows of a capacity plan, from the choices sorted by key = expert·k + choice (order,
+// the first `sorted` entries valid: counting_sort over the choices enumerated choice-major) and
+// table (3, K) i32: per key where its sorted group starts, where its kept send rows start, how
+// many it keeps (the first ones, in item order). pos (S,k) i32: the send row of each kept choice,
+// −1 otherwise; keep (S,k) u8; send_item (R) i32: the item of each send row.
+void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& keep,
+                   const Tensor& order, const Tensor& table, int64_t sorted, Stream stream = {});
+// perm (R) i32: for each expert-major row (local expert, then source rank, then arrival order) the
+// arrival-order row it comes from; recv_counts (ep, E_local) i32 the rows each rank sends for each
+// local expert.
+void expert_major_permutation(const Tensor& perm, const Tensor& recv_counts, Stream stream = {});
+// Hash routing: expert[i] = mix64(ids[i] ^ seed) mod num_experts. expert and ids (n) i32.
+void hash_route(const Tensor& expert, const Tensor& ids, uint64_t seed, int num_experts,
+                Stream stream = {});
 
 // ---- normalisations ----------------------------------------------------------------------------
 // LayerNorm over the last dimension: out = (x − mean)·rstd ⊙ gamma + beta; saves mean and rstd

@@ -76,4 +76,26 @@ void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream)
   SY_DISPATCH("row_dot", out, cpu::row_dot(out, a, b), cuda::row_dot(out, a, b, stream));
 }
 
+void l2_normalize_rows(const Tensor& out, const Tensor& norms, const Tensor& in, Stream stream) {
+  const char* op = "l2_normalize_rows";
+  check_matrix(op, "in", in);
+  check_same_shape(op, out, in);
+  SY_CHECK(norms.numel() == in.rows(), op << ": norms must hold one value per row");
+  check_same_device(op, {&out, &norms, &in});
+  SY_DISPATCH(op, in, cpu::l2_normalize_rows(out, norms, in),
+              cuda::l2_normalize_rows(out, norms, in, stream));
+}
+
+void l2_normalize_rows_backward(const Tensor& din, const Tensor& dout, const Tensor& out,
+                                const Tensor& norms, Stream stream) {
+  const char* op = "l2_normalize_rows_backward";
+  check_matrix(op, "out", out);
+  check_same_shape(op, din, out);
+  check_same_shape(op, dout, out);
+  SY_CHECK(norms.numel() == out.rows(), op << ": norms must hold one value per row");
+  check_same_device(op, {&din, &dout, &out, &norms});
+  SY_DISPATCH(op, out, cpu::l2_normalize_rows_backward(din, dout, out, norms),
+              cuda::l2_normalize_rows_backward(din, dout, out, norms, stream));
+}
+
 }  // namespace sy

@@ -46,6 +46,10 @@ void cast(const Tensor& out, const Tensor& in) {
   int64_t n = in.numel();
   if (in.dtype() == out.dtype()) {
     out.copy_from(in);
+  } else if (in.dtype() == DType::kI32) {
+    const int32_t* x = in.data<int32_t>();
+    double* y = out.data<double>();
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i];
   } else if (in.dtype() == DType::kF32) {
     const float* x = in.data<float>();
     bf16* y = out.data<bf16>();

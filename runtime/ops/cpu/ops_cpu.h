@@ -34,6 +34,9 @@ void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int k);
 void reduce_rows(const Tensor& out, const Tensor& in, ReduceOp op);
 void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op);
 void row_dot(const Tensor& out, const Tensor& a, const Tensor& b);
+void l2_normalize_rows(const Tensor& out, const Tensor& norms, const Tensor& in);
+void l2_normalize_rows_backward(const Tensor& din, const Tensor& dout, const Tensor& out,
+                                const Tensor& norms);
 
 // ---- elementwise ops ---------------------------------------------------------------------------
 void activation_forward(const Tensor& out, const Tensor& in, Activation act);
@@ -53,6 +56,20 @@ void causal_mask(const Tensor& out, const Tensor& in);
 void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w);
 void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
                            const Tensor& pos, const Tensor& w);
+
+// ---- routing ----------------------------------------------------------------------------------
+void topk_gate_forward(const Tensor& probs, const Tensor& lse, const Tensor& weight,
+                       const Tensor& expert, const Tensor& logits, int k, bool renormalize);
+void topk_gate_sums(const Tensor& sums, const Tensor& probs, const Tensor& lse,
+                    const Tensor& expert);
+void topk_gate_backward(const Tensor& dlogits, const Tensor& dweight, const Tensor& probs,
+                        const Tensor& lse, const Tensor& expert, const Tensor& balance, double z2,
+                        double items_world, bool renormalize);
+void choice_keys(const Tensor& keys, const Tensor& expert);
+void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& keep,
+                   const Tensor& order, const Tensor& table, int64_t sorted);
+void expert_major_permutation(const Tensor& perm, const Tensor& recv_counts);
+void hash_route(const Tensor& expert, const Tensor& ids, uint64_t seed, int num_experts);
 
 // ---- normalisations ----------------------------------------------------------------------------
 void layernorm_forward(const Tensor& out, const Tensor& mean, const Tensor& rstd, const Tensor& in,

@@ -58,5 +58,20 @@ void row_dot(const Tensor& out, const Tensor& a, const Tensor& b) {
         kernels::dot_row(a.data<float>() + r * cols, b.data<float>() + r * cols, cols);
 }
 
+void l2_normalize_rows(const Tensor& out, const Tensor& norms, const Tensor& in) {
+  const int64_t rows = in.rows(), n = in.cols();
+  for (int64_t r = 0; r < rows; ++r)
+    kernels::l2_normalize_row(out.data<float>() + r * n, norms.data<float>() + r,
+                              in.data<float>() + r * n, n);
+}
+
+void l2_normalize_rows_backward(const Tensor& din, const Tensor& dout, const Tensor& out,
+                                const Tensor& norms) {
+  const int64_t rows = out.rows(), n = out.cols();
+  for (int64_t r = 0; r < rows; ++r)
+    kernels::l2_normalize_backward_row(din.data<float>() + r * n, dout.data<float>() + r * n,
+                                       out.data<float>() + r * n, norms.data<float>()[r], n);
+}
+
 }  // namespace cpu
 }  // namespace sy

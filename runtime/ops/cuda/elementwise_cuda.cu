@@ -65,6 +65,10 @@ __global__ void bf16_to_f32_kernel(float* y, const bf16* x, int64_t n) {
   SY_GRID_STRIDE(i, n) y[i] = bf16_to_float(x[i]);
 }
 
+__global__ void i32_to_f64_kernel(double* y, const int32_t* x, int64_t n) {
+  SY_GRID_STRIDE(i, n) y[i] = x[i];
+}
+
 __global__ void scale_kernel(float* x, int64_t n, float alpha) {
   SY_GRID_STRIDE(i, n) x[i] *= alpha;
 }
@@ -101,6 +105,8 @@ void cast(const Tensor& out, const Tensor& in, Stream stream) {
   if (n == 0) return;
   if (in.dtype() == out.dtype()) {
     backend(DeviceType::kCUDA).copy(out.raw(), in.raw(), in.nbytes(), stream);
+  } else if (in.dtype() == DType::kI32) {
+    launch(i32_to_f64_kernel, n, stream, out.data<double>(), in.data<int32_t>(), n);
   } else if (in.dtype() == DType::kF32) {
     launch(f32_to_bf16_kernel, n, stream, out.data<bf16>(), in.data<float>(), n);
   } else {

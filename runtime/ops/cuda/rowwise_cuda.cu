@@ -43,6 +43,17 @@ __global__ void causal_softmax_kernel(float* out, const float* in, int64_t rows,
   SY_GRID_STRIDE(r, rows) kernels::causal_softmax_row(out + r * t, in + r * t, r % t, t);
 }
 
+__global__ void l2_normalize_kernel(float* out, float* norms, const float* in, int64_t rows,
+                                    int64_t n) {
+  SY_GRID_STRIDE(r, rows) kernels::l2_normalize_row(out + r * n, norms + r, in + r * n, n);
+}
+
+__global__ void l2_normalize_backward_kernel(float* din, const float* dout, const float* out,
+                                             const float* norms, int64_t rows, int64_t n) {
+  SY_GRID_STRIDE(r, rows)
+  kernels::l2_normalize_backward_row(din + r * n, dout + r * n, out + r * n, norms[r], n);
+}
+
 }  // namespace
 
 void softmax_forward(const Tensor& out, const Tensor& in, Stream stream) {
@@ -88,6 +99,17 @@ void reduce_cols(const Tensor& out, const Tensor& in, ReduceOp op, Stream stream
 void row_dot(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream) {
   launch(row_dot_kernel, a.rows(), stream, out.data<float>(), a.data<float>(), b.data<float>(),
          a.rows(), a.cols());
+}
+
+void l2_normalize_rows(const Tensor& out, const Tensor& norms, const Tensor& in, Stream stream) {
+  launch(l2_normalize_kernel, in.rows(), stream, out.data<float>(), norms.data<float>(),
+         in.data<float>(), in.rows(), in.cols());
+}
+
+void l2_normalize_rows_backward(const Tensor& din, const Tensor& dout, const Tensor& out,
+                                const Tensor& norms, Stream stream) {
+  launch(l2_normalize_backward_kernel, out.rows(), stream, din.data<float>(), dout.data<float>(),
+         out.data<float>(), norms.data<float>(), out.rows(), out.cols());
 }
 
 }  // namespace cuda

@@ -79,5 +79,23 @@ SY_HD float dot_row(const float* a, const float* b, int64_t n) {
   return acc;
 }
 
+// Row normalisation to unit L2 norm, the norm floored at 1e-6 so a zero row stays finite; the
+// norm is summed in double.
+SY_HD void l2_normalize_row(float* out, float* norm, const float* in, int64_t n) {
+  double n2 = 0;
+  for (int64_t i = 0; i < n; ++i) n2 += static_cast<double>(in[i]) * in[i];
+  const float r = fmaxf(static_cast<float>(sqrt(n2)), 1e-6f);
+  *norm = r;
+  for (int64_t i = 0; i < n; ++i) out[i] = in[i] / r;
+}
+
+// d(v/|v|)/dv applied to dout: (dout − u·⟨u, dout⟩) / |v|, u = v/|v| (out).
+SY_HD void l2_normalize_backward_row(float* din, const float* dout, const float* out, float norm,
+                                     int64_t n) {
+  float dot = 0;
+  for (int64_t i = 0; i < n; ++i) dot += out[i] * dout[i];
+  for (int64_t i = 0; i < n; ++i) din[i] = (dout[i] - out[i] * dot) / norm;
+}
+
 }  // namespace kernels
 }  // namespace sy
