@@ -3,6 +3,10 @@
 // flow, experts/balanced_assignment.h); at evaluation each item takes its best expert. The layer's
 // output is α·f_e(x) + (1−α)·x with α = sigmoid(A[s,e]) — the router reports α as the gate weight
 // and adds the (1−α)·x bypass. No auxiliary loss, no drops.
+//
+// The assignment runs on the host: the affinities are read once per forward, and the gate
+// weights' gradient once per backward — BASE's two host synchronisations per layer call, beside
+// the dispatch plan's one.
 #include <cmath>
 #include <cstring>
 
@@ -29,74 +33,77 @@ class BaseRouter final : public Router {
 
   void forward(Routing& out, const Tensor& x, const int32_t*, bool training,
                Communicator& world) override {
-    int64_t s_count = x.dim(0);
-    aff_ = project_to_host(x, centroids_.value, true);  // (S, E)
-    choice_.assign(static_cast<size_t>(s_count), 0);
-    if (training) {
-      // Every rank gathers all affinities and runs the same deterministic assignment.
-      std::vector<size_t> counts;
-      std::vector<char> bytes =
-          all_gather_v(world, aff_.data(), aff_.size() * sizeof(float), &counts);
-      std::vector<float> all(bytes.size() / sizeof(float));
-      std::memcpy(all.data(), bytes.data(), bytes.size());
-      int64_t offset = 0;  // items of the ranks before this one
-      for (int p = 0; p < world.rank(); ++p) offset += counts[p] / (sizeof(float) * e_);
-      const int64_t total = static_cast<int64_t>(all.size()) / e_;
-      std::vector<int32_t> assign = balanced_assignment(all.data(), total, e_);
-      std::copy(assign.begin() + offset, assign.begin() + offset + s_count, choice_.begin());
-    } else {
-      for (int64_t s = 0; s < s_count; ++s) {
-        int best = 0;
-        for (int e = 1; e < e_; ++e)
-          if (aff_[s * e_ + e] > aff_[s * e_ + best]) best = e;
-        choice_[s] = best;
-      }
+    const int64_t s_count = x.dim(0);
+    aff_ = project(x, centroids_.value, true).to_vector<float>();  // (S, E) on the host
+    choice_ = training ? assign_balanced(s_count, world) : assign_greedy(s_count);
+    alpha_.resize(static_cast<size_t>(s_count));
+    std::vector<float> one_minus(alpha_.size());
+    for (int64_t s = 0; s < s_count; ++s) {
+      alpha_[s] = 1.0f / (1.0f + std::exp(-aff_[s * e_ + choice_[s]]));
+      one_minus[s] = 1.0f - alpha_[s];
     }
     out.items = s_count;
     out.k = 1;
-    out.expert = choice_;
-    out.weight.resize(static_cast<size_t>(s_count));
-    for (int64_t s = 0; s < s_count; ++s)
-      out.weight[s] = 1.0f / (1.0f + std::exp(-aff_[s * e_ + choice_[s]]));
-    alpha_ = out.weight;
-    out.balance_loss = out.z_loss = out.aux_loss = 0;
-    one_minus_alpha_ = Tensor();
+    out.expert = Tensor::from_vector(choice_, {s_count, 1}, x.device());
+    out.weight = Tensor::from_vector(alpha_, {s_count, 1}, x.device());
+    out.world_sums = Tensor();
+    one_minus_alpha_ = Tensor::from_vector(one_minus, {s_count}, x.device());
   }
 
   // out = α·f(x) + (1 − α)·x: the combine gave α·f(x).
   void add_bypass(const Tensor& out, const Tensor& x) override {
-    std::vector<float> v(alpha_.size());
-    for (size_t i = 0; i < v.size(); ++i) v[i] = 1.0f - alpha_[i];
-    one_minus_alpha_ = Tensor::from_vector(v, {static_cast<int64_t>(v.size())}).to(x.device());
     add_row_scaled(out, x, one_minus_alpha_);
   }
 
   // dα −= ⟨dout, x⟩ and dx += (1 − α)·dout.
-  void bypass_backward(const Tensor& dx, std::vector<float>& dweight, const Tensor& dout,
+  void bypass_backward(const Tensor& dx, const Tensor& dweight, const Tensor& dout,
                        const Tensor& x) override {
     Tensor xdot = Tensor::empty({x.dim(0)}, DType::kF32, x.device());
     row_dot(xdot, dout, x);
-    std::vector<float> xd = xdot.to_vector<float>();
-    for (size_t i = 0; i < xd.size(); ++i) dweight[i] -= xd[i];
+    add_scaled(dweight, xdot, -1.0f);
     add_row_scaled(dx, dout, one_minus_alpha_);
   }
 
-  void backward(const Tensor& dx, const std::vector<float>& dweight, const Tensor& x) override {
-    int64_t s_count = x.dim(0);
+  void backward(const Tensor& dx, const Tensor& dweight, const Tensor& x) override {
+    const int64_t s_count = x.dim(0);
+    const std::vector<float> dw = dweight.to_vector<float>();
     std::vector<float> daff(static_cast<size_t>(s_count * e_), 0.0f);
     for (int64_t s = 0; s < s_count; ++s)
-      daff[s * e_ + choice_[s]] = dweight[s] * alpha_[s] * (1.0f - alpha_[s]);
-    project_backward(dx, centroids_, x, daff, true);
+      daff[s * e_ + choice_[s]] = dw[s] * alpha_[s] * (1.0f - alpha_[s]);
+    project_backward(dx, centroids_, x, Tensor::from_vector(daff, {s_count, e_}, x.device()), true);
   }
 
   std::vector<Param*> params() override { return {&centroids_}; }
 
  private:
+  // Every rank gathers all affinities and runs the same deterministic assignment.
+  std::vector<int32_t> assign_balanced(int64_t s_count, Communicator& world) const {
+    std::vector<size_t> counts;
+    std::vector<char> bytes =
+        all_gather_v(world, aff_.data(), aff_.size() * sizeof(float), &counts);
+    std::vector<float> all(bytes.size() / sizeof(float));
+    std::memcpy(all.data(), bytes.data(), bytes.size());
+    int64_t offset = 0;  // items of the ranks before this one
+    for (int p = 0; p < world.rank(); ++p) offset += counts[p] / (sizeof(float) * e_);
+    const int64_t total = static_cast<int64_t>(all.size()) / e_;
+    std::vector<int32_t> assign = balanced_assignment(all.data(), total, e_);
+    return std::vector<int32_t>(assign.begin() + offset, assign.begin() + offset + s_count);
+  }
+
+  // Each item to its best expert (evaluation).
+  std::vector<int32_t> assign_greedy(int64_t s_count) const {
+    std::vector<int32_t> choice(static_cast<size_t>(s_count), 0);
+    for (int64_t s = 0; s < s_count; ++s)
+      for (int e = 1; e < e_; ++e)
+        if (aff_[s * e_ + e] > aff_[s * e_ + choice[s]]) choice[s] = e;
+    return choice;
+  }
+
   int e_;
   Param centroids_;  // (E, w)
   std::vector<float> aff_, alpha_;
   std::vector<int32_t> choice_;
-  Tensor one_minus_alpha_;  // (S) on the device, for the bypass's backward
+  Tensor one_minus_alpha_;  // (S) on the device, for the bypass and its backward
 };
 
 }  // namespace

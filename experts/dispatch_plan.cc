@@ -14,21 +14,20 @@ double CapacityPlan::activation_ratio() const {
   return static_cast<double>(active) / static_cast<double>(load_world.size());
 }
 
-CapacityPlan plan_capacity(const Routing& r, const MoeOptions& o, Communicator& world) {
-  const int e_count = o.num_experts, k = r.k;
+CapacityPlan plan_capacity(const std::vector<int64_t>& counts, int64_t items, int k,
+                           const MoeOptions& o, Communicator& world) {
+  const int e_count = o.num_experts;
   const int n = world.size(), me = world.rank();
+  SY_CHECK(counts.size() == static_cast<size_t>(e_count) * k,
+           "plan_capacity: " << counts.size() << " counts for E·k = " << e_count * k << " keys");
   CapacityPlan plan;
-  plan.items = r.items;
+  plan.items = items;
   plan.k = k;
-  // Local counts per (expert, choice), then everybody's: [rank][e * k + j], plus S per rank.
+  plan.counts = counts;
+  // Everybody's counts per (expert, choice), then the item count: [rank][e * k + j | S].
   const size_t cells = static_cast<size_t>(e_count) * k + 1;
-  std::vector<int64_t> mine(cells, 0), all(cells * n);
-  for (int64_t s = 0; s < r.items; ++s)
-    for (int j = 0; j < k; ++j) {
-      int32_t e = r.expert[s * k + j];
-      if (e >= 0) ++mine[static_cast<size_t>(e) * k + j];
-    }
-  mine[cells - 1] = r.items;
+  std::vector<int64_t> mine(counts), all(cells * n);
+  mine.push_back(items);
   world.all_gather(mine.data(), all.data(), cells * sizeof(int64_t));
   auto count = [&](int rank, int e, int j) {
     return all[rank * cells + static_cast<size_t>(e) * k + j];
@@ -60,16 +59,7 @@ CapacityPlan plan_capacity(const Routing& r, const MoeOptions& o, Communicator& 
   }
   for (int64_t l : plan.load_world) plan.dropped_world -= l;
   plan.dropped_world += plan.routed_world;
-  // Mark the first keep_n items (in item order) of each (expert, choice) as kept.
-  plan.keep.assign(static_cast<size_t>(r.items) * k, 0);
-  std::vector<int64_t> seen(keep_n.size(), 0);
-  for (int64_t s = 0; s < r.items; ++s)
-    for (int j = 0; j < k; ++j) {
-      int32_t e = r.expert[s * k + j];
-      if (e < 0) continue;
-      size_t key = static_cast<size_t>(e) * k + j;
-      if (seen[key]++ < keep_n[key]) plan.keep[s * k + j] = 1;
-    }
+  plan.keep_n = keep_n;
   return plan;
 }
 
@@ -94,75 +84,94 @@ AllToAllLayout ExchangePlan::layout(int lb, int le) const {
   return l;
 }
 
-ExchangePlan plan_exchange(const Routing& r, const CapacityPlan& cap, int num_experts,
+namespace {
+
+// Exclusive prefix sums.
+std::vector<int32_t> starts(const std::vector<int64_t>& v) {
+  std::vector<int32_t> out(v.size(), 0);
+  for (size_t i = 1; i < v.size(); ++i) out[i] = out[i - 1] + static_cast<int32_t>(v[i - 1]);
+  return out;
+}
+
+// Kept choices to send rows, on the device: the rows and the (3, keys) table dispatch_rows reads.
+void assign_send_rows(ExchangePlan& plan, const SortedChoices& sorted, const CapacityPlan& cap) {
+  const int64_t keys = static_cast<int64_t>(cap.counts.size());
+  std::vector<int32_t> table = starts(cap.counts);
+  const std::vector<int32_t> kept = starts(cap.keep_n);
+  table.insert(table.end(), kept.begin(), kept.end());
+  int64_t rows = 0, sorted_n = 0;
+  for (int64_t key = 0; key < keys; ++key) {
+    table.push_back(static_cast<int32_t>(cap.keep_n[key]));
+    rows += cap.keep_n[key];
+    sorted_n += cap.counts[key];
+  }
+  const Device d = sorted.order.device();
+  plan.pos = Tensor::empty({cap.items, cap.k}, DType::kI32, d);
+  plan.keep = Tensor::empty({cap.items, cap.k}, DType::kU8, d);
+  plan.send_item = Tensor::empty({rows}, DType::kI32, d);
+  dispatch_rows(plan.pos, plan.send_item, plan.keep, sorted.order,
+                Tensor::from_vector(table, {3, keys}, d), sorted_n);
+}
+
+// Arrival order → expert-major, on the device, from the receive counts.
+void expert_major(ExchangePlan& plan, Device d) {
+  std::vector<int32_t> rc(plan.recv_counts.begin(), plan.recv_counts.end());
+  plan.expert_major_src = Tensor::empty({plan.recv_total()}, DType::kI32, d);
+  expert_major_permutation(plan.expert_major_src,
+                           Tensor::from_vector(rc, {plan.ep, plan.e_local}, d));
+}
+
+}  // namespace
+
+SortedChoices sort_choices(const Routing& r, int num_experts) {
+  const int64_t n = r.items * r.k;
+  const Device d = r.expert.device();
+  SortedChoices s{Tensor::empty({n}, DType::kI32, d),
+                  Tensor::empty({static_cast<int64_t>(num_experts) * r.k}, DType::kI32, d)};
+  Tensor keys = Tensor::empty({n}, DType::kI32, d);
+  choice_keys(keys, r.expert);
+  counting_sort(s.order, s.counts, keys, num_experts * r.k);
+  return s;
+}
+
+PlanCounts read_plan_counts(const SortedChoices& sorted, const Routing& r) {
+  const int64_t keys = sorted.counts.numel();
+  const int64_t m = r.world_sums.defined() ? r.world_sums.numel() : 0;
+  Tensor packed = Tensor::empty({keys + m, 1}, DType::kF64, sorted.counts.device());
+  cast(packed.slice_rows(0, keys), sorted.counts);
+  if (m > 0) packed.slice_rows(keys, keys + m).copy_from(r.world_sums);
+  const std::vector<double> host = packed.to_vector<double>();
+  PlanCounts out;
+  out.counts.assign(host.begin(), host.begin() + keys);
+  out.router_sums.assign(host.begin() + keys, host.end());
+  return out;
+}
+
+ExchangePlan plan_exchange(const SortedChoices& sorted, const CapacityPlan& cap, int num_experts,
                            Communicator& ep_group) {
-  const int k = r.k, ep = ep_group.size();
+  const int k = cap.k, ep = ep_group.size();
   SY_CHECK(num_experts % ep == 0, "E = " << num_experts
-                                         << " experts cannot be sharded over an ep "
-                                            "group of "
-                                         << ep << " ranks: make E a multiple of ep");
+                                         << " experts cannot be sharded over an ep group of " << ep
+                                         << " ranks: make E a multiple of ep");
   const int e_local = num_experts / ep;
-  const int64_t n_items = r.items;
   ExchangePlan plan;
   plan.k = k;
   plan.ep = ep;
   plan.e_local = e_local;
-
-  // Keys over the choices enumerated choice-major (j, item): key = e·k + j, −1 if dropped.
-  std::vector<int32_t> keys(static_cast<size_t>(n_items) * k);
-  for (int j = 0; j < k; ++j)
-    for (int64_t i = 0; i < n_items; ++i) {
-      int32_t e = r.expert[i * k + j];
-      keys[j * n_items + i] = (e >= 0 && cap.keep[i * k + j]) ? e * k + j : -1;
-    }
-  Tensor order = Tensor::empty({static_cast<int64_t>(keys.size())}, DType::kI32);
-  Tensor counts = Tensor::empty({static_cast<int64_t>(num_experts) * k}, DType::kI32);
-  counting_sort(order, counts, Tensor::from_vector(keys, {static_cast<int64_t>(keys.size())}),
-                num_experts * k);
-  const int32_t* ord = order.data<int32_t>();
-  const int32_t* cnt = counts.data<int32_t>();
-
-  int64_t rows = 0;
-  for (int64_t c = 0; c < num_experts * k; ++c) rows += cnt[c];
-  plan.send_item.resize(static_cast<size_t>(rows));
-  plan.pos.assign(static_cast<size_t>(n_items) * k, -1);
-  plan.ones.assign(static_cast<size_t>(n_items) * k, 1.0f);
-  plan.weight = r.weight;
-  for (int64_t row = 0; row < rows; ++row) {
-    int32_t idx = ord[row];
-    int64_t j = idx / n_items, i = idx % n_items;
-    plan.send_item[row] = static_cast<int32_t>(i);
-    plan.pos[i * k + j] = static_cast<int32_t>(row);
-  }
-
+  assign_send_rows(plan, sorted, cap);
   // Rows per destination expert go to the experts' owners: block p = counts of p's experts.
   plan.send_counts.assign(num_experts, 0);
   plan.recv_counts.assign(num_experts, 0);
   for (int e = 0; e < num_experts; ++e)
-    for (int j = 0; j < k; ++j) plan.send_counts[e] += cnt[e * k + j];
+    for (int j = 0; j < k; ++j) plan.send_counts[e] += cap.keep_n[static_cast<size_t>(e) * k + j];
   ep_group.all_to_all(plan.send_counts.data(), plan.recv_counts.data(), e_local * sizeof(int64_t));
-  // Source-major → expert-major.
-  const auto& from = plan.recv_counts;
-  std::vector<int64_t> src_start(ep + 1, 0);
-  for (int p = 0; p < ep; ++p) {
-    int64_t n = 0;
-    for (int le = 0; le < e_local; ++le) n += from[p * e_local + le];
-    src_start[p + 1] = src_start[p] + n;
-  }
   plan.expert_offsets.assign(e_local + 1, 0);
   for (int le = 0; le < e_local; ++le) {
     int64_t n_le = 0;
-    for (int p = 0; p < ep; ++p) n_le += from[p * e_local + le];
+    for (int p = 0; p < ep; ++p) n_le += plan.recv_counts[p * e_local + le];
     plan.expert_offsets[le + 1] = plan.expert_offsets[le] + n_le;
   }
-  plan.expert_major_src.reserve(static_cast<size_t>(src_start[ep]));
-  for (int le = 0; le < e_local; ++le)
-    for (int p = 0; p < ep; ++p) {
-      int64_t first = src_start[p];
-      for (int l2 = 0; l2 < le; ++l2) first += from[p * e_local + l2];
-      for (int64_t q = 0; q < from[p * e_local + le]; ++q)
-        plan.expert_major_src.push_back(static_cast<int32_t>(first + q));
-    }
+  expert_major(plan, sorted.order.device());
   return plan;
 }
 

@@ -15,20 +15,28 @@ namespace {
 class DeterministicFeatureRouter final : public Router {
  public:
   explicit DeterministicFeatureRouter(int num_experts) : e_(num_experts) {}
+  // Item i (chunk i mod E of its sequence) to expert i mod E; the choices are built once per batch
+  // size and stay on the device.
   void forward(Routing& out, const Tensor& x, const int32_t*, bool, Communicator&) override {
     const int64_t s = x.dim(0);
+    if (expert_.numel() != s || expert_.device() != x.device()) {
+      std::vector<int32_t> e(static_cast<size_t>(s));
+      for (int64_t i = 0; i < s; ++i) e[i] = static_cast<int32_t>(i % e_);
+      expert_ = Tensor::from_vector(e, {s, 1}, x.device());
+      weight_ = Tensor::full({s, 1}, DType::kF32, 1.0, x.device());
+    }
     out.items = s;
     out.k = 1;
-    out.expert.resize(static_cast<size_t>(s));
-    out.weight.assign(static_cast<size_t>(s), 1.0f);
-    for (int64_t i = 0; i < s; ++i) out.expert[i] = static_cast<int32_t>(i % e_);
-    out.balance_loss = out.z_loss = out.aux_loss = 0;
+    out.expert = expert_;
+    out.weight = weight_;
+    out.world_sums = Tensor();
   }
-  void backward(const Tensor&, const std::vector<float>&, const Tensor&) override {}
+  void backward(const Tensor&, const Tensor&, const Tensor&) override {}
   std::vector<Param*> params() override { return {}; }
 
  private:
   int e_;
+  Tensor expert_, weight_;
 };
 
 class PrefixFeatureRouter final : public Router {
@@ -49,13 +57,16 @@ class PrefixFeatureRouter final : public Router {
     rows.reserve(static_cast<size_t>(s * p_));
     for (int64_t i = 0; i < s; ++i)
       for (int64_t t = 0; t < p_; ++t) rows.push_back(static_cast<int32_t>(i * t_ + t));
-    index_ = Tensor::from_vector(rows, {s * p_}).to(x.device());
+    index_ = Tensor::from_vector(rows, {s * p_}, x.device());
     prefix_ = Tensor::empty({s * p_, c_}, DType::kF32, x.device());
     gather_rows(prefix_, x.reshape({s * t_, c_}), index_);
     prefix_ = prefix_.reshape({s, p_ * c_});
     inner_->forward(out, prefix_, ids, training, world);
   }
-  void backward(const Tensor& dx, const std::vector<float>& dweight, const Tensor& x) override {
+  void reduce(Routing& out, const std::vector<double>& sums, int64_t items_world) override {
+    inner_->reduce(out, sums, items_world);
+  }
+  void backward(const Tensor& dx, const Tensor& dweight, const Tensor& x) override {
     const int64_t s = x.dim(0);
     Tensor dprefix = Tensor::zeros({s, p_ * c_}, DType::kF32, x.device());
     inner_->backward(dprefix, dweight, prefix_);

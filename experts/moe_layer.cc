@@ -36,22 +36,30 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* item_ids
            "MoE layer '" << options_.name << "': x and y must be (S, " << w << "), got "
                          << shape_str(x.shape()) << " and " << shape_str(y.shape()));
   forward_times_ = backward_times_ = MoePassTimes{};
+  const int64_t syncs = host_syncs();
   x_ = x;
   route(x, item_ids, training);
-  dispatcher_.plan(routing_, *experts_, forward_times_);
-  record_plan();
+  plan();
   dispatcher_.dispatch(x, forward_times_);
   saved_.clear();
   saved_.resize(static_cast<size_t>(dispatcher_.chunks()));
   for (int c = 0; c < dispatcher_.chunks(); ++c) experts_forward(c);
   combine(y, x);
-  record_times();
   dispatcher_.confirm();
+  record_times();
+  stats_.set_host_syncs_forward(static_cast<int32_t>(host_syncs() - syncs));
 }
 
 void MoeLayer::route(const Tensor& x, const int32_t* item_ids, bool training) {
   ScopedTimer t(&forward_times_.route);
   router_->forward(routing_, x, item_ids, training, *groups_.world_host);
+}
+
+// The dispatch plan, then the router's losses from the sums it read (summed over the world).
+void MoeLayer::plan() {
+  dispatcher_.plan(routing_, *experts_, forward_times_);
+  router_->reduce(routing_, dispatcher_.router_sums(), capacity_plan().items_world);
+  record_plan();
 }
 
 void MoeLayer::experts_forward(int c) {
@@ -79,18 +87,20 @@ void MoeLayer::backward(const Tensor& dx, const Tensor& dy) {
   SY_CHECK(dy.shape() == x_.shape() && dx.shape() == x_.shape(),
            "MoE layer '" << options_.name << "': backward needs dx and dy shaped like x");
   backward_times_ = MoePassTimes{};
-  std::vector<float> dweight = combine_backward(dx, dy);
+  const int64_t syncs = host_syncs();
+  const Tensor dweight = combine_backward(dx, dy);
   dispatcher_.dispatch_gradients(backward_times_);
   for (int c = 0; c < dispatcher_.chunks(); ++c) experts_backward(c);
   dispatcher_.uncombine(dx, backward_times_);
   route_backward(dx, dweight);
-  record_times();
   dispatcher_.confirm();
+  record_times();
+  stats_.set_host_syncs_backward(static_cast<int32_t>(host_syncs() - syncs));
 }
 
 // dx = the bypass's gradient (0 without one); returns the gate weights' gradient.
-std::vector<float> MoeLayer::combine_backward(const Tensor& dx, const Tensor& dy) {
-  std::vector<float> dweight = dispatcher_.combine_backward(dy, backward_times_);
+Tensor MoeLayer::combine_backward(const Tensor& dx, const Tensor& dy) {
+  Tensor dweight = dispatcher_.combine_backward(dy, backward_times_);
   ScopedTimer t(&backward_times_.combine, sync_timers());
   dx.fill(0.0);
   router_->bypass_backward(dx, dweight, dy, x_);
@@ -113,7 +123,7 @@ void MoeLayer::experts_backward(int c) {
   notify("experts_backward", c, false);
 }
 
-void MoeLayer::route_backward(const Tensor& dx, const std::vector<float>& dweight) {
+void MoeLayer::route_backward(const Tensor& dx, const Tensor& dweight) {
   ScopedTimer t(&backward_times_.route);
   router_->backward(dx, dweight, x_);
 }

@@ -60,11 +60,12 @@ class MoeLayer final : public TokenMoe {
 
  private:
   void route(const Tensor& x, const int32_t* item_ids, bool training);
+  void plan();
   void experts_forward(int chunk);
   void combine(const Tensor& y, const Tensor& x);
-  std::vector<float> combine_backward(const Tensor& dx, const Tensor& dy);
+  Tensor combine_backward(const Tensor& dx, const Tensor& dy);
   void experts_backward(int chunk);
-  void route_backward(const Tensor& dx, const std::vector<float>& dweight);
+  void route_backward(const Tensor& dx, const Tensor& dweight);
   void record_plan();
   void record_times();
   bool sync_timers() const { return options_.sync_step_timers && device_.is_cuda(); }

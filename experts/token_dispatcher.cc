@@ -9,12 +9,6 @@ namespace sy {
 
 namespace {
 
-// A host vector as a device tensor of the given shape.
-template <typename T>
-Tensor upload(const std::vector<T>& v, const Shape& shape, Device d) {
-  return Tensor::from_vector(v, shape).to(d);
-}
-
 // The overlap cost model's exchange timer: all-to-alls of per_peer bytes over ep, with buffers on
 // the layer's device, moved as the layer moves them (staging included).
 double time_exchange(Communicator& ep, Device device, size_t per_peer, int reps,
@@ -50,24 +44,22 @@ TokenDispatcher::TokenDispatcher(const MoeOptions& o, const ProcessGroups& group
 
 void TokenDispatcher::plan(const Routing& routing, const Experts& experts, MoePassTimes& times) {
   ScopedTimer t(&times.plan);
-  capacity_ = plan_capacity(routing, options_, *groups_.world_host);
-  plan_ = plan_exchange(routing, capacity_, options_.num_experts, *groups_.ep_group_host);
-  upload_plan();
+  const SortedChoices sorted = sort_choices(routing, options_.num_experts);
+  const PlanCounts mine = read_plan_counts(sorted, routing);  // the pass's one host read
+  capacity_ = plan_capacity(mine.counts, routing.items, routing.k, options_, *groups_.world_host);
+  router_sums_ = mine.router_sums;
+  if (!router_sums_.empty())
+    groups_.world_host->all_reduce(router_sums_.data(), router_sums_.size(), DType::kF64,
+                                   CommOp::kSum);
+  plan_ = plan_exchange(sorted, capacity_, options_.num_experts, *groups_.ep_group_host);
+  weight_ = routing.weight;
+  ones_ = Tensor::full(routing.weight.shape(), DType::kF32, 1.0, device_);
   make_chunks(choose_chunk_count(experts));
   const bool overlap = options_.overlap && chunks_.size() > 1;
   if (!pipeline_ || pipeline_->overlap() != overlap)
     pipeline_ = std::make_unique<ExchangePipeline>(*groups_.ep_group, device_, overlap,
                                                    options_.sync_step_timers);
   pipeline_->reset_busy();
-}
-
-void TokenDispatcher::upload_plan() {
-  const int64_t s = capacity_.items, k = plan_.k;
-  send_item_ = upload(plan_.send_item, {plan_.send_total()}, device_);
-  pos_ = upload(plan_.pos, {s, k}, device_);
-  weight_ = upload(plan_.weight, {s, k}, device_);
-  ones_ = upload(plan_.ones, {s, k}, device_);
-  perm_ = upload(plan_.expert_major_src, {plan_.recv_total()}, device_);
 }
 
 int TokenDispatcher::choose_chunk_count(const Experts& experts) {
@@ -126,7 +118,7 @@ ExpertRows TokenDispatcher::receive(int c) {
   ScopedTimer t(&pass_.times->dispatch, sync_timers());
   ExpertRows in{Tensor::empty({ch.row_end - ch.row_begin, width_}, DType::kF32, device_),
                 ch.segments};
-  gather_rows(in.rows, pass_.recv, perm_.slice_rows(ch.row_begin, ch.row_end));
+  gather_rows(in.rows, pass_.recv, plan_.expert_major_src.slice_rows(ch.row_begin, ch.row_end));
   return in;
 }
 
@@ -135,7 +127,7 @@ void TokenDispatcher::send_back(int c, const Tensor& rows) {
   {
     // Back to arrival order, over this chunk's rows of the receive buffer.
     ScopedTimer t(&pass_.times->undispatch, sync_timers());
-    scatter_rows(pass_.recv, rows, perm_.slice_rows(ch.row_begin, ch.row_end));
+    scatter_rows(pass_.recv, rows, plan_.expert_major_src.slice_rows(ch.row_begin, ch.row_end));
   }
   post_exchange(pass_.back, pass_.recv, ch.rows.reversed(), &pass_.times->undispatch);
 }
@@ -153,7 +145,7 @@ void TokenDispatcher::dispatch(const Tensor& items, MoePassTimes& times) {
   Tensor send = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
   {
     ScopedTimer t(&times.dispatch, sync_timers());
-    gather_rows(send, items, send_item_);
+    gather_rows(send, items, plan_.send_item);
   }
   start_pass(send, times);
 }
@@ -161,19 +153,18 @@ void TokenDispatcher::dispatch(const Tensor& items, MoePassTimes& times) {
 void TokenDispatcher::combine(const Tensor& out, MoePassTimes& times) {
   returned_ = finish_pass();
   ScopedTimer t(&times.combine, sync_timers());
-  combine_rows(out, returned_, pos_, weight_);
+  combine_rows(out, returned_, plan_.pos, weight_);
 }
 
 // ---- backward -----------------------------------------------------------------------------------
 
-std::vector<float> TokenDispatcher::combine_backward(const Tensor& dout, MoePassTimes& times) {
+Tensor TokenDispatcher::combine_backward(const Tensor& dout, MoePassTimes& times) {
   ScopedTimer t(&times.combine, sync_timers());
-  const int64_t s = capacity_.items, k = plan_.k;
   Tensor dret = Tensor::empty(returned_.shape(), DType::kF32, device_);
-  Tensor dw = Tensor::empty({s, k}, DType::kF32, device_);
-  combine_rows_backward(dret, dw, dout, returned_, pos_, weight_);
+  Tensor dw = Tensor::empty(weight_.shape(), DType::kF32, device_);
+  combine_rows_backward(dret, dw, dout, returned_, plan_.pos, weight_);
   pass_.send = dret;
-  return dw.to_vector<float>();
+  return dw;
 }
 
 void TokenDispatcher::dispatch_gradients(MoePassTimes& times) {
@@ -185,7 +176,7 @@ void TokenDispatcher::uncombine(const Tensor& ditems, MoePassTimes& times) {
   ScopedTimer t(&times.combine, sync_timers());
   // Each item's gradient is the sum of its k dispatched rows' gradients.
   Tensor dsum = Tensor::empty(ditems.shape(), DType::kF32, device_);
-  combine_rows(dsum, dsend, pos_, ones_);
+  combine_rows(dsum, dsend, plan_.pos, ones_);
   add_scaled(ditems, dsum, 1.0f);
 }
 

@@ -2,8 +2,9 @@
 // steps, and everything that lives between them — the plan, its tensors on the device, the
 // chunks, the exchange pipeline and its host staging. A forward pass is
 //
-//   plan(routing, experts)   capacity over the world, the exchange plan over the ep group (the
-//                            counts exchange), the plan's device tensors, the chunks
+//   plan(routing, experts)   the choices sorted on the device, the pass's one host read (counts
+//                            and the router's sums), capacity over the world, the exchange plan
+//                            over the ep group (the counts exchange), the chunks
 //   dispatch(items)          gather the items into send order; post every chunk's exchange toward
 //                            the experts (they need only the send buffer)
 //   for each chunk c:
@@ -15,7 +16,7 @@
 // and the backward pass runs the same exchanges with the gradients:
 //
 //   combine_backward(dout)   the returned rows' gradients (the backward's send buffer) and the
-//                            gate weights' gradients (host, for the router)
+//                            gate weights' gradients (for the router, on the device)
 //   dispatch_gradients()     post them toward the experts
 //   receive(c) / send_back(c, rows) per chunk, as forward
 //   uncombine(ditems)        wait for every return; ditems += Σ of each item's k rows
@@ -68,7 +69,7 @@ class TokenDispatcher {
   void combine(const Tensor& out, MoePassTimes& times);
 
   // Backward (of the last forward's plan).
-  std::vector<float> combine_backward(const Tensor& dout, MoePassTimes& times);
+  Tensor combine_backward(const Tensor& dout, MoePassTimes& times);
   void dispatch_gradients(MoePassTimes& times);
   void uncombine(const Tensor& ditems, MoePassTimes& times);
 
@@ -82,6 +83,8 @@ class TokenDispatcher {
   double busy_seconds() const { return pipeline_ ? pipeline_->busy_seconds() : 0.0; }
   const CapacityPlan& capacity_plan() const { return capacity_; }
   const ExchangePlan& exchange_plan() const { return plan_; }
+  // The router's sums of the last plan (Routing::world_sums), summed over the world.
+  const std::vector<double>& router_sums() const { return router_sums_; }
   int64_t dispatched_bytes() const { return plan_.send_total() * width_ * 4; }
 
  private:
@@ -98,7 +101,6 @@ class TokenDispatcher {
     std::vector<ExchangePipeline::Handle> arrived;
   };
 
-  void upload_plan();
   int choose_chunk_count(const Experts& experts);
   void make_chunks(int n);
   void start_pass(const Tensor& send, MoePassTimes& times);
@@ -115,7 +117,8 @@ class TokenDispatcher {
 
   CapacityPlan capacity_;
   ExchangePlan plan_;
-  Tensor send_item_, pos_, weight_, ones_, perm_;  // the plan on the device
+  std::vector<double> router_sums_;
+  Tensor weight_, ones_;  // (S,k): the gate weights, and ones (each item's k gradients summed)
   std::vector<Chunk> chunks_;
   Pass pass_;
   Tensor returned_;      // forward: the experts' outputs in send order (for combine's backward)

@@ -1,7 +1,7 @@
-// Top-k softmax gating (k = 1 Switch, k = 2 GShard, any k): logits = x · W_g, then SoftmaxGate.
+// Top-k softmax gating (k = 1 Switch, k = 2 GShard, any k): logits = x · W_g, then the top-k gate.
 #include "experts/router_factories.h"
 #include "experts/router_projection.h"
-#include "experts/softmax_gate.h"
+#include "experts/topk_gate.h"
 #include "runtime/core/random.h"
 
 namespace sy {
@@ -16,12 +16,16 @@ class TopKRouter final : public Router {
     fill_normal(w_.value, o.seed, stream_id(w_.name.c_str()), 1.0f / std::sqrt(float(width)));
   }
 
-  void forward(Routing& out, const Tensor& x, const int32_t*, bool, Communicator& world) override {
-    gate_.forward(out, project_to_host(x, w_.value, false), x.dim(0), world);
+  void forward(Routing& out, const Tensor& x, const int32_t*, bool, Communicator&) override {
+    gate_.forward(out, project(x, w_.value, false));
   }
 
-  void backward(const Tensor& dx, const std::vector<float>& dweight, const Tensor& x) override {
-    std::vector<float> dlogits;
+  void reduce(Routing& out, const std::vector<double>& sums, int64_t items_world) override {
+    gate_.reduce(out, sums, items_world);
+  }
+
+  void backward(const Tensor& dx, const Tensor& dweight, const Tensor& x) override {
+    Tensor dlogits = Tensor::empty({x.dim(0), w_.value.dim(1)}, DType::kF32, x.device());
     gate_.backward(dlogits, dweight);
     project_backward(dx, w_, x, dlogits, false);
   }
@@ -30,7 +34,7 @@ class TopKRouter final : public Router {
 
  private:
   Param w_;  // (w, E)
-  SoftmaxGate gate_;
+  TopKGate gate_;
 };
 
 }  // namespace

@@ -246,6 +246,11 @@ void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
                 st.dropped_world(), st.routed_world(), st.capacity());
   SY_LOG0(line);
   std::snprintf(line, sizeof line,
+                "host synchronisations per layer call: forward %d, backward %d (the plan's one "
+                "read, BASE's assignment, host-staged exchanges)",
+                st.host_syncs_forward(), st.host_syncs_backward());
+  SY_LOG0(line);
+  std::snprintf(line, sizeof line,
                 "all-to-all payload per layer call: forward dispatch %.3f MiB over all ranks "
                 "(x4 with undispatch and backward)",
                 rec.bytes_dispatched() / 1048576.0);

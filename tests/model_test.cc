@@ -67,8 +67,9 @@ TEST(Model, GradientsOfEveryFamilyMatchFiniteDifferences) {
     auto routing = [&] {
       std::vector<int32_t> sig;
       for (const MoeLayer* l : model.moe_layers()) {
-        sig.insert(sig.end(), l->routing().expert.begin(), l->routing().expert.end());
-        for (uint8_t k : l->capacity_plan().keep) sig.push_back(k);
+        const std::vector<int32_t> expert = l->routing().expert.to_vector<int32_t>();
+        sig.insert(sig.end(), expert.begin(), expert.end());
+        for (uint8_t k : l->exchange_plan().keep.to_vector<uint8_t>()) sig.push_back(k);
       }
       return sig;
     };

@@ -47,8 +47,12 @@ Result run(const MoeOptions& o, const ProcessGroups& g, Device device, int64_t n
   layer.zero_grad();
   layer.forward(y, x.to(device), ids.data(), true);
   layer.backward(dx, dy.to(device));
-  Result r{y.to_vector<float>(),          dx.to_vector<float>(),        {}, {},
-           layer.core().routing().expert, layer.core().stats().chunks()};
+  Result r{y.to_vector<float>(),
+           dx.to_vector<float>(),
+           {},
+           {},
+           layer.core().routing().expert.to_vector<int32_t>(),
+           layer.core().stats().chunks()};
   for (Param* p : layer.params()) {
     r.grads.push_back(p->grad.to_vector<float>());
     r.names.push_back(p->name);

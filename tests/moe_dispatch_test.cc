@@ -139,10 +139,10 @@ TEST(MoeDispatch, ForcedExpertDropsExactlyTheOverflow) {
       EXPECT_EQ(layer.stats().load(0), std::min(global, cap));
       // The kept items are the first `cap` of the global batch (priority = batch position).
       auto yv = y.to_vector<float>();
+      const std::vector<uint8_t> keep = layer.exchange_plan().keep.to_vector<uint8_t>();
       for (int64_t s = 0; s < per; ++s) {
         bool kept = t0 + s < cap;
-        for (int j = 0; j < k; ++j)
-          EXPECT_EQ(layer.capacity_plan().keep[s * k + j], kept ? 1 : 0) << "item " << t0 + s;
+        for (int j = 0; j < k; ++j) EXPECT_EQ(keep[s * k + j], kept ? 1 : 0) << "item " << t0 + s;
         double norm = 0;
         for (int i = 0; i < 8; ++i) norm += std::fabs(yv[s * 8 + i]);
         if (kept) {
@@ -176,20 +176,23 @@ TEST(MoeDispatch, ProvenancePayloadsArriveWhereThePlanSays) {
     Routing r;
     r.items = items;
     r.k = k;
+    std::vector<int32_t> experts;
     for (int64_t s = 0; s < items; ++s)
-      for (int j = 0; j < k; ++j) {
-        r.expert.push_back(expert_of(me, s, j, e_count));
-        r.weight.push_back(1.0f);
-      }
-    CapacityPlan cap = plan_capacity(r, o, *g.world_host);
-    ExchangePlan plan = plan_exchange(r, cap, e_count, *g.ep_group_host);
+      for (int j = 0; j < k; ++j) experts.push_back(expert_of(me, s, j, e_count));
+    r.expert = Tensor::from_vector(experts, {items, k});
+    const SortedChoices sorted = sort_choices(r, e_count);
+    CapacityPlan cap =
+        plan_capacity(read_plan_counts(sorted, r).counts, items, k, o, *g.world_host);
+    ExchangePlan plan = plan_exchange(sorted, cap, e_count, *g.ep_group_host);
     // Send rows: [world rank, item, choice].
+    const std::vector<int32_t> send_item = plan.send_item.to_vector<int32_t>();
+    const std::vector<int32_t> pos = plan.pos.to_vector<int32_t>();
     Tensor send = Tensor::empty({plan.send_total(), 3}, DType::kF32);
     for (int64_t row = 0; row < plan.send_total(); ++row) {
-      int64_t s = plan.send_item[row];
+      int64_t s = send_item[row];
       int j = -1;
       for (int jj = 0; jj < k; ++jj)
-        if (plan.pos[s * k + jj] == row) j = jj;
+        if (pos[s * k + jj] == row) j = jj;
       ASSERT_GE(j, 0);
       float* p = send.data<float>() + row * 3;
       p[0] = static_cast<float>(me);
@@ -199,7 +202,7 @@ TEST(MoeDispatch, ProvenancePayloadsArriveWhereThePlanSays) {
     Tensor recv = Tensor::empty({plan.recv_total(), 3}, DType::kF32);
     exchange_rows(recv, send, plan.layout(), *g.ep_group);
     Tensor em = Tensor::empty(recv.shape(), DType::kF32);
-    gather_rows(em, recv, Tensor::from_vector(plan.expert_major_src, {plan.recv_total()}));
+    gather_rows(em, recv, plan.expert_major_src);
     // Every row of local expert le was routed there by its sender; within an expert, rows are
     // ordered by source rank, then choice, then item.
     const int first = g.ep_group->rank() * e_local;
@@ -300,6 +303,36 @@ TEST(MoeDispatch, RanksWithNoTokensStillTakePartAndNumbersMatch) {
       EXPECT_NEAR(g[j], wv[j], 2e-5 * (1 + std::fabs(wv[j]))) << pl[i]->name;
   }
   EXPECT_EQ(layer.stats().items_world(), total);
+}
+
+// The routing and the plan are ops on the layer's device: a pass reads the host once — the plan's
+// counts (which size the all-to-all-v) and the router's loss sums, in one copy — and the backward
+// not at all; BASE's balanced assignment adds one read each way (its documented exception). Counted
+// on the CPU, where every such read would be a device→host copy on a GPU.
+TEST(MoeDispatch, RoutingAndPlanReadTheHostOncePerPass) {
+  auto world = testing::world();
+  const int w = world->size();
+  MoeOptions b;
+  b.d_model = 16;
+  b.num_experts = 8;
+  b.d_expert = 12;
+  b.seed = 5;
+  for (const testing::MoeCase& c : testing::moe_cases(b)) {
+    SCOPED_TRACE(c.name);
+    std::unique_ptr<TokenMoe> layer =
+        make_token_moe(c.o, make_process_groups(world, w), Device::cpu());
+    const int64_t per = 16, t0 = world->rank() * per;
+    Tensor x = testing::global_rows(1, t0, t0 + per, 16),
+           dy = testing::global_rows(2, t0, t0 + per, 16);
+    const std::vector<int32_t> ids = testing::global_token_ids(t0, t0 + per);
+    Tensor y = Tensor::empty(x.shape(), DType::kF32), dx = Tensor::empty(x.shape(), DType::kF32);
+    layer->forward(y, x, ids.data(), true);
+    layer->backward(dx, dy);
+    const pb::MoeLayerStats& st = layer->core().stats();
+    const int extra = c.o.router == pb::BASE ? 1 : 0;
+    EXPECT_EQ(st.host_syncs_forward(), 1 + extra);
+    EXPECT_EQ(st.host_syncs_backward(), extra);
+  }
 }
 
 }  // namespace

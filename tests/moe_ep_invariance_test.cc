@@ -58,7 +58,7 @@ Result run(TokenMoe& layer, int64_t t0, int64_t t1) {
   layer.backward(dx, dy);
   layer.reduce_gradients();
   return {y.to_vector<float>(), dx.to_vector<float>(), layer.core().aux_loss(),
-          layer.core().stats().dropped_world(), layer.core().routing().expert};
+          layer.core().stats().dropped_world(), layer.core().routing().expert.to_vector<int32_t>()};
 }
 
 class MoeEpInvariance : public ::testing::TestWithParam<testing::MoeCase> {};

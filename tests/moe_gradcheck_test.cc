@@ -52,8 +52,8 @@ TEST_P(MoeGradCheck, BackwardMatchesFiniteDifferences) {
   };
   // The routing and the drops of the last forward.
   auto routing = [&] {
-    std::vector<int32_t> sig = layer.core().routing().expert;
-    for (uint8_t k : layer.core().capacity_plan().keep) sig.push_back(k);
+    std::vector<int32_t> sig = layer.core().routing().expert.to_vector<int32_t>();
+    for (uint8_t k : layer.core().exchange_plan().keep.to_vector<uint8_t>()) sig.push_back(k);
     return sig;
   };
   loss();
