@@ -56,7 +56,70 @@ TEST_F(CudaOps, gemm) {
       }
 }
 
+// A bf16 copy of a CPU f32 tensor, and any float tensor read back as floats.
+Tensor to_bf16(const Tensor& t) {
+  Tensor h = Tensor::empty(t.shape(), DType::kBF16, t.device());
+  cast(h, t);
+  return h;
+}
+Tensor as_f32(const Tensor& t) {
+  if (t.dtype() == DType::kF32) return t;
+  Tensor f = Tensor::empty(t.shape(), DType::kF32, t.device());
+  cast(f, t);
+  return f;
+}
+
+// bf16 inputs with fp32 accumulation (cublasGemmEx) against the CPU's widened f32 GEMM: f32 c to
+// fp32 accuracy; bf16 c within one bf16 unit (the two fp32 results may round to neighbours).
+TEST_F(CudaOps, gemm_bf16) {
+  for (auto [m, n, k] :
+       {std::tuple<int64_t, int64_t, int64_t>{3, 4, 0}, {37, 13, 29}, {128, 96, 200}})
+    for (bool ta : {false, true})
+      for (DType out : {DType::kF32, DType::kBF16}) {
+        Tensor a = to_bf16(f(ref::random_floats(m * k, 1), ta ? Shape{k, m} : Shape{m, k}));
+        Tensor b = to_bf16(f(ref::random_floats(k * n, 2), {k, n}));
+        Tensor c = f(ref::random_floats(m * n, 3), {m, n});
+        if (out == DType::kBF16) c = to_bf16(c);
+        Tensor cg = gpu(c);
+        gemm(c, a, b, ta, false, 0.5f, 2.0f);
+        gemm(cg, gpu(a), gpu(b), ta, false, 0.5f, 2.0f);
+        expect_close(as_f32(cg), as_f32(c), out == DType::kF32 ? 1e-4f : 1.0f / 128, "gemm bf16");
+      }
+}
+
 const std::vector<int64_t> kGroups = {0, 0, 5, 5, 6, 40, 40};  // empty groups included
+
+TEST_F(CudaOps, grouped_gemm_bf16) {
+  int64_t g = 6, m = 40, k = 24, n = 16;
+  for (DType out : {DType::kF32, DType::kBF16}) {
+    Tensor a = to_bf16(f(ref::random_floats(m * k, 4), {m, k}));
+    Tensor b = to_bf16(f(ref::random_floats(g * k * n, 5), {g, k, n}));
+    Tensor d = to_bf16(f(ref::random_floats(m * n, 8), {m, n}));
+    Tensor c = f(ref::random_floats(m * n, 6), {m, n});
+    Tensor w = f(ref::random_floats(g * k * n, 9), {g, k, n});
+    if (out == DType::kBF16) {
+      c = to_bf16(c);
+      w = to_bf16(w);
+    }
+    Tensor cg = gpu(c), wg = gpu(w);
+    grouped_gemm(c, a, b, kGroups, false, 1.0f, 0.5f);
+    grouped_gemm(cg, gpu(a), gpu(b), kGroups, false, 1.0f, 0.5f);
+    grouped_gemm_weight_grad(w, a, d, kGroups, 1.0f, 0.25f);
+    grouped_gemm_weight_grad(wg, gpu(a), gpu(d), kGroups, 1.0f, 0.25f);
+    const float tol = out == DType::kF32 ? 1e-4f : 1.0f / 128;
+    expect_close(as_f32(cg), as_f32(c), tol, "grouped_gemm bf16");
+    expect_close(as_f32(wg), as_f32(w), tol, "grouped_gemm_weight_grad bf16");
+  }
+}
+
+TEST_F(CudaOps, batched_gemm_bf16) {
+  Tensor a = to_bf16(f(ref::random_floats(4 * 20 * 12, 20), {4, 20, 12}));
+  Tensor b = to_bf16(f(ref::random_floats(12 * 9, 21), {1, 12, 9}));
+  Tensor c = Tensor::zeros({4, 20, 9}, DType::kF32), cg = gpu(c);
+  batched_gemm(c, a, b, false, false, 1.0f, 0.0f);
+  batched_gemm(cg, gpu(a), gpu(b), false, false, 1.0f, 0.0f);
+  expect_close(cg, c, 1e-4f, "batched_gemm bf16");
+}
 
 TEST_F(CudaOps, grouped_gemm) {
   int64_t g = 6, m = 40, k = 24, n = 16;

@@ -50,6 +50,40 @@ TEST_P(GemmTest, MatchesReference) {
   }
 }
 
+// The values bf16 storage keeps, and a bf16 tensor holding them.
+std::vector<float> bf16_rounded(std::vector<float> v) {
+  for (float& x : v) x = bf16_to_float(float_to_bf16(x));
+  return v;
+}
+Tensor bf16_tensor(const std::vector<float>& v, const Shape& s) {
+  Tensor t = Tensor::empty(s, DType::kBF16);
+  cast(t, tensor(v, s));
+  return t;
+}
+std::vector<float> as_floats(const Tensor& t) {
+  if (t.dtype() == DType::kF32) return t.to_vector<float>();
+  Tensor f = Tensor::empty(t.shape(), DType::kF32);
+  cast(f, t);
+  return f.to_vector<float>();
+}
+
+// bf16 inputs, fp32 accumulation: the product of the rounded values to fp32 accuracy; a bf16 c is
+// that result rounded once (within half a bf16 unit, 2^-9 relative, plus the fp32 error).
+TEST_P(GemmTest, Bf16InputsAccumulateInFp32) {
+  auto [sz, ta, tb] = GetParam();
+  const auto a = bf16_rounded(ref::random_floats(sz.m * sz.k, 11));
+  const auto b = bf16_rounded(ref::random_floats(sz.k * sz.n, 12));
+  const auto c0 = bf16_rounded(ref::random_floats(sz.m * sz.n, 13));
+  auto want = c0;
+  ref::gemm(want, a, b, sz.m, sz.n, sz.k, ta, tb, 0.5f, 2.0f);
+  for (DType out : {DType::kF32, DType::kBF16}) {
+    Tensor c = out == DType::kF32 ? tensor(c0, {sz.m, sz.n}) : bf16_tensor(c0, {sz.m, sz.n});
+    gemm(c, bf16_tensor(a, ta ? Shape{sz.k, sz.m} : Shape{sz.m, sz.k}),
+         bf16_tensor(b, tb ? Shape{sz.n, sz.k} : Shape{sz.k, sz.n}), ta, tb, 0.5f, 2.0f);
+    expect_close(as_floats(c), want, out == DType::kF32 ? 1e-5f : 1.0f / 256, "bf16 gemm");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Sizes, GemmTest,
                          ::testing::Combine(::testing::Values(GemmCase{0, 3, 4}, GemmCase{5, 0, 3},
                                                               GemmCase{3, 4, 0}, GemmCase{1, 1, 1},
@@ -106,6 +140,39 @@ TEST(GroupedGemm, WeightGradScalesEmptyGroupsByBeta) {
     std::copy(ce.begin(), ce.end(), want.begin() + e * k * n);
   }
   expect_close(tc.to_vector<float>(), want, 1e-5f, "grouped_gemm_weight_grad");
+}
+
+// The grouped GEMMs and the batched GEMM on bf16 inputs equal their f32 versions on the same
+// (rounded) values: the CPU widens and runs the f32 path, so to fp32 accuracy.
+TEST(GroupedGemm, Bf16InputsMatchF32OnTheRoundedValues) {
+  int64_t g = 6, m = 19, k = 11, n = 7;
+  const auto a = bf16_rounded(ref::random_floats(m * k, 14));
+  const auto b = bf16_rounded(ref::random_floats(g * k * n, 15));
+  const auto d = bf16_rounded(ref::random_floats(m * n, 16));
+  Tensor c32 = Tensor::zeros({m, n}, DType::kF32), c16 = Tensor::zeros({m, n}, DType::kF32);
+  grouped_gemm(c32, tensor(a, {m, k}), tensor(b, {g, k, n}), kOffsets, false, 1, 0);
+  grouped_gemm(c16, bf16_tensor(a, {m, k}), bf16_tensor(b, {g, k, n}), kOffsets, false, 1, 0);
+  expect_close(c16.to_vector<float>(), c32.to_vector<float>(), 1e-6f, "grouped_gemm bf16");
+  Tensor w32 = Tensor::zeros({g, k, n}, DType::kF32), w16 = Tensor::zeros({g, k, n}, DType::kF32);
+  grouped_gemm_weight_grad(w32, tensor(a, {m, k}), tensor(d, {m, n}), kOffsets, 1, 0);
+  grouped_gemm_weight_grad(w16, bf16_tensor(a, {m, k}), bf16_tensor(d, {m, n}), kOffsets, 1, 0);
+  expect_close(w16.to_vector<float>(), w32.to_vector<float>(), 1e-6f, "weight grad bf16");
+  Tensor bb32 = Tensor::zeros({3, m, n}, DType::kF32),
+         bb16 = Tensor::zeros({3, m, n}, DType::kBF16);
+  const auto ab = bf16_rounded(ref::random_floats(3 * m * k, 17));
+  const std::vector<float> b0(b.begin(), b.begin() + k * n);  // one (K,N), broadcast
+  batched_gemm(bb32, tensor(ab, {3, m, k}), tensor(b0, {1, k, n}), false, false, 1, 0);
+  batched_gemm(bb16, bf16_tensor(ab, {3, m, k}), bf16_tensor(b0, {1, k, n}), false, false, 1, 0);
+  expect_close(as_floats(bb16), bb32.to_vector<float>(), 1.0f / 256, "batched_gemm bf16 out");
+}
+
+TEST(Gemm, RejectsMixedOrUnsupportedTypes) {
+  Tensor a = Tensor::zeros({3, 4}, DType::kF32), b = Tensor::zeros({4, 5}, DType::kF32);
+  Tensor a16 = Tensor::zeros({3, 4}, DType::kBF16), b16 = Tensor::zeros({4, 5}, DType::kBF16);
+  EXPECT_THROW(gemm(Tensor::zeros({3, 5}, DType::kF32), a16, b, false, false, 1, 0), Error);
+  EXPECT_THROW(gemm(Tensor::zeros({3, 5}, DType::kBF16), a, b, false, false, 1, 0), Error);
+  EXPECT_THROW(gemm(Tensor::zeros({3, 5}, DType::kI32), a16, b16, false, false, 1, 0), Error);
+  EXPECT_NO_THROW(gemm(Tensor::zeros({3, 5}, DType::kBF16), a16, b16, false, false, 1, 0));
 }
 
 TEST(GroupedGemm, RejectsBadOffsets) {

@@ -69,6 +69,25 @@ SY_HD float bf16_to_float(bf16 h) {
   return sy_bits_float(static_cast<uint32_t>(h.bits) << 16);
 }
 
+// Reading and writing a floating element as fp32 math: kernels templated on the storage type
+// (f32 or bf16) load with load_float and store with store_as<T>.
+SY_HD float load_float(float x) {
+  return x;
+}
+SY_HD float load_float(bf16 x) {
+  return bf16_to_float(x);
+}
+template <typename T>
+SY_HD T store_as(float x);
+template <>
+SY_HD float store_as<float>(float x) {
+  return x;
+}
+template <>
+SY_HD bf16 store_as<bf16>(float x) {
+  return float_to_bf16(x);
+}
+
 template <typename T>
 struct DTypeOf;
 template <>

@@ -1,5 +1,5 @@
 // GEMMs: plain, grouped over row segments (the experts), its weight gradient, batched: argument
-// checks, then the CPU or CUDA implementation.
+// checks (f32, or bf16 inputs with fp32 accumulation), then the CPU or CUDA implementation.
 #include "runtime/ops/op_checks.h"
 
 namespace sy {
@@ -8,9 +8,10 @@ using namespace op_checks;
 
 void gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
           float alpha, float beta, Stream stream) {
-  check_matrix("gemm", "c", c);
-  check_matrix("gemm", "a", a);
-  check_matrix("gemm", "b", b);
+  check_2d("gemm", "c", c);
+  check_2d("gemm", "a", a);
+  check_2d("gemm", "b", b);
+  check_gemm_dtypes("gemm", c, a, b);
   check_same_device("gemm", {&c, &a, &b});
   int64_t m = trans_a ? a.dim(1) : a.dim(0), k = trans_a ? a.dim(0) : a.dim(1);
   int64_t kb = trans_b ? b.dim(1) : b.dim(0), n = trans_b ? b.dim(0) : b.dim(1);
@@ -25,9 +26,9 @@ void grouped_gemm(const Tensor& c, const Tensor& a, const Tensor& b,
                   const std::vector<int64_t>& offsets, bool trans_b, float alpha, float beta,
                   Stream stream) {
   const char* op = "grouped_gemm";
-  check_matrix(op, "c", c);
-  check_matrix(op, "a", a);
-  check_dtype(op, "b", b, DType::kF32);
+  check_2d(op, "c", c);
+  check_2d(op, "a", a);
+  check_gemm_dtypes(op, c, a, b);
   SY_CHECK(b.ndim() == 3, op << ": b must be (G,K,N) or (G,N,K), got " << shape_str(b.shape()));
   check_same_device(op, {&c, &a, &b});
   int64_t k = trans_b ? b.dim(2) : b.dim(1), n = trans_b ? b.dim(1) : b.dim(2);
@@ -43,9 +44,9 @@ void grouped_gemm_weight_grad(const Tensor& c, const Tensor& a, const Tensor& b,
                               const std::vector<int64_t>& offsets, float alpha, float beta,
                               Stream stream) {
   const char* op = "grouped_gemm_weight_grad";
-  check_matrix(op, "a", a);
-  check_matrix(op, "b", b);
-  check_dtype(op, "c", c, DType::kF32);
+  check_2d(op, "a", a);
+  check_2d(op, "b", b);
+  check_gemm_dtypes(op, c, a, b);
   SY_CHECK(c.ndim() == 3, op << ": c must be (G,K,N), got " << shape_str(c.shape()));
   check_same_device(op, {&c, &a, &b});
   SY_CHECK(a.dim(0) == b.dim(0) && c.dim(1) == a.dim(1) && c.dim(2) == b.dim(1),
@@ -59,10 +60,9 @@ void grouped_gemm_weight_grad(const Tensor& c, const Tensor& a, const Tensor& b,
 void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
                   float alpha, float beta, Stream stream) {
   const char* op = "batched_gemm";
-  for (const Tensor* t : {&c, &a, &b}) {
-    check_dtype(op, "tensor", *t, DType::kF32);
+  for (const Tensor* t : {&c, &a, &b})
     SY_CHECK(t->ndim() == 3, op << ": tensors must be 3-D (batch, rows, cols)");
-  }
+  check_gemm_dtypes(op, c, a, b);
   check_same_device(op, {&c, &a, &b});
   int64_t m = trans_a ? a.dim(2) : a.dim(1), k = trans_a ? a.dim(1) : a.dim(2);
   int64_t kb = trans_b ? b.dim(2) : b.dim(1), n = trans_b ? b.dim(1) : b.dim(2);

@@ -47,6 +47,22 @@ inline void check_matrix(const char* op, const char* what, const Tensor& t) {
   check_dtype(op, what, t, DType::kF32);
 }
 
+// A GEMM's operand types: a and b both f32, or both bf16 (fp32 accumulation); c f32, or bf16 when
+// the inputs are (rounded once, from the fp32 result).
+inline void check_gemm_dtypes(const char* op, const Tensor& c, const Tensor& a, const Tensor& b) {
+  const DType in = a.dtype();
+  SY_CHECK((in == DType::kF32 || in == DType::kBF16) && b.dtype() == in,
+           op << ": a and b must both be f32 or both bf16, got " << dtype_name(a.dtype()) << " and "
+              << dtype_name(b.dtype()));
+  SY_CHECK(c.dtype() == DType::kF32 || (c.dtype() == DType::kBF16 && in == DType::kBF16),
+           op << ": c is " << dtype_name(c.dtype()) << " with " << dtype_name(in)
+              << " inputs; c must be f32, or bf16 with bf16 inputs");
+}
+
+inline void check_2d(const char* op, const char* what, const Tensor& t) {
+  SY_CHECK(t.ndim() == 2, op << ": " << what << " must be 2-D, got shape " << shape_str(t.shape()));
+}
+
 inline void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
   SY_CHECK(a.shape() == b.shape(),
            op << ": shapes differ: " << shape_str(a.shape()) << " vs " << shape_str(b.shape()));

@@ -25,6 +25,9 @@ enum class Activation { kGelu, kSilu };
 enum class ReduceOp { kSum, kMax };
 
 // ---- GEMMs -------------------------------------------------------------------------------------
+// Every GEMM takes a and b both f32, or both bf16; it accumulates in fp32 either way. c is f32, or
+// bf16 with bf16 inputs (the fp32 result rounded once; beta · c read from the bf16 c). The CPU
+// widens bf16 to f32 and runs the f32 GEMM: the oracle of the bf16 path (fp32 math on bf16 data).
 // c (M,N) = alpha · op(a) · op(b) + beta · c, with op(a) (M,K), op(b) (K,N).
 // a is (M,K), or (K,M) when trans_a; b is (K,N), or (N,K) when trans_b. K = 0 gives c = beta · c.
 void gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,

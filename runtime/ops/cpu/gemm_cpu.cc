@@ -1,5 +1,9 @@
-// GEMMs on the CPU through OpenBLAS's CBLAS interface (row-major).
+// GEMMs on the CPU through OpenBLAS's CBLAS interface (row-major). bf16 operands are widened to
+// f32 first and a bf16 c is rounded once from the f32 result: fp32 math on bf16 data, the oracle
+// the GPU's bf16 GEMMs (fp32 accumulation) are checked against.
 #include <cblas.h>
+
+#include <vector>
 
 #include "runtime/ops/cpu/ops_cpu.h"
 
@@ -23,14 +27,43 @@ void sgemm(int64_t m, int64_t n, int64_t k, bool ta, bool tb, float alpha, const
               static_cast<blasint>(ldc));
 }
 
+// A GEMM operand as f32: the tensor's own memory, or a widened copy of its bf16 values. For c,
+// finish() rounds the f32 result back into the bf16 tensor.
+class F32Operand {
+ public:
+  explicit F32Operand(const Tensor& t) : t_(t) {
+    if (t.dtype() == DType::kF32) {
+      p_ = t.data<float>();
+      return;
+    }
+    copy_.resize(static_cast<size_t>(t.numel()));
+    const bf16* src = t.data<bf16>();
+    for (size_t i = 0; i < copy_.size(); ++i) copy_[i] = bf16_to_float(src[i]);
+    p_ = copy_.data();
+  }
+  float* data() const { return p_; }
+  void finish() const {
+    if (t_.dtype() != DType::kBF16) return;
+    bf16* dst = t_.data<bf16>();
+    for (size_t i = 0; i < copy_.size(); ++i) dst[i] = float_to_bf16(copy_[i]);
+  }
+
+ private:
+  Tensor t_;
+  std::vector<float> copy_;
+  float* p_ = nullptr;
+};
+
 }  // namespace
 
 void gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
           float alpha, float beta) {
   int64_t m = c.dim(0), n = c.dim(1);
   int64_t k = trans_a ? a.dim(0) : a.dim(1);
-  sgemm(m, n, k, trans_a, trans_b, alpha, a.data<float>(), a.dim(1), b.data<float>(), b.dim(1),
-        beta, c.data<float>(), n);
+  const F32Operand a32(a), b32(b), c32(c);
+  sgemm(m, n, k, trans_a, trans_b, alpha, a32.data(), a.dim(1), b32.data(), b.dim(1), beta,
+        c32.data(), n);
+  c32.finish();
 }
 
 // A loop of GEMMs, one per non-empty group: on the CPU this already runs at the dense rate for
@@ -39,30 +72,34 @@ void grouped_gemm(const Tensor& c, const Tensor& a, const Tensor& b,
                   const std::vector<int64_t>& offsets, bool trans_b, float alpha, float beta) {
   int64_t groups = static_cast<int64_t>(offsets.size()) - 1;
   int64_t kdim = a.dim(1), n = c.dim(1);
-  const float* ap = a.data<float>();
-  const float* bp = b.data<float>();
-  float* cp = c.data<float>();
+  const F32Operand a32(a), b32(b), c32(c);
+  const float* ap = a32.data();
+  const float* bp = b32.data();
+  float* cp = c32.data();
   for (int64_t g = 0; g < groups; ++g) {
     int64_t rows = offsets[g + 1] - offsets[g];
     if (rows == 0) continue;
     sgemm(rows, n, kdim, false, trans_b, alpha, ap + offsets[g] * kdim, kdim, bp + g * kdim * n,
           trans_b ? kdim : n, beta, cp + offsets[g] * n, n);
   }
+  c32.finish();
 }
 
 void grouped_gemm_weight_grad(const Tensor& c, const Tensor& a, const Tensor& b,
                               const std::vector<int64_t>& offsets, float alpha, float beta) {
   int64_t groups = static_cast<int64_t>(offsets.size()) - 1;
   int64_t kdim = a.dim(1), n = b.dim(1);
-  const float* ap = a.data<float>();
-  const float* bp = b.data<float>();
-  float* cp = c.data<float>();
+  const F32Operand a32(a), b32(b), c32(c);
+  const float* ap = a32.data();
+  const float* bp = b32.data();
+  float* cp = c32.data();
   for (int64_t g = 0; g < groups; ++g) {
     int64_t rows = offsets[g + 1] - offsets[g];
     // (K,rows)·(rows,N): rows is the reduction dimension; rows = 0 scales c[g] by beta.
     sgemm(kdim, n, rows, true, false, alpha, ap + offsets[g] * kdim, kdim, bp + offsets[g] * n, n,
           beta, cp + g * kdim * n, n);
   }
+  c32.finish();
 }
 
 void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
@@ -70,12 +107,12 @@ void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_
   int64_t batch = c.dim(0), m = c.dim(1), n = c.dim(2);
   int64_t sa = a.dim(0) == 1 ? 0 : a.dim(1) * a.dim(2),
           sb = b.dim(0) == 1 ? 0 : b.dim(1) * b.dim(2);
-  for (int64_t i = 0; i < batch; ++i) {
-    Tensor ci = c.slice_rows(i, i + 1).reshape({m, n});
-    Tensor ai = Tensor::wrap(a.data<float>() + i * sa, {a.dim(1), a.dim(2)}, DType::kF32);
-    Tensor bi = Tensor::wrap(b.data<float>() + i * sb, {b.dim(1), b.dim(2)}, DType::kF32);
-    cpu::gemm(ci, ai, bi, trans_a, trans_b, alpha, beta);
-  }
+  int64_t k = trans_a ? a.dim(1) : a.dim(2);
+  const F32Operand a32(a), b32(b), c32(c);
+  for (int64_t i = 0; i < batch; ++i)
+    sgemm(m, n, k, trans_a, trans_b, alpha, a32.data() + i * sa, a.dim(2), b32.data() + i * sb,
+          b.dim(2), beta, c32.data() + i * m * n, n);
+  c32.finish();
 }
 
 }  // namespace cpu

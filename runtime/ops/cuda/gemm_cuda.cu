@@ -11,37 +11,68 @@ namespace cuda {
 
 namespace {
 
-__global__ void scale_kernel(float* p, size_t n, float beta) {
-  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n;
-       i += size_t(gridDim.x) * blockDim.x)
-    p[i] = beta == 0.0f ? 0.0f : beta * p[i];
+template <typename T>
+__global__ void scale_kernel(T* p, int64_t n, float beta) {
+  SY_GRID_STRIDE(i, n) p[i] = store_as<T>(beta == 0.0f ? 0.0f : beta * load_float(p[i]));
 }
 
-void scale(float* p, size_t n, float beta, Stream stream) {
+// c = beta · c over n elements of a GEMM output (the k = 0 case, and experts with no rows).
+void scale(void* p, DType dtype, int64_t n, float beta, Stream stream) {
   if (n == 0 || beta == 1.0f) return;
-  launch(scale_kernel, n, stream, p, n, beta);
+  if (dtype == DType::kBF16)
+    launch(scale_kernel<bf16>, n, stream, static_cast<bf16*>(p), n, beta);
+  else
+    launch(scale_kernel<float>, n, stream, static_cast<float*>(p), n, beta);
 }
 
 cublasOperation_t op(bool t) {
   return t ? CUBLAS_OP_T : CUBLAS_OP_N;
 }
 
+cudaDataType_t cuda_type(DType t) {
+  return t == DType::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
+// A GEMM's element types and pointers, row-major, with byte-free element offsets.
+struct Operand {
+  char* base;
+  size_t elem;  // bytes per element
+  cudaDataType_t type;
+  explicit Operand(const Tensor& t)
+      : base(static_cast<char*>(t.raw())),
+        elem(dtype_size(t.dtype())),
+        type(cuda_type(t.dtype())) {}
+  void* at(int64_t offset) const { return base + offset * elem; }
+};
+
 // One GEMM problem in cuBLAS's column-major terms.
 struct Problem {
   cublasOperation_t ta, tb;
   int m, n, k;
-  const float* a;
+  const void* a;
   int lda;
-  const float* b;
+  const void* b;
   int ldb;
-  float* c;
+  void* c;
   int ldc;
 };
 
+// The element types of a GEMM call: inputs (both alike) and output; fp32 compute for all.
+struct GemmTypes {
+  cudaDataType_t in, out;
+};
+
+void gemm_ex(cublasHandle_t h, const Problem& p, float alpha, float beta, GemmTypes t) {
+  SY_CUBLAS_CHECK(cublasGemmEx(h, p.ta, p.tb, p.m, p.n, p.k, &alpha, p.a, t.in, p.lda, p.b, t.in,
+                               p.ldb, &beta, p.c, t.out, p.ldc, CUBLAS_COMPUTE_32F,
+                               CUBLAS_GEMM_DEFAULT));
+}
+
 // Runs all problems as one cublasGemmGroupedBatchedEx call (one group per problem, so no expert is
-// serialised behind another); falls back to a loop of cublasSgemm only where the library reports
-// the grouped call unsupported.
-void run_grouped(const std::vector<Problem>& ps, float alpha, float beta, Stream stream) {
+// serialised behind another); falls back to a loop of cublasGemmEx only where the library reports
+// the grouped call unsupported (a type combination it lacks).
+void run_grouped(const std::vector<Problem>& ps, float alpha, float beta, GemmTypes t,
+                 Stream stream) {
   if (ps.empty()) return;
   int g = static_cast<int>(ps.size());
   cublasHandle_t h = cublas_handle(stream);
@@ -59,8 +90,8 @@ void run_grouped(const std::vector<Problem>& ps, float alpha, float beta, Stream
     lda[i] = p.lda;
     ldb[i] = p.ldb;
     ldc[i] = p.ldc;
-    host_ptrs[i] = const_cast<float*>(p.a);
-    host_ptrs[g + i] = const_cast<float*>(p.b);
+    host_ptrs[i] = const_cast<void*>(p.a);
+    host_ptrs[g + i] = const_cast<void*>(p.b);
     host_ptrs[2 * g + i] = p.c;
   }
   // The pointer tables must live in device memory; the sizes stay on the host.
@@ -69,13 +100,11 @@ void run_grouped(const std::vector<Problem>& ps, float alpha, float beta, Stream
   SY_CUDA_CHECK(
       cudaMemcpyAsync(dev, host_ptrs.data(), table_bytes, cudaMemcpyHostToDevice, to_cuda(stream)));
   cublasStatus_t rc = cublasGemmGroupedBatchedEx(
-      h, ta.data(), tb.data(), m.data(), n.data(), k.data(), alphas.data(), dev, CUDA_R_32F,
-      lda.data(), dev + g, CUDA_R_32F, ldb.data(), betas.data(), dev + 2 * g, CUDA_R_32F,
-      ldc.data(), g, size.data(), CUBLAS_COMPUTE_32F);
+      h, ta.data(), tb.data(), m.data(), n.data(), k.data(), alphas.data(), dev, t.in, lda.data(),
+      dev + g, t.in, ldb.data(), betas.data(), dev + 2 * g, t.out, ldc.data(), g, size.data(),
+      CUBLAS_COMPUTE_32F);
   if (rc == CUBLAS_STATUS_NOT_SUPPORTED) {
-    for (const Problem& p : ps)
-      SY_CUBLAS_CHECK(cublasSgemm(h, p.ta, p.tb, p.m, p.n, p.k, &alpha, p.a, p.lda, p.b, p.ldb,
-                                  &beta, p.c, p.ldc));
+    for (const Problem& p : ps) gemm_ex(h, p, alpha, beta, t);
     return;
   }
   SY_CUBLAS_CHECK(rc);
@@ -91,53 +120,54 @@ void gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool 
   int k = static_cast<int>(trans_a ? a.dim(0) : a.dim(1));
   if (m == 0 || n == 0) return;
   if (k == 0) {
-    scale(c.data<float>(), c.numel(), beta, stream);
+    scale(c.raw(), c.dtype(), c.numel(), beta, stream);
     return;
   }
-  SY_CUBLAS_CHECK(cublasSgemm(cublas_handle(stream), op(trans_b), op(trans_a), n, m, k, &alpha,
-                              b.data<float>(), static_cast<int>(b.dim(1)), a.data<float>(),
-                              static_cast<int>(a.dim(1)), &beta, c.data<float>(), n));
+  gemm_ex(cublas_handle(stream),
+          Problem{op(trans_b), op(trans_a), n, m, k, b.raw(), static_cast<int>(b.dim(1)), a.raw(),
+                  static_cast<int>(a.dim(1)), c.raw(), n},
+          alpha, beta, GemmTypes{cuda_type(a.dtype()), cuda_type(c.dtype())});
 }
 
 void grouped_gemm(const Tensor& c, const Tensor& a, const Tensor& b,
                   const std::vector<int64_t>& offsets, bool trans_b, float alpha, float beta,
                   Stream stream) {
   int kd = static_cast<int>(a.dim(1)), n = static_cast<int>(c.dim(1));
+  const Operand ao(a), bo(b), co(c);
   std::vector<Problem> ps;
   for (size_t g = 0; g + 1 < offsets.size(); ++g) {
     int rows = static_cast<int>(offsets[g + 1] - offsets[g]);
     if (rows == 0 || n == 0) continue;
     if (kd == 0) {
-      scale(c.data<float>() + offsets[g] * n, static_cast<size_t>(rows) * n, beta, stream);
+      scale(co.at(offsets[g] * n), c.dtype(), int64_t(rows) * n, beta, stream);
       continue;
     }
-    ps.push_back(Problem{op(trans_b), CUBLAS_OP_N, n, rows, kd,
-                         b.data<float>() + g * size_t(kd) * n, trans_b ? kd : n,
-                         a.data<float>() + offsets[g] * kd, kd, c.data<float>() + offsets[g] * n,
-                         n});
+    ps.push_back(Problem{op(trans_b), CUBLAS_OP_N, n, rows, kd, bo.at(int64_t(g) * kd * n),
+                         trans_b ? kd : n, ao.at(offsets[g] * kd), kd, co.at(offsets[g] * n), n});
   }
-  run_grouped(ps, alpha, beta, stream);
+  run_grouped(ps, alpha, beta, GemmTypes{ao.type, co.type}, stream);
 }
 
 void grouped_gemm_weight_grad(const Tensor& c, const Tensor& a, const Tensor& b,
                               const std::vector<int64_t>& offsets, float alpha, float beta,
                               Stream stream) {
   int kd = static_cast<int>(a.dim(1)), n = static_cast<int>(b.dim(1));
-  size_t per_group = static_cast<size_t>(kd) * n;
+  int64_t per_group = int64_t(kd) * n;
+  const Operand ao(a), bo(b), co(c);
   std::vector<Problem> ps;
   for (size_t g = 0; g + 1 < offsets.size(); ++g) {
     int rows = static_cast<int>(offsets[g + 1] - offsets[g]);
     if (per_group == 0) continue;
-    float* cg = c.data<float>() + g * per_group;
+    void* cg = co.at(int64_t(g) * per_group);
     if (rows == 0) {
-      scale(cg, per_group, beta, stream);  // an expert with no tokens: c[g] = beta · c[g]
+      scale(cg, c.dtype(), per_group, beta, stream);  // an expert with no tokens: c[g] = beta·c[g]
       continue;
     }
     // c[g] (K,N) row-major = a_gᵀ · b_g  →  column-major (N,K) = b_gᵀ(N,rows) · a_g(rows,K).
-    ps.push_back(Problem{CUBLAS_OP_N, CUBLAS_OP_T, n, kd, rows, b.data<float>() + offsets[g] * n, n,
-                         a.data<float>() + offsets[g] * kd, kd, cg, n});
+    ps.push_back(Problem{CUBLAS_OP_N, CUBLAS_OP_T, n, kd, rows, bo.at(offsets[g] * n), n,
+                         ao.at(offsets[g] * kd), kd, cg, n});
   }
-  run_grouped(ps, alpha, beta, stream);
+  run_grouped(ps, alpha, beta, GemmTypes{ao.type, co.type}, stream);
 }
 
 void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
@@ -149,12 +179,12 @@ void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_
   long long sa = a.dim(0) == 1 ? 0 : a.dim(1) * a.dim(2),
             sb = b.dim(0) == 1 ? 0 : b.dim(1) * b.dim(2);
   long long sc = static_cast<long long>(m) * n;
-  // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ (see gemm_cuda.cu).
-  SY_CUBLAS_CHECK(cublasSgemmStridedBatched(
-      cublas_handle(stream), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-      trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b.data<float>(),
-      static_cast<int>(b.dim(2)), sb, a.data<float>(), static_cast<int>(a.dim(2)), sa, &beta,
-      c.data<float>(), n, sc, batch));
+  const cudaDataType_t in = cuda_type(a.dtype()), out = cuda_type(c.dtype());
+  // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ (see the top of this file).
+  SY_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      cublas_handle(stream), op(trans_b), op(trans_a), n, m, k, &alpha, b.raw(), in,
+      static_cast<int>(b.dim(2)), sb, a.raw(), in, static_cast<int>(a.dim(2)), sa, &beta, c.raw(),
+      out, n, sc, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace cuda
