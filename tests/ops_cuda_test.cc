@@ -56,6 +56,10 @@ TEST_F(CudaOps, gemm) {
       }
 }
 
+Tensor f32_input(int64_t n, uint32_t seed, const Shape& shape) {
+  return Tensor::from_vector(ref::random_floats(n, seed, -3, 3), shape);
+}
+
 // A bf16 copy of a CPU f32 tensor, and any float tensor read back as floats.
 Tensor to_bf16(const Tensor& t) {
   Tensor h = Tensor::empty(t.shape(), DType::kBF16, t.device());
@@ -360,6 +364,32 @@ TEST_F(CudaOps, cast) {
   for (int64_t v : z.to_vector<int64_t>()) EXPECT_EQ(v, 42);
 }
 
+// The bf16-storage elementwise ops: fp32 math, one rounding; within one bf16 unit of the CPU.
+TEST_F(CudaOps, activations_and_swiglu_bf16) {
+  const int64_t m = 300, f = 24;
+  Tensor in = to_bf16(f32_input(m * 2 * f, 35, {m, 2 * f}));
+  Tensor d = to_bf16(f32_input(m * 2 * f, 36, {m, 2 * f}));
+  Tensor dh = to_bf16(f32_input(m * f, 37, {m, f}));
+  for (Activation act : {Activation::kGelu, Activation::kSilu}) {
+    Tensor y = empty({m, 2 * f}, DType::kBF16), yg = gpu(y);
+    activation_forward(y, in, act);
+    activation_forward(yg, gpu(in), act);
+    expect_close(as_f32(yg), as_f32(y), 1.0f / 128, "activation_forward bf16");
+    Tensor dx = empty({m, 2 * f}, DType::kBF16), dxg = gpu(dx);
+    activation_backward(dx, in, d, act);
+    activation_backward(dxg, gpu(in), gpu(d), act);
+    expect_close(as_f32(dxg), as_f32(dx), 1.0f / 128, "activation_backward bf16");
+  }
+  Tensor s = empty({m, f}, DType::kBF16), sg = gpu(s);
+  swiglu_forward(s, in);
+  swiglu_forward(sg, gpu(in));
+  expect_close(as_f32(sg), as_f32(s), 1.0f / 128, "swiglu_forward bf16");
+  Tensor ds = empty({m, 2 * f}, DType::kBF16), dsg = gpu(ds);
+  swiglu_backward(ds, in, dh);
+  swiglu_backward(dsg, gpu(in), gpu(dh));
+  expect_close(as_f32(dsg), as_f32(ds), 1.0f / 128, "swiglu_backward bf16");
+}
+
 // The in-place updates on one (items, cols) tensor.
 class CudaInPlace : public CudaOps {
  protected:
@@ -583,6 +613,20 @@ TEST_F(CudaRouting, l2_normalize_rows) {
   l2_normalize_rows_backward(din, dout, out, norms);
   l2_normalize_rows_backward(dg, gpu(dout), gpu(out), gpu(norms));
   expect_close(dg, din, 1e-5f, "l2_normalize_rows_backward");
+}
+
+TEST_F(CudaCombine, combine_rows_bf16_payload) {
+  Tensor y16 = to_bf16(y), dout = f(ref::random_floats(items * cols, 33), {items, cols});
+  Tensor out = empty({items, cols}), outg = gpu(out);
+  combine_rows(out, y16, p, w);
+  combine_rows(outg, gpu(y16), gpu(p), gpu(w));
+  expect_close(outg, out, 1e-6f, "combine_rows bf16");
+  Tensor dy = empty({rows, cols}, DType::kBF16), dyg = gpu(dy);
+  Tensor dw = empty({items, k}), dwg = gpu(dw);
+  combine_rows_backward(dy, dw, dout, y16, p, w);
+  combine_rows_backward(dyg, dwg, gpu(dout), gpu(y16), gpu(p), gpu(w));
+  expect_close(as_f32(dyg), as_f32(dy), 1.0f / 128, "combine_rows_backward bf16 dy");
+  expect_close(dwg, dw, 1e-5f, "combine_rows_backward bf16 dw");
 }
 
 // ---- norm ---------------------------------------------------------------------------------------

@@ -442,6 +442,71 @@ TEST(SwiGlu, ForwardAndBackwardMatchTheMath) {
     }
 }
 
+// The ops that run on bf16 storage compute in fp32 and round each result once: on bf16 data they
+// equal their f32 versions on the widened values, rounded.
+TEST(Bf16Storage, ActivationsAndSwiGluRoundTheFp32ResultOnce) {
+  const int64_t m = 6, f = 9;
+  const auto in = bf16_rounded(ref::random_floats(m * 2 * f, 25, -4, 4));
+  const auto dout = bf16_rounded(ref::random_floats(m * 2 * f, 26));
+  auto check = [&](const char* what, auto&& op, const Shape& out_shape) {
+    Tensor o32 = Tensor::empty(out_shape, DType::kF32),
+           o16 = Tensor::empty(out_shape, DType::kBF16);
+    op(o32, DType::kF32);
+    op(o16, DType::kBF16);
+    EXPECT_EQ(as_floats(o16), bf16_rounded(o32.to_vector<float>())) << what;
+  };
+  auto t = [&](const std::vector<float>& v, const Shape& sh, DType d) {
+    return d == DType::kF32 ? tensor(v, sh) : bf16_tensor(v, sh);
+  };
+  for (Activation act : {Activation::kGelu, Activation::kSilu}) {
+    check("activation_forward",
+          [&](const Tensor& o, DType d) {
+            activation_forward(o, t(in, {m, 2 * f}, d), act);
+          },
+          {m, 2 * f});
+    check("activation_backward",
+          [&](const Tensor& o, DType d) {
+            activation_backward(o, t(in, {m, 2 * f}, d), t(dout, {m, 2 * f}, d), act);
+          },
+          {m, 2 * f});
+  }
+  const std::vector<float> dhalf(dout.begin(), dout.begin() + m * f);
+  check("swiglu_forward",
+        [&](const Tensor& o, DType d) {
+          swiglu_forward(o, t(in, {m, 2 * f}, d));
+        },
+        {m, f});
+  check("swiglu_backward",
+        [&](const Tensor& o, DType d) {
+          swiglu_backward(o, t(in, {m, 2 * f}, d), t(dhalf, {m, f}, d));
+        },
+        {m, 2 * f});
+}
+
+// A bf16 payload: the combine reads it in fp32 (equal to combining the widened rows), and its
+// backward writes dy rounded once and dw from the bf16 rows.
+TEST(Bf16Storage, CombineReadsAndWritesTheBf16Payload) {
+  const int64_t cols = 6;
+  const auto yv = bf16_rounded(ref::random_floats(5 * cols, 27));
+  const auto dout = ref::random_floats(3 * cols, 28);
+  Tensor pos = itensor({4, 0, 2, -1, 1, 3}, {3, 2});
+  Tensor w = tensor({0.7f, 0.3f, 1.0f, 0.5f, 0.25f, 0.75f}, {3, 2});
+  Tensor o32 = Tensor::empty({3, cols}, DType::kF32), o16 = Tensor::empty({3, cols}, DType::kF32);
+  combine_rows(o32, tensor(yv, {5, cols}), pos, w);
+  combine_rows(o16, bf16_tensor(yv, {5, cols}), pos, w);
+  EXPECT_EQ(o16.to_vector<float>(), o32.to_vector<float>());
+  Tensor dy32 = Tensor::empty({5, cols}, DType::kF32),
+         dy16 = Tensor::empty({5, cols}, DType::kBF16);
+  Tensor dw32 = Tensor::empty({3, 2}, DType::kF32), dw16 = Tensor::empty({3, 2}, DType::kF32);
+  combine_rows_backward(dy32, dw32, tensor(dout, {3, cols}), tensor(yv, {5, cols}), pos, w);
+  combine_rows_backward(dy16, dw16, tensor(dout, {3, cols}), bf16_tensor(yv, {5, cols}), pos, w);
+  EXPECT_EQ(as_floats(dy16), bf16_rounded(dy32.to_vector<float>()));
+  EXPECT_EQ(dw16.to_vector<float>(), dw32.to_vector<float>());
+  EXPECT_THROW(combine_rows_backward(dy32, dw16, tensor(dout, {3, cols}),
+                                     bf16_tensor(yv, {5, cols}), pos, w),
+               Error);  // dy and y must share the payload dtype
+}
+
 TEST(Elementwise, BiasScaledAddsAndRowDots) {
   const int64_t r = 4, c = 3;
   auto a = ref::random_floats(r * c, 25), b = ref::random_floats(r * c, 26);

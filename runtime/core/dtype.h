@@ -88,6 +88,16 @@ SY_HD bf16 store_as<bf16>(float x) {
   return float_to_bf16(x);
 }
 
+// Calls f(T{}) with T the storage type of a floating dtype: bf16 for kBF16, float otherwise (the
+// caller has checked the dtype). Lets one templated loop or kernel serve both precisions.
+template <typename F>
+void with_float_type(DType t, F&& f) {
+  if (t == DType::kBF16)
+    f(bf16{});
+  else
+    f(float{});
+}
+
 template <typename T>
 struct DTypeOf;
 template <>

@@ -6,11 +6,19 @@ namespace sy {
 
 using namespace op_checks;
 
+namespace {
+// The returned rows are the exchange's payload: f32, or bf16 in mixed precision.
+void check_payload(const char* op, const char* what, const Tensor& t) {
+  SY_CHECK(t.dtype() == DType::kF32 || t.dtype() == DType::kBF16,
+           op << ": " << what << " must be f32 or bf16, got " << dtype_name(t.dtype()));
+}
+}  // namespace
+
 void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w,
                   Stream stream) {
   const char* op = "combine_rows";
   check_dtype(op, "out", out, DType::kF32);
-  check_dtype(op, "y", y, DType::kF32);
+  check_payload(op, "y", y);
   check_dtype(op, "pos", pos, DType::kI32);
   check_dtype(op, "w", w, DType::kF32);
   check_same_device(op, {&out, &y, &pos, &w});
@@ -25,7 +33,8 @@ void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const T
 void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
                            const Tensor& pos, const Tensor& w, Stream stream) {
   const char* op = "combine_rows_backward";
-  check_dtype(op, "dy", dy, DType::kF32);
+  check_payload(op, "dy", dy);
+  SY_CHECK(y.dtype() == dy.dtype(), op << ": y and dy must have one dtype");
   check_dtype(op, "dout", dout, DType::kF32);
   check_dtype(op, "pos", pos, DType::kI32);
   check_same_device(op, {&dy, &dout, &y, &pos, &w});

@@ -7,8 +7,7 @@ namespace sy {
 using namespace op_checks;
 
 void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream) {
-  check_dtype("activation_forward", "in", in, DType::kF32);
-  check_dtype("activation_forward", "out", out, DType::kF32);
+  check_float_storage("activation_forward", {&out, &in});
   check_same_shape("activation_forward", out, in);
   check_same_device("activation_forward", {&out, &in});
   SY_DISPATCH("activation_forward", in, cpu::activation_forward(out, in, act),
@@ -17,8 +16,7 @@ void activation_forward(const Tensor& out, const Tensor& in, Activation act, Str
 
 void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
                          Stream stream) {
-  for (const Tensor* t : {&din, &in, &dout})
-    check_dtype("activation_backward", "tensor", *t, DType::kF32);
+  check_float_storage("activation_backward", {&din, &in, &dout});
   check_same_shape("activation_backward", din, in);
   check_same_shape("activation_backward", dout, in);
   check_same_device("activation_backward", {&din, &in, &dout});
@@ -27,8 +25,7 @@ void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout
 }
 
 void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream) {
-  check_dtype("swiglu_forward", "in", in, DType::kF32);
-  check_dtype("swiglu_forward", "out", out, DType::kF32);
+  check_float_storage("swiglu_forward", {&out, &in});
   check_same_device("swiglu_forward", {&out, &in});
   SY_CHECK(in.rows() == out.rows() && in.cols() == 2 * out.cols(),
            "swiglu_forward: in must be (M,2F) for out (M,F); got "
@@ -38,6 +35,7 @@ void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream) {
 }
 
 void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Stream stream) {
+  check_float_storage("swiglu_backward", {&din, &in, &dout});
   check_same_device("swiglu_backward", {&din, &in, &dout});
   SY_CHECK(din.shape() == in.shape() && in.rows() == dout.rows() && in.cols() == 2 * dout.cols(),
            "swiglu_backward: din and in must be (M,2F) for dout (M,F)");

@@ -59,6 +59,16 @@ inline void check_gemm_dtypes(const char* op, const Tensor& c, const Tensor& a, 
               << " inputs; c must be f32, or bf16 with bf16 inputs");
 }
 
+// Tensors of an op that runs on either storage type: all f32, or all bf16 (fp32 math inside).
+inline void check_float_storage(const char* op, std::initializer_list<const Tensor*> ts) {
+  const DType t = (*ts.begin())->dtype();
+  SY_CHECK(t == DType::kF32 || t == DType::kBF16,
+           op << ": tensors must be f32 or bf16, got " << dtype_name(t));
+  for (const Tensor* x : ts)
+    SY_CHECK(x->dtype() == t, op << ": tensors must share one dtype, got " << dtype_name(t)
+                                 << " and " << dtype_name(x->dtype()));
+}
+
 inline void check_2d(const char* op, const char* what, const Tensor& t) {
   SY_CHECK(t.ndim() == 2, op << ": " << what << " must be 2-D, got shape " << shape_str(t.shape()));
 }

@@ -104,7 +104,8 @@ void l2_normalize_rows_backward(const Tensor& din, const Tensor& dout, const Ten
                                 const Tensor& norms, Stream stream = {});
 
 // ---- elementwise ops ---------------------------------------------------------------------------
-// Elementwise activations. GELU is the tanh approximation (as in GPT-2 and llm.c).
+// Elementwise activations. GELU is the tanh approximation (as in GPT-2 and llm.c). The
+// activations and SwiGLU take all-f32 or all-bf16 tensors (fp32 math, each result rounded once).
 void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream = {});
 // din = act'(in) ⊙ dout.
 void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
@@ -132,14 +133,14 @@ void scale_inplace(const Tensor& x, float alpha, Stream stream = {});
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream = {});
 
 // ---- the MoE combine ---------------------------------------------------------------------------
-// The weighted combine of dispatch: out[s,:] = Σ_j w[s,j] · y[pos[s,j],:], summed in j order;
-// pos[s,j] < 0 (a dropped item) contributes nothing. out (S,C) is assigned, y (R,C),
-// pos and w (S,k) (i32 and f32).
+// The weighted combine of dispatch: out[s,:] = Σ_j w[s,j] · y[pos[s,j],:], summed in j order in
+// fp32; pos[s,j] < 0 (a dropped item) contributes nothing. out (S,C) f32 is assigned, y (R,C) the
+// payload (f32 or bf16), pos and w (S,k) (i32 and f32).
 void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w,
                   Stream stream = {});
 // Its backward: dy[pos[s,j],:] = w[s,j] · dout[s,:] (every other row of dy is set to zero; the
 // positions ≥ 0 must be distinct), and, when dw is defined, dw[s,j] = ⟨dout[s,:], y[pos[s,j],:]⟩
-// (0 where pos < 0). dy (R,C), dw (S,k).
+// (0 where pos < 0). dy (R,C) in y's dtype (f32 or bf16, rounded once), dw (S,k) f32.
 void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
                            const Tensor& pos, const Tensor& w, Stream stream = {});
 

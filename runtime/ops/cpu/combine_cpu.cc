@@ -8,13 +8,16 @@
 namespace sy {
 namespace cpu {
 
-void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w) {
+namespace {
+
+template <typename T>
+void combine_typed(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w) {
   // Row by row, adding the k weighted rows in j order: the same sum as combine_element, in a
   // form the compiler vectorises.
   int64_t s_rows = out.rows(), cols = out.cols();
   int k = static_cast<int>(pos.cols());
   float* o = out.data<float>();
-  const float* yv = y.data<float>();
+  const T* yv = y.data<T>();
   const int32_t* p = pos.data<int32_t>();
   const float* wv = w.data<float>();
   for (int64_t s = 0; s < s_rows; ++s) {
@@ -23,36 +26,49 @@ void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const T
     for (int j = 0; j < k; ++j) {
       int32_t r = p[s * k + j];
       if (r < 0) continue;
-      const float* yrow = yv + r * cols;
+      const T* yrow = yv + r * cols;
       const float wj = wv[s * k + j];
-      for (int64_t c = 0; c < cols; ++c) orow[c] += wj * yrow[c];
+      for (int64_t c = 0; c < cols; ++c) orow[c] += wj * load_float(yrow[c]);
     }
   }
 }
 
-void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
-                           const Tensor& pos, const Tensor& w) {
+template <typename T>
+void combine_backward_typed(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
+                            const Tensor& pos, const Tensor& w) {
   int64_t s_rows = dout.rows(), cols = dout.cols();
   int k = static_cast<int>(pos.cols());
   const int32_t* p = pos.data<int32_t>();
   const float* wv = w.data<float>();
   const float* g = dout.data<float>();
-  float* d = dy.data<float>();
-  if (dy.numel()) std::memset(d, 0, dy.nbytes());
+  T* d = dy.data<T>();
+  if (dy.numel()) std::memset(static_cast<void*>(d), 0, dy.nbytes());
   for (int64_t s = 0; s < s_rows; ++s)
     for (int j = 0; j < k; ++j) {
       int32_t r = p[s * k + j];
       if (r < 0) continue;
-      for (int64_t c = 0; c < cols; ++c) d[r * cols + c] = wv[s * k + j] * g[s * cols + c];
+      for (int64_t c = 0; c < cols; ++c)
+        d[r * cols + c] = store_as<T>(wv[s * k + j] * g[s * cols + c]);
     }
   if (!dw.defined() || dw.numel() == 0) return;
   float* dwv = dw.data<float>();
   for (int64_t s = 0; s < s_rows; ++s)
     for (int j = 0; j < k; ++j) {
       int32_t r = p[s * k + j];
-      dwv[s * k + j] =
-          r < 0 ? 0.0f : kernels::dot_row(g + s * cols, y.data<float>() + r * cols, cols);
+      dwv[s * k + j] = r < 0 ? 0.0f : kernels::dot_row(g + s * cols, y.data<T>() + r * cols, cols);
     }
+}
+
+}  // namespace
+
+void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w) {
+  with_float_type(y.dtype(), [&](auto tag) { combine_typed<decltype(tag)>(out, y, pos, w); });
+}
+
+void combine_rows_backward(const Tensor& dy, const Tensor& dw, const Tensor& dout, const Tensor& y,
+                           const Tensor& pos, const Tensor& w) {
+  with_float_type(
+      y.dtype(), [&](auto tag) { combine_backward_typed<decltype(tag)>(dy, dw, dout, y, pos, w); });
 }
 
 }  // namespace cpu

@@ -6,40 +6,61 @@
 namespace sy {
 namespace cpu {
 
+namespace {
+
+template <typename T, bool kGelu>
+void activation_forward_typed(const Tensor& out, const Tensor& in) {
+  const int64_t n = in.numel();
+  for (int64_t i = 0; i < n; ++i)
+    kernels::activation_element<T, kGelu>(out.data<T>(), in.data<T>(), i);
+}
+
+template <typename T, bool kGelu>
+void activation_backward_typed(const Tensor& din, const Tensor& in, const Tensor& dout) {
+  const int64_t n = in.numel();
+  for (int64_t i = 0; i < n; ++i)
+    kernels::activation_backward_element<T, kGelu>(din.data<T>(), in.data<T>(), dout.data<T>(), i);
+}
+
+}  // namespace
+
 void activation_forward(const Tensor& out, const Tensor& in, Activation act) {
-  int64_t n = in.numel();
-  const float* x = in.data<float>();
-  float* y = out.data<float>();
-  if (act == Activation::kGelu)
-    for (int64_t i = 0; i < n; ++i) y[i] = kernels::gelu(x[i]);
-  else
-    for (int64_t i = 0; i < n; ++i) y[i] = kernels::silu(x[i]);
+  with_float_type(in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if (act == Activation::kGelu)
+      activation_forward_typed<T, true>(out, in);
+    else
+      activation_forward_typed<T, false>(out, in);
+  });
 }
 
 void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act) {
-  int64_t n = in.numel();
-  const float* x = in.data<float>();
-  const float* dy = dout.data<float>();
-  float* dx = din.data<float>();
-  if (act == Activation::kGelu)
-    for (int64_t i = 0; i < n; ++i) dx[i] = kernels::gelu_grad(x[i]) * dy[i];
-  else
-    for (int64_t i = 0; i < n; ++i) dx[i] = kernels::silu_grad(x[i]) * dy[i];
+  with_float_type(in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if (act == Activation::kGelu)
+      activation_backward_typed<T, true>(din, in, dout);
+    else
+      activation_backward_typed<T, false>(din, in, dout);
+  });
 }
 
 void swiglu_forward(const Tensor& out, const Tensor& in) {
-  int64_t m = out.rows(), f = out.cols();
-  for (int64_t r = 0; r < m; ++r)
-    for (int64_t c = 0; c < f; ++c)
-      kernels::swiglu_element(out.data<float>(), in.data<float>(), r, c, f);
+  const int64_t m = out.rows(), f = out.cols();
+  with_float_type(in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < f; ++c) kernels::swiglu_element(out.data<T>(), in.data<T>(), r, c, f);
+  });
 }
 
 void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout) {
-  int64_t m = dout.rows(), f = dout.cols();
-  for (int64_t r = 0; r < m; ++r)
-    for (int64_t c = 0; c < f; ++c)
-      kernels::swiglu_backward_element(din.data<float>(), in.data<float>(), dout.data<float>(), r,
-                                       c, f);
+  const int64_t m = dout.rows(), f = dout.cols();
+  with_float_type(in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < f; ++c)
+        kernels::swiglu_backward_element(din.data<T>(), in.data<T>(), dout.data<T>(), r, c, f);
+  });
 }
 
 void cast(const Tensor& out, const Tensor& in) {

@@ -11,12 +11,13 @@ namespace cuda {
 
 namespace {
 
-__global__ void swiglu_kernel(float* out, const float* in, int64_t m, int64_t f) {
+template <typename T>
+__global__ void swiglu_kernel(T* out, const T* in, int64_t m, int64_t f) {
   SY_GRID_STRIDE(t, m * f) kernels::swiglu_element(out, in, t / f, t % f, f);
 }
 
-__global__ void swiglu_backward_kernel(float* din, const float* in, const float* dout, int64_t m,
-                                       int64_t f) {
+template <typename T>
+__global__ void swiglu_backward_kernel(T* din, const T* in, const T* dout, int64_t m, int64_t f) {
   SY_GRID_STRIDE(t, m * f) kernels::swiglu_backward_element(din, in, dout, t / f, t % f, f);
 }
 
@@ -48,13 +49,14 @@ __global__ void causal_mask_kernel(float* o, const float* x, int64_t rows, int64
   }
 }
 
-__global__ void act_forward_kernel(float* y, const float* x, int64_t n, int gelu) {
-  SY_GRID_STRIDE(i, n) y[i] = gelu ? kernels::gelu(x[i]) : kernels::silu(x[i]);
+template <typename T, bool kGelu>
+__global__ void act_forward_kernel(T* y, const T* x, int64_t n) {
+  SY_GRID_STRIDE(i, n) kernels::activation_element<T, kGelu>(y, x, i);
 }
 
-__global__ void act_backward_kernel(float* dx, const float* x, const float* dy, int64_t n,
-                                    int gelu) {
-  SY_GRID_STRIDE(i, n) dx[i] = (gelu ? kernels::gelu_grad(x[i]) : kernels::silu_grad(x[i])) * dy[i];
+template <typename T, bool kGelu>
+__global__ void act_backward_kernel(T* dx, const T* x, const T* dy, int64_t n) {
+  SY_GRID_STRIDE(i, n) kernels::activation_backward_element<T, kGelu>(dx, x, dy, i);
 }
 
 __global__ void f32_to_bf16_kernel(bf16* y, const float* x, int64_t n) {
@@ -76,28 +78,42 @@ __global__ void scale_kernel(float* x, int64_t n, float alpha) {
 }  // namespace
 
 void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream) {
-  int64_t n = in.numel();
+  const int64_t n = in.numel();
   if (n == 0) return;
-  launch(act_forward_kernel, n, stream, out.data<float>(), in.data<float>(), n,
-         act == Activation::kGelu);
+  with_float_type(in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    auto kernel =
+        act == Activation::kGelu ? act_forward_kernel<T, true> : act_forward_kernel<T, false>;
+    launch(kernel, n, stream, out.data<T>(), in.data<T>(), n);
+  });
 }
 
 void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
                          Stream stream) {
-  int64_t n = in.numel();
+  const int64_t n = in.numel();
   if (n == 0) return;
-  launch(act_backward_kernel, n, stream, din.data<float>(), in.data<float>(), dout.data<float>(), n,
-         act == Activation::kGelu);
+  with_float_type(in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    auto kernel =
+        act == Activation::kGelu ? act_backward_kernel<T, true> : act_backward_kernel<T, false>;
+    launch(kernel, n, stream, din.data<T>(), in.data<T>(), dout.data<T>(), n);
+  });
 }
 
 void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream) {
-  launch(swiglu_kernel, out.numel(), stream, out.data<float>(), in.data<float>(), out.rows(),
-         out.cols());
+  with_float_type(in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch(swiglu_kernel<T>, out.numel(), stream, out.data<T>(), in.data<T>(), out.rows(),
+           out.cols());
+  });
 }
 
 void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Stream stream) {
-  launch(swiglu_backward_kernel, dout.numel(), stream, din.data<float>(), in.data<float>(),
-         dout.data<float>(), dout.rows(), dout.cols());
+  with_float_type(in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch(swiglu_backward_kernel<T>, dout.numel(), stream, din.data<T>(), in.data<T>(),
+           dout.data<T>(), dout.rows(), dout.cols());
+  });
 }
 
 void cast(const Tensor& out, const Tensor& in, Stream stream) {

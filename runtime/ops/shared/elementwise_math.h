@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "runtime/core/dtype.h"
 #include "runtime/core/hostdevice.h"
 
 namespace sy {
@@ -63,16 +64,32 @@ SY_HD float silu_grad(float x) {
   return s * (1.0f + x * (1.0f - s));
 }
 
-SY_HD void swiglu_element(float* out, const float* in, int64_t r, int64_t c, int64_t f) {
-  float g = in[r * 2 * f + c], u = in[r * 2 * f + f + c];
-  out[r * f + c] = silu(g) * u;
+// The activations and SwiGLU element by element, on f32 or bf16 storage (fp32 math).
+template <typename T, bool kGelu>
+SY_HD void activation_element(T* y, const T* x, int64_t i) {
+  const float v = load_float(x[i]);
+  y[i] = store_as<T>(kGelu ? gelu(v) : silu(v));
 }
 
-SY_HD void swiglu_backward_element(float* din, const float* in, const float* dout, int64_t r,
-                                   int64_t c, int64_t f) {
-  float g = in[r * 2 * f + c], u = in[r * 2 * f + f + c], d = dout[r * f + c];
-  din[r * 2 * f + c] = d * u * silu_grad(g);
-  din[r * 2 * f + f + c] = d * silu(g);
+template <typename T, bool kGelu>
+SY_HD void activation_backward_element(T* dx, const T* x, const T* dy, int64_t i) {
+  const float v = load_float(x[i]);
+  dx[i] = store_as<T>((kGelu ? gelu_grad(v) : silu_grad(v)) * load_float(dy[i]));
+}
+
+template <typename T>
+SY_HD void swiglu_element(T* out, const T* in, int64_t r, int64_t c, int64_t f) {
+  float g = load_float(in[r * 2 * f + c]), u = load_float(in[r * 2 * f + f + c]);
+  out[r * f + c] = store_as<T>(silu(g) * u);
+}
+
+template <typename T>
+SY_HD void swiglu_backward_element(T* din, const T* in, const T* dout, int64_t r, int64_t c,
+                                   int64_t f) {
+  float g = load_float(in[r * 2 * f + c]), u = load_float(in[r * 2 * f + f + c]);
+  float d = load_float(dout[r * f + c]);
+  din[r * 2 * f + c] = store_as<T>(d * u * silu_grad(g));
+  din[r * 2 * f + f + c] = store_as<T>(d * silu(g));
 }
 
 }  // namespace kernels

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "runtime/core/dtype.h"
 #include "runtime/core/hostdevice.h"
 
 namespace sy {
@@ -73,9 +74,11 @@ SY_HD float reduce_max_strided(const float* p, int64_t n, int64_t stride) {
   return m;
 }
 
-SY_HD float dot_row(const float* a, const float* b, int64_t n) {
+// ⟨a, b⟩ in fp32, in index order; either row may be stored as f32 or bf16.
+template <typename A, typename B>
+SY_HD float dot_row(const A* a, const B* b, int64_t n) {
   float acc = 0.0f;
-  for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
+  for (int64_t i = 0; i < n; ++i) acc += load_float(a[i]) * load_float(b[i]);
   return acc;
 }
 
