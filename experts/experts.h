@@ -52,6 +52,9 @@ class Experts {
   virtual void backward_weights(const ExpertState& saved, const Tensor& dy,
                                 const ExpertSegments& segments) = 0;
   virtual std::vector<Param*> params() = 0;
+  // The dtype of the rows they take and give (the all-to-all payload): bf16 for FFN experts in
+  // mixed precision, f32 otherwise (the structured and SGU kinds compute in fp32 for now).
+  virtual DType payload_dtype() const { return DType::kF32; }
   // Multiply-adds × 2 of a forward pass over m rows (cost model, benchmarks).
   virtual double forward_flops(int64_t m) const = 0;
 };

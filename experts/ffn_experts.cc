@@ -45,15 +45,18 @@ void FfnExperts::forward(const Tensor& y, std::unique_ptr<ExpertState>& saved, c
   int64_t m = x.dim(0);
   Device d = x.device();
   auto s = std::make_unique<FfnState>();
+  // Every buffer in the payload's dtype (bf16 in mixed precision; the GEMMs accumulate in fp32).
   s->x = x;
-  s->h = Tensor::empty({m, w1_.value.dim(2)}, DType::kF32, d);
-  s->a = Tensor::empty({m, hidden_}, DType::kF32, d);
-  grouped_gemm(s->h, x, w1_.value.slice_rows(seg.first, seg.last), seg.offsets, false, 1.0f, 0.0f);
+  s->h = Tensor::empty({m, w1_.value.dim(2)}, x.dtype(), d);
+  s->a = Tensor::empty({m, hidden_}, x.dtype(), d);
+  grouped_gemm(s->h, x, w1_.compute().slice_rows(seg.first, seg.last), seg.offsets, false, 1.0f,
+               0.0f);
   if (kind_ == pb::SWIGLU)
     swiglu_forward(s->a, s->h);
   else
     activation_forward(s->a, s->h, Activation::kGelu);
-  grouped_gemm(y, s->a, w2_.value.slice_rows(seg.first, seg.last), seg.offsets, false, 1.0f, 0.0f);
+  grouped_gemm(y, s->a, w2_.compute().slice_rows(seg.first, seg.last), seg.offsets, false, 1.0f,
+               0.0f);
   saved = std::move(s);
 }
 
@@ -63,14 +66,16 @@ void FfnExperts::backward_data(const Tensor& dx, ExpertState& saved, const Tenso
   int64_t m = dy.dim(0);
   Device d = dy.device();
   // da = dy · W2ᵀ ; dh = act'(h) ⊙ da ; dx = dh · W1ᵀ
-  Tensor da = Tensor::empty({m, hidden_}, DType::kF32, d);
-  grouped_gemm(da, dy, w2_.value.slice_rows(seg.first, seg.last), seg.offsets, true, 1.0f, 0.0f);
-  s.dh = Tensor::empty(s.h.shape(), DType::kF32, d);
+  Tensor da = Tensor::empty({m, hidden_}, dy.dtype(), d);
+  grouped_gemm(da, dy, w2_.compute().slice_rows(seg.first, seg.last), seg.offsets, true, 1.0f,
+               0.0f);
+  s.dh = Tensor::empty(s.h.shape(), dy.dtype(), d);
   if (kind_ == pb::SWIGLU)
     swiglu_backward(s.dh, s.h, da);
   else
     activation_backward(s.dh, s.h, da, Activation::kGelu);
-  grouped_gemm(dx, s.dh, w1_.value.slice_rows(seg.first, seg.last), seg.offsets, true, 1.0f, 0.0f);
+  grouped_gemm(dx, s.dh, w1_.compute().slice_rows(seg.first, seg.last), seg.offsets, true, 1.0f,
+               0.0f);
 }
 
 void FfnExperts::backward_weights(const ExpertState& saved, const Tensor& dy,

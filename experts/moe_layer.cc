@@ -64,7 +64,7 @@ void MoeLayer::plan() {
 
 void MoeLayer::experts_forward(int c) {
   ExpertRows in = dispatcher_.receive(c);
-  Tensor out = Tensor::empty(in.rows.shape(), DType::kF32, device_);
+  Tensor out = Tensor::empty(in.rows.shape(), in.rows.dtype(), device_);
   {
     ScopedTimer t(&forward_times_.experts, sync_timers());
     notify("experts_forward", c, true);
@@ -110,7 +110,7 @@ Tensor MoeLayer::combine_backward(const Tensor& dx, const Tensor& dy) {
 // dx of chunk c goes back while its weight gradients are computed.
 void MoeLayer::experts_backward(int c) {
   ExpertRows dout = dispatcher_.receive(c);
-  Tensor din = Tensor::empty(dout.rows.shape(), DType::kF32, device_);
+  Tensor din = Tensor::empty(dout.rows.shape(), dout.rows.dtype(), device_);
   {
     ScopedTimer t(&backward_times_.experts, sync_timers());
     notify("experts_backward", c, true);

@@ -3,6 +3,7 @@
 #include "comm/tensor_exchange.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/logging.h"
+#include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -52,6 +53,7 @@ void TokenDispatcher::plan(const Routing& routing, const Experts& experts, MoePa
     groups_.world_host->all_reduce(router_sums_.data(), router_sums_.size(), DType::kF64,
                                    CommOp::kSum);
   plan_ = plan_exchange(sorted, capacity_, options_.num_experts, *groups_.ep_group_host);
+  payload_ = experts.payload_dtype();
   weight_ = routing.weight;
   ones_ = Tensor::full(routing.weight.shape(), DType::kF32, 1.0, device_);
   make_chunks(choose_chunk_count(experts));
@@ -66,7 +68,7 @@ int TokenDispatcher::choose_chunk_count(const Experts& experts) {
   if (!options_.overlap_auto) return options_.chunks;
   // The same n on every rank: the largest step in the ep group decides.
   double fb[2] = {experts.forward_flops(plan_.recv_total()),
-                  2.0 * static_cast<double>(plan_.send_total()) * width_ * sizeof(float)};
+                  2.0 * static_cast<double>(dispatched_bytes())};
   groups_.ep_group_host->all_reduce(fb, 2, DType::kF64, CommOp::kMax);
   return choose_chunks(costs_, fb[0], fb[1], 2, plan_.e_local);
 }
@@ -104,8 +106,8 @@ ExchangePipeline::Handle TokenDispatcher::post_exchange(const Tensor& recv, cons
 // the compute queued so far has filled. Chunk c's return, posted after its experts, needs more.
 void TokenDispatcher::start_pass(const Tensor& send, MoePassTimes& times) {
   pass_.send = send;
-  pass_.recv = Tensor::empty({plan_.recv_total(), width_}, DType::kF32, device_);
-  pass_.back = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
+  pass_.recv = Tensor::empty({plan_.recv_total(), width_}, send.dtype(), device_);
+  pass_.back = Tensor::empty({plan_.send_total(), width_}, send.dtype(), device_);
   pass_.times = &times;
   pass_.arrived.clear();
   for (const Chunk& ch : chunks_)
@@ -116,8 +118,7 @@ ExpertRows TokenDispatcher::receive(int c) {
   const Chunk& ch = chunks_.at(static_cast<size_t>(c));
   pipeline_->wait(pass_.arrived[c]);
   ScopedTimer t(&pass_.times->dispatch, sync_timers());
-  ExpertRows in{Tensor::empty({ch.row_end - ch.row_begin, width_}, DType::kF32, device_),
-                ch.segments};
+  ExpertRows in{Tensor::empty({ch.row_end - ch.row_begin, width_}, payload_, device_), ch.segments};
   gather_rows(in.rows, pass_.recv, plan_.expert_major_src.slice_rows(ch.row_begin, ch.row_end));
   return in;
 }
@@ -142,10 +143,10 @@ Tensor TokenDispatcher::finish_pass() {
 // ---- forward ------------------------------------------------------------------------------------
 
 void TokenDispatcher::dispatch(const Tensor& items, MoePassTimes& times) {
-  Tensor send = Tensor::empty({plan_.send_total(), width_}, DType::kF32, device_);
+  Tensor send = Tensor::empty({plan_.send_total(), width_}, payload_, device_);
   {
     ScopedTimer t(&times.dispatch, sync_timers());
-    gather_rows(send, items, plan_.send_item);
+    gather_rows(send, as_compute(items, payload_), plan_.send_item);
   }
   start_pass(send, times);
 }
@@ -160,7 +161,7 @@ void TokenDispatcher::combine(const Tensor& out, MoePassTimes& times) {
 
 Tensor TokenDispatcher::combine_backward(const Tensor& dout, MoePassTimes& times) {
   ScopedTimer t(&times.combine, sync_timers());
-  Tensor dret = Tensor::empty(returned_.shape(), DType::kF32, device_);
+  Tensor dret = Tensor::empty(returned_.shape(), returned_.dtype(), device_);
   Tensor dw = Tensor::empty(weight_.shape(), DType::kF32, device_);
   combine_rows_backward(dret, dw, dout, returned_, plan_.pos, weight_);
   pass_.send = dret;

@@ -85,7 +85,9 @@ class TokenDispatcher {
   const ExchangePlan& exchange_plan() const { return plan_; }
   // The router's sums of the last plan (Routing::world_sums), summed over the world.
   const std::vector<double>& router_sums() const { return router_sums_; }
-  int64_t dispatched_bytes() const { return plan_.send_total() * width_ * 4; }
+  int64_t dispatched_bytes() const {
+    return plan_.send_total() * width_ * static_cast<int64_t>(dtype_size(payload_));
+  }
 
  private:
   struct Chunk {
@@ -113,6 +115,8 @@ class TokenDispatcher {
   ProcessGroups groups_;
   Device device_;
   int width_;
+  DType payload_ =
+      DType::kF32;      // the rows' dtype on the wire: the experts' (bf16 in mixed precision)
   OverlapCosts costs_;  // overlap_auto's cost model
 
   CapacityPlan capacity_;

@@ -22,6 +22,7 @@
 #include "runtime/core/logging.h"
 #include "runtime/core/proto_json.h"
 #include "runtime/core/random.h"
+#include "runtime/layers/mixed_precision.h"
 #include "switchyard/bench.pb.h"
 
 namespace sy {
@@ -162,7 +163,8 @@ pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communic
   // the overlap study's pipelined runs are timed whole, without it.
   MoeOptions main_options = s.options;
   main_options.sync_step_timers = true;
-  std::unique_ptr<TokenMoe> layer = make_token_moe(main_options, s.groups, s.device);
+  std::unique_ptr<TokenMoe> layer =
+      make_timed_layer(main_options, compute_dtype(s.config.precision()), s.groups, s.device);
 
   const Timing main_run = time_layer(*layer, in.x, in.dy, in.ids, s.iters, s.warmup, world);
   set_step_times(rec, main_run);
@@ -202,7 +204,8 @@ void report_header(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
                            << pb::ExpertKind_Name(o.expert) << ", "
                            << (o.dropless ? std::string("dropless")
                                           : "capacity factor " + std::to_string(o.capacity_factor))
-                           << ", chunks " << o.chunks);
+                           << ", chunks " << o.chunks << ", precision "
+                           << pb::Precision_Name(s.config.precision()));
   SY_LOG0("# iters " << s.iters << ", warmup " << s.warmup
                      << "; times are max over ranks of the mean");
 }
@@ -284,8 +287,8 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
   report_steps(rec);
   report_routing(s, rec);
   if (!s.overlap.empty())
-    overlap_study(s.options, s.groups, in.x, in.dy, in.ids, s.overlap, s.iters, s.warmup, s.rounds,
-                  *world, &rec);
+    overlap_study(s.options, compute_dtype(s.config.precision()), s.groups, in.x, in.dy, in.ids,
+                  s.overlap, s.iters, s.warmup, s.rounds, *world, &rec);
   if (args.has("--json") && world->rank() == 0) write_json(rec, args.get("--json", ""));
   return 0;
 }

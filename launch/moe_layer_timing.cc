@@ -6,6 +6,7 @@
 #include "runtime/core/clock.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/random.h"
+#include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -167,14 +168,22 @@ void report_overlap(const pb::MoeLayerBenchRecord& r, int rounds) {
 
 }  // namespace
 
-void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tensor& x,
+std::unique_ptr<TokenMoe> make_timed_layer(const MoeOptions& o, DType compute,
+                                           const ProcessGroups& groups, Device device) {
+  std::unique_ptr<TokenMoe> layer = make_token_moe(o, groups, device);
+  use_compute_type(layer->params(), compute);
+  return layer;
+}
+
+void overlap_study(const MoeOptions& o, DType compute, const ProcessGroups& groups, const Tensor& x,
                    const Tensor& dy, const std::vector<int32_t>& ids, const std::string& list,
                    int iters, int warmup, int rounds, Communicator& world,
                    pb::MoeLayerBenchRecord* record) {
   SY_CHECK(rounds >= 1, "--rounds must be ≥ 1");
   const auto settings = overlap_settings(o, list);
   std::vector<std::unique_ptr<TokenMoe>> layers;
-  for (const auto& s : settings) layers.push_back(make_token_moe(s.second, groups, x.device()));
+  for (const auto& s : settings)
+    layers.push_back(make_timed_layer(s.second, compute, groups, x.device()));
   // Interleaved rounds, the best of each setting kept; off's slowest round is the noise.
   std::vector<Timing> best(layers.size());
   double off_worst = 0;

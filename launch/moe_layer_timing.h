@@ -41,7 +41,11 @@ GemmRates time_expert_gemms(const std::vector<int64_t>& offsets, int64_t width, 
 // keeps its best, so that a slow spell of a shared machine does not land on one setting only;
 // the spread of the overlap-off rounds is printed as the noise to read the figures against.
 // Fills the overlap fields of `record`, then prints them.
-void overlap_study(const MoeOptions& o, const ProcessGroups& groups, const Tensor& x,
+// A layer for timing, its weights in `compute` (kBF16: mixed precision's bf16 copies).
+std::unique_ptr<TokenMoe> make_timed_layer(const MoeOptions& o, DType compute,
+                                           const ProcessGroups& groups, Device device);
+
+void overlap_study(const MoeOptions& o, DType compute, const ProcessGroups& groups, const Tensor& x,
                    const Tensor& dy, const std::vector<int32_t>& ids, const std::string& list,
                    int iters, int warmup, int rounds, Communicator& world,
                    pb::MoeLayerBenchRecord* record);

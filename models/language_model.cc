@@ -6,6 +6,7 @@
 #include "models/family_builders.h"
 #include "runtime/core/config.h"
 #include "runtime/core/random.h"
+#include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -24,6 +25,7 @@ LanguageModel::LanguageModel(const pb::RunConfig& config, const ProcessGroups& g
       final_norm_(std::make_unique<LayerNorm>("final_norm", dim_, device)) {
   if (!model_.tie_embeddings())
     head_ = std::make_unique<Linear>("head", dim_, vocab_, false, seed_, device);
+  use_compute_type(params(), compute_dtype(config.precision()));
 }
 
 std::vector<Param*> LanguageModel::params() {

@@ -1,6 +1,7 @@
 #include "models/layers/embedding.h"
 
 #include "runtime/core/random.h"
+#include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -20,14 +21,17 @@ void Embedding::backward(const Tensor& dout) {
   embedding_backward(table_.grad, dout, ids_);
 }
 
+// The head reads the table's compute copy (bf16 in mixed precision); the lookup above reads the
+// fp32 master, so the residual stream starts in fp32.
 void Embedding::head_forward(const Tensor& logits, const Tensor& h) {
-  h_ = h;
-  gemm(logits, h, table_.value, false, true, 1.0f, 0.0f);
+  h_ = as_compute(h, table_.compute().dtype());
+  gemm(logits, h_, table_.compute(), false, true, 1.0f, 0.0f);
 }
 
 void Embedding::head_backward(const Tensor& dh, const Tensor& dlogits) {
-  gemm(table_.grad, dlogits, h_, true, false, 1.0f, 1.0f);  // (V,N)·(N,d)
-  gemm(dh, dlogits, table_.value, false, false, 1.0f, 0.0f);
+  const Tensor dl = as_compute(dlogits, table_.compute().dtype());
+  gemm(table_.grad, dl, h_, true, false, 1.0f, 1.0f);  // (V,N)·(N,d)
+  gemm(dh, dl, table_.compute(), false, false, 1.0f, 0.0f);
 }
 
 }  // namespace sy

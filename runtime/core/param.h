@@ -12,9 +12,12 @@ namespace sy {
 
 struct Param {
   std::string name;
-  Tensor value;
-  Tensor grad;
+  Tensor value;  // the fp32 master
+  Tensor grad;   // fp32
   bool is_expert = false;
+  // In mixed precision, the copy of value the GEMMs read (bf16), cast from value once per step
+  // (runtime/layers/mixed_precision.h); undefined in fp32 runs.
+  Tensor compute_copy;
 
   Param() = default;
   Param(std::string n, const Shape& shape, Device device, bool expert = false)
@@ -23,6 +26,8 @@ struct Param {
         grad(Tensor::zeros(shape, DType::kF32, device)),
         is_expert(expert) {}
   void zero_grad() { grad.fill(0.0); }
+  // The weights a GEMM reads: the compute copy where there is one, else the master itself.
+  const Tensor& compute() const { return compute_copy.defined() ? compute_copy : value; }
 };
 
 }  // namespace sy

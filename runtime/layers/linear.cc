@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "runtime/core/random.h"
+#include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -16,19 +17,20 @@ Linear::Linear(const std::string& name, int64_t in, int64_t out, bool bias, uint
 }
 
 void Linear::forward(const Tensor& y, const Tensor& x) {
-  x_ = x;
-  gemm(y, x, w_.value, false, false, 1.0f, 0.0f);
+  x_ = as_compute(x, w_.compute().dtype());  // kept for dW: in bf16, half the memory
+  gemm(y, x_, w_.compute(), false, false, 1.0f, 0.0f);
   if (has_bias_) add_bias(y, b_.value);
 }
 
 void Linear::backward(const Tensor& dx, const Tensor& dy) {
-  gemm(w_.grad, x_, dy, true, false, 1.0f, 1.0f);
+  const Tensor dyc = as_compute(dy, w_.compute().dtype());
+  gemm(w_.grad, x_, dyc, true, false, 1.0f, 1.0f);
   if (has_bias_) {
     Tensor db = Tensor::empty({dy.cols()}, DType::kF32, dy.device());
     reduce_cols(db, dy, ReduceOp::kSum);
     add_scaled(b_.grad, db, 1.0f);
   }
-  if (dx.defined()) gemm(dx, dy, w_.value, false, true, 1.0f, 0.0f);
+  if (dx.defined()) gemm(dx, dyc, w_.compute(), false, true, 1.0f, 0.0f);
 }
 
 std::vector<Param*> Linear::params() {

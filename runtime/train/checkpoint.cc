@@ -14,6 +14,7 @@
 
 #include "comm/tensor_exchange.h"
 #include "runtime/core/crc32c.h"
+#include "runtime/layers/mixed_precision.h"
 
 namespace sy {
 
@@ -261,6 +262,7 @@ pb::CheckpointManifest load_checkpoint(const std::string& folder_in, LanguageMod
   pb::CheckpointManifest manifest;
   agree(*groups.world_host, "loading the checkpoint",
         [&] { manifest = load_local(folder_in, model, optimizer, groups); });
+  refresh_compute_copies(model.params());  // the GEMMs' bf16 copies follow the loaded masters
   return manifest;
 }
 

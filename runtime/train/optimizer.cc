@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -44,6 +45,7 @@ double AdamW::step(float lr, const ProcessGroups& groups) {
     adamw_update(p->value, m_[i], v_[i], p->grad, lr, config_.beta1(), config_.beta2(),
                  config_.eps(), wd, t_);
   }
+  refresh_compute_copies(params_);  // mixed precision: the one cast per step
   return norm;
 }
 

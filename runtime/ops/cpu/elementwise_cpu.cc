@@ -11,15 +11,18 @@ namespace {
 template <typename T, bool kGelu>
 void activation_forward_typed(const Tensor& out, const Tensor& in) {
   const int64_t n = in.numel();
-  for (int64_t i = 0; i < n; ++i)
-    kernels::activation_element<T, kGelu>(out.data<T>(), in.data<T>(), i);
+  T* y = out.data<T>();
+  const T* x = in.data<T>();
+  for (int64_t i = 0; i < n; ++i) kernels::activation_element<T, kGelu>(y, x, i);
 }
 
 template <typename T, bool kGelu>
 void activation_backward_typed(const Tensor& din, const Tensor& in, const Tensor& dout) {
   const int64_t n = in.numel();
-  for (int64_t i = 0; i < n; ++i)
-    kernels::activation_backward_element<T, kGelu>(din.data<T>(), in.data<T>(), dout.data<T>(), i);
+  T* dx = din.data<T>();
+  const T* x = in.data<T>();
+  const T* dy = dout.data<T>();
+  for (int64_t i = 0; i < n; ++i) kernels::activation_backward_element<T, kGelu>(dx, x, dy, i);
 }
 
 }  // namespace
@@ -48,8 +51,10 @@ void swiglu_forward(const Tensor& out, const Tensor& in) {
   const int64_t m = out.rows(), f = out.cols();
   with_float_type(in.dtype(), [&](auto tag) {
     using T = decltype(tag);
+    T* y = out.data<T>();
+    const T* x = in.data<T>();
     for (int64_t r = 0; r < m; ++r)
-      for (int64_t c = 0; c < f; ++c) kernels::swiglu_element(out.data<T>(), in.data<T>(), r, c, f);
+      for (int64_t c = 0; c < f; ++c) kernels::swiglu_element(y, x, r, c, f);
   });
 }
 
@@ -57,9 +62,11 @@ void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout) {
   const int64_t m = dout.rows(), f = dout.cols();
   with_float_type(in.dtype(), [&](auto tag) {
     using T = decltype(tag);
+    T* dx = din.data<T>();
+    const T* x = in.data<T>();
+    const T* dy = dout.data<T>();
     for (int64_t r = 0; r < m; ++r)
-      for (int64_t c = 0; c < f; ++c)
-        kernels::swiglu_backward_element(din.data<T>(), in.data<T>(), dout.data<T>(), r, c, f);
+      for (int64_t c = 0; c < f; ++c) kernels::swiglu_backward_element(dx, x, dy, r, c, f);
   });
 }
 
