@@ -5,13 +5,14 @@
 #      may be newer) and build only the targets it needs;
 #   2. the CUDA tests (every op against its CPU twin, the NCCL backend, the MoE layer on the GPU
 #      against the CPU layer through every overlap form, np 1 and 2);
-#   3. the GPU benchmarks: the all-to-all over NCCL; the MoE layer over NCCL (np 1) and over host
+#   3. the GPU benchmarks: the all-to-all over NCCL; the MoE layer over NCCL (np 1, fp32 and bf16
+#      mixed precision) and over host
 #      MPI with 2 ranks sharing the GPU, beside the PyTorch peer (launch/torch_moe_peer.py) on the
 #      same GPU and shapes; the M2 mixer;
 #   4. a 30-step training run on the GPU and on the CPU with the same seed, losses compared;
 #   5. compute-sanitizer --tool memcheck on the op tests.
 # Everything lands in $OUT, at most 8 files: build.log ctest.log bench.log a2a_nccl.jsonl
-# moe_nccl.json peer.jsonl train.log sanitizer.log.
+# moe_nccl.jsonl peer.jsonl train.log sanitizer.log.
 #
 # On the lent GPU machine (no network; OpenMPI, Protobuf, GoogleTest and OpenBLAS come from the
 # folder ../shared/device/prepare.sh fills, .devdeps/):
@@ -84,10 +85,15 @@ if [ $GPU = 1 ]; then
     echo "--- bench alltoall, NCCL np 1 (a self exchange: software overhead only)"
     timeout 90 "${MPIRUN[@]}" -np 1 "$X" bench alltoall --backend nccl -b 1M -e 1G -f 8 -n 20 \
       -w 5 -r 2 --json "$OUT/a2a_nccl.jsonl" 2>&1 | tail -8
-    echo "--- bench moe-layer, GPU + NCCL np 1"
+    echo "--- bench moe-layer, GPU + NCCL np 1, fp32"
     timeout 150 "${MPIRUN[@]}" -np 1 "$X" bench moe-layer --set parallel.device=CUDA \
       --set parallel.comm_backend=NCCL "${MOE[@]}" -n 10 -w 3 --overlap 2,4,auto --rounds 2 \
-      --json "$OUT/moe_nccl.json" 2>&1 | grep -v '^$' | tail -26
+      --json "$TMP/moe_fp32.json" 2>&1 | grep -v '^$' | tail -27
+    echo "--- bench moe-layer, GPU + NCCL np 1, bf16 (mixed precision)"
+    timeout 90 "${MPIRUN[@]}" -np 1 "$X" bench moe-layer --set parallel.device=CUDA \
+      --set parallel.comm_backend=NCCL --set precision=BF16 "${MOE[@]}" -n 10 -w 3 \
+      --json "$TMP/moe_bf16.json" 2>&1 | grep -v '^$' | tail -16
+    cat "$TMP"/moe_fp32.json "$TMP"/moe_bf16.json > "$OUT/moe_nccl.jsonl" 2>/dev/null
     echo "--- the PyTorch peer, same GPU and shapes"
     : > "$OUT/peer.jsonl"
     for dt in fp32 bf16; do
@@ -104,7 +110,7 @@ if [ $GPU = 1 ]; then
       timeout 60 "${MPIRUN[@]}" -np 1 "$X" bench mixer --device cuda -b 512 -e 8192 -n 2 \
         --dim 256 --heads 8 2>&1 | tail -8; }
   } > "$OUT/bench.log" 2>&1
-  grep -E '^---|layer forward|ratio|efficiency|auto vs|torch peer|crossover|Avg bus|FAILED|fatal' \
+  grep -E '^---|layer forward|ratio|efficiency|auto vs|torch peer|crossover|Avg bus|host sync|FAILED|fatal' \
     "$OUT/bench.log" | head -40
 else
   skip "no GPU: GPU benchmarks"
