@@ -15,7 +15,9 @@ MoeLayer::MoeLayer(const MoeOptions& o, const ProcessGroups& groups, Device devi
       range_(groups.expert_range(o.num_experts)),
       router_(router ? std::move(router) : make_router(o, o.item_width(), device)),
       experts_(experts ? std::move(experts) : make_experts(o, o.item_width(), range_, device)),
-      dispatcher_(o, groups, device, o.item_width()) {}
+      dispatcher_(o, groups, device, o.item_width()) {
+  for (Param* p : router_->params()) p->keep_fp32 = true;  // routing stays fp32 in mixed precision
+}
 
 std::vector<Param*> MoeLayer::params() {
   std::vector<Param*> out = router_->params();

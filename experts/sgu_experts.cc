@@ -1,6 +1,7 @@
 #include "experts/sgu_experts.h"
 
 #include "runtime/core/random.h"
+#include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -27,21 +28,23 @@ struct SguState final : ExpertState {
 
 // An expert's m items side by side: (m, T, c) → (T, m·c), so one GEMM mixes them all along T.
 Tensor side_by_side(const Tensor& rows, int64_t m, int64_t t, int64_t c) {
-  Tensor out = Tensor::empty({t, m, c}, DType::kF32, rows.device());
+  Tensor out = Tensor::empty({t, m, c}, rows.dtype(), rows.device());
   permute(out, rows.reshape({m, t, c}), {1, 0, 2});
   return out.reshape({t, m * c});
 }
 
-// The inverse: (T, m·c) → rows (m, T·c).
+// The inverse: (T, m·c) → rows (m, T·c), in the rows' dtype (the payload's).
 void to_rows(const Tensor& rows, const Tensor& cols, int64_t m, int64_t t, int64_t c) {
-  permute(rows.reshape({m, t, c}), cols.reshape({t, m, c}), {1, 0, 2});
+  permute(rows.reshape({m, t, c}), as_compute(cols, rows.dtype()).reshape({t, m, c}), {1, 0, 2});
 }
 
 }  // namespace
 
+// Expert l's causal mixing weight in the compute dtype (bf16 in mixed precision).
 Tensor SguExperts::masked_weight(int l) const {
-  Tensor w_eff = Tensor::empty({t_, t_}, DType::kF32, w_.value.device());
-  causal_mask(w_eff, w_.value.slice_rows(l, l + 1).reshape({t_, t_}));
+  const Tensor& w = w_.compute();
+  Tensor w_eff = Tensor::empty({t_, t_}, w.dtype(), w.device());
+  causal_mask(w_eff, w.slice_rows(l, l + 1).reshape({t_, t_}));
   return w_eff;
 }
 
@@ -81,7 +84,7 @@ void SguExperts::backward_weights(const ExpertState& saved, const Tensor& dy,
     const int64_t m = e - a;
     Tensor dym = side_by_side(dy.slice_rows(a, e), m, t_, c_);
     Tensor db = Tensor::empty({t_}, DType::kF32, d);  // Σ over the items' columns
-    reduce_rows(db, dym, ReduceOp::kSum);
+    reduce_rows(db, as_compute(dym, DType::kF32), ReduceOp::kSum);
     add_scaled(b_.grad.slice_rows(l, l + 1).reshape({t_}), db, 1.0f);
     Tensor dw = Tensor::empty({t_, t_}, DType::kF32, d);  // dY · Xᵀ, lower triangle only
     gemm(dw, dym, side_by_side(s.x.slice_rows(a, e), m, t_, c_), false, true, 1.0f, 0.0f);

@@ -63,7 +63,7 @@ double StructuredExperts::forward_flops(int64_t m) const {
 
 void StructuredExperts::project(int which, int l, const Tensor& y, const Tensor& x) {
   auto factor = [&](int i) {
-    Tensor v = p_[i].value.slice_rows(l, l + 1);
+    Tensor v = p_[i].compute().slice_rows(l, l + 1);
     Shape s(v.shape().begin() + 1, v.shape().end());
     return v.reshape(s);
   };
@@ -81,10 +81,10 @@ void StructuredExperts::project_backward(int which, int l, const Tensor& dx, con
     return v.reshape(s);
   };
   if (kind_ == pb::BLOCKDIAG) {
-    block_diag_backward(dx, slice(p_[which].grad), dy, x, slice(p_[which].value));
+    block_diag_backward(dx, slice(p_[which].grad), dy, x, slice(p_[which].compute()));
   } else {
     monarch_backward(dx, slice(p_[2 * which].grad), slice(p_[2 * which + 1].grad), dy, x,
-                     slice(p_[2 * which].value), slice(p_[2 * which + 1].value));
+                     slice(p_[2 * which].compute()), slice(p_[2 * which + 1].compute()));
   }
 }
 
@@ -94,8 +94,8 @@ void StructuredExperts::forward(const Tensor& y, std::unique_ptr<ExpertState>& s
   Device d = x.device();
   auto s = std::make_unique<StructuredState>();
   s->x = x;
-  s->h = Tensor::empty({m, hidden_}, DType::kF32, d);
-  s->a = Tensor::empty({m, hidden_}, DType::kF32, d);
+  s->h = Tensor::empty({m, hidden_}, x.dtype(), d);  // the payload's dtype throughout
+  s->a = Tensor::empty({m, hidden_}, x.dtype(), d);
   seg.for_each([&](int l, int64_t a, int64_t e) {
     project(0, l, s->h.slice_rows(a, e), x.slice_rows(a, e));
   });
@@ -111,8 +111,8 @@ void StructuredExperts::backward_data(const Tensor& dx, ExpertState& saved, cons
   auto& s = static_cast<StructuredState&>(saved);
   const int64_t m = dy.dim(0);
   Device d = dy.device();
-  Tensor da = Tensor::empty({m, hidden_}, DType::kF32, d),
-         dh = Tensor::empty({m, hidden_}, DType::kF32, d);
+  Tensor da = Tensor::empty({m, hidden_}, dy.dtype(), d),
+         dh = Tensor::empty({m, hidden_}, dy.dtype(), d);
   seg.for_each([&](int l, int64_t a, int64_t e) {
     project_backward(1, l, da.slice_rows(a, e), dy.slice_rows(a, e), s.a.slice_rows(a, e));
   });

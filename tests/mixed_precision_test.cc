@@ -1,9 +1,9 @@
 // Mixed precision (runtime/layers/mixed_precision.h) on the CPU, where bf16 is stored and fp32 is
-// the math, as on a GPU: the compute copies follow their masters, once per optimizer step; the
-// MoE layer and the linear layer in bf16 track their fp32 selves within a stated tolerance (on
-// the same weights and data, with the same routing); the all-to-all payload of FFN experts
-// halves. (EP invariance in bf16: moe_ep_invariance_test; a bf16 training run tracking fp32:
-// trainer_test.)
+// the math, as on a GPU: the compute copies follow their masters, once per optimizer step; every
+// layer with GEMMs (linear, attention, spatial gating, M2's block-diagonal MLP, every MoE layer of
+// the catalogue, sMLP's feature MoE) in bf16 tracks its fp32 self within a stated tolerance (same
+// weights and data, same routing); the all-to-all payload halves. (EP invariance in bf16:
+// moe_ep_invariance_test; a bf16 training run tracking fp32: trainer_test.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +11,10 @@
 #include <cstdio>
 #include <string>
 
+#include "experts/feature_moe_layer.h"
+#include "models/layers/causal_attention.h"
+#include "models/layers/m2_mixers.h"
+#include "models/layers/spatial_gating.h"
 #include "runtime/layers/linear.h"
 #include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/ops.h"
@@ -76,6 +80,32 @@ TEST(MixedPrecision, ComputeCopiesFollowTheirMastersOncePerStep) {
   EXPECT_EQ(w.compute().raw(), w.value.raw()) << "fp32 runs read the masters themselves";
 }
 
+// Routing stays fp32 (Switch Transformer's selective precision): router weights get no copy,
+// while the experts' weights do.
+TEST(MixedPrecision, RoutersKeepFp32WeightsAndExpertsGetBf16Copies) {
+  MoeOptions o;
+  o.d_model = 16;
+  o.num_experts = 4;
+  o.d_expert = 8;
+  for (pb::RouterKind r : {pb::TOPK_SOFTMAX, pb::XMOE_COSINE, pb::BASE}) {
+    o.router = r;
+    std::unique_ptr<TokenMoe> layer =
+        make_token_moe(o, make_process_groups(testing::world(), 1), Device::cpu());
+    use_compute_type(layer->params(), DType::kBF16);
+    int routers = 0, experts = 0;
+    for (Param* p : layer->params()) {
+      if (p->is_expert) {
+        experts += p->compute().dtype() == DType::kBF16;
+      } else {
+        ++routers;
+        EXPECT_FALSE(p->compute_copy.defined()) << p->name;
+      }
+    }
+    EXPECT_GT(routers, 0);
+    EXPECT_GT(experts, 0);
+  }
+}
+
 TEST(MixedPrecision, LinearTracksFp32) {
   const int64_t n = 40, in = 24, out = 16;
   Tensor x = testing::global_rows(1, 0, n, in), dy = testing::global_rows(2, 0, n, out);
@@ -93,6 +123,51 @@ TEST(MixedPrecision, LinearTracksFp32) {
   EXPECT_LE(relative_error(dx[1], dx[0]), kTolerance);
   EXPECT_LE(relative_error(dw[1], dw[0]), kTolerance);
   EXPECT_GT(relative_error(y[1], y[0]), 0.0) << "the bf16 path must really round something";
+}
+
+// The sequence mixers: attention (q, k, v and the probabilities into bf16 GEMMs) and the spatial
+// gating unit (its T×T mixing GEMM), through a generic forward/backward pair.
+template <typename Layer, typename Forward>
+void expect_tracks_fp32(const char* what, Layer&& make, Forward&& forward, int64_t rows,
+                        int64_t in_cols, int64_t out_cols) {
+  SCOPED_TRACE(what);
+  Tensor x = testing::global_rows(3, 0, rows, in_cols),
+         dy = testing::global_rows(4, 0, rows, out_cols);
+  Tensor y[2], dx[2];
+  std::vector<Tensor> grads[2];
+  for (int i = 0; i < 2; ++i) {
+    auto layer = make();
+    use_compute_type(layer->params(), i == 0 ? DType::kF32 : DType::kBF16);
+    y[i] = Tensor::empty({rows, out_cols}, DType::kF32);
+    dx[i] = Tensor::empty({rows, in_cols}, DType::kF32);
+    forward(*layer, y[i], x);
+    layer->backward(dx[i], dy);
+    for (Param* p : layer->params()) grads[i].push_back(p->grad);
+  }
+  EXPECT_LE(relative_error(y[1], y[0]), kTolerance);
+  EXPECT_GT(relative_error(y[1], y[0]), 0.0) << "the bf16 path must really round something";
+  EXPECT_LE(relative_error(dx[1], dx[0]), kTolerance);
+  for (size_t i = 0; i < grads[0].size(); ++i)
+    EXPECT_LE(relative_error(grads[1][i], grads[0][i]), kTolerance) << "gradient " << i;
+}
+
+TEST(MixedPrecision, AttentionSpatialGatingAndM2MlpTrackFp32) {
+  const int64_t batch = 3, t = 8, d = 16;
+  expect_tracks_fp32(
+      "attention",
+      [&] { return std::make_unique<CausalSelfAttention>("attn", d, 2, 5, Device::cpu()); },
+      [&](CausalSelfAttention& a, const Tensor& y, const Tensor& x) { a.forward(y, x, batch, t); },
+      batch * t, d, d);
+  expect_tracks_fp32(
+      "spatial gating",
+      [&] { return std::make_unique<SpatialGatingUnit>("sgu", d, t, 2, 5, Device::cpu()); },
+      [&](SpatialGatingUnit& g, const Tensor& y, const Tensor& x) { g.forward(y, x, batch); },
+      batch * t, 2 * d, d);
+  expect_tracks_fp32(
+      "M2 block-diagonal GLU MLP",
+      [&] { return std::make_unique<BlockDiagGluMlp>("mlp", d, 2 * d, 4, 5, Device::cpu()); },
+      [&](BlockDiagGluMlp& m, const Tensor& y, const Tensor& x) { m.forward(y, x); }, batch * t, d,
+      d);
 }
 
 struct LayerRun {
@@ -119,7 +194,7 @@ LayerRun run_layer(const MoeOptions& o, DType compute) {
   return r;
 }
 
-TEST(MixedPrecision, EveryMoeLayerTracksFp32AndFfnExpertsHalveThePayload) {
+TEST(MixedPrecision, EveryMoeLayerTracksFp32AndHalvesThePayload) {
   MoeOptions b;
   b.d_model = 16;
   b.num_experts = 8;
@@ -140,11 +215,38 @@ TEST(MixedPrecision, EveryMoeLayerTracksFp32AndFfnExpertsHalveThePayload) {
       check(h.grads[i], f.grads[i], "gradient " + std::to_string(i));
     if (testing::world()->rank() == 0)
       std::printf("%s: bf16 vs fp32, worst norm-wise relative difference %.3g\n", c.name, worst);
-    const bool ffn = c.o.expert == pb::FFN_GELU || c.o.expert == pb::SWIGLU;
     ASSERT_GT(f.dispatched_mib, 0);
-    EXPECT_DOUBLE_EQ(h.dispatched_mib / f.dispatched_mib, ffn ? 0.5 : 1.0)
-        << "FFN experts take a bf16 payload; the structured kinds still compute in fp32";
+    EXPECT_DOUBLE_EQ(h.dispatched_mib / f.dispatched_mib, 0.5) << "every expert kind takes bf16";
+    EXPECT_GT(worst, 0.0) << "the bf16 path must really round something";
   }
+}
+
+// sMLP's feature MoE: SGU experts take a bf16 payload and mix along T with bf16 operands.
+TEST(MixedPrecision, FeatureMoeTracksFp32AndHalvesThePayload) {
+  auto world = testing::world();
+  FeatureMoeOptions o;
+  o.num_experts = 4;
+  o.channels = 16;
+  o.seq_len = 8;
+  const int64_t batch = 4, per = batch / world->size() * o.seq_len;
+  const int64_t t0 = world->rank() * per;
+  Tensor z = testing::global_rows(5, t0, t0 + per, o.channels),
+         dg = testing::global_rows(6, t0, t0 + per, o.channels);
+  Tensor g[2], dz[2];
+  double mib[2];
+  for (int i = 0; i < 2; ++i) {
+    FeatureMoeLayer layer(o, make_process_groups(world, world->size()), Device::cpu());
+    use_compute_type(layer.params(), i == 0 ? DType::kF32 : DType::kBF16);
+    g[i] = Tensor::empty(z.shape(), DType::kF32);
+    dz[i] = Tensor::empty(z.shape(), DType::kF32);
+    layer.forward(g[i], z, batch / world->size(), true);
+    layer.backward(dz[i], dg);
+    mib[i] = layer.core().stats().dispatched_mib();
+  }
+  EXPECT_LE(relative_error(g[1], g[0]), kTolerance);
+  EXPECT_GT(relative_error(g[1], g[0]), 0.0);
+  EXPECT_LE(relative_error(dz[1], dz[0]), kTolerance);
+  EXPECT_DOUBLE_EQ(mib[1] / mib[0], 0.5);
 }
 
 }  // namespace

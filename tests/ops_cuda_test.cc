@@ -447,6 +447,10 @@ TEST_F(CudaOps, causal_mask) {
   causal_mask(m, s);
   causal_mask(mg, gpu(s));
   EXPECT_EQ(mg.to_vector<float>(), m.to_vector<float>());
+  Tensor s16 = to_bf16(s), m16 = empty(s.shape(), DType::kBF16), m16g = gpu(m16);
+  causal_mask(m16, s16);
+  causal_mask(m16g, gpu(s16));
+  EXPECT_EQ(as_f32(m16g).to_vector<float>(), as_f32(m16).to_vector<float>());
 }
 
 // ---- combine ------------------------------------------------------------------------------------

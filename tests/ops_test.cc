@@ -483,6 +483,19 @@ TEST(Bf16Storage, ActivationsAndSwiGluRoundTheFp32ResultOnce) {
         {m, 2 * f});
 }
 
+TEST(Bf16Storage, CausalMaskKeepsTheLowerTriangle) {
+  const int64_t t = 5;
+  const auto v = bf16_rounded(ref::random_floats(2 * t * t, 29));
+  Tensor out = Tensor::empty({2, t, t}, DType::kBF16);
+  causal_mask(out, bf16_tensor(v, {2, t, t}));
+  const auto got = as_floats(out);
+  for (int64_t i = 0; i < 2 * t * t; ++i) {
+    const int64_t r = (i / t) % t, j = i % t;
+    EXPECT_EQ(got[i], j <= r ? v[i] : 0.0f) << i;
+  }
+  EXPECT_THROW(causal_mask(Tensor::empty({t, t}, DType::kF32), bf16_tensor(v, {2, t, t})), Error);
+}
+
 // A bf16 payload: the combine reads it in fp32 (equal to combining the widened rows), and its
 // backward writes dy rounded once and dw from the bf16 rows.
 TEST(Bf16Storage, CombineReadsAndWritesTheBf16Payload) {

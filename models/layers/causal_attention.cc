@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -33,8 +34,12 @@ void CausalSelfAttention::forward(const Tensor& y, const Tensor& x, int64_t batc
   Tensor qkv = Tensor::empty({n, 3 * dim_}, DType::kF32, d);
   qkv_.forward(qkv, x);
   // (B, T, 3, H, dh) → (3, B, H, T, dh): q, k and v each (B·H, T, dh), contiguous.
-  heads_qkv_ = Tensor::empty({3, batch, h, seq_len, dh}, DType::kF32, d);
-  permute(heads_qkv_, qkv.reshape({batch, seq_len, 3, h, dh}), {2, 0, 3, 1, 4});
+  // q, k and v enter the score and value GEMMs (and stay for the backward) in the compute dtype
+  // (bf16 in mixed precision); the scores, the softmax and the probabilities kept stay fp32.
+  const DType ct = qkv_.weight().compute().dtype();
+  Tensor heads = Tensor::empty({3, batch, h, seq_len, dh}, DType::kF32, d);
+  permute(heads, qkv.reshape({batch, seq_len, 3, h, dh}), {2, 0, 3, 1, 4});
+  heads_qkv_ = as_compute(heads, ct);
   Tensor q = heads_qkv_.slice_rows(0, 1).reshape({bh, seq_len, dh});
   Tensor k = heads_qkv_.slice_rows(1, 2).reshape({bh, seq_len, dh});
   Tensor v = heads_qkv_.slice_rows(2, 3).reshape({bh, seq_len, dh});
@@ -43,7 +48,7 @@ void CausalSelfAttention::forward(const Tensor& y, const Tensor& x, int64_t batc
   probs_ = Tensor::empty(scores.shape(), DType::kF32, d);
   causal_softmax_forward(probs_, scores);
   o_ = Tensor::empty({bh, seq_len, dh}, DType::kF32, d);
-  batched_gemm(o_, probs_, v, false, false, 1.0f, 0.0f);
+  batched_gemm(o_, as_compute(probs_, ct), v, false, false, 1.0f, 0.0f);
   Tensor merged = Tensor::empty({batch, seq_len, h, dh}, DType::kF32, d);
   permute(merged, o_.reshape({batch, h, seq_len, dh}), {0, 2, 1, 3});
   out_.forward(y, merged.reshape({n, dim_}));
@@ -56,7 +61,8 @@ void CausalSelfAttention::backward(const Tensor& dx, const Tensor& dy) {
   out_.backward(dmerged, dy);
   Tensor d_o = Tensor::empty({b_, h, t_, dh}, DType::kF32, d);
   permute(d_o, dmerged.reshape({b_, t_, h, dh}), {0, 2, 1, 3});
-  Tensor dov = d_o.reshape({bh, t_, dh});
+  const DType ct = heads_qkv_.dtype();
+  const Tensor dov = as_compute(d_o.reshape({bh, t_, dh}), ct);
   Tensor q = heads_qkv_.slice_rows(0, 1).reshape({bh, t_, dh});
   Tensor k = heads_qkv_.slice_rows(1, 2).reshape({bh, t_, dh});
   Tensor v = heads_qkv_.slice_rows(2, 3).reshape({bh, t_, dh});
@@ -65,13 +71,14 @@ void CausalSelfAttention::backward(const Tensor& dx, const Tensor& dy) {
   Tensor dk = dheads.slice_rows(1, 2).reshape({bh, t_, dh});
   Tensor dv = dheads.slice_rows(2, 3).reshape({bh, t_, dh});
   Tensor dp = Tensor::empty({bh, t_, t_}, DType::kF32, d);
-  batched_gemm(dp, dov, v, false, true, 1.0f, 0.0f);       // dP = dO·vᵀ
-  batched_gemm(dv, probs_, dov, true, false, 1.0f, 0.0f);  // dv = Pᵀ·dO
+  batched_gemm(dp, dov, v, false, true, 1.0f, 0.0f);                       // dP = dO·vᵀ
+  batched_gemm(dv, as_compute(probs_, ct), dov, true, false, 1.0f, 0.0f);  // dv = Pᵀ·dO
   Tensor ds = Tensor::empty(dp.shape(), DType::kF32, d);
   softmax_backward(ds, probs_, dp);  // masked entries have P = 0: no gradient
   float scale = 1.0f / std::sqrt(static_cast<float>(dh));
-  batched_gemm(dq, ds, k, false, false, scale, 0.0f);  // dq = dS·k/√dh
-  batched_gemm(dk, ds, q, true, false, scale, 0.0f);   // dk = dSᵀ·q/√dh
+  const Tensor ds_c = as_compute(ds, ct);
+  batched_gemm(dq, ds_c, k, false, false, scale, 0.0f);  // dq = dS·k/√dh
+  batched_gemm(dk, ds_c, q, true, false, scale, 0.0f);   // dk = dSᵀ·q/√dh
   Tensor dqkv = Tensor::empty({b_, t_, 3, h, dh}, DType::kF32, d);
   permute(dqkv, dheads, {1, 3, 0, 2, 4});  // the inverse of {2, 0, 3, 1, 4}
   qkv_.backward(dx, dqkv.reshape({n, 3 * dim_}));

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "runtime/core/random.h"
+#include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/long_conv.h"
 #include "runtime/ops/monarch.h"
 #include "runtime/ops/ops.h"
@@ -13,6 +14,19 @@ namespace {
 
 Tensor empty(const Shape& s, Device d) {
   return Tensor::empty(s, DType::kF32, d);
+}
+
+// Runs op(out) with out in dtype `type`: on `out` itself when it has that dtype, else on a
+// scratch tensor whose result is then cast into `out`.
+template <typename Op>
+void run_in(const Tensor& out, DType type, Op&& op) {
+  if (out.dtype() == type) {
+    op(out);
+    return;
+  }
+  Tensor tmp = Tensor::empty(out.shape(), type, out.device());
+  op(tmp);
+  cast(out, tmp);
 }
 
 // (B·T, C) token-major ↔ (B·C, T) channel-major.
@@ -36,6 +50,7 @@ M2SequenceMixer::M2SequenceMixer(const std::string& name, int64_t dim, int64_t s
       short_k_(name + ".short_k", {3 * dim, 3}, device),
       long_k_(name + ".long_k", {dim, bidirectional ? 2 * seq_len : seq_len}, device) {
   SY_CHECK(seq_len >= 3, "M2 mixer '" << name << "': T must be at least 3");
+  short_k_.keep_fp32 = long_k_.keep_fp32 = true;  // the convolutions run in fp32
   // Short kernel starts as the identity tap (plus noise); long kernel as a small decaying filter.
   std::vector<float> sk(static_cast<size_t>(3 * dim * 3));
   for (int64_t c = 0; c < 3 * dim; ++c)
@@ -133,28 +148,35 @@ BlockDiagGluMlp::BlockDiagGluMlp(const std::string& name, int64_t dim, int64_t h
 }
 
 // W1's blocks interleave a and b ([a_0; b_0], [a_1; b_1], …); the (N, 2h) output is regrouped
-// into a (N, h) and b (N, h) by viewing it as (N, nb, 2, h/nb).
+// into a (N, h) and b (N, h) by viewing it as (N, nb, 2, h/nb). The two block-diagonal products
+// run in the weights' compute dtype (bf16 in mixed precision: operands cast in, results cast back
+// to fp32); the GLU between them stays fp32.
 void BlockDiagGluMlp::forward(const Tensor& y, const Tensor& x) {
   const int64_t n = x.rows(), nb = w1_.value.dim(0), hb = h_ / nb;
+  const DType ct = w1_.compute().dtype();
   Device dev = x.device();
-  x_ = x;
-  Tensor raw = empty({n, 2 * h_}, dev);
-  block_diag_forward(raw, x, w1_.value);
+  x_ = as_compute(x, ct);
+  Tensor raw = Tensor::empty({n, 2 * h_}, ct, dev);
+  block_diag_forward(raw, x_, w1_.compute());
   ab_ = empty({2, n, nb, hb}, dev);
-  permute(ab_, raw.reshape({n, nb, 2, hb}), {2, 0, 1, 3});
+  permute(ab_, as_compute(raw, DType::kF32).reshape({n, nb, 2, hb}), {2, 0, 1, 3});
   Tensor a = ab_.slice_rows(0, 1).reshape({n, h_}), b = ab_.slice_rows(1, 2).reshape({n, h_});
   ga_ = empty({n, h_}, dev);
   activation_forward(ga_, a, Activation::kGelu);
-  g_ = empty({n, h_}, dev);
-  mul(g_, ga_, b);
-  block_diag_forward(y, g_, w2_.value);
+  Tensor g = empty({n, h_}, dev);
+  mul(g, ga_, b);
+  g_ = as_compute(g, ct);
+  run_in(y, ct, [&](const Tensor& yc) { block_diag_forward(yc, g_, w2_.compute()); });
 }
 
 void BlockDiagGluMlp::backward(const Tensor& dx, const Tensor& dy) {
   const int64_t n = dy.rows(), nb = w1_.value.dim(0), hb = h_ / nb;
+  const DType ct = g_.dtype();
   Device dev = dy.device();
   Tensor dg = empty({n, h_}, dev);
-  block_diag_backward(dg, w2_.grad, dy, g_, w2_.value);
+  run_in(dg, ct, [&](const Tensor& dgc) {
+    block_diag_backward(dgc, w2_.grad, as_compute(dy, ct), g_, w2_.compute());
+  });
   Tensor a = ab_.slice_rows(0, 1).reshape({n, h_}), b = ab_.slice_rows(1, 2).reshape({n, h_});
   Tensor dab = empty({2, n, nb, hb}, dev);
   Tensor da = dab.slice_rows(0, 1).reshape({n, h_}), db = dab.slice_rows(1, 2).reshape({n, h_});
@@ -164,7 +186,9 @@ void BlockDiagGluMlp::backward(const Tensor& dx, const Tensor& dy) {
   activation_backward(da, a, dga, Activation::kGelu);
   Tensor draw = empty({n, 2 * h_}, dev);
   permute(draw.reshape({n, nb, 2, hb}), dab, {1, 2, 0, 3});
-  block_diag_backward(dx, w1_.grad, draw, x_, w1_.value);
+  run_in(dx, ct, [&](const Tensor& dxc) {
+    block_diag_backward(dxc, w1_.grad, as_compute(draw, ct), x_, w1_.compute());
+  });
 }
 
 }  // namespace sy

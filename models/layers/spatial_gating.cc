@@ -1,6 +1,7 @@
 #include "models/layers/spatial_gating.h"
 
 #include "runtime/core/random.h"
+#include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -40,10 +41,14 @@ void SpatialGatingUnit::forward(const Tensor& out, const Tensor& z, int64_t batc
   z2n_ = Tensor::empty({n, f_}, DType::kF32, d);
   norm_.forward(z2n_, z2);
   // (B, T, h, c) → (h, T, B, c): one (T × B·c) matrix per head, mixed along T by W_s.
-  zp_ = Tensor::empty({h, t_, batch, c}, DType::kF32, d);
-  permute(zp_, z2n_.reshape({batch, t_, h, c}), {2, 1, 0, 3});
-  w_eff_ = Tensor::empty(w_.value.shape(), DType::kF32, d);
-  causal_mask(w_eff_, w_.value);
+  // The spatial GEMM's operands, kept for the backward in the compute dtype (bf16 in mixed
+  // precision); the norm, the bias and the gate stay fp32.
+  const DType ct = w_.compute().dtype();
+  Tensor zp = Tensor::empty({h, t_, batch, c}, DType::kF32, d);
+  permute(zp, z2n_.reshape({batch, t_, h, c}), {2, 1, 0, 3});
+  zp_ = as_compute(zp, ct);
+  w_eff_ = Tensor::empty(w_.value.shape(), ct, d);
+  causal_mask(w_eff_, w_.compute());
   Tensor g = Tensor::empty({h, t_, batch * c}, DType::kF32, d);
   batched_gemm(g, w_eff_, zp_.reshape({h, t_, batch * c}), false, false, 1.0f, 0.0f);
   add_row_bias(g.reshape({h * t_, batch * c}), b_.value.reshape({h * t_}));
@@ -65,16 +70,17 @@ void SpatialGatingUnit::backward(const Tensor& dz, const Tensor& dout) {
   Tensor dg = Tensor::empty({h, t_, batch, c}, DType::kF32, d);
   permute(dg, dgate.reshape({batch, t_, h, c}), {2, 1, 0, 3});
   Tensor dgm = dg.reshape({h, t_, batch * c});
+  const Tensor dgm_c = as_compute(dgm, w_eff_.dtype());
   // b: Σ over the row; W_s: dG · zpᵀ, masked to the lower triangle; zp: W_effᵀ · dG.
   Tensor db = Tensor::empty({h * t_}, DType::kF32, d);
   reduce_rows(db, dgm.reshape({h * t_, batch * c}), ReduceOp::kSum);
   add_scaled(b_.grad, db, 1.0f);
   Tensor dw = Tensor::empty(w_.value.shape(), DType::kF32, d);
-  batched_gemm(dw, dgm, zp_.reshape({h, t_, batch * c}), false, true, 1.0f, 0.0f);
+  batched_gemm(dw, dgm_c, zp_.reshape({h, t_, batch * c}), false, true, 1.0f, 0.0f);
   causal_mask(dw, dw);
   add_scaled(w_.grad, dw, 1.0f);
   Tensor dzp = Tensor::empty({h, t_, batch * c}, DType::kF32, d);
-  batched_gemm(dzp, w_eff_, dgm, true, false, 1.0f, 0.0f);
+  batched_gemm(dzp, w_eff_, dgm_c, true, false, 1.0f, 0.0f);
   Tensor dz2n = Tensor::empty({batch, t_, h, c}, DType::kF32, d);
   permute(dz2n, dzp.reshape({h, t_, batch, c}), {2, 1, 0, 3});
   norm_.backward(dz2, dz2n.reshape({n, f_}));

@@ -18,6 +18,9 @@ struct Param {
   // In mixed precision, the copy of value the GEMMs read (bf16), cast from value once per step
   // (runtime/layers/mixed_precision.h); undefined in fp32 runs.
   Tensor compute_copy;
+  // Read in fp32 even in mixed precision, so never given a compute copy: the routers' weights
+  // (routing stays fp32) and the convolution kernels of the fp32 long convolution.
+  bool keep_fp32 = false;
 
   Param() = default;
   Param(std::string n, const Shape& shape, Device device, bool expert = false)

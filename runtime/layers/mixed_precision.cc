@@ -10,7 +10,7 @@ DType compute_dtype(pb::Precision precision) {
 
 void use_compute_type(const std::vector<Param*>& params, DType type) {
   for (Param* p : params) {
-    if (type == DType::kF32 || p->value.ndim() < 2) {
+    if (type == DType::kF32 || p->value.ndim() < 2 || p->keep_fp32) {
       p->compute_copy = Tensor();
       continue;
     }

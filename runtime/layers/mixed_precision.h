@@ -18,7 +18,8 @@ namespace sy {
 DType compute_dtype(pb::Precision precision);
 
 // Gives every weight matrix (two or more dimensions) a compute copy of `type` filled from its
-// master (none for kF32; vectors — biases, norm gains — never get one).
+// master (none for kF32; vectors — biases, norm gains — and Params marked keep_fp32 never get
+// one).
 void use_compute_type(const std::vector<Param*>& params, DType type);
 
 // Casts every master into its compute copy: after each optimizer step and after a load.

@@ -97,6 +97,7 @@ void scale_inplace(const Tensor& x, float alpha, Stream stream) {
 }
 
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream) {
+  check_float_storage("causal_mask", {&out, &in});
   check_same_shape("causal_mask", out, in);
   check_same_device("causal_mask", {&out, &in});
   SY_CHECK(in.ndim() >= 2 && in.dim(-1) == in.dim(-2), "causal_mask: in must end in square blocks");

@@ -8,8 +8,10 @@ namespace sy {
 
 namespace {
 
-Tensor scratch(const Shape& s, Device d) {
-  return Tensor::empty(s, DType::kF32, d);
+// Intermediates take the input's dtype: f32, or bf16 in mixed precision (the batched GEMMs
+// accumulate in fp32 and round each intermediate once).
+Tensor scratch(const Shape& s, const Tensor& like) {
+  return Tensor::empty(s, like.dtype(), like.device());
 }
 
 // Block-diagonal product on blocks laid out (nb, R, k): out_i = in_i · w_iᵀ (w_i (n × k)).
@@ -25,8 +27,7 @@ void block_diag_forward(const Tensor& y, const Tensor& x, const Tensor& w, Strea
   SY_CHECK(x.cols() == nb * bi && y.cols() == nb * bo && y.rows() == r,
            "block_diag_forward: x (" << r << ", " << nb * bi << ") and y (" << r << ", " << nb * bo
                                      << ") do not fit w " << shape_str(w.shape()));
-  Device d = x.device();
-  Tensor xb = scratch({nb, r, bi}, d), yb = scratch({nb, r, bo}, d);
+  Tensor xb = scratch({nb, r, bi}, x), yb = scratch({nb, r, bo}, x);
   permute(xb, x.reshape({r, nb, bi}), {1, 0, 2}, s);
   blocks_apply(yb, xb, w, false, 0.0f, s);
   permute(y.reshape({r, nb, bo}), yb, {1, 0, 2}, s);
@@ -35,8 +36,7 @@ void block_diag_forward(const Tensor& y, const Tensor& x, const Tensor& w, Strea
 void block_diag_backward(const Tensor& dx, const Tensor& dw, const Tensor& dy, const Tensor& x,
                          const Tensor& w, Stream s) {
   const int64_t r = x.rows(), nb = w.dim(0), bo = w.dim(1), bi = w.dim(2);
-  Device d = x.device();
-  Tensor xb = scratch({nb, r, bi}, d), dyb = scratch({nb, r, bo}, d), dxb = scratch({nb, r, bi}, d);
+  Tensor xb = scratch({nb, r, bi}, x), dyb = scratch({nb, r, bo}, x), dxb = scratch({nb, r, bi}, x);
   permute(xb, x.reshape({r, nb, bi}), {1, 0, 2}, s);
   permute(dyb, dy.reshape({r, nb, bo}), {1, 0, 2}, s);
   batched_gemm(dw, dyb, xb, true, false, 1.0f, 1.0f, s);   // dW_i += dY_iᵀ · X_i
@@ -53,11 +53,10 @@ void monarch_forward(const Tensor& y, const Tensor& x, const Tensor& l, const Te
   SY_CHECK(l.dim(2) == b1 && r.dim(0) == b1 && r.dim(1) == b2 && r.dim(2) == b2 &&
                x.cols() == b1 * b2 && y.cols() == b1 * b2,
            "monarch_forward: l must be (b2, b1, b1), r (b1, b2, b2) and x, y (R, b1·b2)");
-  Device d = x.device();
-  Tensor t = scratch({b2, rows, b1}, d), u = scratch({b2, rows, b1}, d);
+  Tensor t = scratch({b2, rows, b1}, x), u = scratch({b2, rows, b1}, x);
   permute(t, x.reshape({rows, b1, b2}), {2, 0, 1}, s);
   blocks_apply(u, t, l, false, 0.0f, s);
-  Tensor v = scratch({b1, rows, b2}, d), w = scratch({b1, rows, b2}, d);
+  Tensor v = scratch({b1, rows, b2}, x), w = scratch({b1, rows, b2}, x);
   permute(v, u, {2, 1, 0}, s);
   blocks_apply(w, v, r, false, 0.0f, s);
   permute(y.reshape({rows, b2, b1}), w, {1, 2, 0}, s);
@@ -66,20 +65,19 @@ void monarch_forward(const Tensor& y, const Tensor& x, const Tensor& l, const Te
 void monarch_backward(const Tensor& dx, const Tensor& dl, const Tensor& dr, const Tensor& dy,
                       const Tensor& x, const Tensor& l, const Tensor& r, Stream s) {
   const int64_t rows = x.rows(), b2 = l.dim(0), b1 = l.dim(1);
-  Device d = x.device();
   // Recompute the intermediates (cheap: two permutes and one batched GEMM).
-  Tensor t = scratch({b2, rows, b1}, d), u = scratch({b2, rows, b1}, d);
+  Tensor t = scratch({b2, rows, b1}, x), u = scratch({b2, rows, b1}, x);
   permute(t, x.reshape({rows, b1, b2}), {2, 0, 1}, s);
   blocks_apply(u, t, l, false, 0.0f, s);
-  Tensor v = scratch({b1, rows, b2}, d);
+  Tensor v = scratch({b1, rows, b2}, x);
   permute(v, u, {2, 1, 0}, s);
   // Back through P₂ and BD(R).
-  Tensor dw = scratch({b1, rows, b2}, d), dv = scratch({b1, rows, b2}, d);
+  Tensor dw = scratch({b1, rows, b2}, x), dv = scratch({b1, rows, b2}, x);
   permute(dw, dy.reshape({rows, b2, b1}), {2, 0, 1}, s);
   batched_gemm(dr, dw, v, true, false, 1.0f, 1.0f, s);
   batched_gemm(dv, dw, r, false, false, 1.0f, 0.0f, s);
   // Back through P₁ and BD(L).
-  Tensor du = scratch({b2, rows, b1}, d), dt = scratch({b2, rows, b1}, d);
+  Tensor du = scratch({b2, rows, b1}, x), dt = scratch({b2, rows, b1}, x);
   permute(du, dv, {2, 1, 0}, s);
   batched_gemm(dl, du, t, true, false, 1.0f, 1.0f, s);
   batched_gemm(dt, du, l, false, false, 1.0f, 0.0f, s);
@@ -90,7 +88,6 @@ void complex_monarch_forward(const Tensor& y_re, const Tensor& y_im, const Tenso
                              const Tensor& x_im, const Tensor& l_re, const Tensor& l_im,
                              const Tensor& r_re, const Tensor& r_im, Stream s) {
   const int64_t rows = x_re.rows(), b2 = l_re.dim(0), b1 = l_re.dim(1);
-  Device d = x_re.device();
   // (a + ib)(c + id) = (ac − bd) + i(ad + bc), block by block.
   auto cblocks = [&](const Tensor& o_re, const Tensor& o_im, const Tensor& i_re, const Tensor& i_im,
                      const Tensor& w_re, const Tensor& w_im) {
@@ -99,15 +96,15 @@ void complex_monarch_forward(const Tensor& y_re, const Tensor& y_im, const Tenso
     batched_gemm(o_im, i_im, w_re, false, true, 1.0f, 0.0f, s);
     batched_gemm(o_im, i_re, w_im, false, true, 1.0f, 1.0f, s);
   };
-  Tensor t_re = scratch({b2, rows, b1}, d), t_im = scratch({b2, rows, b1}, d);
+  Tensor t_re = scratch({b2, rows, b1}, x_re), t_im = scratch({b2, rows, b1}, x_re);
   permute(t_re, x_re.reshape({rows, b1, b2}), {2, 0, 1}, s);
   permute(t_im, x_im.reshape({rows, b1, b2}), {2, 0, 1}, s);
-  Tensor u_re = scratch({b2, rows, b1}, d), u_im = scratch({b2, rows, b1}, d);
+  Tensor u_re = scratch({b2, rows, b1}, x_re), u_im = scratch({b2, rows, b1}, x_re);
   cblocks(u_re, u_im, t_re, t_im, l_re, l_im);
-  Tensor v_re = scratch({b1, rows, b2}, d), v_im = scratch({b1, rows, b2}, d);
+  Tensor v_re = scratch({b1, rows, b2}, x_re), v_im = scratch({b1, rows, b2}, x_re);
   permute(v_re, u_re, {2, 1, 0}, s);
   permute(v_im, u_im, {2, 1, 0}, s);
-  Tensor w_re = scratch({b1, rows, b2}, d), w_im = scratch({b1, rows, b2}, d);
+  Tensor w_re = scratch({b1, rows, b2}, x_re), w_im = scratch({b1, rows, b2}, x_re);
   cblocks(w_re, w_im, v_re, v_im, r_re, r_im);
   permute(y_re.reshape({rows, b2, b1}), w_re, {1, 2, 0}, s);
   permute(y_im.reshape({rows, b2, b1}), w_im, {1, 2, 0}, s);

@@ -17,6 +17,9 @@
 
 namespace sy {
 
+// The real products take x, y, dx, dy and the factors all f32, or all bf16 (mixed precision: fp32
+// accumulation, each intermediate rounded once); the weight gradients are f32 either way.
+
 // y (R, out) = block_diag(w) · x per row; w (nb, out/nb, in/nb).
 void block_diag_forward(const Tensor& y, const Tensor& x, const Tensor& w, Stream stream = {});
 // dx (R, in) assigned; dw (nb, out/nb, in/nb) += .

@@ -129,7 +129,8 @@ void add_row_bias(const Tensor& out, const Tensor& bias, Stream stream = {});
 void mul(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream = {});
 // x *= alpha, elementwise.
 void scale_inplace(const Tensor& x, float alpha, Stream stream = {});
-// out[…, i, j] = in[…, i, j] for j ≤ i, else 0: the lower triangle of each square block.
+// out[…, i, j] = in[…, i, j] for j ≤ i, else 0: the lower triangle of each square block (f32 or
+// bf16; out may alias in).
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream = {});
 
 // ---- the MoE combine ---------------------------------------------------------------------------

@@ -134,11 +134,13 @@ void scale_inplace(const Tensor& x, float alpha) {
 }
 
 void causal_mask(const Tensor& out, const Tensor& in) {
-  int64_t rows = in.rows(), t = in.cols();
-  float* o = out.data<float>();
-  const float* x = in.data<float>();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < t; ++j) o[r * t + j] = j <= r % t ? x[r * t + j] : 0.0f;
+  const int64_t n = in.numel(), t = in.cols();
+  with_float_type(in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* o = out.data<T>();
+    const T* x = in.data<T>();
+    for (int64_t i = 0; i < n; ++i) kernels::causal_mask_element(o, x, i, t);
+  });
 }
 
 }  // namespace cpu

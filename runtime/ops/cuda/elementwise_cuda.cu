@@ -42,11 +42,9 @@ __global__ void add_row_bias_kernel(float* o, const float* b, int64_t rows, int6
   SY_GRID_STRIDE(i, rows * cols) o[i] += b[i / cols];
 }
 
-__global__ void causal_mask_kernel(float* o, const float* x, int64_t rows, int64_t t) {
-  SY_GRID_STRIDE(i, rows * t) {
-    int64_t r = i / t, j = i % t;
-    o[i] = j <= r % t ? x[i] : 0.0f;
-  }
+template <typename T>
+__global__ void causal_mask_kernel(T* o, const T* x, int64_t n, int64_t t) {
+  SY_GRID_STRIDE(i, n) kernels::causal_mask_element(o, x, i, t);
 }
 
 template <typename T, bool kGelu>
@@ -162,8 +160,11 @@ void scale_inplace(const Tensor& x, float alpha, Stream stream) {
 }
 
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream) {
-  launch(causal_mask_kernel, in.numel(), stream, out.data<float>(), in.data<float>(), in.rows(),
-         in.cols());
+  with_float_type(in.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch(causal_mask_kernel<T>, in.numel(), stream, out.data<T>(), in.data<T>(), in.numel(),
+           in.cols());
+  });
 }
 
 }  // namespace cuda

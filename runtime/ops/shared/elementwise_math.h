@@ -92,5 +92,13 @@ SY_HD void swiglu_backward_element(T* din, const T* in, const T* dout, int64_t r
   din[r * 2 * f + f + c] = store_as<T>(d * silu(g));
 }
 
+// Element i of the lower triangle of each square (t × t) block: in[i], or zero above the
+// diagonal.
+template <typename T>
+SY_HD void causal_mask_element(T* out, const T* in, int64_t i, int64_t t) {
+  const int64_t r = i / t, j = i % t;
+  out[i] = j <= r % t ? in[i] : store_as<T>(0.0f);
+}
+
 }  // namespace kernels
 }  // namespace sy
