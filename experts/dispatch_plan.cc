@@ -107,10 +107,9 @@ void assign_send_rows(ExchangePlan& plan, const SortedChoices& sorted, const Cap
   }
   const Device d = sorted.order.device();
   plan.pos = Tensor::empty({cap.items, cap.k}, DType::kI32, d);
-  plan.keep = Tensor::empty({cap.items, cap.k}, DType::kU8, d);
   plan.send_item = Tensor::empty({rows}, DType::kI32, d);
-  dispatch_rows(plan.pos, plan.send_item, plan.keep, sorted.order,
-                Tensor::from_vector(table, {3, keys}, d), sorted_n);
+  dispatch_rows(plan.pos, plan.send_item, sorted.order, Tensor::from_vector(table, {3, keys}, d),
+                sorted_n);
 }
 
 // Arrival order → expert-major, on the device, from the receive counts.

@@ -66,7 +66,6 @@ struct ExchangePlan {
   // On the routing's device:
   Tensor send_item;         // (send rows) i32: the item of each send row
   Tensor pos;               // (S, k) i32: the send row of choice j, or −1 (dropped)
-  Tensor keep;              // (S, k) u8: 1 = the choice is dispatched
   Tensor expert_major_src;  // (recv rows) i32: expert-major row → arrival-order row
   // On the host:
   std::vector<int64_t> send_counts;     // (ep, E_local): rows I send for peer p's local expert l

@@ -52,9 +52,9 @@ class Experts {
   virtual void backward_weights(const ExpertState& saved, const Tensor& dy,
                                 const ExpertSegments& segments) = 0;
   virtual std::vector<Param*> params() = 0;
-  // The dtype of the rows they take and give (the all-to-all payload): bf16 for FFN experts in
-  // mixed precision, f32 otherwise (the structured and SGU kinds compute in fp32 for now).
-  virtual DType payload_dtype() const { return DType::kF32; }
+  // The dtype of the rows they take and give (the all-to-all payload): their weights' compute
+  // dtype — bf16 in mixed precision, f32 otherwise. Every kind's first parameter is a GEMM weight.
+  DType payload_dtype() { return params().front()->compute().dtype(); }
   // Multiply-adds × 2 of a forward pass over m rows (cost model, benchmarks).
   virtual double forward_flops(int64_t m) const = 0;
 };

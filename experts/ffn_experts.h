@@ -29,7 +29,6 @@ class FfnExperts final : public Experts {
   void backward_weights(const ExpertState& saved, const Tensor& dy,
                         const ExpertSegments& segments) override;
   std::vector<Param*> params() override { return {&w1_, &w2_}; }
-  DType payload_dtype() const override { return w1_.compute().dtype(); }
   double forward_flops(int64_t m) const override;
 
  private:

@@ -43,7 +43,7 @@ void to_rows(const Tensor& rows, const Tensor& cols, int64_t m, int64_t t, int64
 // Expert l's causal mixing weight in the compute dtype (bf16 in mixed precision).
 Tensor SguExperts::masked_weight(int l) const {
   const Tensor& w = w_.compute();
-  Tensor w_eff = Tensor::empty({t_, t_}, w.dtype(), w.device());
+  Tensor w_eff = Tensor::empty({t_, t_}, w.dtype(), w.device());  // the payload's dtype
   causal_mask(w_eff, w.slice_rows(l, l + 1).reshape({t_, t_}));
   return w_eff;
 }

@@ -32,7 +32,6 @@ class SguExperts final : public Experts {
   void backward_weights(const ExpertState& saved, const Tensor& dy,
                         const ExpertSegments& segments) override;
   std::vector<Param*> params() override { return {&w_, &b_}; }
-  DType payload_dtype() const override { return w_.compute().dtype(); }
   double forward_flops(int64_t m) const override { return 2.0 * m * t_ * t_ * c_; }
 
  private:

@@ -24,7 +24,6 @@ class StructuredExperts final : public Experts {
                      const ExpertSegments& segments) override;
   void backward_weights(const ExpertState&, const Tensor&, const ExpertSegments&) override {}
   std::vector<Param*> params() override;
-  DType payload_dtype() const override { return p_[0].compute().dtype(); }
   double forward_flops(int64_t m) const override;
 
  private:

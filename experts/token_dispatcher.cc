@@ -43,7 +43,7 @@ TokenDispatcher::TokenDispatcher(const MoeOptions& o, const ProcessGroups& group
 
 // ---- plan ---------------------------------------------------------------------------------------
 
-void TokenDispatcher::plan(const Routing& routing, const Experts& experts, MoePassTimes& times) {
+void TokenDispatcher::plan(const Routing& routing, Experts& experts, MoePassTimes& times) {
   ScopedTimer t(&times.plan);
   const SortedChoices sorted = sort_choices(routing, options_.num_experts);
   const PlanCounts mine = read_plan_counts(sorted, routing);  // the pass's one host read
@@ -55,7 +55,8 @@ void TokenDispatcher::plan(const Routing& routing, const Experts& experts, MoePa
   plan_ = plan_exchange(sorted, capacity_, options_.num_experts, *groups_.ep_group_host);
   payload_ = experts.payload_dtype();
   weight_ = routing.weight;
-  ones_ = Tensor::full(routing.weight.shape(), DType::kF32, 1.0, device_);
+  if (ones_.shape() != routing.weight.shape())  // rebuilt only when the batch shape changes
+    ones_ = Tensor::full(routing.weight.shape(), DType::kF32, 1.0, device_);
   make_chunks(choose_chunk_count(experts));
   const bool overlap = options_.overlap && chunks_.size() > 1;
   if (!pipeline_ || pipeline_->overlap() != overlap)

@@ -62,7 +62,7 @@ class TokenDispatcher {
   TokenDispatcher& operator=(const TokenDispatcher&) = delete;
 
   // Forward.
-  void plan(const Routing& routing, const Experts& experts, MoePassTimes& times);
+  void plan(const Routing& routing, Experts& experts, MoePassTimes& times);
   void dispatch(const Tensor& items, MoePassTimes& times);
   ExpertRows receive(int chunk);
   void send_back(int chunk, const Tensor& rows);

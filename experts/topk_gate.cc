@@ -1,6 +1,5 @@
 #include "experts/topk_gate.h"
 
-#include "runtime/core/random.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -24,14 +23,13 @@ void TopKGate::reduce(Routing& out, const std::vector<double>& sums, int64_t ite
   items_world_ = static_cast<double>(items_world);
   // Balance loss: L = E Σ_e f_e P_e with f_e the share of first choices and P_e the mean
   // probability over the world; f_e is not differentiable, so its gradient is a constant per e.
-  std::vector<double> frac(e_, 0.0);
   std::vector<float> balance(e_, 0.0f);
   double loss = 0;
   if (items_world_ > 0) {
     for (int e = 0; e < e_; ++e) {
-      frac[e] = sums[e] / items_world_;
-      loss += frac[e] * (sums[e_ + e] / items_world_);
-      balance[e] = static_cast<float>(bal_coef_ * e_ * frac[e] / items_world_);
+      const double frac = sums[e] / items_world_;
+      loss += frac * (sums[e_ + e] / items_world_);
+      balance[e] = static_cast<float>(bal_coef_ * e_ * frac / items_world_);
     }
     loss *= e_;
   }

@@ -182,25 +182,15 @@ LayerRun run_layer(const MoeOptions& o, DType compute) {
       make_token_moe(o, make_process_groups(world, world->size()), Device::cpu());
   use_compute_type(layer->params(), compute);
   const int64_t per = 24 / world->size(), t0 = world->rank() * per;
-  Tensor x = testing::global_rows(1, t0, t0 + per, o.d_model),
-         dy = testing::global_rows(2, t0, t0 + per, o.d_model);
-  const std::vector<int32_t> ids = testing::global_token_ids(t0, t0 + per);
-  LayerRun r{Tensor::empty(x.shape(), DType::kF32), Tensor::empty(x.shape(), DType::kF32), {}, 0};
-  layer->zero_grad();
-  layer->forward(r.y, x, ids.data(), true);
-  layer->backward(r.dx, dy);
+  const testing::PassResult pass = testing::forward_backward(*layer, t0, t0 + per);
+  LayerRun r{pass.y, pass.dx, {}, 0};
   for (Param* p : layer->params()) r.grads.push_back(p->grad);
   r.dispatched_mib = layer->core().stats().dispatched_mib();
   return r;
 }
 
 TEST(MixedPrecision, EveryMoeLayerTracksFp32AndHalvesThePayload) {
-  MoeOptions b;
-  b.d_model = 16;
-  b.num_experts = 8;
-  b.d_expert = 12;
-  b.seed = 11;
-  for (const testing::MoeCase& c : testing::moe_cases(b)) {
+  for (const testing::MoeCase& c : testing::moe_cases(testing::small_moe_options(11))) {
     SCOPED_TRACE(c.name);
     const LayerRun f = run_layer(c.o, DType::kF32), h = run_layer(c.o, DType::kBF16);
     double worst = 0;

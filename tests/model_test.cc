@@ -69,7 +69,7 @@ TEST(Model, GradientsOfEveryFamilyMatchFiniteDifferences) {
       for (const MoeLayer* l : model.moe_layers()) {
         const std::vector<int32_t> expert = l->routing().expert.to_vector<int32_t>();
         sig.insert(sig.end(), expert.begin(), expert.end());
-        for (uint8_t k : l->exchange_plan().keep.to_vector<uint8_t>()) sig.push_back(k);
+        for (int32_t p : l->exchange_plan().pos.to_vector<int32_t>()) sig.push_back(p >= 0);
       }
       return sig;
     };

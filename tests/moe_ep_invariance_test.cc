@@ -25,12 +25,7 @@ namespace sy {
 namespace {
 
 std::vector<testing::MoeCase> cases() {
-  MoeOptions b;
-  b.d_model = 16;
-  b.num_experts = 8;
-  b.d_expert = 12;
-  b.seed = 11;
-  return testing::moe_cases(b);
+  return testing::moe_cases(testing::small_moe_options(11));
 }
 
 constexpr int64_t kGlobalTokens = 24;  // divisible by 1, 2, 4 ranks; 24·h items divisible by E
@@ -62,16 +57,9 @@ struct Result {
 
 // Runs forward + backward + gradient reduction on this rank's slice [t0, t1) of the batch.
 Result run(TokenMoe& layer, int64_t t0, int64_t t1) {
-  int64_t d = layer.core().options().d_model;
-  Tensor x = testing::global_rows(1, t0, t1, d), dy = testing::global_rows(2, t0, t1, d);
-  auto ids = testing::global_token_ids(t0, t1);
-  Tensor y = Tensor::empty({t1 - t0, d}, DType::kF32),
-         dx = Tensor::empty({t1 - t0, d}, DType::kF32);
-  layer.zero_grad();
-  layer.forward(y, x, ids.data(), true);
-  layer.backward(dx, dy);
+  const testing::PassResult pass = testing::forward_backward(layer, t0, t1);
   layer.reduce_gradients();
-  return {y.to_vector<float>(), dx.to_vector<float>(), layer.core().aux_loss(),
+  return {pass.y.to_vector<float>(), pass.dx.to_vector<float>(), layer.core().aux_loss(),
           layer.core().stats().dropped_world(), layer.core().routing().expert.to_vector<int32_t>()};
 }
 

@@ -53,7 +53,7 @@ TEST_P(MoeGradCheck, BackwardMatchesFiniteDifferences) {
   // The routing and the drops of the last forward.
   auto routing = [&] {
     std::vector<int32_t> sig = layer.core().routing().expert.to_vector<int32_t>();
-    for (uint8_t k : layer.core().exchange_plan().keep.to_vector<uint8_t>()) sig.push_back(k);
+    for (int32_t p : layer.core().exchange_plan().pos.to_vector<int32_t>()) sig.push_back(p >= 0);
     return sig;
   };
   loss();

@@ -29,11 +29,37 @@ inline std::vector<int32_t> global_token_ids(int64_t begin, int64_t end, int voc
   return ids;
 }
 
+// One forward (training) and backward of `layer` on rows [t0, t1) of the global test batch — x
+// from stream 1, dy from stream 2, the global token ids — after zeroing its gradients.
+struct PassResult {
+  Tensor y, dx;
+};
+inline PassResult forward_backward(TokenMoe& layer, int64_t t0, int64_t t1) {
+  const int64_t d = layer.core().options().d_model;
+  Tensor x = global_rows(1, t0, t1, d), dy = global_rows(2, t0, t1, d);
+  const std::vector<int32_t> ids = global_token_ids(t0, t1);
+  PassResult r{Tensor::empty(x.shape(), DType::kF32), Tensor::empty(x.shape(), DType::kF32)};
+  layer.zero_grad();
+  layer.forward(r.y, x, ids.data(), true);
+  layer.backward(r.dx, dy);
+  return r;
+}
+
 // A named MoE layer configuration for the parameterised tests.
 struct MoeCase {
   const char* name;
   MoeOptions o;
 };
+
+// The small sizes most catalogue tests use: width 16, 8 experts of hidden width 12.
+inline MoeOptions small_moe_options(uint64_t seed) {
+  MoeOptions o;
+  o.d_model = 16;
+  o.num_experts = 8;
+  o.d_expert = 12;
+  o.seed = seed;
+  return o;
+}
 
 // The MoE layer configurations every MoE test runs through, one catalogue: each router, each
 // expert kind, MH-MoE with and without projections' chunking, capacity (dropping) and dropless

@@ -169,9 +169,9 @@ void choice_keys(const Tensor& keys, const Tensor& expert, Stream stream = {});
 // the first `sorted` entries valid: counting_sort over the choices enumerated choice-major) and
 // table (3, K) i32: per key where its sorted group starts, where its kept send rows start, how
 // many it keeps (the first ones, in item order). pos (S,k) i32: the send row of each kept choice,
-// −1 otherwise; keep (S,k) u8; send_item (R) i32: the item of each send row.
-void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& keep,
-                   const Tensor& order, const Tensor& table, int64_t sorted, Stream stream = {});
+// −1 otherwise (so pos ≥ 0 marks the kept choices); send_item (R) i32: the item of each send row.
+void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& order,
+                   const Tensor& table, int64_t sorted, Stream stream = {});
 // perm (R) i32: for each expert-major row (local expert, then source rank, then arrival order) the
 // arrival-order row it comes from; recv_counts (ep, E_local) i32 the rows each rank sends for each
 // local expert.

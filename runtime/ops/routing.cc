@@ -82,18 +82,17 @@ void choice_keys(const Tensor& keys, const Tensor& expert, Stream stream) {
   SY_DISPATCH(op, expert, cpu::choice_keys(keys, expert), cuda::choice_keys(keys, expert, stream));
 }
 
-void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& keep,
-                   const Tensor& order, const Tensor& table, int64_t sorted, Stream stream) {
+void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& order,
+                   const Tensor& table, int64_t sorted, Stream stream) {
   const char* op = "dispatch_rows";
   for (const Tensor* t : {&pos, &send_item, &order, &table})
     check_dtype(op, "index", *t, DType::kI32);
-  check_dtype(op, "keep", keep, DType::kU8);
-  SY_CHECK(keep.shape() == pos.shape() && pos.ndim() == 2 && order.numel() == pos.numel() &&
-               table.ndim() == 2 && table.rows() == 3 && sorted >= 0 && sorted <= order.numel(),
-           op << ": pos and keep (S,k), order (S·k), table (3, keys), 0 ≤ sorted ≤ S·k");
-  check_same_device(op, {&pos, &send_item, &keep, &order, &table});
-  SY_DISPATCH(op, pos, cpu::dispatch_rows(pos, send_item, keep, order, table, sorted),
-              cuda::dispatch_rows(pos, send_item, keep, order, table, sorted, stream));
+  SY_CHECK(pos.ndim() == 2 && order.numel() == pos.numel() && table.ndim() == 2 &&
+               table.rows() == 3 && sorted >= 0 && sorted <= order.numel(),
+           op << ": pos (S,k), order (S·k), table (3, keys), 0 ≤ sorted ≤ S·k");
+  check_same_device(op, {&pos, &send_item, &order, &table});
+  SY_DISPATCH(op, pos, cpu::dispatch_rows(pos, send_item, order, table, sorted),
+              cuda::dispatch_rows(pos, send_item, order, table, sorted, stream));
 }
 
 void expert_major_permutation(const Tensor& perm, const Tensor& recv_counts, Stream stream) {

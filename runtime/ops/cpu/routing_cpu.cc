@@ -1,7 +1,6 @@
 // The routing ops — the top-k softmax gate, its losses' sums and backward, the dispatch rows of a
 // capacity plan, the expert-major permutation, hash routing — on the CPU.
 #include <algorithm>
-#include <cstring>
 
 #include "runtime/ops/cpu/ops_cpu.h"
 #include "runtime/ops/shared/routing_math.h"
@@ -43,33 +42,37 @@ void topk_gate_backward(const Tensor& dlogits, const Tensor& dweight, const Tens
 void choice_keys(const Tensor& keys, const Tensor& expert) {
   const int64_t items = expert.rows();
   const int k = static_cast<int>(expert.cols());
-  for (int64_t c = 0; c < keys.numel(); ++c)
-    keys.data<int32_t>()[c] = kernels::choice_key(expert.data<int32_t>(), items, k, c);
+  int32_t* out = keys.data<int32_t>();
+  const int32_t* ex = expert.data<int32_t>();
+  for (int64_t c = 0; c < keys.numel(); ++c) out[c] = kernels::choice_key(ex, items, k, c);
 }
 
-void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& keep,
-                   const Tensor& order, const Tensor& table, int64_t sorted) {
+void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& order,
+                   const Tensor& table, int64_t sorted) {
   const int64_t items = pos.rows();
-  const int k = static_cast<int>(pos.cols());
-  std::fill(pos.data<int32_t>(), pos.data<int32_t>() + pos.numel(), -1);
-  if (keep.numel()) std::memset(keep.raw(), 0, keep.nbytes());
+  const int k = static_cast<int>(pos.cols()), num_keys = static_cast<int>(table.cols());
+  int32_t* p_out = pos.data<int32_t>();
+  int32_t* item_out = send_item.data<int32_t>();
+  const int32_t* ord = order.data<int32_t>();
+  const int32_t* tab = table.data<int32_t>();
+  std::fill(p_out, p_out + pos.numel(), -1);
   for (int64_t p = 0; p < sorted; ++p)
-    kernels::dispatch_position(pos.data<int32_t>(), send_item.data<int32_t>(), keep.data<uint8_t>(),
-                               order.data<int32_t>(), table.data<int32_t>(),
-                               static_cast<int>(table.cols()), items, k, p);
+    kernels::dispatch_position(p_out, item_out, ord, tab, num_keys, items, k, p);
 }
 
 void expert_major_permutation(const Tensor& perm, const Tensor& recv_counts) {
   const int ep = static_cast<int>(recv_counts.rows()),
             e_local = static_cast<int>(recv_counts.cols());
+  int32_t* out = perm.data<int32_t>();
+  const int32_t* rc = recv_counts.data<int32_t>();
   for (int64_t m = 0; m < perm.numel(); ++m)
-    perm.data<int32_t>()[m] =
-        kernels::expert_major_source(recv_counts.data<int32_t>(), ep, e_local, m);
+    out[m] = kernels::expert_major_source(rc, ep, e_local, m);
 }
 
 void hash_route(const Tensor& expert, const Tensor& ids, uint64_t seed, int num_experts) {
-  for (int64_t i = 0; i < ids.numel(); ++i)
-    expert.data<int32_t>()[i] = kernels::hash_expert(ids.data<int32_t>()[i], seed, num_experts);
+  int32_t* out = expert.data<int32_t>();
+  const int32_t* id = ids.data<int32_t>();
+  for (int64_t i = 0; i < ids.numel(); ++i) out[i] = kernels::hash_expert(id[i], seed, num_experts);
 }
 
 }  // namespace cpu

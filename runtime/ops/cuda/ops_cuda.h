@@ -72,8 +72,8 @@ void topk_gate_backward(const Tensor& dlogits, const Tensor& dweight, const Tens
                         const Tensor& lse, const Tensor& expert, const Tensor& balance, double z2,
                         double items_world, bool renormalize, Stream stream);
 void choice_keys(const Tensor& keys, const Tensor& expert, Stream stream);
-void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& keep,
-                   const Tensor& order, const Tensor& table, int64_t sorted, Stream stream);
+void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& order,
+                   const Tensor& table, int64_t sorted, Stream stream);
 void expert_major_permutation(const Tensor& perm, const Tensor& recv_counts, Stream stream);
 void hash_route(const Tensor& expert, const Tensor& ids, uint64_t seed, int num_experts,
                 Stream stream);

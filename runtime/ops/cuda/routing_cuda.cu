@@ -38,11 +38,11 @@ __global__ void choice_keys_kernel(int32_t* keys, const int32_t* expert, int64_t
   SY_GRID_STRIDE(c, n) keys[c] = kernels::choice_key(expert, items, k, c);
 }
 
-__global__ void dispatch_rows_kernel(int32_t* pos, int32_t* send_item, uint8_t* keep,
-                                     const int32_t* order, const int32_t* table, int num_keys,
-                                     int64_t items, int k, int64_t sorted) {
+__global__ void dispatch_rows_kernel(int32_t* pos, int32_t* send_item, const int32_t* order,
+                                     const int32_t* table, int num_keys, int64_t items, int k,
+                                     int64_t sorted) {
   SY_GRID_STRIDE(p, sorted)
-  kernels::dispatch_position(pos, send_item, keep, order, table, num_keys, items, k, p);
+  kernels::dispatch_position(pos, send_item, order, table, num_keys, items, k, p);
 }
 
 __global__ void expert_major_kernel(int32_t* perm, const int32_t* recv_counts, int ep, int e_local,
@@ -86,13 +86,12 @@ void choice_keys(const Tensor& keys, const Tensor& expert, Stream stream) {
          expert.rows(), static_cast<int>(expert.cols()), keys.numel());
 }
 
-void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& keep,
-                   const Tensor& order, const Tensor& table, int64_t sorted, Stream stream) {
+void dispatch_rows(const Tensor& pos, const Tensor& send_item, const Tensor& order,
+                   const Tensor& table, int64_t sorted, Stream stream) {
   pos.fill(-1.0, stream);
-  keep.fill(0.0, stream);
   launch(dispatch_rows_kernel, sorted, stream, pos.data<int32_t>(), send_item.data<int32_t>(),
-         keep.data<uint8_t>(), order.data<int32_t>(), table.data<int32_t>(),
-         static_cast<int>(table.cols()), pos.rows(), static_cast<int>(pos.cols()), sorted);
+         order.data<int32_t>(), table.data<int32_t>(), static_cast<int>(table.cols()), pos.rows(),
+         static_cast<int>(pos.cols()), sorted);
 }
 
 void expert_major_permutation(const Tensor& perm, const Tensor& recv_counts, Stream stream) {

@@ -88,7 +88,7 @@ SY_HD int32_t choice_key(const int32_t* expert, int64_t items, int k, int64_t c)
 // keep_n[key] of each key, and kept ones go to send rows key by key. table holds three rows of
 // num_keys: where each key's group starts among the sorted choices, where its kept rows start
 // among the send rows, and keep_n.
-SY_HD void dispatch_position(int32_t* pos, int32_t* send_item, uint8_t* keep, const int32_t* order,
+SY_HD void dispatch_position(int32_t* pos, int32_t* send_item, const int32_t* order,
                              const int32_t* table, int num_keys, int64_t items, int k, int64_t p) {
   const int32_t* group_start = table;
   const int32_t* kept_start = table + num_keys;
@@ -106,7 +106,6 @@ SY_HD void dispatch_position(int32_t* pos, int32_t* send_item, uint8_t* keep, co
   const int64_t idx = order[p], j = idx / items, i = idx % items;
   const int32_t row = kept_start[lo] + rank;
   pos[i * k + j] = row;
-  keep[i * k + j] = 1;
   send_item[row] = static_cast<int32_t>(i);
 }
 
