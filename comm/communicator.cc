@@ -57,6 +57,11 @@ void Communicator::all_to_all_v_on(const void*, void*, const AllToAllLayout&, St
                   << "' is not stream-ordered; use all_to_all_v on host buffers");
 }
 
+void Communicator::all_reduce_on(void*, size_t, DType, CommOp, Stream) {
+  SY_THROW("the " << backend_name() << " communicator '" << name_
+                  << "' is not stream-ordered; use all_reduce on host buffers");
+}
+
 void Communicator::wait_stream(Stream, const char* op) {
   SY_THROW("the " << backend_name() << " communicator '" << name_ << "' has no stream to wait for ("
                   << op << ")");

@@ -81,6 +81,9 @@ class Communicator {
   virtual void all_to_all_v_on(const void* send, void* recv, const AllToAllLayout& layout,
                                Stream stream);
   virtual void wait_stream(Stream stream, const char* op);
+  // all_reduce enqueued on `stream` (device buffer), returning at once; the same rules as
+  // all_to_all_v_on. Backends that are not stream-ordered throw.
+  virtual void all_reduce_on(void* buf, size_t count, DType dtype, CommOp op, Stream stream);
 
   // The deadline, in seconds, of every blocking call on this communicator.
   double timeout_s() const { return timeout_s_; }

@@ -47,6 +47,9 @@ class ForwardingCommunicator : public Communicator {
     inner_->all_to_all_v_on(send, recv, layout, stream);
   }
   void wait_stream(Stream stream, const char* op) override { inner_->wait_stream(stream, op); }
+  void all_reduce_on(void* buf, size_t count, DType dtype, CommOp op, Stream stream) override {
+    inner_->all_reduce_on(buf, count, dtype, op, stream);
+  }
 
  protected:
   Communicator& inner() const { return *inner_; }

@@ -213,9 +213,19 @@ void NcclCommunicator::all_to_all(const void* send, void* recv, size_t block_byt
 
 void NcclCommunicator::all_reduce(void* buf, size_t count, DType dtype, CommOp op) {
   after_default_stream();
-  SY_NCCL_CHECK(ncclAllReduce(buf, buf, count, nccl_type(dtype),
-                              op == CommOp::kSum ? ncclSum : ncclMax, comm_, to_cuda(stream_)));
+  all_reduce_on(buf, count, dtype, op, stream_);
   wait_own_stream("all_reduce");
+}
+
+void NcclCommunicator::all_reduce_on(void* buf, size_t count, DType dtype, CommOp op,
+                                     Stream stream) {
+  SY_CHECK(comm_ != nullptr,
+           "all_reduce on group '"
+               << name() << "': the NCCL communicator was aborted after an earlier failure");
+  SY_NCCL_CHECK(ncclAllReduce(buf, buf, count, nccl_type(dtype),
+                              op == CommOp::kSum ? ncclSum : ncclMax, comm_, to_cuda(stream)));
+  Deadline deadline(timeout_s());
+  wait_comm_ready("all_reduce", deadline);
 }
 
 void NcclCommunicator::all_gather(const void* send, void* recv, size_t bytes) {

@@ -39,6 +39,7 @@ class NcclCommunicator final : public Communicator {
   void wait_stream(Stream stream, const char* op) override;
   void all_to_all(const void* send, void* recv, size_t block_bytes) override;
   void all_reduce(void* buf, size_t count, DType dtype, CommOp op) override;
+  void all_reduce_on(void* buf, size_t count, DType dtype, CommOp op, Stream stream) override;
   void all_gather(const void* send, void* recv, size_t bytes) override;
   void broadcast(void* buf, size_t bytes, int root) override;
   void barrier() override;

@@ -75,6 +75,23 @@ void all_reduce_sum(const Tensor& t, Communicator& comm) {
   t.copy_from(h);
 }
 
+void all_reduce_sum_on(const Tensor& t, Communicator& comm, Stream stream, HostStaging& staging) {
+  if (comm.size() == 1 || t.numel() == 0) return;
+  const size_t count = static_cast<size_t>(t.numel());
+  if (t.device().is_cpu()) {
+    comm.all_reduce(t.raw(), count, t.dtype(), CommOp::kSum);
+  } else if (!needs_host_staging(t.device(), comm)) {
+    comm.all_reduce_on(t.raw(), count, t.dtype(), CommOp::kSum, stream);
+  } else {
+    Backend& cuda = backend(DeviceType::kCUDA);
+    staging.reserve(t.nbytes(), 0, stream);
+    cuda.copy(staging.send(), t.raw(), t.nbytes(), stream);
+    cuda.synchronize(stream);
+    comm.all_reduce(staging.send(), count, t.dtype(), CommOp::kSum);
+    cuda.copy(t.raw(), staging.send(), t.nbytes(), stream);
+  }
+}
+
 void reduce_gradients(const std::vector<Param*>& params, const ProcessGroups& groups) {
   for (Param* p : params) all_reduce_sum(p->grad, p->is_expert ? *groups.edp_group : *groups.world);
 }

@@ -33,6 +33,12 @@ void exchange_rows_on(const Tensor& recv, const Tensor& send, const AllToAllLayo
 // In place: t becomes the elementwise sum of t over comm.
 void all_reduce_sum(const Tensor& t, Communicator& comm);
 
+// The stream-ordered form, for gradient buckets reduced while backward goes on: host tensors are
+// reduced at once; device tensors over NCCL are enqueued on `stream` (returns at once); device
+// tensors over host MPI are copied to `staging` on `stream`, waited for, reduced, and copied back
+// on `stream`.
+void all_reduce_sum_on(const Tensor& t, Communicator& comm, Stream stream, HostStaging& staging);
+
 // Sums each parameter's gradient over the ranks that hold a copy of it: expert parameters over the
 // edp group, all others over the world (DESIGN.md contract 2).
 void reduce_gradients(const std::vector<Param*>& params, const ProcessGroups& groups);
