@@ -138,23 +138,31 @@ LossReport LanguageModel::forward(const std::vector<int32_t>& ids_in,
   return r;
 }
 
-void LanguageModel::backward() {
+void LanguageModel::backward(const GradsDone& done) {
+  auto report = [&done](std::vector<Param*> params) {
+    if (done) done(params);
+  };
   const int64_t n = logits_.rows();
   Tensor dlogits = Tensor::empty(logits_.shape(), DType::kF32, device_);
   cross_entropy_backward(dlogits, logits_, targets_, dloss_);
   Tensor dnormed = Tensor::empty({n, dim_}, DType::kF32, device_);
-  if (head_)
+  if (head_) {
     head_->backward(dnormed, dlogits);
-  else
-    embedding_.head_backward(dnormed, dlogits);
+    report(head_->params());
+  } else {
+    embedding_.head_backward(dnormed, dlogits);  // the tied weight is done after the embedding
+  }
   Tensor dx = Tensor::empty({n, dim_}, DType::kF32, device_);
   final_norm_->backward(dx, dnormed);
+  report(final_norm_->params());
   for (size_t i = blocks_.size(); i-- > 0;) {
     Tensor dprev = Tensor::empty({n, dim_}, DType::kF32, device_);
     blocks_[i]->backward(dprev, dx);
+    report(blocks_[i]->params());
     dx = dprev;
   }
   embedding_.backward(dx);
+  report(embedding_.params());
 }
 
 }  // namespace sy

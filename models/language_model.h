@@ -9,6 +9,7 @@
 // gradients summed over ranks (reduce_gradients) are exactly the gradient of the global loss.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -33,8 +34,12 @@ class LanguageModel {
   // the global target count and loss).
   LossReport forward(const std::vector<int32_t>& ids, const std::vector<int32_t>& targets,
                      int64_t batch, bool training);
+  // Called during backward with parameters whose gradients are final (queued on the compute
+  // stream): the head's, the final norm's, each block's from the last to the first, the
+  // embedding's last. The gradient reducer starts summing a bucket from here.
+  using GradsDone = std::function<void(const std::vector<Param*>&)>;
   // Backward of the last forward; parameter gradients accumulate.
-  void backward();
+  void backward(const GradsDone& done = {});
   // Sums gradients across ranks: expert parameters over the edp group, the rest over the world.
   void reduce_gradients();
   // The logits (batch · T, V) of the last forward, for sampling.

@@ -13,43 +13,14 @@
 #include "runtime/core/random.h"
 #include "runtime/train/optimizer.h"
 #include "tests/finite_difference.h"
+#include "tests/model_test_util.h"
 #include "tests/test_world.h"
 
 namespace sy {
 namespace {
 
-pb::RunConfig tiny(const std::string& family_text) {
-  std::string text = "model { vocab_size: 16 seq_len: 6 d_model: 8 n_layers: 2 n_heads: 2 ";
-  if (family_text.find("d_ff") == std::string::npos) text += "d_ff: 12 ";
-  return parse_config_text(text + family_text + " } data { global_batch: 4 } seed: 3", "test");
-}
-
-std::vector<pb::RunConfig> families() {
-  return {tiny("family: TRANSFORMER"),
-          tiny("family: TRANSFORMER_MOE moe { num_experts: 4 top_k: 2 d_expert: 8 "
-               "capacity_factor: 1.0 balance_loss_coef: 0.1 }"),
-          tiny("family: MH_MOE tie_embeddings: false moe { num_experts: 4 top_k: 2 num_heads: 2 "
-               "d_expert: 6 dropless: true expert: SWIGLU }"),
-          tiny("family: GMLP"),
-          tiny("family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 d_ff: 8 moe { num_experts: 4 }"),
-          tiny("family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 d_ff: 8 feature_routing: "
-               "PARTIAL_PREDICTION prefix_fraction: 0.34 moe { num_experts: 4 }"),
-          tiny("family: M2_GPT d_ff: 16"),
-          tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3"),
-          tiny("family: MH_MOE moe { num_experts: 4 top_k: 2 num_heads: 2 expert: MONARCH "
-               "dropless: true }")};
-}
-
-void tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets, int64_t first_seq,
-            int64_t seqs, int64_t t) {
-  ids.clear();
-  targets.clear();
-  for (int64_t s = first_seq; s < first_seq + seqs; ++s)
-    for (int64_t i = 0; i < t; ++i) {
-      ids.push_back(static_cast<int32_t>((s * 7 + i * 5 + 1) % 16));
-      targets.push_back(i == 2 ? -1 : static_cast<int32_t>((s * 3 + i * 11 + 2) % 16));
-    }
-}
+using testing::families;
+using testing::tokens;
 
 TEST(Model, GradientsOfEveryFamilyMatchFiniteDifferences) {
   auto world = testing::world();

@@ -705,21 +705,32 @@ TEST_F(CudaLoss, cross_entropy_backward) {
 
 // ---- optimizer ----------------------------------------------------------------------------------
 
-TEST_F(CudaOps, adamw_update) {
+TEST_F(CudaOps, adamw_step) {
   Tensor p = f(ref::random_floats(1000, 48), {1000}), pg = gpu(p);
   Tensor mo = Tensor::zeros({1000}, DType::kF32), mog = gpu(mo),
          vo = Tensor::zeros({1000}, DType::kF32), vog = gpu(vo);
   Tensor gr = f(ref::random_floats(1000, 49), {1000});
-  for (int step = 1; step <= 3; ++step) {
-    adamw_update(p, mo, vo, gr, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
-    adamw_update(pg, mog, vog, gpu(gr), 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, step);
+  Tensor decay = Tensor::from_vector<int64_t>({10, 300, 512, 999}, {2, 2});
+  Tensor sq = Tensor::from_vector<double>({30.0, 20.0}, {2});  // norm √50 > clip: clipped
+  AdamWHyper h;
+  h.lr = 1e-2f;
+  h.weight_decay = 0.1f;
+  h.grad_clip = 1.0f;
+  for (h.t = 1; h.t <= 3; ++h.t) {
+    adamw_step(p, mo, vo, gr, decay, sq, h);
+    adamw_step(pg, mog, vog, gpu(gr), gpu(decay), gpu(sq), h);
   }
-  expect_close(pg, p, 1e-5f, "adamw_update");
+  expect_close(pg, p, 1e-5f, "adamw_step");
+  expect_close(vog, vo, 1e-5f, "adamw_step (second moment)");
 }
 
 TEST_F(CudaOps, sum_squares) {
-  Tensor gr = f(ref::random_floats(1000, 49), {1000});
-  EXPECT_NEAR(sum_squares(gpu(gr)), sum_squares(gr), 1e-9 * sum_squares(gr));
+  Tensor gr = f(ref::random_floats(100000, 49), {100000});
+  Tensor out = Tensor::zeros({1}, DType::kF64), outg = gpu(out);
+  sum_squares(out, gr);
+  sum_squares(outg, gpu(gr));
+  const double want = out.to_vector<double>()[0];
+  EXPECT_NEAR(outg.to_vector<double>()[0], want, 1e-9 * want);
 }
 
 // ---- conv ---------------------------------------------------------------------------------------

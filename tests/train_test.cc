@@ -162,17 +162,40 @@ TEST(AdamW, ClipsToTheGlobalNormAcrossRanks) {
   ProcessGroups g = make_process_groups(world, w);
   // A dense parameter (same gradient everywhere) and an expert one (different on every rank).
   Param dense("dense", {2}, Device::cpu()), expert("expert", {1}, Device::cpu(), true);
-  dense.grad.copy_from(Tensor::from_vector<float>({3, 4}, {2}));
-  expert.grad.copy_from(Tensor::from_vector<float>({static_cast<float>(world->rank() + 1)}, {1}));
-  double want2 = 25;
-  for (int r = 1; r <= w; ++r) want2 += double(r) * r;
-  EXPECT_NEAR(global_grad_norm({&dense, &expert}, g), std::sqrt(want2), 1e-9);
+  const float mine = static_cast<float>(world->rank() + 1);
   pb::OptimizerConfig c;
   c.set_grad_clip(1.0f);
-  AdamW opt({&dense, &expert}, c);
-  double norm = opt.step(0.0f, g);  // lr 0: only the clipping shows
+  AdamW opt({&dense, &expert}, c);  // moves both into flat storage: gradients set afterwards
+  dense.grad.copy_from(Tensor::from_vector<float>({3, 4}, {2}));
+  expert.grad.copy_from(Tensor::from_vector<float>({mine}, {1}));
+  double want2 = 25;
+  for (int r = 1; r <= w; ++r) want2 += double(r) * r;
+  double norm = opt.step(1e-3f, g);
   EXPECT_NEAR(norm, std::sqrt(want2), 1e-9);
-  EXPECT_NEAR(global_grad_norm({&dense, &expert}, g), 1.0, 1e-5);
+  // The first moment after one step is (1 − β1) times the clipped gradient; the stored gradient
+  // itself is left as it was (the clip factor is applied inside the fused step).
+  const double s = 1.0 / (std::sqrt(want2) + 1e-6);
+  auto m_dense = opt.first_moments()[0].to_vector<float>();
+  auto m_expert = opt.first_moments()[1].to_vector<float>();
+  EXPECT_NEAR(m_dense[0], 0.1 * 3 * s, 1e-7);
+  EXPECT_NEAR(m_dense[1], 0.1 * 4 * s, 1e-7);
+  EXPECT_NEAR(m_expert[0], 0.1 * mine * s, 1e-7);
+  EXPECT_EQ(expert.grad.to_vector<float>()[0], mine);
+}
+
+TEST(AdamW, NormSquaresCountDenseOnceAndExpertsOverTheEpGroup) {
+  auto world = testing::world();
+  const int w = world->size();
+  ProcessGroups g = make_process_groups(world, w);
+  Param dense("dense", {2, 3}, Device::cpu()), expert("expert", {5}, Device::cpu(), true);
+  FlatParams flat({&dense, &expert}, 0);
+  dense.grad.fill(2.0);
+  expert.grad.fill(static_cast<double>(world->rank()));
+  auto sq = grad_norm_squares(flat, g).to_vector<double>();
+  double expert_want = 0;
+  for (int r = 0; r < w; ++r) expert_want += 5.0 * r * r;
+  EXPECT_EQ(sq[0], 6 * 4.0);
+  EXPECT_EQ(sq[1], expert_want);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "runtime/core/config.h"
+#include <cmath>
 
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
@@ -169,6 +170,8 @@ void validate_config(const pb::RunConfig& c, int world_size) {
   }
   if (p.overlap_chunks() < 0) bad.push_back("parallel.overlap_chunks must be ≥ 0 (0 = off)");
   if (!(p.comm_timeout_s() > 0)) bad.push_back("parallel.comm_timeout_s must be > 0 seconds");
+  if (!(p.grad_bucket_mb() >= 0 && std::isfinite(p.grad_bucket_mb())))
+    bad.push_back("parallel.grad_bucket_mb must be ≥ 0 MiB (0 = one all-reduce per parameter)");
   if (p.comm_backend() == pb::NCCL && p.device() != pb::CUDA)
     bad.push_back(
         "parallel.comm_backend = NCCL needs parallel.device = CUDA (NCCL moves GPU "

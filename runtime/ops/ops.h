@@ -205,15 +205,24 @@ void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const T
                             const Tensor& dloss, Stream stream = {});
 
 // ---- the optimizer -----------------------------------------------------------------------------
-// One AdamW step on a parameter tensor, elementwise (Loshchilov & Hutter: decoupled decay):
-//   m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²;  m̂ = m/(1−b1^t);  v̂ = v/(1−b2^t)
-//   p = p − lr·(m̂/(√v̂ + eps) + wd·p)
-// t ≥ 1 is the step number. p, g, m, v are f32 of one shape; m and v are updated in place.
-void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& g, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, int64_t t,
-                  Stream stream = {});
-// Σ x² over all elements, accumulated in double in a fixed order (deterministic).
-double sum_squares(const Tensor& x, Stream stream = {});
+// The hyper-parameters of one AdamW step (t ≥ 1 is the step number).
+struct AdamWHyper {
+  float lr = 0, beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f, weight_decay = 0, grad_clip = 0;
+  int64_t t = 1;
+};
+// One fused AdamW step over a flat buffer of parameters, elementwise (Loshchilov & Hutter:
+// decoupled decay), with clipping by the global gradient norm read on the device:
+//   norm = √(Σ grad_sq);  s = grad_clip / (norm + 1e-6) if 0 < grad_clip < norm, else 1;  g =
+//   s·grad m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²;  m̂ = m/(1−b1^t);  v̂ = v/(1−b2^t) p = p −
+//   lr·(m̂/(√v̂ + eps) + wd·p),  wd = weight_decay inside `decay`'s ranges, else 0
+// p, m, v, grad: f32 of one element count (m, v, p updated in place); decay: i64 (R, 2), ascending
+// disjoint [begin, end) element ranges; grad_sq: f64 (k) squared norms on the device.
+void adamw_step(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& grad,
+                const Tensor& decay, const Tensor& grad_sq, const AdamWHyper& h,
+                Stream stream = {});
+// out[0] (f64, one element, on x's device) = Σ x² over all elements, accumulated in double in a
+// fixed order (deterministic), without a host read.
+void sum_squares(const Tensor& out, const Tensor& x, Stream stream = {});
 
 // ---- the M2 mixer's convolutions ---------------------------------------------------------------
 // Short causal depthwise convolution along rows: y[r, t] = Σ_{j<K, j≤t} k[r mod C, j] · x[r, t−j].

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "comm/tensor_exchange.h"
 #include "runtime/layers/mixed_precision.h"
 #include "runtime/ops/ops.h"
 
@@ -17,36 +18,80 @@ float learning_rate(const pb::OptimizerConfig& opt, const pb::ScheduleConfig& sc
   return static_cast<float>(floor + 0.5 * (peak - floor) * (1.0 + std::cos(M_PI * progress)));
 }
 
-double global_grad_norm(const std::vector<Param*>& params, const ProcessGroups& groups) {
-  double dense = 0, expert = 0;
-  for (const Param* p : params) (p->is_expert ? expert : dense) += sum_squares(p->grad);
-  groups.ep_group_host->all_reduce(&expert, 1, DType::kF64, CommOp::kSum);
-  return std::sqrt(dense + expert);
+Tensor grad_norm_squares(const FlatParams& flat, const ProcessGroups& groups) {
+  Tensor sq = Tensor::zeros({2}, DType::kF64, flat.device());
+  for (const FlatGroup& g : flat.groups()) {
+    const int64_t i = g.expert ? 1 : 0;
+    sum_squares(sq.slice_rows(i, i + 1), g.grads);
+  }
+  all_reduce_sum(sq.slice_rows(1, 2), *groups.ep_group);
+  return sq;
+}
+
+namespace {
+
+// The ranges of a group's elements that decay: the slots of matrices, adjacent ones merged.
+std::vector<int64_t> decay_ranges(const FlatGroup& g) {
+  std::vector<int64_t> r;
+  for (const FlatSlot& s : g.slots) {
+    if (s.param->value.ndim() < 2) continue;
+    const int64_t begin = s.offset, end = s.offset + s.param->value.numel();
+    if (!r.empty() && r.back() == begin)
+      r.back() = end;
+    else
+      r.insert(r.end(), {begin, end});
+  }
+  return r;
+}
+
+}  // namespace
+
+AdamW::AdamW(FlatParams& flat, const pb::OptimizerConfig& config) : flat_(flat), config_(config) {
+  build_state();
 }
 
 AdamW::AdamW(std::vector<Param*> params, const pb::OptimizerConfig& config)
-    : params_(std::move(params)), config_(config) {
-  for (const Param* p : params_) {
-    m_.push_back(Tensor::zeros(p->value.shape(), DType::kF32, p->value.device()));
-    v_.push_back(Tensor::zeros(p->value.shape(), DType::kF32, p->value.device()));
+    : own_flat_(std::make_unique<FlatParams>(std::move(params), 0)),
+      flat_(*own_flat_),
+      config_(config) {
+  build_state();
+}
+
+void AdamW::build_state() {
+  const Device d = flat_.device();
+  for (const FlatGroup& g : flat_.groups()) {
+    std::vector<int64_t> r = decay_ranges(g);
+    const int64_t n = static_cast<int64_t>(r.size()) / 2;
+    state_.push_back(GroupState{Tensor::zeros({g.numel()}, DType::kF32, d),
+                                Tensor::zeros({g.numel()}, DType::kF32, d),
+                                Tensor::from_vector(r, {n, 2}, d)});
+  }
+  for (const Param* p : flat_.params()) {
+    auto [gi, si] = flat_.locate(p);
+    const int64_t offset = flat_.groups()[gi].slots[si].offset, n = p->value.numel();
+    m_.push_back(state_[gi].m.slice_rows(offset, offset + n).reshape(p->value.shape()));
+    v_.push_back(state_[gi].v.slice_rows(offset, offset + n).reshape(p->value.shape()));
   }
 }
 
 double AdamW::step(float lr, const ProcessGroups& groups) {
-  double norm = global_grad_norm(params_, groups);
-  if (config_.grad_clip() > 0 && norm > config_.grad_clip()) {
-    float scale = static_cast<float>(config_.grad_clip() / (norm + 1e-6));
-    for (Param* p : params_) scale_inplace(p->grad, scale);
-  }
+  Tensor sq = grad_norm_squares(flat_, groups);
   ++t_;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Param* p = params_[i];
-    float wd = p->value.ndim() >= 2 ? config_.weight_decay() : 0.0f;
-    adamw_update(p->value, m_[i], v_[i], p->grad, lr, config_.beta1(), config_.beta2(),
-                 config_.eps(), wd, t_);
+  AdamWHyper h;
+  h.lr = lr;
+  h.beta1 = config_.beta1();
+  h.beta2 = config_.beta2();
+  h.eps = config_.eps();
+  h.weight_decay = config_.weight_decay();
+  h.grad_clip = config_.grad_clip();
+  h.t = t_;
+  for (size_t i = 0; i < state_.size(); ++i) {
+    const FlatGroup& g = flat_.groups()[i];
+    adamw_step(g.values, state_[i].m, state_[i].v, g.grads, state_[i].decay, sq, h);
   }
-  refresh_compute_copies(params_);  // mixed precision: the one cast per step
-  return norm;
+  refresh_compute_copies(flat_.params());  // mixed precision: the one cast per step
+  const std::vector<double> s = sq.to_vector<double>();
+  return std::sqrt(s[0] + s[1]);
 }
 
 }  // namespace sy

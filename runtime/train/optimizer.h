@@ -1,14 +1,22 @@
 // AdamW with fp32 state, the learning-rate schedule (linear warmup, cosine decay to a floor) and
 // gradient clipping by the global norm over all ranks.
 //
+// The step runs over flat storage (flat_params.h): per group (dense, expert) one sum of squares
+// on the device, the expert one summed over the ep group, then one fused AdamW op that reads the
+// clip factor on the device — so a step reads one pair of numbers to the host (the norm, for the
+// log), after the update is queued. The moments m and v are flat like the gradients; each
+// parameter's moments are views (the checkpoint reads and writes them per parameter).
+//
 // Weight-decay groups: matrices (parameters of two or more dimensions — projections, expert
 // weights, embeddings) decay; vectors (biases, norm gains) do not, as in GPT-2 / nanoGPT.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "comm/process_groups.h"
 #include "runtime/core/param.h"
+#include "runtime/train/flat_params.h"
 #include "switchyard/config.pb.h"
 
 namespace sy {
@@ -18,26 +26,39 @@ namespace sy {
 float learning_rate(const pb::OptimizerConfig& opt, const pb::ScheduleConfig& schedule,
                     int64_t step);
 
-// The L2 norm of all gradients of the model over all ranks (collective over the world and the ep
-// group). Dense gradients are the same on every rank after reduction, so they count once; expert
-// gradients differ across the ep group (each rank holds its own experts) and are summed over it.
-double global_grad_norm(const std::vector<Param*>& params, const ProcessGroups& groups);
+// The squared L2 norms of all gradients of the model over all ranks, on the device: f64 (2) =
+// [dense, expert]. Dense gradients are the same on every rank after reduction, so they count
+// once; expert gradients differ across the ep group (each rank holds its own experts) and are
+// summed over it (collective over the ep group).
+Tensor grad_norm_squares(const FlatParams& flat, const ProcessGroups& groups);
 
 class AdamW {
  public:
+  // Over the flat storage the trainer built (which must outlive the optimizer).
+  AdamW(FlatParams& flat, const pb::OptimizerConfig& config);
+  // Moves `params` into flat storage of its own (one bucket per group).
   AdamW(std::vector<Param*> params, const pb::OptimizerConfig& config);
-  // One update with learning rate lr; returns the gradient norm before clipping. Clips to
-  // grad_clip (when > 0) first. Collective (the norm).
+  // One update with learning rate lr (clipped to grad_clip when > 0); returns the global gradient
+  // norm before clipping. Collective (the norm).
   double step(float lr, const ProcessGroups& groups);
   int64_t steps_taken() const { return t_; }
-  // The state, for checkpoints: m and v per parameter.
+  // The state, for checkpoints: m and v per parameter (views of the flat moments), in the order
+  // of flat.params().
   std::vector<Tensor>& first_moments() { return m_; }
   std::vector<Tensor>& second_moments() { return v_; }
   void set_steps_taken(int64_t t) { t_ = t; }
 
  private:
-  std::vector<Param*> params_;
+  struct GroupState {
+    Tensor m, v;   // flat, as the group's values
+    Tensor decay;  // i64 (R, 2): the element ranges that decay
+  };
+  void build_state();
+
+  std::unique_ptr<FlatParams> own_flat_;
+  FlatParams& flat_;
   pb::OptimizerConfig config_;
+  std::vector<GroupState> state_;  // as flat_.groups()
   std::vector<Tensor> m_, v_;
   int64_t t_ = 0;
 };

@@ -22,7 +22,13 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
   groups_ = make_run_groups(world_, config_.parallel().ep(),
                             config_.parallel().comm_backend() == pb::NCCL);
   model_ = std::make_unique<LanguageModel>(config_, groups_, device_);
-  optimizer_ = std::make_unique<AdamW>(model_->params(), config_.optimizer());
+  const auto& par = config_.parallel();
+  flat_ = std::make_unique<FlatParams>(model_->params(),
+                                       static_cast<int64_t>(par.grad_bucket_mb() * (1 << 20)));
+  reducer_ = std::make_unique<GradReducer>(
+      *flat_, split_grad_comms(groups_),
+      GradReduceOptions{par.grad_bucket_mb() > 0, par.grad_overlap()});
+  optimizer_ = std::make_unique<AdamW>(*flat_, config_.optimizer());
   const auto& d = config_.data();
   SY_CHECK(!d.train_path().empty(),
            "data.train_path is not set: point it at a token shard "
@@ -52,10 +58,11 @@ pb::StepRecord Trainer::train_step() {
   std::vector<int32_t> ids, targets;
   train_->batch(ids, targets, t0_step, world_->rank(), world_->size());
   const int64_t local = config_.data().global_batch() / world_->size();
-  model_->zero_grad();
+  flat_->zero_grad();
   LossReport r = model_->forward(ids, targets, local, true);
-  model_->backward();
-  model_->reduce_gradients();
+  reducer_->begin_step();
+  model_->backward([this](const std::vector<Param*>& done) { reducer_->ready(done); });
+  reducer_->finish();
   float lr = learning_rate(config_.optimizer(), config_.schedule(), t0_step);
   double norm = optimizer_->step(lr, groups_);
   if (device_.is_cuda()) backend(device_).synchronize(Stream{});

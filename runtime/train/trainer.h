@@ -21,6 +21,8 @@
 
 #include "comm/process_groups.h"
 #include "models/language_model.h"
+#include "runtime/train/flat_params.h"
+#include "runtime/train/grad_reducer.h"
 #include "runtime/train/optimizer.h"
 #include "runtime/train/step_writers.h"
 #include "runtime/train/token_data.h"
@@ -62,6 +64,8 @@ class Trainer {
   ProcessGroups groups_;
   Device device_;
   std::unique_ptr<LanguageModel> model_;
+  std::unique_ptr<FlatParams> flat_;
+  std::unique_ptr<GradReducer> reducer_;
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<BatchSampler> train_, val_;
   int64_t step_ = 0;

@@ -96,10 +96,9 @@ void cross_entropy_backward(const Tensor& dlogits, const Tensor& logits, const T
                             const Tensor& dloss, Stream stream);
 
 // ---- the optimizer -----------------------------------------------------------------------------
-void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& g, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, int64_t t,
-                  Stream stream);
-double sum_squares(const Tensor& x, Stream stream);
+void adamw_step(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& grad,
+                const Tensor& decay, const Tensor& grad_sq, const AdamWHyper& h, Stream stream);
+void sum_squares(const Tensor& out, const Tensor& x, Stream stream);
 
 // ---- the M2 mixer's convolutions ---------------------------------------------------------------
 void depthwise_causal_conv_forward(const Tensor& y, const Tensor& x, const Tensor& k,

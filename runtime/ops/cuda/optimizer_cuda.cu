@@ -1,8 +1,8 @@
-// The optimizer's ops: the AdamW update and a deterministic sum of squares, on the GPU.
-// AdamW: one thread per element, ops/shared/optimizer_math.h. The sum of squares is deterministic:
-// a fixed grid, per-thread partials in double, summed in order on the host.
+// The optimizer's ops on the GPU: the fused AdamW step (one thread per element,
+// ops/shared/optimizer_math.h; the clip factor read from the device) and a deterministic sum of
+// squares (a fixed grid of per-thread partials in double, then one block summing them in a fixed
+// tree) — neither reads anything back to the host.
 #include <cmath>
-#include <vector>
 
 #include "runtime/core/cuda_check.h"
 #include "runtime/ops/cuda/ops_cuda.h"
@@ -15,45 +15,59 @@ namespace {
 
 constexpr unsigned kPartialBlocks = 128;
 
-__global__ void adamw_kernel(float* p, float* m, float* v, const float* g, int64_t n, float lr,
-                             float b1, float b2, float eps, float wd, float bias1, float bias2) {
-  SY_GRID_STRIDE(i, n)
-  kernels::adamw_element(p + i, m + i, v + i, g[i], lr, b1, b2, eps, wd, bias1, bias2);
+__global__ void adamw_step_kernel(float* p, float* m, float* v, const float* g, int64_t n,
+                                  const int64_t* ranges, int64_t r, const double* sq, int k,
+                                  AdamWHyper h, float bias1, float bias2) {
+  const float scale = kernels::clip_scale(sq, k, h.grad_clip);
+  SY_GRID_STRIDE(i, n) {
+    const float wd = kernels::in_ranges(ranges, r, i) ? h.weight_decay : 0.0f;
+    kernels::adamw_element(p + i, m + i, v + i, g[i] * scale, h.lr, h.beta1, h.beta2, h.eps, wd,
+                           bias1, bias2);
+  }
 }
 
-__global__ void sum_squares_kernel(double* partial, const float* x, int64_t n) {
+__global__ void sum_squares_partials(double* partial, const float* x, int64_t n) {
   double s = 0;
   SY_GRID_STRIDE(i, n) s += static_cast<double>(x[i]) * x[i];
   partial[blockIdx.x * blockDim.x + threadIdx.x] = s;
 }
 
-}  // namespace
-
-void adamw_update(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& g, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, int64_t t,
-                  Stream stream) {
-  int64_t n = p.numel();
-  if (n == 0) return;
-  float bias1 = 1.0f - std::pow(beta1, static_cast<float>(t));
-  float bias2 = 1.0f - std::pow(beta2, static_cast<float>(t));
-  launch(adamw_kernel, n, stream, p.data<float>(), m.data<float>(), v.data<float>(),
-         g.data<float>(), n, lr, beta1, beta2, eps, weight_decay, bias1, bias2);
+// One block of kBlockSize threads: thread t sums partials t, t + kBlockSize, … in order, then a
+// fixed tree over the threads.
+__global__ void sum_partials(double* out, const double* partial, int64_t parts) {
+  __shared__ double acc[kBlockSize];
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < parts; i += blockDim.x) s += partial[i];
+  acc[threadIdx.x] = s;
+  __syncthreads();
+  for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) acc[threadIdx.x] += acc[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *out = acc[0];
 }
 
-double sum_squares(const Tensor& x, Stream stream) {
-  int64_t n = x.numel();
-  if (n == 0) return 0.0;
-  // A fixed grid of kPartialBlocks blocks: one partial per thread, summed in order on the host.
+}  // namespace
+
+void adamw_step(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& grad,
+                const Tensor& decay, const Tensor& grad_sq, const AdamWHyper& h, Stream stream) {
+  const int64_t n = p.numel();
+  if (n == 0) return;
+  const float bias1 = 1.0f - std::pow(h.beta1, static_cast<float>(h.t));
+  const float bias2 = 1.0f - std::pow(h.beta2, static_cast<float>(h.t));
+  launch(adamw_step_kernel, n, stream, p.data<float>(), m.data<float>(), v.data<float>(),
+         grad.data<float>(), n, decay.data<int64_t>(), decay.dim(0), grad_sq.data<double>(),
+         static_cast<int>(grad_sq.numel()), h, bias1, bias2);
+}
+
+void sum_squares(const Tensor& out, const Tensor& x, Stream stream) {
   const size_t parts = size_t{kPartialBlocks} * kBlockSize;
   auto* partial = static_cast<double*>(cuda_workspace(parts * sizeof(double), stream));
-  launch(sum_squares_kernel, static_cast<int64_t>(parts), stream, partial, x.data<float>(), n);
-  std::vector<double> host(parts);
-  SY_CUDA_CHECK(cudaMemcpyAsync(host.data(), partial, parts * sizeof(double),
-                                cudaMemcpyDeviceToHost, to_cuda(stream)));
-  SY_CUDA_CHECK(cudaStreamSynchronize(to_cuda(stream)));
-  double s = 0;
-  for (double v : host) s += v;
-  return s;
+  launch(sum_squares_partials, static_cast<int64_t>(parts), stream, partial, x.data<float>(),
+         x.numel());
+  sum_partials<<<1, kBlockSize, 0, to_cuda(stream)>>>(out.data<double>(), partial,
+                                                      static_cast<int64_t>(parts));
+  SY_CUDA_CHECK(cudaGetLastError());
 }
 
 }  // namespace cuda

@@ -19,5 +19,26 @@ SY_HD void adamw_element(float* p, float* m, float* v, float g, float lr, float 
   *p -= lr * (mhat / (sqrtf(vhat) + eps) + wd * *p);
 }
 
+// The factor that clips the gradients to the global norm √(Σ sq[0..k)) (1: no clipping).
+SY_HD float clip_scale(const double* sq, int k, float clip) {
+  double total = 0;
+  for (int i = 0; i < k; ++i) total += sq[i];
+  const double norm = sqrt(total);
+  return clip > 0 && norm > clip ? static_cast<float>(clip / (norm + 1e-6)) : 1.0f;
+}
+
+// Whether element i lies in one of the r ascending, disjoint [begin, end) ranges (binary search).
+SY_HD bool in_ranges(const int64_t* ranges, int64_t r, int64_t i) {
+  int64_t lo = 0, hi = r;  // the first range with begin > i is at hi after the search
+  while (lo < hi) {
+    const int64_t mid = (lo + hi) / 2;
+    if (ranges[2 * mid] <= i)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo > 0 && i < ranges[2 * (lo - 1) + 1];
+}
+
 }  // namespace kernels
 }  // namespace sy
