@@ -42,6 +42,10 @@ void exchange_staged(const Tensor& recv, const Tensor& send, const AllToAllLayou
 void exchange_rows_on(const Tensor& recv, const Tensor& send, const AllToAllLayout& rows,
                       Communicator& comm, Stream stream, HostStaging& staging) {
   AllToAllLayout bytes = byte_layout(recv, send, rows);
+  if (send.device().is_cuda()) {  // queued on `stream`: the buffers stay reserved until it is done
+    send.record_stream(stream);
+    recv.record_stream(stream);
+  }
   if (needs_host_staging(send.device(), comm))
     exchange_staged(recv, send, bytes, comm, stream, staging);
   else if (send.device().is_cuda())
@@ -78,6 +82,7 @@ void all_reduce_sum(const Tensor& t, Communicator& comm) {
 void all_reduce_sum_on(const Tensor& t, Communicator& comm, Stream stream, HostStaging& staging) {
   if (comm.size() == 1 || t.numel() == 0) return;
   const size_t count = static_cast<size_t>(t.numel());
+  if (t.device().is_cuda()) t.record_stream(stream);
   if (t.device().is_cpu()) {
     comm.all_reduce(t.raw(), count, t.dtype(), CommOp::kSum);
   } else if (!needs_host_staging(t.device(), comm)) {

@@ -177,9 +177,11 @@ pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communic
   rec.set_drop_rate(rec.layer_stats().drop_rate());
   measure_gemms(s, layer->core(), world, rec);
 
-  double peak = static_cast<double>(backend(s.device).peak_bytes());
-  world.all_reduce(&peak, 1, DType::kF64, CommOp::kMax);
-  rec.set_peak_memory_mib(peak / (1 << 20));
+  const MemoryStats mem = backend(s.device).memory_stats();
+  double peaks[2] = {static_cast<double>(mem.peak_in_use), static_cast<double>(mem.peak_reserved)};
+  world.all_reduce(peaks, 2, DType::kF64, CommOp::kMax);
+  rec.set_peak_memory_mib(peaks[0] / (1 << 20));
+  rec.set_peak_reserved_mib(peaks[1] / (1 << 20));
   rec.set_config(config_to_text(s.config));
   rec.set_world_size(w);
   rec.set_ep(s.config.parallel().ep());
@@ -258,8 +260,9 @@ void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
                 "(x4 with undispatch and backward)",
                 rec.bytes_dispatched() / 1048576.0);
   SY_LOG0(line);
-  std::snprintf(line, sizeof line, "peak memory per rank: %.1f MiB (%s, max over ranks)",
-                rec.peak_memory_mib(), rec.device().c_str());
+  std::snprintf(line, sizeof line,
+                "peak memory per rank: %.1f MiB in use, %.1f MiB reserved (%s, max over ranks)",
+                rec.peak_memory_mib(), rec.peak_reserved_mib(), rec.device().c_str());
   SY_LOG0(line);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "runtime/core/dtype.h"
 
@@ -19,15 +20,29 @@ struct Event {
   void* handle = nullptr;
 };
 
+// A caching allocator's bytes: in use (handed out) and reserved (held from the system: in use,
+// cached, and freed blocks waiting for other streams), with their peaks.
+struct MemoryStats {
+  size_t in_use = 0, peak_in_use = 0;
+  size_t reserved = 0, peak_reserved = 0;
+  size_t cached = 0;    // free blocks ready for reuse
+  int64_t retries = 0;  // allocations that released the cache and tried again
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual DeviceType type() const = 0;
 
+  // Memory for work on the default stream, through the caching allocator
+  // (runtime/core/caching_allocator.h).
   virtual void* allocate(size_t bytes) = 0;
   virtual void deallocate(void* ptr) = 0;
-  // The most memory this backend has had allocated at once (its caching allocator's peak).
-  virtual size_t peak_bytes() const = 0;
+  // Work queued on `stream` uses the block at ptr too: its free waits for that work.
+  virtual void record_stream(void* ptr, Stream stream) = 0;
+  // The caching allocator's bytes in use and reserved, with their peaks since reset_peak_memory().
+  virtual MemoryStats memory_stats() const = 0;
+  virtual void reset_peak_memory() = 0;
   // Host memory the device can copy to and from asynchronously (page-locked on CUDA, plain on the
   // CPU): the staging buffers of exchanges that pass device data through host MPI.
   virtual void* allocate_pinned(size_t bytes) = 0;

@@ -22,7 +22,9 @@ class CpuBackend final : public Backend {
 
   void* allocate(size_t bytes) override { return pool_.allocate(bytes); }
   void deallocate(void* ptr) override { pool_.deallocate(ptr); }
-  size_t peak_bytes() const override { return pool_.peak_bytes_in_use(); }
+  void record_stream(void* ptr, Stream stream) override { pool_.record_stream(ptr, stream); }
+  MemoryStats memory_stats() const override { return pool_.stats(); }
+  void reset_peak_memory() override { pool_.reset_peaks(); }
   void* allocate_pinned(size_t bytes) override {
     void* p = std::malloc(bytes ? bytes : 1);
     SY_CHECK(p != nullptr, "out of host memory allocating " << bytes << " bytes");
@@ -47,9 +49,10 @@ class CpuBackend final : public Backend {
     }
   }
 
-  // The CPU is synchronous: every op has completed when it returns.
-  Stream create_stream() override { return Stream{}; }
-  void destroy_stream(Stream) override {}
+  // The CPU is synchronous: every op has completed when it returns. Streams are distinct tokens
+  // (the caching allocator keeps a pool per stream, on the CPU as on a GPU); events are no-ops.
+  Stream create_stream() override { return Stream{new char}; }
+  void destroy_stream(Stream s) override { delete static_cast<char*>(s.handle); }
   void synchronize(Stream) override {}
   bool query(Stream) override { return true; }
   Event create_event() override { return Event{}; }
@@ -61,13 +64,8 @@ class CpuBackend final : public Backend {
 
  private:
   // 64-byte alignment: cache lines and AVX-512 loads (the rounded sizes are multiples of 64).
-  CachingAllocator pool_{[](size_t bytes) {
-                           void* p = std::aligned_alloc(64, bytes);
-                           SY_CHECK(p != nullptr,
-                                    "out of host memory allocating " << bytes << " bytes");
-                           return p;
-                         },
-                         [](void* p) { std::free(p); }};
+  CachingAllocator pool_{[](size_t bytes) { return std::aligned_alloc(64, bytes); },
+                         [](void* p) { std::free(p); }, StreamEvents{}, "host"};
 };
 
 }  // namespace

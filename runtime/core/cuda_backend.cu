@@ -28,13 +28,13 @@ class CudaBackend final : public Backend {
  public:
   DeviceType type() const override { return DeviceType::kCUDA; }
 
-  // Freed blocks are reused by later allocations of the same rounded size. A block may be reused
-  // while kernels that used it are still queued: safe because all work of a step is ordered on the
-  // stream it was allocated for (the default stream or the layer's compute stream); code that
-  // frees memory still in use on another stream must synchronise first.
+  // Freed blocks are reused by later allocations on the default stream (caching_allocator.h); a
+  // block that work on another stream uses (record_stream) comes back only once that work is done.
   void* allocate(size_t bytes) override { return pool_.allocate(bytes); }
   void deallocate(void* ptr) override { pool_.deallocate(ptr); }
-  size_t peak_bytes() const override { return pool_.peak_bytes_in_use(); }
+  void record_stream(void* ptr, Stream stream) override { pool_.record_stream(ptr, stream); }
+  MemoryStats memory_stats() const override { return pool_.stats(); }
+  void reset_peak_memory() override { pool_.reset_peaks(); }
   void* allocate_pinned(size_t bytes) override {
     void* p = nullptr;
     cudaError_t rc = cudaMallocHost(&p, bytes ? bytes : 1);
@@ -110,21 +110,31 @@ class CudaBackend final : public Backend {
   }
 
  private:
-  CachingAllocator pool_{[](size_t bytes) {
-                           void* p = nullptr;
-                           cudaError_t rc = cudaMalloc(&p, bytes);
-                           if (rc != cudaSuccess) {
-                             size_t free_b = 0, total_b = 0;
-                             cudaMemGetInfo(&free_b, &total_b);
-                             SY_THROW("cudaMalloc of " << bytes << " bytes failed ("
-                                                       << cudaGetErrorString(rc) << "); " << free_b
-                                                       << " of " << total_b
-                                                       << " bytes free. Reduce the batch or model "
-                                                          "size.");
-                           }
-                           return p;
-                         },
-                         [](void* p) { cudaFree(p); }};
+  static void* raw_alloc(size_t bytes) {
+    void* p = nullptr;
+    if (cudaMalloc(&p, bytes) == cudaSuccess) return p;
+    cudaGetLastError();  // an allocation failure is not sticky: clear it, the caller retries
+    return nullptr;
+  }
+  static StreamEvents stream_events() {
+    StreamEvents e;
+    e.record = [](Stream s) -> void* {
+      cudaEvent_t ev;
+      SY_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+      SY_CUDA_CHECK(cudaEventRecord(ev, to_cuda(s)));
+      return ev;
+    };
+    e.done = [](void* ev) {
+      cudaError_t rc = cudaEventQuery(static_cast<cudaEvent_t>(ev));
+      if (rc == cudaErrorNotReady) return false;
+      SY_CUDA_CHECK(rc);
+      return true;
+    };
+    e.destroy = [](void* ev) { cudaEventDestroy(static_cast<cudaEvent_t>(ev)); };
+    return e;
+  }
+
+  CachingAllocator pool_{raw_alloc, [](void* p) { cudaFree(p); }, stream_events(), "GPU"};
 };
 
 std::mutex g_mutex;

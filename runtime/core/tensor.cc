@@ -22,6 +22,11 @@ Tensor::Storage::~Storage() {
   if (owned && ptr) backend(device).deallocate(ptr);
 }
 
+void Tensor::record_stream(Stream stream) const {
+  if (storage_ && storage_->owned && storage_->ptr)
+    backend(storage_->device).record_stream(storage_->ptr, stream);
+}
+
 static void check_shape(const Shape& shape) {
   for (int64_t d : shape) SY_CHECK(d >= 0, "negative dimension in shape " << shape_str(shape));
 }

@@ -68,6 +68,10 @@ class Tensor {
   // Copies src into this tensor (same dtype and element count), across devices if needed.
   void copy_from(const Tensor& src, Stream stream = {}) const;
   void fill(double value, Stream stream = {}) const;
+  // Work queued on `stream` (not the default stream) reads or writes this tensor: its memory is
+  // not reused before that work is done, even if the tensor is freed first. No-op for a view of
+  // memory the tensor does not own.
+  void record_stream(Stream stream) const;
 
   template <typename T>
   std::vector<T> to_vector() const;

@@ -65,6 +65,8 @@ std::string ConsoleWriter::line(const pb::StepRecord& r, int64_t total) {
       static_cast<long long>(r.step()), static_cast<long long>(total), r.loss(), r.aux(), r.lr(),
       r.grad_norm(), r.ms(), r.tokens_per_s() / 1e3, r.tflops());
   if (r.has_mfu()) s += format(" (MFU %.1f%%)", 100 * r.mfu());
+  if (r.has_peak_reserved_mib())
+    s += format(" | mem %.0f/%.0f MiB", r.peak_in_use_mib(), r.peak_reserved_mib());
   if (r.moe_size() > 0) s += moe_summary(r);
   if (r.has_val_loss()) s += format(" | val %.4f (ppl %.2f)", r.val_loss(), std::exp(r.val_loss()));
   return s;
@@ -94,6 +96,12 @@ void TensorBoardWriter::write(const pb::StepRecord& r) {
   ev.scalar("train/tokens_per_s", r.tokens_per_s(), step);
   ev.scalar("train/tflops", r.tflops(), step);
   if (r.has_mfu()) ev.scalar("train/mfu", r.mfu(), step);
+  if (r.has_grad_comm_exposed_ms())
+    ev.scalar("train/grad_comm_exposed_ms", r.grad_comm_exposed_ms(), step);
+  if (r.has_peak_reserved_mib()) {
+    ev.scalar("memory/peak_in_use_mib", r.peak_in_use_mib(), step);
+    ev.scalar("memory/peak_reserved_mib", r.peak_reserved_mib(), step);
+  }
   if (r.has_val_loss()) {
     ev.scalar("val/loss", r.val_loss(), step);
     ev.scalar("val/ppl", std::exp(r.val_loss()), step);

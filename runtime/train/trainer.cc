@@ -58,6 +58,8 @@ pb::StepRecord Trainer::train_step() {
   std::vector<int32_t> ids, targets;
   train_->batch(ids, targets, t0_step, world_->rank(), world_->size());
   const int64_t local = config_.data().global_batch() / world_->size();
+  backend(device_).reset_peak_memory();
+  reducer_->reset_exposed();
   flat_->zero_grad();
   LossReport r = model_->forward(ids, targets, local, true);
   reducer_->begin_step();
@@ -66,8 +68,11 @@ pb::StepRecord Trainer::train_step() {
   float lr = learning_rate(config_.optimizer(), config_.schedule(), t0_step);
   double norm = optimizer_->step(lr, groups_);
   if (device_.is_cuda()) backend(device_).synchronize(Stream{});
-  double seconds = now_s() - t0;
-  world_->all_reduce(&seconds, 1, DType::kF64, CommOp::kMax);
+  const MemoryStats mem = backend(device_).memory_stats();
+  double maxima[3] = {now_s() - t0, static_cast<double>(mem.peak_in_use),
+                      static_cast<double>(mem.peak_reserved)};
+  world_->all_reduce(maxima, 3, DType::kF64, CommOp::kMax);
+  const double seconds = maxima[0];
   ++step_;
   pb::StepRecord s;
   s.set_step(static_cast<int32_t>(step_));
@@ -82,6 +87,9 @@ pb::StepRecord Trainer::train_step() {
   if (config_.logging().peak_tflops() > 0)
     s.set_mfu(s.tflops() / (config_.logging().peak_tflops() * world_->size()));
   for (const MoeLayer* l : model_->moe_layers()) *s.add_moe() = l->stats();
+  s.set_peak_in_use_mib(maxima[1] / (1 << 20));
+  s.set_peak_reserved_mib(maxima[2] / (1 << 20));
+  s.set_grad_comm_exposed_ms(reducer_->exposed_seconds() * 1e3);
   return s;
 }
 
@@ -183,11 +191,14 @@ void Trainer::run() {
     if (s.ckpt_every() > 0 && r.step() % s.ckpt_every() == 0 && r.step() < s.steps()) save();
   }
   save();
-  // The caching allocator's high-water mark on the compute device, the largest over the ranks.
-  double peak = static_cast<double>(backend(device_).peak_bytes());
-  world_->all_reduce(&peak, 1, DType::kF64, CommOp::kMax);
-  SY_LOG0("# peak memory per rank: " << peak / (1 << 20) << " MiB (" << device_name(device_)
-                                     << ", max over ranks)");
+  // The caching allocator's high-water marks on the compute device (since the last step began,
+  // which includes the final checkpoint), the largest over the ranks.
+  const MemoryStats mem = backend(device_).memory_stats();
+  double peaks[2] = {static_cast<double>(mem.peak_in_use), static_cast<double>(mem.peak_reserved)};
+  world_->all_reduce(peaks, 2, DType::kF64, CommOp::kMax);
+  SY_LOG0("# peak memory per rank: " << peaks[0] / (1 << 20) << " MiB in use, "
+                                     << peaks[1] / (1 << 20) << " MiB reserved ("
+                                     << device_name(device_) << ", max over ranks)");
   std::string text = sample("", 200, 0.8f, config_.seed());
   SY_LOG0("# sample (temperature 0.8):\n" << text);
 }
