@@ -14,5 +14,6 @@ int prepare_command(const std::vector<std::string>& args);
 int train_command(const std::vector<std::string>& args);
 int generate_command(const std::vector<std::string>& args);
 int bench_mixer_command(const std::vector<std::string>& args);
+int bench_step_command(const std::vector<std::string>& args);
 
 }  // namespace sy

@@ -17,6 +17,7 @@ const char* kUsage =
     "  bench alltoall [options]    all-to-all-v bandwidth vs the backend's native all-to-all\n"
     "  bench moe-layer [options]   one MoE layer forward+backward: time split, GEMM rate, routing\n"
     "  bench mixer [-b T] [-e T]   M2 sequence mixer vs causal attention over sequence lengths\n"
+    "  bench step CONFIG [options] one training step's time split per gradient reduction\n"
     "  config check FILE [--set path=value ...] [--world N]\n"
     "                              parse, override and validate a run config; print it merged\n"
     "  train CONFIG [--set path=value ...] [--resume CHECKPOINT]\n"
@@ -38,6 +39,7 @@ int dispatch(const std::vector<std::string>& a) {
   if (a[0] == "bench" && a.size() >= 2 && a[1] == "alltoall")
     return sy::bench_alltoall_command(rest(2));
   if (a[0] == "bench" && a.size() >= 2 && a[1] == "mixer") return sy::bench_mixer_command(rest(2));
+  if (a[0] == "bench" && a.size() >= 2 && a[1] == "step") return sy::bench_step_command(rest(2));
   if (a[0] == "bench" && a.size() >= 2 && a[1] == "moe-layer")
     return sy::bench_moe_layer_command(rest(2));
   if (a[0] == "prepare") return sy::prepare_command(rest(1));

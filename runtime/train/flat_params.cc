@@ -70,6 +70,18 @@ void FlatParams::build_group(bool expert, int64_t bucket_bytes) {
   groups_.push_back(std::move(g));
 }
 
+size_t FlatParams::grad_bytes() const {
+  size_t n = 0;
+  for (const FlatGroup& g : groups_) n += g.grads.nbytes();
+  return n;
+}
+
+int FlatParams::bucket_count() const {
+  int n = 0;
+  for (const FlatGroup& g : groups_) n += static_cast<int>(g.buckets.size());
+  return n;
+}
+
 void FlatParams::zero_grad() {
   for (FlatGroup& g : groups_) g.grads.fill(0.0);
 }

@@ -50,6 +50,9 @@ class FlatParams {
   // The parameters in the model's order.
   const std::vector<Param*>& params() const { return params_; }
   Device device() const { return device_; }
+  // Gradient bytes (padding included) and buckets over the groups.
+  size_t grad_bytes() const;
+  int bucket_count() const;
   // One fill per group (the padding included).
   void zero_grad();
   // Where a parameter lives: its group and slot indices; throws for a parameter not held here.

@@ -1,7 +1,6 @@
 #include "runtime/train/grad_reducer.h"
 
 #include "comm/tensor_exchange.h"
-#include "runtime/core/clock.h"
 
 namespace sy {
 
@@ -77,12 +76,11 @@ void GradReducer::post_bucket(GroupState& g, int bucket) {
   HostStaging* staging = &g.staging;
   g.pipeline->post(
       [grads, comm, staging](Stream s) { all_reduce_sum_on(grads, *comm, s, *staging); },
-      g.pipeline->mark(), &exposed_s_);
+      g.pipeline->mark());
   ++posted_;
 }
 
 void GradReducer::reduce_per_parameter(GroupState& g) {
-  ScopedTimer t(&exposed_s_);
   for (const FlatSlot& s : g.flat->slots) all_reduce_sum(s.param->grad, *g.comm);
 }
 
@@ -97,7 +95,6 @@ void GradReducer::finish() {
   for (auto& g : groups_) {
     if (!options_.bucketed) continue;
     g->pipeline->join();
-    ScopedTimer t(&exposed_s_);
     g->pipeline->confirm();
   }
 }

@@ -59,10 +59,7 @@ class GradReducer {
 
   // Buckets posted since begin_step() (the overlap test's observation).
   int buckets_posted() const { return posted_; }
-  // Host seconds the main thread spent on gradient communication (posting inline, waiting in
-  // finish()) since the last reset: the part backward did not hide.
-  double exposed_seconds() const { return exposed_s_; }
-  void reset_exposed() { exposed_s_ = 0; }
+  const GradReduceOptions& options() const { return options_; }
 
  private:
   struct GroupState;
@@ -75,7 +72,6 @@ class GradReducer {
   GradReduceOptions options_;
   std::vector<std::unique_ptr<GroupState>> groups_;  // as flat_.groups()
   int posted_ = 0;
-  double exposed_s_ = 0;
 };
 
 }  // namespace sy

@@ -96,8 +96,12 @@ void TensorBoardWriter::write(const pb::StepRecord& r) {
   ev.scalar("train/tokens_per_s", r.tokens_per_s(), step);
   ev.scalar("train/tflops", r.tflops(), step);
   if (r.has_mfu()) ev.scalar("train/mfu", r.mfu(), step);
-  if (r.has_grad_comm_exposed_ms())
-    ev.scalar("train/grad_comm_exposed_ms", r.grad_comm_exposed_ms(), step);
+  if (r.has_forward_ms()) {
+    ev.scalar("time/forward_ms", r.forward_ms(), step);
+    ev.scalar("time/backward_ms", r.backward_ms(), step);
+    ev.scalar("time/grad_comm_exposed_ms", r.grad_comm_exposed_ms(), step);
+    ev.scalar("time/optimizer_ms", r.optimizer_ms(), step);
+  }
   if (r.has_peak_reserved_mib()) {
     ev.scalar("memory/peak_in_use_mib", r.peak_in_use_mib(), step);
     ev.scalar("memory/peak_reserved_mib", r.peak_reserved_mib(), step);

@@ -25,9 +25,8 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
   const auto& par = config_.parallel();
   flat_ = std::make_unique<FlatParams>(model_->params(),
                                        static_cast<int64_t>(par.grad_bucket_mb() * (1 << 20)));
-  reducer_ = std::make_unique<GradReducer>(
-      *flat_, split_grad_comms(groups_),
-      GradReduceOptions{par.grad_bucket_mb() > 0, par.grad_overlap()});
+  grad_comms_ = split_grad_comms(groups_);
+  set_grad_reduction(GradReduceOptions{par.grad_bucket_mb() > 0, par.grad_overlap()});
   optimizer_ = std::make_unique<AdamW>(*flat_, config_.optimizer());
   const auto& d = config_.data();
   SY_CHECK(!d.train_path().empty(),
@@ -40,7 +39,11 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
     val_ = std::make_unique<BatchSampler>(read_shard(d.val_path(), d.format()), seq,
                                           d.global_batch(), config_.seed() + 1);
   run_dir_ = config_.logging().dir() + "/" + config_.name();
-  if (world_->rank() == 0) make_writers();
+}
+
+void Trainer::set_grad_reduction(GradReduceOptions options) {
+  reducer_.reset();  // its pipelines finish first
+  reducer_ = std::make_unique<GradReducer>(*flat_, grad_comms_, options);
 }
 
 void Trainer::make_writers() {
@@ -53,43 +56,70 @@ void Trainer::make_writers() {
 }
 
 pb::StepRecord Trainer::train_step() {
-  const int64_t t0_step = step_;
-  double t0 = now_s();
   std::vector<int32_t> ids, targets;
-  train_->batch(ids, targets, t0_step, world_->rank(), world_->size());
+  train_->batch(ids, targets, step_, world_->rank(), world_->size());
   const int64_t local = config_.data().global_batch() / world_->size();
+  const float lr = learning_rate(config_.optimizer(), config_.schedule(), step_);
   backend(device_).reset_peak_memory();
-  reducer_->reset_exposed();
-  flat_->zero_grad();
-  LossReport r = model_->forward(ids, targets, local, true);
-  reducer_->begin_step();
-  model_->backward([this](const std::vector<Param*>& done) { reducer_->ready(done); });
-  reducer_->finish();
-  float lr = learning_rate(config_.optimizer(), config_.schedule(), t0_step);
-  double norm = optimizer_->step(lr, groups_);
+  const double t0 = now_s();
+  PhaseTimes t;
+  LossReport r;
+  double norm = 0;
+  {
+    ScopedTimer phase(&t.forward);
+    flat_->zero_grad();
+    r = model_->forward(ids, targets, local, true);
+  }
+  {
+    ScopedTimer phase(&t.backward);
+    reducer_->begin_step();
+    model_->backward([this](const std::vector<Param*>& done) { reducer_->ready(done); });
+  }
+  {
+    ScopedTimer phase(&t.grad_comm);
+    reducer_->finish();
+  }
+  {
+    ScopedTimer phase(&t.optimizer);
+    norm = optimizer_->step(lr, groups_);
+  }
   if (device_.is_cuda()) backend(device_).synchronize(Stream{});
-  const MemoryStats mem = backend(device_).memory_stats();
-  double maxima[3] = {now_s() - t0, static_cast<double>(mem.peak_in_use),
-                      static_cast<double>(mem.peak_reserved)};
-  world_->all_reduce(maxima, 3, DType::kF64, CommOp::kMax);
-  const double seconds = maxima[0];
   ++step_;
+  return step_record(r, lr, norm, now_s() - t0, t);
+}
+
+// The step's record: rates from the slowest rank's time, memory peaks and phase times as the
+// maxima over the ranks, the MoE layers' statistics.
+pb::StepRecord Trainer::step_record(const LossReport& r, float lr, double norm, double seconds,
+                                    const PhaseTimes& t) {
+  const MemoryStats mem = backend(device_).memory_stats();
+  double m[7] = {seconds,
+                 t.forward,
+                 t.backward,
+                 t.grad_comm,
+                 t.optimizer,
+                 static_cast<double>(mem.peak_in_use),
+                 static_cast<double>(mem.peak_reserved)};
+  world_->all_reduce(m, 7, DType::kF64, CommOp::kMax);
   pb::StepRecord s;
   s.set_step(static_cast<int32_t>(step_));
   s.set_loss(r.loss);
   s.set_aux(r.aux);
   s.set_lr(lr);
   s.set_grad_norm(norm);
-  s.set_ms(seconds * 1e3);
+  s.set_ms(m[0] * 1e3);
   s.set_tokens_per_s(static_cast<double>(config_.data().global_batch()) *
-                     config_.model().seq_len() / seconds);
+                     config_.model().seq_len() / m[0]);
   s.set_tflops(3.0 * model_->forward_flops_per_token() * s.tokens_per_s() / 1e12);
   if (config_.logging().peak_tflops() > 0)
     s.set_mfu(s.tflops() / (config_.logging().peak_tflops() * world_->size()));
   for (const MoeLayer* l : model_->moe_layers()) *s.add_moe() = l->stats();
-  s.set_peak_in_use_mib(maxima[1] / (1 << 20));
-  s.set_peak_reserved_mib(maxima[2] / (1 << 20));
-  s.set_grad_comm_exposed_ms(reducer_->exposed_seconds() * 1e3);
+  s.set_forward_ms(m[1] * 1e3);
+  s.set_backward_ms(m[2] * 1e3);
+  s.set_grad_comm_exposed_ms(m[3] * 1e3);
+  s.set_optimizer_ms(m[4] * 1e3);
+  s.set_peak_in_use_mib(m[5] / (1 << 20));
+  s.set_peak_reserved_mib(m[6] / (1 << 20));
   return s;
 }
 
@@ -170,6 +200,7 @@ void Trainer::load_weights(const std::string& folder) {
 }
 
 void Trainer::run() {
+  if (world_->rank() == 0) make_writers();
   const auto& s = config_.schedule();
   SY_LOG0("# " << config_.name() << ": " << pb::ModelFamily_Name(config_.model().family()) << ", "
                << model_->parameter_count() << " parameters on rank 0, "

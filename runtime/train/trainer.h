@@ -52,12 +52,23 @@ class Trainer {
   // Loads only the parameters (for sampling or evaluation). Collective.
   void load_weights(const std::string& folder);
 
+  // How gradients are summed from the next step on (the benchmark switches between the modes;
+  // the buckets stay those of parallel.grad_bucket_mb).
+  void set_grad_reduction(GradReduceOptions options);
+
   LanguageModel& model() { return *model_; }
+  const FlatParams& flat_params() const { return *flat_; }
+  Device device() const { return device_; }
   int64_t step() const { return step_; }
   const std::string& run_dir() const { return run_dir_; }
 
  private:
   void make_writers();
+  struct PhaseTimes {
+    double forward = 0, backward = 0, grad_comm = 0, optimizer = 0;
+  };
+  pb::StepRecord step_record(const LossReport& r, float lr, double norm, double seconds,
+                             const PhaseTimes& t);
 
   pb::RunConfig config_;
   std::shared_ptr<Communicator> world_;
@@ -65,12 +76,13 @@ class Trainer {
   Device device_;
   std::unique_ptr<LanguageModel> model_;
   std::unique_ptr<FlatParams> flat_;
+  GradComms grad_comms_;
   std::unique_ptr<GradReducer> reducer_;
   std::unique_ptr<AdamW> optimizer_;
   std::unique_ptr<BatchSampler> train_, val_;
   int64_t step_ = 0;
   std::string run_dir_;
-  std::vector<std::unique_ptr<StepWriter>> writers_;  // rank 0 only
+  std::vector<std::unique_ptr<StepWriter>> writers_;  // rank 0, made by run()
 };
 
 }  // namespace sy

@@ -7,6 +7,20 @@
 namespace sy {
 namespace cpu {
 
+namespace {
+
+// Elements [begin, end) with one weight decay: a plain loop the compiler vectorises.
+void adamw_span(float* p, float* m, float* v, const float* g, int64_t begin, int64_t end,
+                float scale, float wd, const AdamWHyper& h, float bias1, float bias2) {
+  for (int64_t i = begin; i < end; ++i)
+    kernels::adamw_element(p + i, m + i, v + i, g[i] * scale, h.lr, h.beta1, h.beta2, h.eps, wd,
+                           bias1, bias2);
+}
+
+}  // namespace
+
+// The decay ranges split the buffer into spans of constant decay (the CUDA kernel finds each
+// element's range by kernels::in_ranges instead).
 void adamw_step(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& grad,
                 const Tensor& decay, const Tensor& grad_sq, const AdamWHyper& h) {
   const float bias1 = 1.0f - std::pow(h.beta1, static_cast<float>(h.t));
@@ -14,16 +28,16 @@ void adamw_step(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor&
   const float scale =
       kernels::clip_scale(grad_sq.data<double>(), static_cast<int>(grad_sq.numel()), h.grad_clip);
   const int64_t* ranges = decay.data<int64_t>();
-  const int64_t r = decay.dim(0);
-  float* pp = p.data<float>();
-  float* mp = m.data<float>();
-  float* vp = v.data<float>();
+  float *pp = p.data<float>(), *mp = m.data<float>(), *vp = v.data<float>();
   const float* gp = grad.data<float>();
-  for (int64_t i = 0; i < p.numel(); ++i) {
-    const float wd = kernels::in_ranges(ranges, r, i) ? h.weight_decay : 0.0f;
-    kernels::adamw_element(pp + i, mp + i, vp + i, gp[i] * scale, h.lr, h.beta1, h.beta2, h.eps, wd,
-                           bias1, bias2);
+  int64_t done = 0;
+  for (int64_t k = 0; k < decay.dim(0); ++k) {
+    const int64_t begin = ranges[2 * k], end = ranges[2 * k + 1];
+    adamw_span(pp, mp, vp, gp, done, begin, scale, 0.0f, h, bias1, bias2);
+    adamw_span(pp, mp, vp, gp, begin, end, scale, h.weight_decay, h, bias1, bias2);
+    done = end;
   }
+  adamw_span(pp, mp, vp, gp, done, p.numel(), scale, 0.0f, h, bias1, bias2);
 }
 
 void sum_squares(const Tensor& out, const Tensor& x) {

@@ -1,0 +1,138 @@
+// `switchyard bench step CONFIG [--set path=value ...] [-n ROUNDS] [-w WARMUP] [--json PATH]`:
+// one training step of the config, its time split into forward, backward, the gradient
+// communication left after backward, and the optimizer — for each gradient reduction (one
+// all-reduce per parameter, the baseline; buckets after backward; buckets overlapped with
+// backward), interleaved round by round on one trainer so the machine's noise falls on all
+// alike, with each step's ratio to the baseline. Times are host times (on a GPU the step ends
+// with a device synchronisation, so the step total is the device's; the phase split is where
+// the host waited).
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include "comm/mpi_communicator.h"
+#include "launch/args.h"
+#include "launch/commands.h"
+#include "runtime/core/config.h"
+#include "runtime/core/logging.h"
+#include "runtime/core/proto_json.h"
+#include "runtime/train/trainer.h"
+#include "switchyard/bench.pb.h"
+
+namespace sy {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: mpirun -np N switchyard bench step CONFIG.pbtxt [--set path=value ...] [-n ROUNDS "
+    "(5)]\n"
+    "       [-w WARMUP (2)] [--json PATH]\n"
+    "One training step's time split (forward, backward, exposed gradient communication,\n"
+    "optimizer) with gradients reduced per parameter, in buckets after backward, and in buckets\n"
+    "overlapped with backward, interleaved in the same run.\n";
+
+struct Reduction {
+  const char* name;
+  GradReduceOptions options;
+};
+
+const Reduction kReductions[] = {{"per parameter", {false, false}},
+                                 {"buckets after backward", {true, false}},
+                                 {"buckets overlapped", {true, true}}};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Rounds × one step of every reduction; the rows of the record, medians per phase.
+void reduction_study(Trainer& trainer, int warmup, int rounds, pb::StepBenchRecord& rec) {
+  const size_t n = std::size(kReductions);
+  std::vector<std::vector<pb::StepRecord>> steps(n);
+  for (int r = 0; r < warmup + rounds; ++r)
+    for (size_t i = 0; i < n; ++i) {
+      trainer.set_grad_reduction(kReductions[i].options);
+      pb::StepRecord s = trainer.train_step();
+      if (r >= warmup) steps[i].push_back(s);
+    }
+  for (size_t i = 0; i < n; ++i) {
+    auto phase = [&](double (pb::StepRecord::*field)() const) {
+      std::vector<double> v;
+      for (const pb::StepRecord& s : steps[i]) v.push_back((s.*field)());
+      return median(v);
+    };
+    pb::StepBenchRecord::ReductionRow* row = rec.add_reduction();
+    row->set_setting(kReductions[i].name);
+    row->set_forward_ms(phase(&pb::StepRecord::forward_ms));
+    row->set_backward_ms(phase(&pb::StepRecord::backward_ms));
+    row->set_grad_comm_ms(phase(&pb::StepRecord::grad_comm_exposed_ms));
+    row->set_optimizer_ms(phase(&pb::StepRecord::optimizer_ms));
+    row->set_step_ms(phase(&pb::StepRecord::ms));
+    std::vector<double> ms;
+    for (const pb::StepRecord& s : steps[i]) ms.push_back(s.ms());
+    row->set_spread(
+        (*std::max_element(ms.begin(), ms.end()) - *std::min_element(ms.begin(), ms.end())) /
+        row->step_ms());
+  }
+  for (auto& row : *rec.mutable_reduction())
+    row.set_ratio(row.step_ms() / rec.reduction(0).step_ms());
+}
+
+void report_reductions(const pb::StepBenchRecord& rec) {
+  SY_LOG0("# gradient reduction (median of "
+          << rec.rounds() << " interleaved rounds, ms, max over " << rec.world_size() << " ranks; "
+          << rec.grad_mib() << " MiB of gradients per rank in " << rec.buckets() << " buckets)");
+  SY_LOG0(
+      "#  setting                  forward  backward  grad comm  optimizer     step  "
+      "÷ per-param  spread");
+  for (const auto& row : rec.reduction()) {
+    char line[200];
+    std::snprintf(line, sizeof line, "   %-22s %9.2f %9.2f %10.2f %10.2f %8.2f %12.3f %7.2f",
+                  row.setting().c_str(), row.forward_ms(), row.backward_ms(), row.grad_comm_ms(),
+                  row.optimizer_ms(), row.step_ms(), row.ratio(), row.spread());
+    SY_LOG0(line);
+  }
+}
+
+}  // namespace
+
+int bench_step_command(const std::vector<std::string>& argv) {
+  if (std::find(argv.begin(), argv.end(), "--help") != argv.end()) {
+    if (process_rank() <= 0) std::fputs(kUsage, stdout);
+    return 0;
+  }
+  Args args(argv, {"--set", "-n", "-w", "--json"});
+  SY_CHECK(args.positional().size() == 1, kUsage);
+  pb::RunConfig config = load_config_file(args.positional()[0]);
+  apply_overrides(&config, args.get_all("--set"));
+  const int rounds = static_cast<int>(args.get_int("-n", 5));
+  const int warmup = static_cast<int>(args.get_int("-w", 2));
+  SY_CHECK(rounds >= 1 && warmup >= 0, "bench step: need -n ≥ 1 and -w ≥ 0");
+  std::shared_ptr<Communicator> world = mpi_world(config.parallel().comm_timeout_s());
+  // Enough schedule for every step the study runs (the learning rate does not change the cost).
+  config.mutable_schedule()->set_steps(
+      std::max(config.schedule().steps(), (warmup + rounds) * 3 + 2));
+  validate_config(config, world->size());
+  Trainer trainer(config, world);
+  pb::StepBenchRecord rec;
+  rec.set_config(config_to_text(config));
+  rec.set_world_size(world->size());
+  rec.set_device(device_name(trainer.device()));
+  rec.set_rounds(rounds);
+  rec.set_grad_mib(trainer.flat_params().grad_bytes() / double(1 << 20));
+  rec.set_buckets(trainer.flat_params().bucket_count());
+  SY_LOG0("# switchyard bench step: "
+          << config.name() << ", " << pb::ModelFamily_Name(config.model().family()) << ", "
+          << world->size() << " ranks, ep " << config.parallel().ep() << ", " << rec.device()
+          << ", " << warmup << " warm-up rounds");
+  reduction_study(trainer, warmup, rounds, rec);
+  report_reductions(rec);
+  if (args.has("--json") && world->rank() == 0) {
+    std::ofstream f(args.get("--json", ""));
+    SY_CHECK(f.good(), "bench step: cannot write --json " << args.get("--json", ""));
+    f << json_line(rec) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace sy
