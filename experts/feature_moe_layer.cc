@@ -22,6 +22,7 @@ FeatureMoeLayer::FeatureMoeLayer(const FeatureMoeOptions& o, const ProcessGroups
   m.z_coef = o.z_coef;
   m.seed = o.seed;
   m.name = o.name;
+  m.recompute_experts = o.recompute_experts;
   if (overlap) m.set_overlap(*overlap);
   std::unique_ptr<Router> router =
       o.routing == pb::PARTIAL_PREDICTION

@@ -21,6 +21,7 @@ struct FeatureMoeOptions {
   float balance_coef = 0.01f, z_coef = 0.001f;
   uint64_t seed = 1234;
   std::string name = "smoe";
+  bool recompute_experts = false;  // MoeOptions::recompute_experts
 };
 
 class FeatureMoeLayer {
@@ -33,6 +34,7 @@ class FeatureMoeLayer {
   std::vector<Param*> params() { return core_->params(); }
   double aux_loss() const { return core_->aux_loss(); }
   const MoeLayer& core() const { return *core_; }
+  void drop_activations() { core_->drop_activations(); }
 
  private:
   FeatureMoeOptions o_;

@@ -68,4 +68,11 @@ void MhMoeLayer::backward(const Tensor& dx, const Tensor& dy) {
   if (head_) head_->backward(dx, dxh);
 }
 
+void MhMoeLayer::drop_activations() {
+  core_.drop_activations();
+  if (head_) head_->drop_activations();
+  if (merge_) merge_->drop_activations();
+  release(merged_);
+}
+
 }  // namespace sy

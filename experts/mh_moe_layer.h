@@ -22,6 +22,7 @@ class MhMoeLayer final : public TokenMoe {
   // The core's, then the head's and the merge's.
   std::vector<Param*> params() override;
   const MoeLayer& core() const override { return core_; }
+  void drop_activations() override;
   // h sub-tokens through the core, and the two d × d projections.
   double forward_flops_per_token() const override;
 

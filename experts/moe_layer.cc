@@ -45,6 +45,7 @@ void MoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* item_ids
   dispatcher_.dispatch(x, forward_times_);
   saved_.clear();
   saved_.resize(static_cast<size_t>(dispatcher_.chunks()));
+  expert_inputs_.assign(static_cast<size_t>(dispatcher_.chunks()), ExpertRows{});
   for (int c = 0; c < dispatcher_.chunks(); ++c) experts_forward(c);
   combine(y, x);
   dispatcher_.confirm();
@@ -74,6 +75,20 @@ void MoeLayer::experts_forward(int c) {
     notify("experts_forward", c, false);
   }
   dispatcher_.send_back(c, out);
+  if (options_.recompute_experts) {  // keep the input; backward recomputes the rest
+    expert_inputs_[c] = in;
+    saved_[c].reset();
+  }
+}
+
+// With recompute_experts: the chunk's forward again, from its kept input, for its saved state.
+void MoeLayer::recompute_experts(int c) {
+  const ExpertRows& in = expert_inputs_.at(static_cast<size_t>(c));
+  SY_CHECK(in.rows.defined() && in.rows.rows() == in.segments.rows(),
+           "MoE layer '" << options_.name << "': backward without a forward to recompute");
+  Tensor out = Tensor::empty(in.rows.shape(), in.rows.dtype(), device_);
+  experts_->forward(out, saved_[c], in.rows, in.segments);
+  expert_inputs_[c] = ExpertRows{};
 }
 
 // y = Σ_j w_j · expert_j(x) + the router's bypass (BASE: (1 − α)·x).
@@ -116,6 +131,7 @@ void MoeLayer::experts_backward(int c) {
   {
     ScopedTimer t(&backward_times_.experts, sync_timers());
     notify("experts_backward", c, true);
+    if (!saved_[c]) recompute_experts(c);
     experts_->backward_data(din, *saved_[c], dout.rows, dout.segments);
   }
   dispatcher_.send_back(c, din);

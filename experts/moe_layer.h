@@ -44,6 +44,12 @@ class MoeLayer final : public TokenMoe {
   double forward_flops_per_token() const override;
 
   double aux_loss() const { return routing_.aux_loss; }
+  void drop_activations() override {
+    release(x_);
+    saved_.clear();
+    expert_inputs_.clear();
+    dispatcher_.drop_activations();
+  }
   // The last call's statistics: counts once planned, the forward's times after forward, all of it
   // after backward.
   const pb::MoeLayerStats& stats() const { return stats_; }
@@ -65,6 +71,7 @@ class MoeLayer final : public TokenMoe {
   void combine(const Tensor& y, const Tensor& x);
   Tensor combine_backward(const Tensor& dx, const Tensor& dy);
   void experts_backward(int chunk);
+  void recompute_experts(int chunk);
   void route_backward(const Tensor& dx, const Tensor& dweight);
   void record_plan();
   void record_times();
@@ -85,6 +92,7 @@ class MoeLayer final : public TokenMoe {
   Tensor x_;
   Routing routing_;
   std::vector<std::unique_ptr<ExpertState>> saved_;  // per chunk
+  std::vector<ExpertRows> expert_inputs_;  // per chunk, with recompute_experts: forward's input
 
   MoePassTimes forward_times_, backward_times_;
   Observer observer_;

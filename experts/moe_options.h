@@ -37,6 +37,9 @@ struct MoeOptions {
   // holds each step's own time (the benchmark's serial baseline). Off in training: it defeats the
   // overlap.
   bool sync_step_timers = false;
+  // Recompute the experts' forward during backward instead of keeping their hidden activations
+  // (recompute: MOE_EXPERTS): only each chunk's input rows are kept.
+  bool recompute_experts = false;
   uint64_t seed = 1234;
   std::string name = "moe";  // parameter-name prefix; also the random streams' names
 

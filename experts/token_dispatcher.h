@@ -76,6 +76,8 @@ class TokenDispatcher {
   // End of a pass, after its remaining compute is queued: the deadline-bounded wait for the
   // exchanges still on the device (GPU + NCCL), and their failures.
   void confirm() { pipeline_->confirm(); }
+  // Drops the experts' returned rows that combine's backward reads (recompute).
+  void drop_activations() { release(returned_); }
 
   int chunks() const { return static_cast<int>(chunks_.size()); }
   bool overlapped() const { return pipeline_ && pipeline_->overlap(); }

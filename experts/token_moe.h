@@ -24,6 +24,9 @@ class TokenMoe {
   // included.
   virtual void backward(const Tensor& dx, const Tensor& dy) = 0;
   virtual std::vector<Param*> params() = 0;
+  // Drops the activations forward kept for backward (recompute: forward runs again first); the
+  // routing decisions and the auxiliary loss stay.
+  virtual void drop_activations() = 0;
   // The core layer: routing, plans, statistics, auxiliary loss.
   virtual const MoeLayer& core() const = 0;
   // Forward FLOPs (2 × multiply-adds) per token: the router's projection and each token's k routed

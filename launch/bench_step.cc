@@ -5,7 +5,8 @@
 // backward), interleaved round by round on one trainer so the machine's noise falls on all
 // alike, with each step's ratio to the baseline. Times are host times (on a GPU the step ends
 // with a device synchronisation, so the step total is the device's; the phase split is where
-// the host waited).
+// the host waited). Then the peak memory per rank of one step with each activation recompute
+// setting (NONE, MOE_EXPERTS, BLOCK), each on a trainer of its own after the cache was released.
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -78,6 +79,49 @@ void reduction_study(Trainer& trainer, int warmup, int rounds, pb::StepBenchReco
     row.set_ratio(row.step_ms() / rec.reduction(0).step_ms());
 }
 
+// One trainer per recompute setting, one after the other: a warm-up step, the cache released,
+// then the measured step's peaks.
+void memory_study(const pb::RunConfig& config, std::shared_ptr<Communicator> world,
+                  pb::StepBenchRecord& rec) {
+  for (pb::Recompute mode : {pb::NONE, pb::MOE_EXPERTS, pb::BLOCK}) {
+    pb::RunConfig c = config;
+    c.set_recompute(mode);
+    Trainer trainer(c, world);
+    trainer.train_step();
+    Backend& b = backend(trainer.device());
+    b.release_cached_memory();
+    double persistent = static_cast<double>(b.memory_stats().in_use);
+    world->all_reduce(&persistent, 1, DType::kF64, CommOp::kMax);
+    const pb::StepRecord s = trainer.train_step();
+    pb::StepBenchRecord::MemoryRow* row = rec.add_memory();
+    row->set_recompute(pb::Recompute_Name(mode));
+    row->set_peak_in_use_mib(s.peak_in_use_mib());
+    row->set_peak_reserved_mib(s.peak_reserved_mib());
+    row->set_step_ms(s.ms());
+    row->set_persistent_mib(persistent / (1 << 20));
+    row->set_activation_mib(s.peak_in_use_mib() - row->persistent_mib());
+  }
+}
+
+void report_memory(const pb::StepBenchRecord& rec) {
+  SY_LOG0(
+      "# activation memory: one step per recompute setting after the cache was released "
+      "(MiB per rank, max over ranks; activations = peak in use − persistent)");
+  SY_LOG0(
+      "#  recompute     persistent  activations  ÷ NONE  peak in use  peak reserved  ÷ NONE"
+      "   step ms  ÷ NONE");
+  const pb::StepBenchRecord::MemoryRow& none = rec.memory(0);
+  for (const auto& row : rec.memory()) {
+    char line[200];
+    std::snprintf(line, sizeof line, "   %-12s %10.2f %12.2f %7.3f %12.2f %14.2f %7.3f %9.2f %7.3f",
+                  row.recompute().c_str(), row.persistent_mib(), row.activation_mib(),
+                  row.activation_mib() / none.activation_mib(), row.peak_in_use_mib(),
+                  row.peak_reserved_mib(), row.peak_reserved_mib() / none.peak_reserved_mib(),
+                  row.step_ms(), row.step_ms() / none.step_ms());
+    SY_LOG0(line);
+  }
+}
+
 void report_reductions(const pb::StepBenchRecord& rec) {
   SY_LOG0("# gradient reduction (median of "
           << rec.rounds() << " interleaved rounds, ms, max over " << rec.world_size() << " ranks; "
@@ -92,6 +136,21 @@ void report_reductions(const pb::StepBenchRecord& rec) {
                   row.optimizer_ms(), row.step_ms(), row.ratio(), row.spread());
     SY_LOG0(line);
   }
+}
+
+// The record's header, and the same on the console.
+void describe(const Trainer& trainer, const pb::RunConfig& config, int warmup, int rounds,
+              pb::StepBenchRecord& rec) {
+  rec.set_config(config_to_text(config));
+  rec.set_world_size(static_cast<int32_t>(trainer.world_size()));
+  rec.set_device(device_name(trainer.device()));
+  rec.set_rounds(rounds);
+  rec.set_grad_mib(trainer.flat_params().grad_bytes() / double(1 << 20));
+  rec.set_buckets(trainer.flat_params().bucket_count());
+  SY_LOG0("# switchyard bench step: "
+          << config.name() << ", " << pb::ModelFamily_Name(config.model().family()) << ", "
+          << rec.world_size() << " ranks, ep " << config.parallel().ep() << ", " << rec.device()
+          << ", " << warmup << " warm-up rounds");
 }
 
 }  // namespace
@@ -113,20 +172,15 @@ int bench_step_command(const std::vector<std::string>& argv) {
   config.mutable_schedule()->set_steps(
       std::max(config.schedule().steps(), (warmup + rounds) * 3 + 2));
   validate_config(config, world->size());
-  Trainer trainer(config, world);
   pb::StepBenchRecord rec;
-  rec.set_config(config_to_text(config));
-  rec.set_world_size(world->size());
-  rec.set_device(device_name(trainer.device()));
-  rec.set_rounds(rounds);
-  rec.set_grad_mib(trainer.flat_params().grad_bytes() / double(1 << 20));
-  rec.set_buckets(trainer.flat_params().bucket_count());
-  SY_LOG0("# switchyard bench step: "
-          << config.name() << ", " << pb::ModelFamily_Name(config.model().family()) << ", "
-          << world->size() << " ranks, ep " << config.parallel().ep() << ", " << rec.device()
-          << ", " << warmup << " warm-up rounds");
-  reduction_study(trainer, warmup, rounds, rec);
-  report_reductions(rec);
+  {
+    Trainer trainer(config, world);
+    describe(trainer, config, warmup, rounds, rec);
+    reduction_study(trainer, warmup, rounds, rec);
+    report_reductions(rec);
+  }
+  memory_study(config, world, rec);
+  report_memory(rec);
   if (args.has("--json") && world->rank() == 0) {
     std::ofstream f(args.get("--json", ""));
     SY_CHECK(f.good(), "bench step: cannot write --json " << args.get("--json", ""));

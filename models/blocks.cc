@@ -211,4 +211,29 @@ std::vector<Param*> GmlpBlock::params() {
   return p;
 }
 
+// ---- recompute ----------------------------------------------------------------------------------
+
+void TransformerBlock::drop_activations() {
+  norm1_.drop_activations();
+  norm2_.drop_activations();
+  attention_.drop_activations();
+  if (dense_) dense_->drop_activations();
+  if (moe_) moe_->drop_activations();
+}
+
+void M2Block::drop_activations() {
+  norm1_.drop_activations();
+  norm2_.drop_activations();
+  mixer_.drop_activations();
+  mlp_.drop_activations();
+}
+
+void GmlpBlock::drop_activations() {
+  norm_.drop_activations();
+  up_.drop_activations();
+  down_.drop_activations();
+  sgu_.drop_activations();
+  release(u_, z_);
+}
+
 }  // namespace sy

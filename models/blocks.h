@@ -51,6 +51,9 @@ class Block {
   virtual double forward_flops_per_token() const = 0;
   virtual const MoeLayer* moe() const { return nullptr; }
   virtual const MoeLayer* feature_moe() const { return nullptr; }
+  // Drops what forward kept for backward, for recompute: backward must then follow a new forward
+  // of the same input (models/language_model.h).
+  virtual void drop_activations() = 0;
 };
 
 // A pre-norm normalisation that is LayerNorm or RMSNorm.
@@ -60,6 +63,7 @@ class PreNorm {
   void forward(const Tensor& y, const Tensor& x);
   void backward(const Tensor& dx, const Tensor& dy);
   std::vector<Param*> params();
+  void drop_activations() { ln_ ? ln_->drop_activations() : rms_->drop_activations(); }
 
  private:
   std::unique_ptr<LayerNorm> ln_;
@@ -73,6 +77,11 @@ class DenseFfn {
   void forward(const Tensor& y, const Tensor& x);
   void backward(const Tensor& dx, const Tensor& dy);
   std::vector<Param*> params();
+  void drop_activations() {
+    up_.drop_activations();
+    down_.drop_activations();
+    release(h_, a_);
+  }
 
  private:
   Linear up_, down_;
@@ -90,6 +99,7 @@ class TransformerBlock final : public Block {
   double aux_loss() const override { return moe_ ? moe_->core().aux_loss() : 0.0; }
   double forward_flops_per_token() const override;
   const MoeLayer* moe() const override { return moe_ ? &moe_->core() : nullptr; }
+  void drop_activations() override;
 
  private:
   BlockSpec spec_;
@@ -107,6 +117,7 @@ class M2Block final : public Block {
   void backward(const Tensor& dx, const Tensor& dy) override;
   std::vector<Param*> params() override;
   double forward_flops_per_token() const override;
+  void drop_activations() override;
 
  private:
   BlockSpec spec_;
@@ -126,6 +137,7 @@ class GmlpBlock final : public Block {
   void backward(const Tensor& dx, const Tensor& dy) override;
   std::vector<Param*> params() override;
   double forward_flops_per_token() const override { return gmlp_flops_per_token(spec_); }
+  void drop_activations() override;
 
  private:
   BlockSpec spec_;

@@ -41,6 +41,7 @@ Blocks moe_transformer(const pb::RunConfig& c, const ProcessGroups& g, Device de
     MoeOptions o = MoeOptions::from_config(moe_for_layer(m, i), static_cast<int>(s.dim), mh,
                                            c.seed(), s.name + ".moe");
     o.set_overlap(c.parallel());
+    o.recompute_experts = c.recompute() == pb::MOE_EXPERTS;
     const bool sparse = (i + 1) % m.moe_freq() == 0;
     b.push_back(std::make_unique<TransformerBlock>(s, mh, sparse ? &o : nullptr, g));
   }
@@ -79,6 +80,7 @@ std::unique_ptr<Block> smlp_sparse_block(const pb::RunConfig& c, int i, const Pr
   f.z_coef = moe.z_loss_coef();
   f.seed = c.seed();
   f.name = s.name + ".smoe";
+  f.recompute_experts = c.recompute() == pb::MOE_EXPERTS;
   // tMoE: token MoE with BASE routing (the paper's choice), one expert per token.
   MoeOptions t =
       MoeOptions::from_config(moe, static_cast<int>(s.dim), false, c.seed(), s.name + ".tmoe");
@@ -86,6 +88,7 @@ std::unique_ptr<Block> smlp_sparse_block(const pb::RunConfig& c, int i, const Pr
   t.top_k = 1;
   t.num_heads = 1;
   t.set_overlap(c.parallel());
+  t.recompute_experts = f.recompute_experts;
   return std::make_unique<SmlpSparseBlock>(s, f, t, g, &c.parallel());
 }
 

@@ -22,7 +22,8 @@ LanguageModel::LanguageModel(const pb::RunConfig& config, const ProcessGroups& g
       embedding_("embed", vocab_, dim_, config.seed(), device),
       seed_(config.seed()),
       blocks_(build_blocks(config, groups, device)),
-      final_norm_(std::make_unique<LayerNorm>("final_norm", dim_, device)) {
+      final_norm_(std::make_unique<LayerNorm>("final_norm", dim_, device)),
+      recompute_blocks_(config.recompute() == pb::BLOCK) {
   if (!model_.tie_embeddings())
     head_ = std::make_unique<Linear>("head", dim_, vocab_, false, seed_, device);
   use_compute_type(params(), compute_dtype(config.precision()));
@@ -106,6 +107,7 @@ LossReport LanguageModel::forward(const std::vector<int32_t>& ids_in,
   for (auto& b : blocks_) {
     Tensor y = Tensor::empty({n, dim_}, DType::kF32, device_);
     b->forward(y, acts_.back(), shape_);
+    if (recompute_blocks_ && training) b->drop_activations();  // backward reruns it
     acts_.push_back(y);
   }
   normed_ = Tensor::empty({n, dim_}, DType::kF32, device_);
@@ -138,6 +140,13 @@ LossReport LanguageModel::forward(const std::vector<int32_t>& ids_in,
   return r;
 }
 
+// recompute: BLOCK — block i's forward again from its kept input, for the state its backward
+// reads (its MoE exchanges run again, in the same order on every rank).
+void LanguageModel::recompute_block(size_t i) {
+  Tensor y = Tensor::empty(acts_[i + 1].shape(), DType::kF32, device_);
+  blocks_[i]->forward(y, acts_[i], shape_);
+}
+
 void LanguageModel::backward(const GradsDone& done) {
   auto report = [&done](std::vector<Param*> params) {
     if (done) done(params);
@@ -156,8 +165,10 @@ void LanguageModel::backward(const GradsDone& done) {
   final_norm_->backward(dx, dnormed);
   report(final_norm_->params());
   for (size_t i = blocks_.size(); i-- > 0;) {
+    if (recompute_blocks_ && shape_.training) recompute_block(i);
     Tensor dprev = Tensor::empty({n, dim_}, DType::kF32, device_);
     blocks_[i]->backward(dprev, dx);
+    blocks_[i]->drop_activations();  // not needed again: free before the next block's backward
     report(blocks_[i]->params());
     dx = dprev;
   }

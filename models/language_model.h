@@ -62,6 +62,8 @@ class LanguageModel {
   void mask_tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets) const;
 
  private:
+  void recompute_block(size_t i);
+
   pb::ModelConfig model_;
   ProcessGroups groups_;
   Device device_;
@@ -70,7 +72,8 @@ class LanguageModel {
   uint64_t seed_;
   std::vector<std::unique_ptr<Block>> blocks_;
   std::unique_ptr<LayerNorm> final_norm_;
-  std::unique_ptr<Linear> head_;  // when the embedding is not tied
+  std::unique_ptr<Linear> head_;   // when the embedding is not tied
+  bool recompute_blocks_ = false;  // recompute: BLOCK
   // Saved by forward.
   std::vector<Tensor> acts_;  // block inputs and the last output
   Tensor normed_, logits_, targets_, dloss_;

@@ -92,4 +92,13 @@ std::vector<Param*> SmlpSparseBlock::params() {
   return p;
 }
 
+void SmlpSparseBlock::drop_activations() {
+  for (LayerNorm* n : {&norm_, &gate_norm_, &tmoe_norm_}) n->drop_activations();
+  up_.drop_activations();
+  down_.drop_activations();
+  smoe_.drop_activations();
+  tmoe_.drop_activations();
+  release(u_, z_, halves_, g_);
+}
+
 }  // namespace sy

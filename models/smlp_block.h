@@ -27,6 +27,7 @@ class SmlpSparseBlock final : public Block {
   }
   const MoeLayer* moe() const override { return &tmoe_; }
   const MoeLayer* feature_moe() const override { return &smoe_.core(); }
+  void drop_activations() override;
 
  private:
   BlockSpec spec_;

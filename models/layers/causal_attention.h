@@ -19,6 +19,11 @@ class CausalSelfAttention {
   void forward(const Tensor& y, const Tensor& x, int64_t batch, int64_t seq_len);
   void backward(const Tensor& dx, const Tensor& dy);
   std::vector<Param*> params();
+  void drop_activations() {
+    qkv_.drop_activations();
+    out_.drop_activations();
+    release(heads_qkv_, probs_, o_);
+  }
 
  private:
   int64_t dim_;

@@ -24,6 +24,11 @@ class M2SequenceMixer {
   void forward(const Tensor& y, const Tensor& x, int64_t batch);
   void backward(const Tensor& dx, const Tensor& dy);
   std::vector<Param*> params();
+  void drop_activations() {
+    in_.drop_activations();
+    out_.drop_activations();
+    release(u_cm_, s_cm_, parts_, z_, c_, x2_);
+  }
 
  private:
   int64_t d_, t_;
@@ -41,6 +46,7 @@ class BlockDiagGluMlp {
   void forward(const Tensor& y, const Tensor& x);
   void backward(const Tensor& dx, const Tensor& dy);
   std::vector<Param*> params() { return {&w1_, &w2_}; }
+  void drop_activations() { release(x_, ab_, ga_, g_); }
 
  private:
   int64_t d_, h_;

@@ -14,6 +14,7 @@ class LayerNorm {
   void forward(const Tensor& y, const Tensor& x);
   void backward(const Tensor& dx, const Tensor& dy);
   std::vector<Param*> params() { return {&gamma_, &beta_}; }
+  void drop_activations() { release(x_, mean_, rstd_); }
 
  private:
   Param gamma_, beta_;
@@ -27,6 +28,7 @@ class RMSNorm {
   void forward(const Tensor& y, const Tensor& x);
   void backward(const Tensor& dx, const Tensor& dy);
   std::vector<Param*> params() { return {&gamma_}; }
+  void drop_activations() { release(x_, rstd_); }
 
  private:
   Param gamma_;

@@ -22,6 +22,10 @@ class SpatialGatingUnit {
   void forward(const Tensor& out, const Tensor& z, int64_t batch);
   void backward(const Tensor& dz, const Tensor& dout);
   std::vector<Param*> params();
+  void drop_activations() {
+    norm_.drop_activations();
+    release(halves_, z2n_, zp_, gate_, w_eff_);
+  }
 
  private:
   int64_t f_, t_;

@@ -43,6 +43,8 @@ class Backend {
   // The caching allocator's bytes in use and reserved, with their peaks since reset_peak_memory().
   virtual MemoryStats memory_stats() const = 0;
   virtual void reset_peak_memory() = 0;
+  // Returns the allocator's cached blocks to the system (as torch.cuda.empty_cache).
+  virtual void release_cached_memory() = 0;
   // Host memory the device can copy to and from asynchronously (page-locked on CUDA, plain on the
   // CPU): the staging buffers of exchanges that pass device data through host MPI.
   virtual void* allocate_pinned(size_t bytes) = 0;

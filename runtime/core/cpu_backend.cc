@@ -25,6 +25,7 @@ class CpuBackend final : public Backend {
   void record_stream(void* ptr, Stream stream) override { pool_.record_stream(ptr, stream); }
   MemoryStats memory_stats() const override { return pool_.stats(); }
   void reset_peak_memory() override { pool_.reset_peaks(); }
+  void release_cached_memory() override { pool_.release_cached(); }
   void* allocate_pinned(size_t bytes) override {
     void* p = std::malloc(bytes ? bytes : 1);
     SY_CHECK(p != nullptr, "out of host memory allocating " << bytes << " bytes");

@@ -35,6 +35,7 @@ class CudaBackend final : public Backend {
   void record_stream(void* ptr, Stream stream) override { pool_.record_stream(ptr, stream); }
   MemoryStats memory_stats() const override { return pool_.stats(); }
   void reset_peak_memory() override { pool_.reset_peaks(); }
+  void release_cached_memory() override { pool_.release_cached(); }
   void* allocate_pinned(size_t bytes) override {
     void* p = nullptr;
     cudaError_t rc = cudaMallocHost(&p, bytes ? bytes : 1);

@@ -122,6 +122,13 @@ std::vector<T> Tensor::to_vector() const {
   return out;
 }
 
+// Makes each tensor undefined, releasing its reference: a layer dropping the activations its
+// forward kept (recompute, models/language_model.h).
+template <typename... T>
+void release(T&... tensors) {
+  ((tensors = Tensor()), ...);
+}
+
 // Argument checks shared by the ops.
 void check_same_device(const char* op, std::initializer_list<const Tensor*> ts);
 void check_dtype(const char* op, const char* what, const Tensor& t, DType want);

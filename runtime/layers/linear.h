@@ -21,6 +21,8 @@ class Linear {
   void backward(const Tensor& dx, const Tensor& dy);
   std::vector<Param*> params();
   Param& weight() { return w_; }
+  // Drops what forward kept for backward (recompute: the forward runs again before backward).
+  void drop_activations() { release(x_); }
 
  private:
   Param w_, b_;

@@ -59,6 +59,7 @@ class Trainer {
   LanguageModel& model() { return *model_; }
   const FlatParams& flat_params() const { return *flat_; }
   Device device() const { return device_; }
+  int world_size() const { return world_->size(); }
   int64_t step() const { return step_; }
   const std::string& run_dir() const { return run_dir_; }
 
