@@ -157,7 +157,8 @@ TEST(CachingAllocator, ReusesFreedBlocksAndTracksPeaks) {
   pool.reset_peaks();
   EXPECT_EQ(pool.stats().peak_reserved, 0u);
   EXPECT_EQ(CachingAllocator::round_size(1), 512u);
-  EXPECT_EQ(CachingAllocator::round_size(kMiB + 1), 2 * kMiB);
+  EXPECT_EQ(CachingAllocator::round_size(1025), 1536u);
+  EXPECT_EQ(CachingAllocator::round_size(kMiB + 1), kMiB + (128u << 10));
 }
 
 TEST(CachingAllocator, BestFitReusesALargerBlockWithinAQuarter) {

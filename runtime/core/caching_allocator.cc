@@ -28,11 +28,9 @@ CachingAllocator::~CachingAllocator() {
 }
 
 size_t CachingAllocator::round_size(size_t bytes) {
-  constexpr size_t kMiB = size_t{1} << 20;
-  if (bytes >= kMiB) return (bytes + kMiB - 1) / kMiB * kMiB;
-  size_t r = 512;
-  while (r < bytes) r <<= 1;
-  return r;
+  constexpr size_t kSmall = 512, kLarge = 128 << 10, kMiB = size_t{1} << 20;
+  const size_t unit = bytes < kMiB ? kSmall : kLarge;
+  return std::max(kSmall, (bytes + unit - 1) / unit * unit);
 }
 
 void* CachingAllocator::allocate(size_t bytes, Stream stream) {

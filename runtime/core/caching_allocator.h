@@ -3,7 +3,9 @@
 // reuses the same blocks instead of calling malloc / cudaMalloc (and, on the CPU, instead of
 // page-faulting fresh memory every step). Thread-safe.
 //
-//   Sizes       rounded up to a power of two below 1 MiB and to a multiple of 1 MiB above.
+//   Sizes       rounded up to a multiple of 512 bytes below 1 MiB and of 128 KiB above (at most
+//               1/8 wasted: the long-lived flat buffers of parameters, gradients and optimizer
+//               state are mostly over 1 MiB).
 //   Best fit    a request takes the smallest cached block of its stream that is at least its
 //               rounded size and wastes at most a quarter of it (kMaxWaste) — so buffers whose
 //               size varies from step to step (MoE dispatch) reuse each other's blocks instead
