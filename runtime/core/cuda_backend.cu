@@ -117,18 +117,23 @@ class CudaBackend final : public Backend {
     cudaGetLastError();  // an allocation failure is not sticky: clear it, the caller retries
     return nullptr;
   }
+  // The allocator calls these from frees, i.e. from destructors: they never throw. A stream that
+  // cannot take an event (destroyed meanwhile — its owner synchronised it first) counts as done.
   static StreamEvents stream_events() {
     StreamEvents e;
     e.record = [](Stream s) -> void* {
-      cudaEvent_t ev;
-      SY_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
-      SY_CUDA_CHECK(cudaEventRecord(ev, to_cuda(s)));
-      return ev;
+      cudaEvent_t ev = nullptr;
+      if (cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) == cudaSuccess &&
+          cudaEventRecord(ev, to_cuda(s)) == cudaSuccess)
+        return ev;
+      cudaGetLastError();
+      if (ev) cudaEventDestroy(ev);
+      return nullptr;
     };
     e.done = [](void* ev) {
       cudaError_t rc = cudaEventQuery(static_cast<cudaEvent_t>(ev));
       if (rc == cudaErrorNotReady) return false;
-      SY_CUDA_CHECK(rc);
+      if (rc != cudaSuccess) cudaGetLastError();  // a failed kernel: the next checked call says so
       return true;
     };
     e.destroy = [](void* ev) { cudaEventDestroy(static_cast<cudaEvent_t>(ev)); };

@@ -29,6 +29,12 @@ ExchangePipeline::~ExchangePipeline() {
   thread_.reset();  // runs (or skips) what is queued, then joins
   if (!on_gpu_) return;
   Backend& b = backend(device_);
+  // Buffers freed later may have been recorded on the stream (Tensor::record_stream): its work
+  // must be over before it goes. A failure here was reported by the call that caused it.
+  try {
+    b.synchronize(comm_stream_);
+  } catch (...) {
+  }
   for (Event e : marks_) b.destroy_event(e);
   for (Event e : done_) b.destroy_event(e);
   b.destroy_stream(comm_stream_);
