@@ -24,7 +24,12 @@ Tensor grad_norm_squares(const FlatParams& flat, const ProcessGroups& groups) {
     const int64_t i = g.expert ? 1 : 0;
     sum_squares(sq.slice_rows(i, i + 1), g.grads);
   }
-  all_reduce_sum(sq.slice_rows(1, 2), *groups.ep_group);
+  Communicator& ep = *groups.ep_group;
+  const Tensor expert = sq.slice_rows(1, 2);
+  if (ep.size() > 1 && expert.device().is_cuda() && ep.stream_ordered())
+    ep.all_reduce_on(expert.raw(), 1, DType::kF64, CommOp::kSum, Stream{});  // no host wait
+  else
+    all_reduce_sum(expert, ep);
   return sq;
 }
 
@@ -90,6 +95,11 @@ double AdamW::step(float lr, const ProcessGroups& groups) {
     adamw_step(g.values, state_[i].m, state_[i].v, g.grads, state_[i].decay, sq, h);
   }
   refresh_compute_copies(flat_.params());  // mixed precision: the one cast per step
+  // The one read of the step, after the update is queued; over NCCL the norm's all-reduce is on
+  // the compute stream, so wait for it within the deadline first (no hang on a stuck peer).
+  Communicator& ep = *groups.ep_group;
+  if (ep.size() > 1 && sq.device().is_cuda() && ep.stream_ordered())
+    ep.wait_stream(Stream{}, "all_reduce (gradient norm)");
   const std::vector<double> s = sq.to_vector<double>();
   return std::sqrt(s[0] + s[1]);
 }

@@ -29,7 +29,8 @@ float learning_rate(const pb::OptimizerConfig& opt, const pb::ScheduleConfig& sc
 // The squared L2 norms of all gradients of the model over all ranks, on the device: f64 (2) =
 // [dense, expert]. Dense gradients are the same on every rank after reduction, so they count
 // once; expert gradients differ across the ep group (each rank holds its own experts) and are
-// summed over it (collective over the ep group).
+// summed over it (collective over the ep group; over NCCL enqueued on the default stream, so the
+// caller waits for that stream — wait_stream — before reading the result on the host).
 Tensor grad_norm_squares(const FlatParams& flat, const ProcessGroups& groups);
 
 class AdamW {
