@@ -8,7 +8,8 @@
 #   3. the GPU benchmarks: the all-to-all over NCCL; the MoE layer over NCCL (np 1, fp32 and bf16
 #      mixed precision) and over host
 #      MPI with 2 ranks sharing the GPU, beside the PyTorch peer (launch/torch_moe_peer.py) on the
-#      same GPU and shapes; the M2 mixer;
+#      same GPU and shapes; one training step's split per gradient reduction and its memory per
+#      recompute setting (bench step: NCCL np 1, host MPI np 2 sharing the GPU); the M2 mixer;
 #   4. a 30-step training run on the GPU and on the CPU with the same seed, losses compared;
 #   5. compute-sanitizer --tool memcheck on the op tests.
 # Everything lands in $OUT, at most 8 files: build.log ctest.log bench.log a2a_nccl.jsonl
@@ -79,6 +80,10 @@ fi
 MOE=(--tokens 16384 --set model.d_model=1024 --set model.moe.d_expert=2048
      --set model.moe.num_experts=16)
 PEER=(--tokens 16384 --d-model 1024 --d-expert 2048 --experts 16 --top-k 2 -n 10 -w 3)
+# A token shard for the runs that train (bench step, the 30-step comparison).
+"${MPIRUN[@]}" -np 1 "$X" prepare --out "$TMP/data" README.md docs experts comm launch models \
+  runtime tests > /dev/null 2>&1
+DATA=(--set data.train_path="$TMP/data/train.bin" --set data.val_path="$TMP/data/val.bin")
 section "GPU benchmarks"
 if [ $GPU = 1 ]; then
   {
@@ -105,13 +110,21 @@ if [ $GPU = 1 ]; then
       timeout 120 "${MPIRUN[@]}" -np 2 "$X" bench moe-layer --set parallel.device=CUDA \
         --tokens 4096 --set model.d_model=1024 --set model.moe.d_expert=2048 -n 5 -w 2 \
         --overlap 2,auto --rounds 1 2>&1 | grep -v '^$' | tail -20; }
+    left 340 && {
+      echo "--- bench step, GPU + NCCL np 1, then GPU + host MPI np 2 (two ranks share the GPU)"
+      timeout 60 "${MPIRUN[@]}" -np 1 "$X" bench step launch/configs/transformer_moe_small.pbtxt \
+        --set parallel.ep=1 --set parallel.device=CUDA --set parallel.comm_backend=NCCL \
+        --set parallel.grad_bucket_mb=4 "${DATA[@]}" -n 5 -w 2 2>&1 | grep -v '^$' | tail -11
+      timeout 60 "${MPIRUN[@]}" -np 2 "$X" bench step launch/configs/transformer_moe_small.pbtxt \
+        --set parallel.ep=2 --set parallel.device=CUDA --set parallel.grad_bucket_mb=4 \
+        "${DATA[@]}" -n 5 -w 2 2>&1 | grep -v '^$' | tail -11; }
     left 370 && {
       echo "--- bench mixer, CUDA"
       timeout 60 "${MPIRUN[@]}" -np 1 "$X" bench mixer --device cuda -b 512 -e 8192 -n 2 \
         --dim 256 --heads 8 2>&1 | tail -8; }
   } > "$OUT/bench.log" 2>&1
-  grep -E '^---|layer forward|ratio|efficiency|auto vs|torch peer|crossover|Avg bus|host sync|FAILED|fatal' \
-    "$OUT/bench.log" | head -40
+  grep -E '^---|layer forward|ratio|efficiency|auto vs|torch peer|crossover|Avg bus|host sync|per parameter|buckets|NONE|MOE_EXPERTS|BLOCK|FAILED|fatal' \
+    "$OUT/bench.log" | head -56
 else
   skip "no GPU: GPU benchmarks"
   if [ -n "$PY" ]; then
@@ -124,8 +137,6 @@ fi
 
 section "train 30 steps, GPU vs CPU (same seed)"
 if left 420; then
-  "${MPIRUN[@]}" -np 1 "$X" prepare --out "$TMP/data" README.md docs experts comm launch models \
-    runtime tests > /dev/null 2>&1
   : > "$OUT/train.log"
   for dev in CUDA CPU; do
     if [ $dev = CUDA ] && [ $GPU = 0 ]; then skip "no GPU: the GPU training run"; continue; fi
@@ -134,8 +145,7 @@ if left 420; then
     timeout 90 "${MPIRUN[@]}" -np 1 "$X" train launch/configs/transformer_moe_tiny.pbtxt \
       --set parallel.ep=1 --set parallel.device=$dev --set parallel.comm_backend=$be \
       --set schedule.steps=30 --set schedule.warmup_steps=5 --set schedule.eval_every=0 \
-      --set data.train_path="$TMP/data/train.bin" --set data.val_path="$TMP/data/val.bin" \
-      --set logging.dir="$TMP/runs_$dev" >> "$OUT/train.log" 2>&1
+      "${DATA[@]}" --set logging.dir="$TMP/runs_$dev" >> "$OUT/train.log" 2>&1
     echo "$dev rc=$?"
   done
   python3 - "$TMP" <<'PY' | tee -a "$OUT/train.log"

@@ -127,6 +127,7 @@ TEST(Config, OtherRules) {
   invalid("model { family: MH_MOE moe_layer { layer: 9 } }", 1, "is not a block");
   invalid("schedule { steps: 10 warmup_steps: 20 }", 1, "warmup_steps = 20");
   invalid("model { family: MH_MOE moe { top_k: 9 } }", 1, "top_k = 9");
+  invalid("parallel { grad_bucket_mb: -1 }", 1, "parallel.grad_bucket_mb must be ≥ 0");
 }
 
 TEST(Config, PrintsBackToParseableText) {
