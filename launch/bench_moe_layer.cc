@@ -79,14 +79,8 @@ pb::RunConfig bench_config(const Args& args, int world_size) {
 
 // --emulate-link GBPS[,US]: the ep group's exchanges held as if they crossed such a link.
 void emulate_link(BenchSetup& s) {
-  if (s.link.empty()) return;
-  SY_CHECK(s.config.parallel().comm_backend() == pb::MPI,
-           "--emulate-link wraps the MPI backend; drop it or use parallel.comm_backend=MPI");
-  size_t comma = s.link.find(',');
-  double gbps = std::stod(s.link.substr(0, comma));
-  double latency_us = comma == std::string::npos ? 0.0 : std::stod(s.link.substr(comma + 1));
-  s.groups.ep_group =
-      std::make_shared<EmulatedLinkCommunicator>(s.groups.ep_group, gbps, latency_us * 1e-6);
+  if (!s.link.empty())
+    s.groups.ep_group = EmulatedLinkCommunicator::from_spec(s.groups.ep_group, s.link);
 }
 
 BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {

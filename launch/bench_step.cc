@@ -14,6 +14,7 @@
 #include "comm/mpi_communicator.h"
 #include "launch/args.h"
 #include "launch/commands.h"
+#include "launch/emulated_link.h"
 #include "runtime/core/config.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/proto_json.h"
@@ -27,10 +28,12 @@ namespace {
 constexpr const char* kUsage =
     "usage: mpirun -np N switchyard bench step CONFIG.pbtxt [--set path=value ...] [-n ROUNDS "
     "(5)]\n"
-    "       [-w WARMUP (2)] [--json PATH]\n"
+    "       [-w WARMUP (2)] [--emulate-link GBPS[,US]] [--json PATH]\n"
     "One training step's time split (forward, backward, exposed gradient communication,\n"
     "optimizer) with gradients reduced per parameter, in buckets after backward, and in buckets\n"
-    "overlapped with backward, interleaved in the same run.\n";
+    "overlapped with backward, interleaved in the same run; then the peak memory per recompute\n"
+    "setting. --emulate-link holds each gradient all-reduce as if it crossed a link of GBPS GB/s\n"
+    "(plus US microseconds), taking no CPU (MPI only; launch/emulated_link.h).\n";
 
 struct Reduction {
   const char* name;
@@ -138,6 +141,15 @@ void report_reductions(const pb::StepBenchRecord& rec) {
   }
 }
 
+// The gradient all-reduces held as if they crossed a link of the spec's bandwidth.
+void emulate_link(Trainer& trainer, const std::string& spec, pb::StepBenchRecord& rec) {
+  GradComms c = trainer.grad_comms();
+  c.dense = EmulatedLinkCommunicator::from_spec(c.dense, spec);
+  c.expert = EmulatedLinkCommunicator::from_spec(c.expert, spec);
+  trainer.set_grad_comms(c);
+  rec.set_emulated_link(spec);
+}
+
 // The record's header, and the same on the console.
 void describe(const Trainer& trainer, const pb::RunConfig& config, int warmup, int rounds,
               pb::StepBenchRecord& rec) {
@@ -150,7 +162,10 @@ void describe(const Trainer& trainer, const pb::RunConfig& config, int warmup, i
   SY_LOG0("# switchyard bench step: "
           << config.name() << ", " << pb::ModelFamily_Name(config.model().family()) << ", "
           << rec.world_size() << " ranks, ep " << config.parallel().ep() << ", " << rec.device()
-          << ", " << warmup << " warm-up rounds");
+          << ", " << warmup << " warm-up rounds"
+          << (rec.has_emulated_link()
+                  ? ", gradient all-reduces over an emulated " + rec.emulated_link() + " GB/s link"
+                  : std::string()));
 }
 
 }  // namespace
@@ -160,7 +175,7 @@ int bench_step_command(const std::vector<std::string>& argv) {
     if (process_rank() <= 0) std::fputs(kUsage, stdout);
     return 0;
   }
-  Args args(argv, {"--set", "-n", "-w", "--json"});
+  Args args(argv, {"--set", "-n", "-w", "--json", "--emulate-link"});
   SY_CHECK(args.positional().size() == 1, kUsage);
   pb::RunConfig config = load_config_file(args.positional()[0]);
   apply_overrides(&config, args.get_all("--set"));
@@ -175,6 +190,7 @@ int bench_step_command(const std::vector<std::string>& argv) {
   pb::StepBenchRecord rec;
   {
     Trainer trainer(config, world);
+    if (args.has("--emulate-link")) emulate_link(trainer, args.get("--emulate-link", ""), rec);
     describe(trainer, config, warmup, rounds, rec);
     reduction_study(trainer, warmup, rounds, rec);
     report_reductions(rec);

@@ -1,6 +1,7 @@
-// An emulated network link for `bench moe-layer --emulate-link GBPS`: a communicator that runs
-// every all-to-all-v through the real one, then holds the caller until the payload would have
-// crossed a link of the given bandwidth (plus a per-exchange latency). The hold is a sleep: like a
+// An emulated network link for `bench moe-layer|step --emulate-link GBPS`: a communicator that
+// runs every all-to-all-v and all-reduce through the real one, then holds the caller until the
+// payload would have crossed a link of the given bandwidth (plus a per-call latency); an
+// all-reduce counts as a ring's 2·(n−1)/n of the buffer. The hold is a sleep: like a
 // NIC's DMA it takes no CPU, which is what lets the overlap scheduler be measured on a machine
 // whose only transport (shared-memory copies) needs the same cores as the GEMMs. Everything else
 // passes straight through. A benchmark tool, never used in training.
@@ -18,10 +19,19 @@ class EmulatedLinkCommunicator final : public ForwardingCommunicator {
   // whichever is larger); latency_s: added to every exchange.
   EmulatedLinkCommunicator(std::shared_ptr<Communicator> inner, double gbps, double latency_s);
 
+  // "GBPS[,US]" (latency in microseconds) around `inner`, for a command's --emulate-link.
+  static std::shared_ptr<Communicator> from_spec(std::shared_ptr<Communicator> inner,
+                                                 const std::string& spec);
+
   void all_to_all_v(const void* send, void* recv, const AllToAllLayout& layout) override;
+  void all_reduce(void* buf, size_t count, DType dtype, CommOp op) override;
   std::unique_ptr<Communicator> split(int color, int key, const std::string& name) override;
 
  private:
+  // Runs `call`, then sleeps until `bytes` would have crossed the link.
+  template <typename F>
+  void hold(size_t bytes, F&& call);
+
   double bytes_per_s_, latency_s_;
 };
 

@@ -46,6 +46,11 @@ void Trainer::set_grad_reduction(GradReduceOptions options) {
   reducer_ = std::make_unique<GradReducer>(*flat_, grad_comms_, options);
 }
 
+void Trainer::set_grad_comms(GradComms comms) {
+  grad_comms_ = std::move(comms);
+  set_grad_reduction(reducer_->options());
+}
+
 void Trainer::make_writers() {
   std::filesystem::create_directories(run_dir_);
   std::ofstream(run_dir_ + "/config.pbtxt") << config_to_text(config_);

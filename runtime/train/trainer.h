@@ -55,6 +55,10 @@ class Trainer {
   // How gradients are summed from the next step on (the benchmark switches between the modes;
   // the buckets stay those of parallel.grad_bucket_mb).
   void set_grad_reduction(GradReduceOptions options);
+  // The communicators the gradient reducer uses, and replacing them (the benchmark's emulated
+  // link wraps them); the reduction mode stays.
+  const GradComms& grad_comms() const { return grad_comms_; }
+  void set_grad_comms(GradComms comms);
 
   LanguageModel& model() { return *model_; }
   const FlatParams& flat_params() const { return *flat_; }
