@@ -33,6 +33,7 @@ struct BlockSpec {
   int heads = 1;  // attention or SGU heads
   uint64_t seed = 0;
   Device device;
+  double rope_base = 0;  // > 0: rotary positions on attention's queries and keys
 };
 
 struct BatchShape {

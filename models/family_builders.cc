@@ -21,6 +21,7 @@ BlockSpec spec(const pb::RunConfig& c, int index, Device device) {
   s.heads = m.n_heads();
   s.seed = c.seed();
   s.device = device;
+  if (position_of(m) == pb::ModelConfig::ROPE) s.rope_base = m.rope_base();
   return s;
 }
 
@@ -103,6 +104,13 @@ Blocks smlp(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
 }
 
 }  // namespace
+
+pb::ModelConfig::Position position_of(const pb::ModelConfig& m) {
+  if (m.position() != pb::ModelConfig::POSITION_UNSPECIFIED) return m.position();
+  const bool attention = m.family() == pb::TRANSFORMER || m.family() == pb::TRANSFORMER_MOE ||
+                         m.family() == pb::MH_MOE;
+  return attention ? pb::ModelConfig::ROPE : pb::ModelConfig::NONE;
+}
 
 int64_t routed_prefix_len(const pb::ModelConfig& m) {
   if (m.family() != pb::SMLP || m.feature_routing() != pb::PARTIAL_PREDICTION) return 0;

@@ -107,6 +107,42 @@ TEST(Layers, CausalSelfAttention) {
       [&](const Tensor& dx, const Tensor& dy) { att.backward(dx, dy); });
 }
 
+TEST(Layers, CausalSelfAttentionWithRotaryPositions) {
+  const int64_t b = 2, t = 5, d = 8;
+  CausalSelfAttention att("att", d, 2, 4, Device::cpu(), 10000.0);
+  Tensor x = randn({b * t, d}, 4);
+  gradcheck(
+      "attention+rope", &x, att.params(), {b * t, d},
+      [&](const Tensor& y) { att.forward(y, x, b, t); },
+      [&](const Tensor& dx, const Tensor& dy) { att.backward(dx, dy); });
+}
+
+// Without positions, causal attention is blind to the order of what a token attends to: swapping
+// tokens 0 and 1 leaves position 2's output unchanged. Rotary positions make it see the order.
+TEST(Layers, RotaryPositionsMakeAttentionSeeTheOrder) {
+  const int64_t d = 8, t = 3;
+  std::vector<float> v = randn({t, d}, 9).to_vector<float>();
+  std::vector<float> swapped(v.begin() + d, v.begin() + 2 * d);
+  swapped.insert(swapped.end(), v.begin(), v.begin() + d);
+  swapped.insert(swapped.end(), v.begin() + 2 * d, v.end());
+  for (double base : {0.0, 10000.0}) {
+    CausalSelfAttention att("att", d, 2, 4, Device::cpu(), base);
+    auto last_row = [&](const std::vector<float>& in) {
+      Tensor y = Tensor::empty({t, d}, DType::kF32);
+      att.forward(y, Tensor::from_vector(in, {t, d}), 1, t);
+      auto out = y.to_vector<float>();
+      return std::vector<float>(out.begin() + 2 * d, out.end());
+    };
+    const std::vector<float> a = last_row(v), b = last_row(swapped);
+    float diff = 0;
+    for (int64_t j = 0; j < d; ++j) diff = std::max(diff, std::fabs(a[j] - b[j]));
+    if (base > 0)
+      EXPECT_GT(diff, 1e-4f) << "with rotary positions the order of earlier tokens matters";
+    else
+      EXPECT_LT(diff, 1e-6f) << "without positions attention is order-blind";
+  }
+}
+
 TEST(Layers, SpatialGatingUnit) {
   const int64_t b = 2, t = 6, f = 4;
   SpatialGatingUnit sgu("sgu", f, t, 2, 5, Device::cpu());

@@ -703,6 +703,18 @@ TEST_F(CudaLoss, cross_entropy_backward) {
   expect_close(dlg, dl, 1e-5f, "cross_entropy_backward");
 }
 
+TEST_F(CudaOps, rope) {
+  const int64_t rows = 6, t = 9, dh = 8;
+  Tensor x = f(ref::random_floats(rows * t * dh, 42), {rows, t, dh});
+  const Tensor table = rope_table(t, dh, 10000.0, Device::cpu());
+  for (bool inverse : {false, true}) {
+    Tensor y = Tensor::empty({rows, t, dh}, DType::kF32), yg = gpu(y);
+    rope(y, x, table, inverse);
+    rope(yg, gpu(x), gpu(table), inverse);
+    expect_close(yg, y, 1e-6f, inverse ? "rope inverse" : "rope");
+  }
+}
+
 // ---- optimizer ----------------------------------------------------------------------------------
 
 TEST_F(CudaOps, adamw_step) {

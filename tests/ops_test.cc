@@ -483,6 +483,53 @@ TEST(Bf16Storage, ActivationsAndSwiGluRoundTheFp32ResultOnce) {
         {m, 2 * f});
 }
 
+// RoPE against the formula in double; its inverse undoes it; in place works; and the point of it:
+// the dot product of a rotated query and key depends only on their distance.
+TEST(Ops, RopeRotatesPairsByPositionAndItsInverseUndoesIt) {
+  const int64_t rows = 3, t = 7, dh = 6, half = dh / 2;
+  const double base = 100.0;
+  const auto xv = ref::random_floats(rows * t * dh, 41);
+  Tensor x = Tensor::from_vector(xv, {rows, t, dh}), y = Tensor::empty({rows, t, dh}, DType::kF32);
+  const Tensor table = rope_table(t, dh, base, Device::cpu());
+  rope(y, x, table, false);
+  const auto yv = y.to_vector<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t p = 0; p < t; ++p)
+      for (int64_t j = 0; j < half; ++j) {
+        const double angle = p * std::pow(base, -2.0 * j / dh);
+        const size_t i = static_cast<size_t>((r * t + p) * dh + j);
+        const double a = xv[i], b = xv[i + half];
+        EXPECT_NEAR(yv[i], a * std::cos(angle) - b * std::sin(angle), 1e-5);
+        EXPECT_NEAR(yv[i + half], b * std::cos(angle) + a * std::sin(angle), 1e-5);
+      }
+  Tensor back = Tensor::empty({rows, t, dh}, DType::kF32);
+  rope(back, y, table, true);
+  const auto bv = back.to_vector<float>();
+  for (size_t i = 0; i < xv.size(); ++i) EXPECT_NEAR(bv[i], xv[i], 1e-5);
+  Tensor inplace = Tensor::from_vector(xv, {rows, t, dh});
+  rope(inplace, inplace, table, false);
+  EXPECT_EQ(inplace.to_vector<float>(), yv);
+  // The same q at every position and the same k at every position: q_m·k_n depends on m − n.
+  std::vector<float> q(static_cast<size_t>(t * dh)), k(q.size());
+  for (int64_t p = 0; p < t; ++p)
+    for (int64_t j = 0; j < dh; ++j) {
+      q[static_cast<size_t>(p * dh + j)] = xv[static_cast<size_t>(j)];
+      k[static_cast<size_t>(p * dh + j)] = xv[static_cast<size_t>(dh + j)];
+    }
+  Tensor qt = Tensor::from_vector(q, {1, t, dh}), kt = Tensor::from_vector(k, {1, t, dh});
+  rope(qt, qt, table, false);
+  rope(kt, kt, table, false);
+  const auto qr = qt.to_vector<float>(), kr = kt.to_vector<float>();
+  auto dot = [&](int64_t m, int64_t n) {
+    double s = 0;
+    for (int64_t j = 0; j < dh; ++j) s += double(qr[m * dh + j]) * kr[n * dh + j];
+    return s;
+  };
+  EXPECT_NEAR(dot(3, 1), dot(6, 4), 1e-5);
+  EXPECT_NEAR(dot(2, 2), dot(5, 5), 1e-5);
+  EXPECT_GT(std::fabs(dot(3, 1) - dot(3, 2)), 1e-4) << "and it does depend on the distance";
+}
+
 TEST(Bf16Storage, CausalMaskKeepsTheLowerTriangle) {
   const int64_t t = 5;
   const auto v = bf16_rounded(ref::random_floats(2 * t * t, 29));

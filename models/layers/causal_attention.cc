@@ -8,13 +8,23 @@
 namespace sy {
 
 CausalSelfAttention::CausalSelfAttention(const std::string& name, int64_t dim, int heads,
-                                         uint64_t seed, Device device)
+                                         uint64_t seed, Device device, double rope_base)
     : dim_(dim),
       heads_(heads),
+      rope_base_(rope_base),
       qkv_(name + ".qkv", dim, 3 * dim, true, seed, device),
       out_(name + ".out", dim, dim, true, seed, device) {
   SY_CHECK(heads >= 1 && dim % heads == 0,
            "attention '" << name << "': " << heads << " heads must divide the width " << dim);
+  SY_CHECK(rope_base_ <= 0 || (dim / heads) % 2 == 0,
+           "attention '" << name << "': rotary positions need an even head width, got d/heads = "
+                         << dim / heads << "; change model.d_model or model.n_heads");
+}
+
+const Tensor& CausalSelfAttention::rope_table_for(int64_t seq_len, Device device) {
+  if (!rope_table_.defined() || rope_table_.dim(0) != seq_len)
+    rope_table_ = rope_table(seq_len, dim_ / heads_, rope_base_, device);
+  return rope_table_;
 }
 
 std::vector<Param*> CausalSelfAttention::params() {
@@ -39,6 +49,10 @@ void CausalSelfAttention::forward(const Tensor& y, const Tensor& x, int64_t batc
   const DType ct = qkv_.weight().compute().dtype();
   Tensor heads = Tensor::empty({3, batch, h, seq_len, dh}, DType::kF32, d);
   permute(heads, qkv.reshape({batch, seq_len, 3, h, dh}), {2, 0, 3, 1, 4});
+  if (rope_base_ > 0) {  // rotate q and k in place (v is not rotated)
+    const Tensor qk = heads.slice_rows(0, 2).reshape({2 * bh, seq_len, dh});
+    rope(qk, qk, rope_table_for(seq_len, d), false);
+  }
   heads_qkv_ = as_compute(heads, ct);
   Tensor q = heads_qkv_.slice_rows(0, 1).reshape({bh, seq_len, dh});
   Tensor k = heads_qkv_.slice_rows(1, 2).reshape({bh, seq_len, dh});
@@ -79,6 +93,10 @@ void CausalSelfAttention::backward(const Tensor& dx, const Tensor& dy) {
   const Tensor ds_c = as_compute(ds, ct);
   batched_gemm(dq, ds_c, k, false, false, scale, 0.0f);  // dq = dS·k/√dh
   batched_gemm(dk, ds_c, q, true, false, scale, 0.0f);   // dk = dSᵀ·q/√dh
+  if (rope_base_ > 0) {  // q and k were rotated: their gradients rotate back
+    const Tensor dqk = dheads.slice_rows(0, 2).reshape({2 * bh, t_, dh});
+    rope(dqk, dqk, rope_table_for(t_, d), true);
+  }
   Tensor dqkv = Tensor::empty({b_, t_, 3, h, dh}, DType::kF32, d);
   permute(dqkv, dheads, {1, 3, 0, 2, 4});  // the inverse of {2, 0, 3, 1, 4}
   qkv_.backward(dx, dqkv.reshape({n, 3 * dim_}));

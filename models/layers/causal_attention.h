@@ -13,8 +13,9 @@ namespace sy {
 
 class CausalSelfAttention {
  public:
-  CausalSelfAttention(const std::string& name, int64_t dim, int heads, uint64_t seed,
-                      Device device);
+  // rope_base > 0: rotary position embeddings (the rope op) on the queries and keys.
+  CausalSelfAttention(const std::string& name, int64_t dim, int heads, uint64_t seed, Device device,
+                      double rope_base = 0);
   // x, y (B·T, d) with sequences of length T back to back.
   void forward(const Tensor& y, const Tensor& x, int64_t batch, int64_t seq_len);
   void backward(const Tensor& dx, const Tensor& dy);
@@ -26,8 +27,13 @@ class CausalSelfAttention {
   }
 
  private:
+  // The rotary table for the current T (built on the first forward of each length).
+  const Tensor& rope_table_for(int64_t seq_len, Device device);
+
   int64_t dim_;
   int heads_;
+  double rope_base_;
+  Tensor rope_table_;
   Linear qkv_, out_;
   int64_t b_ = 0, t_ = 0;
   Tensor heads_qkv_, probs_, o_;  // (3, B·H, T, dh), (B·H, T, T), (B·H, T, dh)

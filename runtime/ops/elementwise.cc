@@ -1,5 +1,8 @@
 // Elementwise ops: activations and SwiGLU with their backwards, casts, biases, scaled adds,
 // products, the causal mask: argument checks, then the CPU or CUDA implementation.
+#include <cmath>
+#include <vector>
+
 #include "runtime/ops/op_checks.h"
 
 namespace sy {
@@ -94,6 +97,35 @@ void scale_inplace(const Tensor& x, float alpha, Stream stream) {
   check_dtype("scale_inplace", "x", x, DType::kF32);
   SY_DISPATCH("scale_inplace", x, cpu::scale_inplace(x, alpha),
               cuda::scale_inplace(x, alpha, stream));
+}
+
+void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse, Stream stream) {
+  check_dtype("rope", "x", x, DType::kF32);
+  check_dtype("rope", "y", y, DType::kF32);
+  check_dtype("rope", "table", table, DType::kF32);
+  check_same_shape("rope", y, x);
+  check_same_device("rope", {&y, &x, &table});
+  SY_CHECK(x.ndim() == 3 && x.dim(2) % 2 == 0,
+           "rope: x must be (rows, T, dh) with dh even, got " << shape_str(x.shape()));
+  SY_CHECK(table.shape() == (Shape{x.dim(1), x.dim(2) / 2, 2}),
+           "rope: the table must be (T, dh/2, 2) = (" << x.dim(1) << ", " << x.dim(2) / 2
+                                                      << ", 2), got " << shape_str(table.shape()));
+  SY_DISPATCH("rope", x, cpu::rope(y, x, table, inverse), cuda::rope(y, x, table, inverse, stream));
+}
+
+Tensor rope_table(int64_t seq_len, int64_t head_dim, double base, Device device) {
+  SY_CHECK(seq_len >= 1 && head_dim >= 2 && head_dim % 2 == 0 && base > 1,
+           "rope_table: need T ≥ 1, an even head width ≥ 2 and a base > 1 (got T "
+               << seq_len << ", dh " << head_dim << ", base " << base << ")");
+  const int64_t half = head_dim / 2;
+  std::vector<float> t(static_cast<size_t>(seq_len * half * 2));
+  for (int64_t p = 0; p < seq_len; ++p)
+    for (int64_t j = 0; j < half; ++j) {
+      const double angle = static_cast<double>(p) * std::pow(base, -2.0 * j / head_dim);
+      t[static_cast<size_t>((p * half + j) * 2)] = static_cast<float>(std::cos(angle));
+      t[static_cast<size_t>((p * half + j) * 2 + 1)] = static_cast<float>(std::sin(angle));
+    }
+  return Tensor::from_vector(t, {seq_len, half, 2}, device);
 }
 
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream) {

@@ -132,6 +132,15 @@ void scale_inplace(const Tensor& x, float alpha, Stream stream = {});
 // out[…, i, j] = in[…, i, j] for j ≤ i, else 0: the lower triangle of each square block (f32 or
 // bf16; out may alias in).
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream = {});
+// Rotary position embedding (RoPE, the rotate-half convention of GPT-NeoX and LLaMA): x, y
+// (R, T, dh) f32, dh even, row r a sequence of T positions; table (T, dh/2, 2) f32 holds
+// (cos, sin) of t·θ_j (rope_table). For j < dh/2, with a = x[j], b = x[j + dh/2]:
+//   y[j] = a·cos − b·sin,   y[j + dh/2] = b·cos + a·sin
+// inverse: the rotation by −t·θ_j (the backward: dx = rope(dy, inverse)). y may alias x.
+void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse, Stream stream = {});
+// The (cos, sin) table of rope for T positions, head width dh and frequency base (θ_j =
+// base^(−2j/dh)), computed in double on the host and uploaded: one table for every backend.
+Tensor rope_table(int64_t seq_len, int64_t head_dim, double base, Device device);
 
 // ---- the MoE combine ---------------------------------------------------------------------------
 // The weighted combine of dispatch: out[s,:] = Σ_j w[s,j] · y[pos[s,j],:], summed in j order in

@@ -133,6 +133,13 @@ void scale_inplace(const Tensor& x, float alpha) {
   for (int64_t i = 0; i < x.numel(); ++i) p[i] *= alpha;
 }
 
+void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse) {
+  const int64_t half = x.dim(2) / 2, pairs = x.numel() / 2, t = x.dim(1);
+  float* yp = y.data<float>();
+  const float *xp = x.data<float>(), *tp = table.data<float>();
+  for (int64_t i = 0; i < pairs; ++i) kernels::rope_pair(yp, xp, tp, i, t, half, inverse);
+}
+
 void causal_mask(const Tensor& out, const Tensor& in) {
   const int64_t n = in.numel(), t = in.cols();
   with_float_type(in.dtype(), [&](auto tag) {

@@ -51,6 +51,7 @@ void add_row_bias(const Tensor& out, const Tensor& bias);
 void mul(const Tensor& out, const Tensor& a, const Tensor& b);
 void scale_inplace(const Tensor& x, float alpha);
 void causal_mask(const Tensor& out, const Tensor& in);
+void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse);
 
 // ---- the MoE combine ---------------------------------------------------------------------------
 void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w);

@@ -42,6 +42,11 @@ __global__ void add_row_bias_kernel(float* o, const float* b, int64_t rows, int6
   SY_GRID_STRIDE(i, rows * cols) o[i] += b[i / cols];
 }
 
+__global__ void rope_kernel(float* y, const float* x, const float* table, int64_t pairs, int64_t t,
+                            int64_t half, bool inverse) {
+  SY_GRID_STRIDE(i, pairs) kernels::rope_pair(y, x, table, i, t, half, inverse);
+}
+
 template <typename T>
 __global__ void causal_mask_kernel(T* o, const T* x, int64_t n, int64_t t) {
   SY_GRID_STRIDE(i, n) kernels::causal_mask_element(o, x, i, t);
@@ -157,6 +162,13 @@ void scale_inplace(const Tensor& x, float alpha, Stream stream) {
   int64_t n = x.numel();
   if (n == 0) return;
   launch(scale_kernel, n, stream, x.data<float>(), n, alpha);
+}
+
+void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse, Stream stream) {
+  const int64_t pairs = x.numel() / 2;
+  if (pairs == 0) return;
+  launch(rope_kernel, pairs, stream, y.data<float>(), x.data<float>(), table.data<float>(), pairs,
+         x.dim(1), x.dim(2) / 2, inverse);
 }
 
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream) {

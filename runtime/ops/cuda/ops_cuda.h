@@ -55,6 +55,7 @@ void add_row_bias(const Tensor& out, const Tensor& bias, Stream stream);
 void mul(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream);
 void scale_inplace(const Tensor& x, float alpha, Stream stream);
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream);
+void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse, Stream stream);
 
 // ---- the MoE combine ---------------------------------------------------------------------------
 void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w,

@@ -94,6 +94,19 @@ SY_HD void swiglu_backward_element(T* din, const T* in, const T* dout, int64_t r
 
 // Element i of the lower triangle of each square (t × t) block: in[i], or zero above the
 // diagonal.
+// RoPE on pair i of (R, T, dh) rows (i over R·T·dh/2): the elements j and j + dh/2 of one position
+// rotated by the table's angle (negated when inverse).
+SY_HD void rope_pair(float* y, const float* x, const float* table, int64_t i, int64_t t,
+                     int64_t half, bool inverse) {
+  const int64_t j = i % half, row_pos = i / half, pos = row_pos % t;
+  const float c = table[(pos * half + j) * 2],
+              s = inverse ? -table[(pos * half + j) * 2 + 1] : table[(pos * half + j) * 2 + 1];
+  const int64_t base = row_pos * 2 * half + j;
+  const float a = x[base], b = x[base + half];
+  y[base] = a * c - b * s;
+  y[base + half] = b * c + a * s;
+}
+
 template <typename T>
 SY_HD void causal_mask_element(T* out, const T* in, int64_t i, int64_t t) {
   const int64_t r = i / t, j = i % t;
