@@ -26,11 +26,15 @@ LanguageModel::LanguageModel(const pb::RunConfig& config, const ProcessGroups& g
       recompute_blocks_(config.recompute() == pb::BLOCK) {
   if (!model_.tie_embeddings())
     head_ = std::make_unique<Linear>("head", dim_, vocab_, false, seed_, device);
+  if (position_of(model_) == pb::ModelConfig::LEARNED)
+    positions_ = std::make_unique<LearnedPositions>("positions", seq_len_, dim_, seed_, device);
   use_compute_type(params(), compute_dtype(config.precision()));
 }
 
 std::vector<Param*> LanguageModel::params() {
   std::vector<Param*> p = embedding_.params();
+  if (positions_)
+    for (Param* q : positions_->params()) p.push_back(q);
   for (auto& b : blocks_)
     for (Param* q : b->params()) p.push_back(q);
   for (Param* q : final_norm_->params()) p.push_back(q);
@@ -104,6 +108,7 @@ LossReport LanguageModel::forward(const std::vector<int32_t>& ids_in,
   Tensor ids_t = Tensor::from_vector(ids, {n}, device_);
   acts_.assign(1, Tensor::empty({n, dim_}, DType::kF32, device_));
   embedding_.forward(acts_[0], ids_t);
+  if (positions_) positions_->forward(acts_[0], batch);
   for (auto& b : blocks_) {
     Tensor y = Tensor::empty({n, dim_}, DType::kF32, device_);
     b->forward(y, acts_.back(), shape_);
@@ -171,6 +176,10 @@ void LanguageModel::backward(const GradsDone& done) {
     blocks_[i]->drop_activations();  // not needed again: free before the next block's backward
     report(blocks_[i]->params());
     dx = dprev;
+  }
+  if (positions_) {
+    positions_->backward(dx, shape_.batch);
+    report(positions_->params());
   }
   embedding_.backward(dx);
   report(embedding_.params());

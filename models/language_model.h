@@ -1,4 +1,5 @@
-// The language models of the zoo: token embedding (optionally tied to the output head), the blocks
+// The language models of the zoo: token embedding (optionally tied to the output head; plus learned
+// absolute positions with model.position: LEARNED), the blocks
 // of the config's family (models/family_builders.h), a final LayerNorm and the head. M2-BERT trains
 // as a masked LM: mask_fraction of the positions (static per sequence) become the mask token
 // (vocab − 1) and only they are predicted — the token itself, not the next one (no 80/10/10
@@ -16,6 +17,7 @@
 #include "comm/process_groups.h"
 #include "models/blocks.h"
 #include "models/layers/embedding.h"
+#include "models/layers/positions.h"
 #include "switchyard/config.pb.h"
 
 namespace sy {
@@ -69,6 +71,7 @@ class LanguageModel {
   Device device_;
   int64_t vocab_, dim_, seq_len_;
   Embedding embedding_;
+  std::unique_ptr<LearnedPositions> positions_;  // model.position: LEARNED
   uint64_t seed_;
   std::vector<std::unique_ptr<Block>> blocks_;
   std::unique_ptr<LayerNorm> final_norm_;

@@ -67,7 +67,8 @@ class CausalityTest : public ::testing::Test {
 };
 
 TEST_F(CausalityTest, EveryCausalFamilyIsCausal) {
-  for (const char* m : {"family: TRANSFORMER", "family: GMLP"}) {
+  for (const char* m : {"family: TRANSFORMER", "family: TRANSFORMER position: LEARNED",
+                        "family: TRANSFORMER position: NONE", "family: GMLP"}) {
     LanguageModel model(config(m), groups_, Device::cpu());
     EXPECT_EQ(first_leak(model, 0), -1) << m;
   }

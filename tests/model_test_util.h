@@ -31,7 +31,9 @@ inline std::vector<pb::RunConfig> families() {
           tiny("family: M2_GPT d_ff: 16"),
           tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3"),
           tiny("family: MH_MOE moe { num_experts: 4 top_k: 2 num_heads: 2 expert: MONARCH "
-               "dropless: true }")};
+               "dropless: true }"),
+          tiny("family: TRANSFORMER position: LEARNED"),
+          tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3 position: LEARNED")};
 }
 
 inline void tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets, int64_t first_seq,

@@ -186,6 +186,21 @@ void validate_config(const pb::RunConfig& c, int world_size) {
   if (m.n_layers() < 0) bad.push_back("model.n_layers must be ≥ 0");
   if (m.moe_freq() < 1) bad.push_back("model.moe_freq must be ≥ 1");
   if (m.d_ff() < 0) bad.push_back("model.d_ff must be ≥ 0 (0 = 4 · d_model)");
+  const bool attention = m.family() == pb::TRANSFORMER || m.family() == pb::TRANSFORMER_MOE ||
+                         m.family() == pb::MH_MOE;
+  if (m.position() == pb::ModelConfig::ROPE && !attention)
+    bad.push_back("model.position = ROPE rotates attention's queries and keys; " +
+                  pb::ModelFamily_Name(m.family()) +
+                  " has no attention (use LEARNED or NONE, or leave it unset)");
+  if (m.position() == pb::ModelConfig::ROPE || (attention && !m.has_position())) {
+    const int dh = m.n_heads() > 0 ? m.d_model() / m.n_heads() : 0;
+    if (dh % 2 != 0)
+      bad.push_back(
+          "rotary positions need an even head width: d_model / n_heads = " + std::to_string(dh) +
+          " (change model.d_model or model.n_heads, or set "
+          "model.position: LEARNED or NONE)");
+    if (!(m.rope_base() > 1)) bad.push_back("model.rope_base must be > 1");
+  }
 
   bool sparse =
       m.family() == pb::TRANSFORMER_MOE || m.family() == pb::SMLP || m.family() == pb::MH_MOE;
