@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "runtime/ops/ops.h"
 
@@ -12,6 +14,14 @@ double CapacityPlan::activation_ratio() const {
   int64_t active = 0;
   for (int64_t l : load_world) active += l > 0;
   return static_cast<double>(active) / static_cast<double>(load_world.size());
+}
+
+int64_t expert_capacity(float capacity_factor, int k, int64_t items, int experts) {
+  char decimal[32];  // the factor as the user wrote it: its float rounded to 6 significant digits
+  std::snprintf(decimal, sizeof decimal, "%.6g", static_cast<double>(capacity_factor));
+  const int64_t micro = std::llround(std::strtod(decimal, nullptr) * 1e6);  // cf · 10⁶, exact
+  const int64_t num = micro * k * items, den = int64_t{1000000} * experts;
+  return (num + den - 1) / den;
 }
 
 CapacityPlan plan_capacity(const std::vector<int64_t>& counts, int64_t items, int k,
@@ -34,10 +44,8 @@ CapacityPlan plan_capacity(const std::vector<int64_t>& counts, int64_t items, in
   };
   for (int p = 0; p < n; ++p) plan.items_world += all[p * cells + cells - 1];
 
-  plan.capacity = o.dropless
-                      ? -1
-                      : static_cast<int64_t>(std::ceil(static_cast<double>(o.capacity_factor) * k *
-                                                       plan.items_world / e_count));
+  plan.capacity =
+      o.dropless ? -1 : expert_capacity(o.capacity_factor, k, plan.items_world, e_count);
   // How many of this rank's items each (expert, choice) keeps: those whose global priority index
   // is below the capacity.
   std::vector<int64_t> keep_n(static_cast<size_t>(e_count) * k, 0);

@@ -56,6 +56,11 @@ struct CapacityPlan {
   double activation_ratio() const;  // share of experts with at least one item
 };
 
+// Per-expert capacity ⌈cf·k·S/E⌉, exact for the decimal the user wrote: cf is taken to 6
+// significant decimals (a float's 1.1 is 1.10000002) and the ceiling is taken in integers — so
+// cf 1.1, k 2, S 40, E 4 gives 22, not 23.
+int64_t expert_capacity(float capacity_factor, int k, int64_t items, int experts);
+
 // Collective over world (host buffers).
 CapacityPlan plan_capacity(const std::vector<int64_t>& counts, int64_t items, int k,
                            const MoeOptions& options, Communicator& world);

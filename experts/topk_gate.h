@@ -12,8 +12,14 @@ namespace sy {
 
 class TopKGate {
  public:
+  // renormalize with k = 1 is refused: every weight would be 1 and the router would get no
+  // gradient from the task loss.
   TopKGate(int num_experts, int k, bool renormalize, float balance_coef, float z_coef)
-      : e_(num_experts), k_(k), renorm_(renormalize), bal_coef_(balance_coef), z_coef_(z_coef) {}
+      : e_(num_experts), k_(k), renorm_(renormalize), bal_coef_(balance_coef), z_coef_(z_coef) {
+    SY_CHECK(!(renormalize && k == 1),
+             "renormalize with top_k 1 makes every gate weight 1 and cuts the router off the "
+             "task loss; set renormalize: false or top_k ≥ 2");
+  }
 
   // logits (S,E) → out.expert, out.weight and out.world_sums (the losses' sums over this rank's
   // items, 2E+1 values).

@@ -11,7 +11,9 @@
 
 #include "comm/tensor_exchange.h"
 #include "experts/balanced_assignment.h"
+#include "experts/dispatch_plan.h"
 #include "experts/mh_moe_layer.h"
+#include "experts/topk_gate.h"
 #include "runtime/ops/ops.h"
 #include "tests/moe_test_util.h"
 #include "tests/test_world.h"
@@ -114,6 +116,21 @@ TEST(MoeDispatch, BaseGivesEveryExpertExactlySOverE) {
   // Evaluation is greedy: unbalanced here, since every item prefers expert 0.
   layer.forward(y, x, nullptr, false);
   EXPECT_GT(layer.stats().load(0), global / 4);
+}
+
+// ⌈cf·k·S/E⌉ for the factor as written: float arithmetic would give 23 and 4 for the first two.
+TEST(MoeDispatch, CapacityIsTheExactCeilingOfTheWrittenFactor) {
+  EXPECT_EQ(expert_capacity(1.1f, 2, 40, 4), 22);
+  EXPECT_EQ(expert_capacity(1.2f, 1, 10, 4), 3);
+  EXPECT_EQ(expert_capacity(1.25f, 2, 4096, 8), 1280);
+  EXPECT_EQ(expert_capacity(1.0f, 1, 10, 4), 3);  // 2.5 rounds up
+  EXPECT_EQ(expert_capacity(1.0f, 2, 40, 4), 20);
+  EXPECT_EQ(expert_capacity(0.3f, 1, 7, 2), 2);  // 1.05 rounds up
+}
+
+TEST(MoeDispatch, RenormalizingASingleChoiceIsRefused) {
+  EXPECT_THROW(TopKGate(4, 1, true, 0.01f, 0.0f), Error);
+  EXPECT_NO_THROW(TopKGate(4, 2, true, 0.01f, 0.0f));
 }
 
 TEST(MoeDispatch, ForcedExpertDropsExactlyTheOverflow) {

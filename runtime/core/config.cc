@@ -140,6 +140,10 @@ void check_moe(std::vector<std::string>& bad, const pb::MoeConfig& moe, const st
                   std::to_string(e) + "]");
   if (moe.router() == pb::BASE && moe.top_k() != 1)
     bad.push_back(where + ": BASE routing assigns one expert per item; set top_k: 1");
+  if (moe.renormalize() && moe.top_k() == 1)
+    bad.push_back(where +
+                  ".renormalize with top_k 1 makes every gate weight 1 (the router gets "
+                  "no gradient from the task loss): set renormalize: false or top_k ≥ 2");
   if (!moe.dropless() && !(moe.capacity_factor() > 0))
     bad.push_back(where + ".capacity_factor must be > 0 (or set dropless: true)");
   if (moe.num_heads() < 1 || (d_model > 0 && d_model % moe.num_heads() != 0))
