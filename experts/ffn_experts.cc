@@ -20,6 +20,7 @@ struct FfnState final : ExpertState {
 
 FfnExperts::FfnExperts(const MoeOptions& o, int width, ExpertRange range, Device device)
     : kind_(o.expert),
+      gelu_(o.gelu),
       width_(width),
       hidden_(o.hidden()),
       w1_(o.name + ".experts.w1",
@@ -54,7 +55,7 @@ void FfnExperts::forward(const Tensor& y, std::unique_ptr<ExpertState>& saved, c
   if (kind_ == pb::SWIGLU)
     swiglu_forward(s->a, s->h);
   else
-    activation_forward(s->a, s->h, Activation::kGelu);
+    activation_forward(s->a, s->h, gelu_);
   grouped_gemm(y, s->a, w2_.compute().slice_rows(seg.first, seg.last), seg.offsets, false, 1.0f,
                0.0f);
   saved = std::move(s);
@@ -73,7 +74,7 @@ void FfnExperts::backward_data(const Tensor& dx, ExpertState& saved, const Tenso
   if (kind_ == pb::SWIGLU)
     swiglu_backward(s.dh, s.h, da);
   else
-    activation_backward(s.dh, s.h, da, Activation::kGelu);
+    activation_backward(s.dh, s.h, da, gelu_);
   grouped_gemm(dx, s.dh, w1_.compute().slice_rows(seg.first, seg.last), seg.offsets, true, 1.0f,
                0.0f);
 }

@@ -33,6 +33,7 @@ class FfnExperts final : public Experts {
 
  private:
   pb::ExpertKind kind_;
+  Activation gelu_;
   int width_, hidden_;
   Param w1_;  // (E_local, w, F) or (E_local, w, 2F)
   Param w2_;  // (E_local, F, w)

@@ -16,6 +16,7 @@ MoeOptions MoeOptions::from_config(const pb::MoeConfig& c, int d_model, bool mh,
   o.capacity_factor = c.capacity_factor();
   o.dropless = c.dropless();
   o.renormalize = c.renormalize();
+  if (c.gelu() == pb::ModelConfig::GELU_ERF) o.gelu = Activation::kGeluErf;
   o.balance_coef = c.balance_loss_coef();
   o.z_coef = c.z_loss_coef();
   o.num_heads = c.num_heads();

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "runtime/ops/shared/elementwise_math.h"
 #include "switchyard/config.pb.h"
 
 namespace sy {
@@ -40,6 +41,8 @@ struct MoeOptions {
   // Recompute the experts' forward during backward instead of keeping their hidden activations
   // (recompute: MOE_EXPERTS): only each chunk's input rows are kept.
   bool recompute_experts = false;
+  // The GELU experts' activation (FFN_GELU, BLOCKDIAG, MONARCH): kGelu (tanh) or kGeluErf.
+  Activation gelu = Activation::kGelu;
   uint64_t seed = 1234;
   std::string name = "moe";  // parameter-name prefix; also the random streams' names
 

@@ -18,7 +18,7 @@ struct StructuredState final : ExpertState {
 
 StructuredExperts::StructuredExperts(const MoeOptions& o, int width, ExpertRange range,
                                      Device device)
-    : kind_(o.expert), width_(width), hidden_(o.hidden()) {
+    : kind_(o.expert), gelu_(o.gelu), width_(width), hidden_(o.hidden()) {
   const int local = range.count, first = range.first;
   const std::string base = o.name + ".experts.";
   if (kind_ == pb::BLOCKDIAG) {
@@ -99,7 +99,7 @@ void StructuredExperts::forward(const Tensor& y, std::unique_ptr<ExpertState>& s
   seg.for_each([&](int l, int64_t a, int64_t e) {
     project(0, l, s->h.slice_rows(a, e), x.slice_rows(a, e));
   });
-  activation_forward(s->a, s->h, Activation::kGelu);
+  activation_forward(s->a, s->h, gelu_);
   seg.for_each([&](int l, int64_t a, int64_t e) {
     project(1, l, y.slice_rows(a, e), s->a.slice_rows(a, e));
   });
@@ -116,7 +116,7 @@ void StructuredExperts::backward_data(const Tensor& dx, ExpertState& saved, cons
   seg.for_each([&](int l, int64_t a, int64_t e) {
     project_backward(1, l, da.slice_rows(a, e), dy.slice_rows(a, e), s.a.slice_rows(a, e));
   });
-  activation_backward(dh, s.h, da, Activation::kGelu);
+  activation_backward(dh, s.h, da, gelu_);
   seg.for_each([&](int l, int64_t a, int64_t e) {
     project_backward(0, l, dx.slice_rows(a, e), dh.slice_rows(a, e), s.x.slice_rows(a, e));
   });

@@ -32,6 +32,7 @@ class StructuredExperts final : public Experts {
   void project_backward(int which, int l, const Tensor& dx, const Tensor& dy, const Tensor& x);
 
   pb::ExpertKind kind_;
+  Activation gelu_;
   int64_t width_, hidden_, b1_ = 1, b2_ = 1;
   std::vector<Param> p_;  // BLOCKDIAG: w1, w2; MONARCH: l1, r1, l2, r2 — each (E_local, …)
 };

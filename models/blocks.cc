@@ -38,22 +38,23 @@ std::vector<Param*> PreNorm::params() {
 }
 
 DenseFfn::DenseFfn(const std::string& name, int64_t dim, int64_t hidden, uint64_t seed,
-                   Device device)
-    : up_(name + ".up", dim, hidden, true, seed, device),
+                   Device device, Activation gelu)
+    : gelu_(gelu),
+      up_(name + ".up", dim, hidden, true, seed, device),
       down_(name + ".down", hidden, dim, true, seed, device) {}
 
 void DenseFfn::forward(const Tensor& y, const Tensor& x) {
   h_ = Tensor::empty({x.rows(), up_.weight().value.dim(1)}, DType::kF32, x.device());
   up_.forward(h_, x);
   a_ = like(h_);
-  activation_forward(a_, h_, Activation::kGelu);
+  activation_forward(a_, h_, gelu_);
   down_.forward(y, a_);
 }
 
 void DenseFfn::backward(const Tensor& dx, const Tensor& dy) {
   Tensor da = like(a_), dh = like(h_);
   down_.backward(da, dy);
-  activation_backward(dh, h_, da, Activation::kGelu);
+  activation_backward(dh, h_, da, gelu_);
   up_.backward(dx, dh);
 }
 
@@ -72,7 +73,7 @@ TransformerBlock::TransformerBlock(const BlockSpec& s, bool rms_norm, const MoeO
   if (moe)
     moe_ = make_token_moe(*moe, groups, s.device);
   else
-    dense_ = std::make_unique<DenseFfn>(s.name + ".ffn", s.dim, s.d_ff, s.seed, s.device);
+    dense_ = std::make_unique<DenseFfn>(s.name + ".ffn", s.dim, s.d_ff, s.seed, s.device, s.gelu);
 }
 
 // Attention: QKV and output projections (4d²), scores and weighted sum (2·T·d); then the FFN.
@@ -121,7 +122,7 @@ M2Block::M2Block(const BlockSpec& s, int blocks, bool bidirectional)
       norm1_(s.name + ".norm1", s.dim, s.device),
       norm2_(s.name + ".norm2", s.dim, s.device),
       mixer_(s.name + ".mixer", s.dim, s.seq_len, s.seed, s.device, bidirectional),
-      mlp_(s.name + ".mlp", s.dim, s.d_ff, blocks, s.seed, s.device) {}
+      mlp_(s.name + ".mlp", s.dim, s.d_ff, blocks, s.seed, s.device, s.gelu) {}
 
 // The mixer: projections in (d → 3d) and out (4d²), the 3-tap short convolution of 3d channels,
 // and one long convolution per channel of d: a forward and an inverse complex Monarch DFT of 2T
@@ -182,7 +183,7 @@ void GmlpBlock::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
   Tensor u = Tensor::empty({n, 2 * d_ff_}, DType::kF32, x.device());
   up_.forward(u, a);
   z_ = like(u);
-  activation_forward(z_, u, Activation::kGelu);
+  activation_forward(z_, u, spec_.gelu);
   Tensor g = Tensor::empty({n, d_ff_}, DType::kF32, x.device());
   sgu_.forward(g, z_, s.batch);
   down_.forward(y, g);
@@ -196,7 +197,7 @@ void GmlpBlock::backward(const Tensor& dx, const Tensor& dy) {
   down_.backward(dg, dy);
   Tensor dz = like(z_), du = like(z_);
   sgu_.backward(dz, dg);
-  activation_backward(du, u_, dz, Activation::kGelu);
+  activation_backward(du, u_, dz, spec_.gelu);
   Tensor da = like(dy);
   up_.backward(da, du);
   norm_.backward(dx, da);

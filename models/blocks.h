@@ -33,7 +33,8 @@ struct BlockSpec {
   int heads = 1;  // attention or SGU heads
   uint64_t seed = 0;
   Device device;
-  double rope_base = 0;  // > 0: rotary positions on attention's queries and keys
+  double rope_base = 0;                 // > 0: rotary positions on attention's queries and keys
+  Activation gelu = Activation::kGelu;  // model.gelu: kGelu (tanh) or kGeluErf
 };
 
 struct BatchShape {
@@ -74,7 +75,8 @@ class PreNorm {
 // Dense GELU MLP: y = W2 · GELU(W1 · x).
 class DenseFfn {
  public:
-  DenseFfn(const std::string& name, int64_t dim, int64_t hidden, uint64_t seed, Device device);
+  DenseFfn(const std::string& name, int64_t dim, int64_t hidden, uint64_t seed, Device device,
+           Activation gelu = Activation::kGelu);
   void forward(const Tensor& y, const Tensor& x);
   void backward(const Tensor& dx, const Tensor& dy);
   std::vector<Param*> params();
@@ -85,6 +87,7 @@ class DenseFfn {
   }
 
  private:
+  Activation gelu_;
   Linear up_, down_;
   Tensor h_, a_;
 };

@@ -22,6 +22,7 @@ BlockSpec spec(const pb::RunConfig& c, int index, Device device) {
   s.seed = c.seed();
   s.device = device;
   if (position_of(m) == pb::ModelConfig::ROPE) s.rope_base = m.rope_base();
+  if (m.gelu() == pb::ModelConfig::GELU_ERF) s.gelu = Activation::kGeluErf;
   return s;
 }
 
@@ -32,6 +33,18 @@ Blocks transformer(const pb::RunConfig& c, const ProcessGroups& g, Device device
   return b;
 }
 
+// A block's MoE layer options: the layer's MoeConfig, plus what the run decides (overlap,
+// recompute) and the model's GELU unless moe.gelu overrides it.
+MoeOptions layer_moe_options(const pb::RunConfig& c, const pb::MoeConfig& moe, const BlockSpec& s,
+                             bool mh, const std::string& suffix) {
+  MoeOptions o =
+      MoeOptions::from_config(moe, static_cast<int>(s.dim), mh, c.seed(), s.name + suffix);
+  o.set_overlap(c.parallel());
+  o.recompute_experts = c.recompute() == pb::MOE_EXPERTS;
+  if (!moe.has_gelu()) o.gelu = s.gelu;
+  return o;
+}
+
 // TRANSFORMER_MOE and MH_MOE: every moe_freq-th block's FFN is a MoE layer.
 Blocks moe_transformer(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
   const pb::ModelConfig& m = c.model();
@@ -39,10 +52,7 @@ Blocks moe_transformer(const pb::RunConfig& c, const ProcessGroups& g, Device de
   Blocks b;
   for (int i = 0; i < m.n_layers(); ++i) {
     const BlockSpec s = spec(c, i, device);
-    MoeOptions o = MoeOptions::from_config(moe_for_layer(m, i), static_cast<int>(s.dim), mh,
-                                           c.seed(), s.name + ".moe");
-    o.set_overlap(c.parallel());
-    o.recompute_experts = c.recompute() == pb::MOE_EXPERTS;
+    const MoeOptions o = layer_moe_options(c, moe_for_layer(m, i), s, mh, ".moe");
     const bool sparse = (i + 1) % m.moe_freq() == 0;
     b.push_back(std::make_unique<TransformerBlock>(s, mh, sparse ? &o : nullptr, g));
   }
@@ -83,13 +93,10 @@ std::unique_ptr<Block> smlp_sparse_block(const pb::RunConfig& c, int i, const Pr
   f.name = s.name + ".smoe";
   f.recompute_experts = c.recompute() == pb::MOE_EXPERTS;
   // tMoE: token MoE with BASE routing (the paper's choice), one expert per token.
-  MoeOptions t =
-      MoeOptions::from_config(moe, static_cast<int>(s.dim), false, c.seed(), s.name + ".tmoe");
+  MoeOptions t = layer_moe_options(c, moe, s, false, ".tmoe");
   t.router = pb::BASE;
   t.top_k = 1;
   t.num_heads = 1;
-  t.set_overlap(c.parallel());
-  t.recompute_experts = f.recompute_experts;
   return std::make_unique<SmlpSparseBlock>(s, f, t, g, &c.parallel());
 }
 

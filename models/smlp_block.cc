@@ -33,7 +33,7 @@ void SmlpSparseBlock::forward(const Tensor& y, const Tensor& x, const BatchShape
   u_ = Tensor::empty({n, 2 * d_ff_}, DType::kF32, d);
   up_.forward(u_, a);
   z_ = like(u_);
-  activation_forward(z_, u_, Activation::kGelu);
+  activation_forward(z_, u_, spec_.gelu);
   halves_ = Tensor::empty({2, n, d_ff_}, DType::kF32, d);  // (N, 2, F) → (2, N, F)
   permute(halves_, z_.reshape({n, 2, d_ff_}), {1, 0, 2});
   Tensor z1 = halves_.slice_rows(0, 1).reshape({n, d_ff_});
@@ -74,7 +74,7 @@ void SmlpSparseBlock::backward(const Tensor& dx, const Tensor& dy) {
   gate_norm_.backward(dz2, dz2n);
   Tensor dz = like(z_), du = like(u_);
   permute(dz.reshape({n, 2, d_ff_}), dhalves, {1, 0, 2});
-  activation_backward(du, u_, dz, Activation::kGelu);
+  activation_backward(du, u_, dz, spec_.gelu);
   Tensor da = like(dy);
   up_.backward(da, du);
   norm_.backward(dx, da);

@@ -63,6 +63,31 @@ TEST(Model, GradientsOfEveryFamilyMatchFiniteDifferences) {
 // matrix it meets once (2 FLOPs per weight), by its router and k experts per item (h items per
 // token in MH-MoE; a Monarch or block-diagonal factor also costs one multiply-add per entry), and
 // attention adds 2·T·d multiply-adds per layer (scores and weighted sum, no causal halving).
+// model.gelu reaches every GELU of the model and moe.gelu overrides it for the experts: in a
+// Transformer-MoE whose every FFN is a MoE layer, erf in the model but tanh in the experts is the
+// all-tanh model exactly; in gMLP, sMLP and M2 the choice changes the loss.
+TEST(Model, TheGeluChoiceReachesEveryGeluAndTheExpertsOverrideIt) {
+  auto world = testing::world();
+  auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
+  ProcessGroups g = make_process_groups(self, 1);
+  auto loss = [&](const std::string& text) {
+    LanguageModel m(testing::tiny(text), g, Device::cpu());
+    std::vector<int32_t> ids, targets;
+    tokens(ids, targets, 0, 2, 6);
+    return m.forward(ids, targets, 2, false).loss;
+  };
+  const std::string moe = "family: TRANSFORMER_MOE moe { num_experts: 4 top_k: 2 dropless: true ";
+  EXPECT_NE(loss(moe + "} gelu: GELU_ERF"), loss(moe + "} gelu: GELU_TANH"));
+  EXPECT_EQ(loss(moe + "gelu: GELU_TANH } gelu: GELU_ERF"), loss(moe + "} gelu: GELU_TANH"));
+  for (const char* f : {"family: GMLP", "family: M2_GPT d_ff: 16",
+                        "family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 d_ff: 8 moe { "
+                        "num_experts: 4 }",
+                        "family: TRANSFORMER"}) {
+    SCOPED_TRACE(f);
+    EXPECT_NE(loss(std::string(f) + " gelu: GELU_ERF"), loss(std::string(f) + " gelu: GELU_TANH"));
+  }
+}
+
 TEST(Model, ForwardFlopsAreTwoPerWeightMetPlusAttention) {
   auto world = testing::world();
   auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));

@@ -33,7 +33,10 @@ inline std::vector<pb::RunConfig> families() {
           tiny("family: MH_MOE moe { num_experts: 4 top_k: 2 num_heads: 2 expert: MONARCH "
                "dropless: true }"),
           tiny("family: TRANSFORMER position: LEARNED"),
-          tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3 position: LEARNED")};
+          tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3 position: LEARNED"),
+          tiny("family: TRANSFORMER_MOE gelu: GELU_ERF moe { num_experts: 4 top_k: 2 "
+               "d_expert: 8 expert: BLOCKDIAG monarch_blocks: 2 }"),
+          tiny("family: GMLP gelu: GELU_ERF")};
 }
 
 inline void tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets, int64_t first_seq,

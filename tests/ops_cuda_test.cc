@@ -305,7 +305,7 @@ TEST_F(CudaOps, row_dot) {
 TEST_F(CudaOps, activation_forward) {
   for (auto [rows, cols] : kRowShapes) {
     Tensor x = f(ref::random_floats(rows * cols, 12, -8, 8), {rows, cols});
-    for (Activation act : {Activation::kGelu, Activation::kSilu}) {
+    for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kGeluErf}) {
       Tensor y = empty({rows, cols}), yg = gpu(y);
       activation_forward(y, x, act);
       activation_forward(yg, gpu(x), act);
@@ -318,7 +318,7 @@ TEST_F(CudaOps, activation_backward) {
   for (auto [rows, cols] : kRowShapes) {
     Tensor x = f(ref::random_floats(rows * cols, 12, -8, 8), {rows, cols});
     Tensor dy = f(ref::random_floats(rows * cols, 13), {rows, cols});
-    for (Activation act : {Activation::kGelu, Activation::kSilu}) {
+    for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kGeluErf}) {
       Tensor dx = empty({rows, cols}), dxg = gpu(dx);
       activation_backward(dx, x, dy, act);
       activation_backward(dxg, gpu(x), gpu(dy), act);
@@ -370,7 +370,7 @@ TEST_F(CudaOps, activations_and_swiglu_bf16) {
   Tensor in = to_bf16(f32_input(m * 2 * f, 35, {m, 2 * f}));
   Tensor d = to_bf16(f32_input(m * 2 * f, 36, {m, 2 * f}));
   Tensor dh = to_bf16(f32_input(m * f, 37, {m, f}));
-  for (Activation act : {Activation::kGelu, Activation::kSilu}) {
+  for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kGeluErf}) {
     Tensor y = empty({m, 2 * f}, DType::kBF16), yg = gpu(y);
     activation_forward(y, in, act);
     activation_forward(yg, gpu(in), act);

@@ -50,6 +50,10 @@ void topk(std::vector<float>& vals, std::vector<int32_t>& idx, const std::vector
   }
 }
 
+double gelu_erf(double x) {
+  return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+}
+
 double gelu(double x) {
   return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
 }

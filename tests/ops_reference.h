@@ -16,7 +16,8 @@ std::vector<float> softmax(const std::vector<float>& x, int64_t rows, int64_t co
 // Indices of the k largest per row, descending, ties to the lower index; values alongside.
 void topk(std::vector<float>& vals, std::vector<int32_t>& idx, const std::vector<float>& x,
           int64_t rows, int64_t cols, int k);
-double gelu(double x);  // tanh approximation
+double gelu(double x);      // tanh approximation
+double gelu_erf(double x);  // exact: 0.5·x·(1 + erf(x/√2))
 double silu(double x);
 // Stable sort of item indices by key, keys outside [0, num_keys) left out (then -1 padding).
 void counting_sort(std::vector<int32_t>& order, std::vector<int32_t>& counts,

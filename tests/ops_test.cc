@@ -294,8 +294,10 @@ TEST(Activation, ForwardAndBackwardMatchTheMath) {
   x.push_back(0.0f);
   int64_t n = static_cast<int64_t>(x.size());
   auto dy = ref::random_floats(n, 17);
-  for (Activation act : {Activation::kGelu, Activation::kSilu}) {
-    auto f = act == Activation::kGelu ? ref::gelu : ref::silu;
+  for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kGeluErf}) {
+    auto f = act == Activation::kGelu   ? ref::gelu
+             : act == Activation::kSilu ? ref::silu
+                                        : ref::gelu_erf;
     Tensor y = Tensor::empty({n}, DType::kF32), dx = Tensor::empty({n}, DType::kF32);
     activation_forward(y, tensor(x, {n}), act);
     activation_backward(dx, tensor(x, {n}), tensor(dy, {n}), act);
@@ -458,7 +460,7 @@ TEST(Bf16Storage, ActivationsAndSwiGluRoundTheFp32ResultOnce) {
   auto t = [&](const std::vector<float>& v, const Shape& sh, DType d) {
     return d == DType::kF32 ? tensor(v, sh) : bf16_tensor(v, sh);
   };
-  for (Activation act : {Activation::kGelu, Activation::kSilu}) {
+  for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kGeluErf}) {
     check("activation_forward",
           [&](const Tensor& o, DType d) {
             activation_forward(o, t(in, {m, 2 * f}, d), act);

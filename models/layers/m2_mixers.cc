@@ -133,9 +133,10 @@ void M2SequenceMixer::backward(const Tensor& dx, const Tensor& dy) {
 }
 
 BlockDiagGluMlp::BlockDiagGluMlp(const std::string& name, int64_t dim, int64_t hidden, int blocks,
-                                 uint64_t seed, Device device)
+                                 uint64_t seed, Device device, Activation gelu)
     : d_(dim),
       h_(hidden),
+      gelu_(gelu),
       w1_(name + ".w1", {blocks, 2 * hidden / blocks, dim / blocks}, device),
       w2_(name + ".w2", {blocks, dim / blocks, hidden / blocks}, device) {
   SY_CHECK(blocks >= 1 && dim % blocks == 0 && hidden % blocks == 0,
@@ -162,7 +163,7 @@ void BlockDiagGluMlp::forward(const Tensor& y, const Tensor& x) {
   permute(ab_, as_compute(raw, DType::kF32).reshape({n, nb, 2, hb}), {2, 0, 1, 3});
   Tensor a = ab_.slice_rows(0, 1).reshape({n, h_}), b = ab_.slice_rows(1, 2).reshape({n, h_});
   ga_ = empty({n, h_}, dev);
-  activation_forward(ga_, a, Activation::kGelu);
+  activation_forward(ga_, a, gelu_);
   Tensor g = empty({n, h_}, dev);
   mul(g, ga_, b);
   g_ = as_compute(g, ct);
@@ -183,7 +184,7 @@ void BlockDiagGluMlp::backward(const Tensor& dx, const Tensor& dy) {
   mul(db, dg, ga_);
   Tensor dga = empty({n, h_}, dev);
   mul(dga, dg, b);
-  activation_backward(da, a, dga, Activation::kGelu);
+  activation_backward(da, a, dga, gelu_);
   Tensor draw = empty({n, 2 * h_}, dev);
   permute(draw.reshape({n, nb, 2, hb}), dab, {1, 2, 0, 3});
   run_in(dx, ct, [&](const Tensor& dxc) {

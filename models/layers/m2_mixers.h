@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runtime/layers/linear.h"
+#include "runtime/ops/shared/elementwise_math.h"
 
 namespace sy {
 
@@ -42,7 +43,7 @@ class M2SequenceMixer {
 class BlockDiagGluMlp {
  public:
   BlockDiagGluMlp(const std::string& name, int64_t dim, int64_t hidden, int blocks, uint64_t seed,
-                  Device device);
+                  Device device, Activation gelu = Activation::kGelu);
   void forward(const Tensor& y, const Tensor& x);
   void backward(const Tensor& dx, const Tensor& dy);
   std::vector<Param*> params() { return {&w1_, &w2_}; }
@@ -50,6 +51,7 @@ class BlockDiagGluMlp {
 
  private:
   int64_t d_, h_;
+  Activation gelu_;
   Param w1_;  // (nb, 2h/nb, d/nb): rows [0, h/nb) of each block → a, [h/nb, 2h/nb) → b
   Param w2_;  // (nb, d/nb, h/nb)
   Tensor x_, ab_, ga_, g_;

@@ -18,10 +18,10 @@
 #include <vector>
 
 #include "runtime/core/tensor.h"
+#include "runtime/ops/shared/elementwise_math.h"
 
 namespace sy {
 
-enum class Activation { kGelu, kSilu };
 enum class ReduceOp { kSum, kMax };
 
 // ---- GEMMs -------------------------------------------------------------------------------------
@@ -104,7 +104,8 @@ void l2_normalize_rows_backward(const Tensor& din, const Tensor& dout, const Ten
                                 const Tensor& norms, Stream stream = {});
 
 // ---- elementwise ops ---------------------------------------------------------------------------
-// Elementwise activations. GELU is the tanh approximation (as in GPT-2 and llm.c). The
+// Elementwise activations. kGelu is the tanh approximation (as in GPT-2 and llm.c), kGeluErf the
+// exact 0.5·x·(1 + erf(x/√2)) (PyTorch's default, Tutel's and M2's). The
 // activations and SwiGLU take all-f32 or all-bf16 tensors (fp32 math, each result rounded once).
 void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream = {});
 // din = act'(in) ⊙ dout.

@@ -8,42 +8,37 @@ namespace cpu {
 
 namespace {
 
-template <typename T, bool kGelu>
+template <typename T, Activation A>
 void activation_forward_typed(const Tensor& out, const Tensor& in) {
   const int64_t n = in.numel();
   T* y = out.data<T>();
   const T* x = in.data<T>();
-  for (int64_t i = 0; i < n; ++i) kernels::activation_element<T, kGelu>(y, x, i);
+  for (int64_t i = 0; i < n; ++i) kernels::activation_element<T, A>(y, x, i);
 }
 
-template <typename T, bool kGelu>
+template <typename T, Activation A>
 void activation_backward_typed(const Tensor& din, const Tensor& in, const Tensor& dout) {
   const int64_t n = in.numel();
   T* dx = din.data<T>();
   const T* x = in.data<T>();
   const T* dy = dout.data<T>();
-  for (int64_t i = 0; i < n; ++i) kernels::activation_backward_element<T, kGelu>(dx, x, dy, i);
+  for (int64_t i = 0; i < n; ++i) kernels::activation_backward_element<T, A>(dx, x, dy, i);
 }
 
 }  // namespace
 
 void activation_forward(const Tensor& out, const Tensor& in, Activation act) {
   with_float_type(in.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    if (act == Activation::kGelu)
-      activation_forward_typed<T, true>(out, in);
-    else
-      activation_forward_typed<T, false>(out, in);
+    kernels::with_activation(
+        act, [&](auto a) { activation_forward_typed<decltype(tag), decltype(a)::value>(out, in); });
   });
 }
 
 void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act) {
   with_float_type(in.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    if (act == Activation::kGelu)
-      activation_backward_typed<T, true>(din, in, dout);
-    else
-      activation_backward_typed<T, false>(din, in, dout);
+    kernels::with_activation(act, [&](auto a) {
+      activation_backward_typed<decltype(tag), decltype(a)::value>(din, in, dout);
+    });
   });
 }
 

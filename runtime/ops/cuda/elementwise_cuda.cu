@@ -52,14 +52,14 @@ __global__ void causal_mask_kernel(T* o, const T* x, int64_t n, int64_t t) {
   SY_GRID_STRIDE(i, n) kernels::causal_mask_element(o, x, i, t);
 }
 
-template <typename T, bool kGelu>
+template <typename T, Activation A>
 __global__ void act_forward_kernel(T* y, const T* x, int64_t n) {
-  SY_GRID_STRIDE(i, n) kernels::activation_element<T, kGelu>(y, x, i);
+  SY_GRID_STRIDE(i, n) kernels::activation_element<T, A>(y, x, i);
 }
 
-template <typename T, bool kGelu>
+template <typename T, Activation A>
 __global__ void act_backward_kernel(T* dx, const T* x, const T* dy, int64_t n) {
-  SY_GRID_STRIDE(i, n) kernels::activation_backward_element<T, kGelu>(dx, x, dy, i);
+  SY_GRID_STRIDE(i, n) kernels::activation_backward_element<T, A>(dx, x, dy, i);
 }
 
 __global__ void f32_to_bf16_kernel(bf16* y, const float* x, int64_t n) {
@@ -85,9 +85,9 @@ void activation_forward(const Tensor& out, const Tensor& in, Activation act, Str
   if (n == 0) return;
   with_float_type(in.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    auto kernel =
-        act == Activation::kGelu ? act_forward_kernel<T, true> : act_forward_kernel<T, false>;
-    launch(kernel, n, stream, out.data<T>(), in.data<T>(), n);
+    kernels::with_activation(act, [&](auto a) {
+      launch(act_forward_kernel<T, decltype(a)::value>, n, stream, out.data<T>(), in.data<T>(), n);
+    });
   });
 }
 
@@ -97,9 +97,10 @@ void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout
   if (n == 0) return;
   with_float_type(in.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    auto kernel =
-        act == Activation::kGelu ? act_backward_kernel<T, true> : act_backward_kernel<T, false>;
-    launch(kernel, n, stream, din.data<T>(), in.data<T>(), dout.data<T>(), n);
+    kernels::with_activation(act, [&](auto a) {
+      launch(act_backward_kernel<T, decltype(a)::value>, n, stream, din.data<T>(), in.data<T>(),
+             dout.data<T>(), n);
+    });
   });
 }
 

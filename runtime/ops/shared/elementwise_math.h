@@ -5,11 +5,16 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "runtime/core/dtype.h"
 #include "runtime/core/hostdevice.h"
 
 namespace sy {
+
+// The elementwise activations (ops.h: activation_forward).
+enum class Activation { kGelu, kSilu, kGeluErf };
+
 namespace kernels {
 
 constexpr float kSqrt2OverPi = 0.7978845608028654f;
@@ -50,6 +55,17 @@ SY_HD float gelu_grad(float x) {
   return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
 }
 
+// The exact GELU: 0.5·x·(1 + erf(x/√2)); its derivative Φ(x) + x·φ(x).
+SY_HD float gelu_erf(float x) {
+  return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
+SY_HD float gelu_erf_grad(float x) {
+  const float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+  const float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
+  return cdf + x * pdf;
+}
+
 // sigmoid(x) = (1 + tanh(x/2)) / 2, through the same vectorisable tanh.
 SY_HD float sigmoid(float x) {
   return 0.5f + 0.5f * fast_tanh(0.5f * x);
@@ -64,17 +80,38 @@ SY_HD float silu_grad(float x) {
   return s * (1.0f + x * (1.0f - s));
 }
 
-// The activations and SwiGLU element by element, on f32 or bf16 storage (fp32 math).
-template <typename T, bool kGelu>
-SY_HD void activation_element(T* y, const T* x, int64_t i) {
-  const float v = load_float(x[i]);
-  y[i] = store_as<T>(kGelu ? gelu(v) : silu(v));
+template <Activation A>
+SY_HD float activate(float v) {
+  return A == Activation::kGelu ? gelu(v) : A == Activation::kGeluErf ? gelu_erf(v) : silu(v);
 }
 
-template <typename T, bool kGelu>
+template <Activation A>
+SY_HD float activate_grad(float v) {
+  return A == Activation::kGelu      ? gelu_grad(v)
+         : A == Activation::kGeluErf ? gelu_erf_grad(v)
+                                     : silu_grad(v);
+}
+
+// f(std::integral_constant<Activation, act>{}): the one switch from a runtime activation to the
+// compile-time one the element functions take (CPU loops and CUDA kernel choice alike).
+template <typename F>
+void with_activation(Activation act, F&& f) {
+  switch (act) {
+    case Activation::kGelu: f(std::integral_constant<Activation, Activation::kGelu>{}); break;
+    case Activation::kSilu: f(std::integral_constant<Activation, Activation::kSilu>{}); break;
+    case Activation::kGeluErf: f(std::integral_constant<Activation, Activation::kGeluErf>{}); break;
+  }
+}
+
+// The activations and SwiGLU element by element, on f32 or bf16 storage (fp32 math).
+template <typename T, Activation A>
+SY_HD void activation_element(T* y, const T* x, int64_t i) {
+  y[i] = store_as<T>(activate<A>(load_float(x[i])));
+}
+
+template <typename T, Activation A>
 SY_HD void activation_backward_element(T* dx, const T* x, const T* dy, int64_t i) {
-  const float v = load_float(x[i]);
-  dx[i] = store_as<T>((kGelu ? gelu_grad(v) : silu_grad(v)) * load_float(dy[i]));
+  dx[i] = store_as<T>(activate_grad<A>(load_float(x[i])) * load_float(dy[i]));
 }
 
 template <typename T>
