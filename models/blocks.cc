@@ -69,7 +69,7 @@ TransformerBlock::TransformerBlock(const BlockSpec& s, bool rms_norm, const MoeO
     : spec_(s),
       norm1_(s.name + ".norm1", s.dim, rms_norm, s.device),
       norm2_(s.name + ".norm2", s.dim, rms_norm, s.device),
-      attention_(s.name + ".attn", s.dim, s.heads, s.seed, s.device, s.rope_base) {
+      attention_(s.name + ".attn", s.dim, s.heads, s.seed, s.device, s.rope_base, s.bidirectional) {
   if (moe)
     moe_ = make_token_moe(*moe, groups, s.device);
   else

@@ -35,6 +35,7 @@ struct BlockSpec {
   Device device;
   double rope_base = 0;                 // > 0: rotary positions on attention's queries and keys
   Activation gelu = Activation::kGelu;  // model.gelu: kGelu (tanh) or kGeluErf
+  bool bidirectional = false;           // attention over the whole sequence (BERT)
 };
 
 struct BatchShape {

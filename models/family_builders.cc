@@ -26,10 +26,14 @@ BlockSpec spec(const pb::RunConfig& c, int index, Device device) {
   return s;
 }
 
+// TRANSFORMER, and BERT with bidirectional attention.
 Blocks transformer(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
   Blocks b;
-  for (int i = 0; i < c.model().n_layers(); ++i)
-    b.push_back(std::make_unique<TransformerBlock>(spec(c, i, device), false, nullptr, g));
+  for (int i = 0; i < c.model().n_layers(); ++i) {
+    BlockSpec s = spec(c, i, device);
+    s.bidirectional = c.model().family() == pb::BERT;
+    b.push_back(std::make_unique<TransformerBlock>(s, false, nullptr, g));
+  }
   return b;
 }
 
@@ -114,9 +118,8 @@ Blocks smlp(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
 
 pb::ModelConfig::Position position_of(const pb::ModelConfig& m) {
   if (m.position() != pb::ModelConfig::POSITION_UNSPECIFIED) return m.position();
-  const bool attention = m.family() == pb::TRANSFORMER || m.family() == pb::TRANSFORMER_MOE ||
-                         m.family() == pb::MH_MOE;
-  return attention ? pb::ModelConfig::ROPE : pb::ModelConfig::NONE;
+  if (m.family() == pb::BERT) return pb::ModelConfig::LEARNED;  // BERT's absolute positions
+  return is_attention_family(m.family()) ? pb::ModelConfig::ROPE : pb::ModelConfig::NONE;
 }
 
 int64_t routed_prefix_len(const pb::ModelConfig& m) {
@@ -127,7 +130,8 @@ int64_t routed_prefix_len(const pb::ModelConfig& m) {
 std::vector<std::unique_ptr<Block>> build_blocks(const pb::RunConfig& c, const ProcessGroups& g,
                                                  Device device) {
   switch (c.model().family()) {
-    case pb::TRANSFORMER: return transformer(c, g, device);
+    case pb::TRANSFORMER:
+    case pb::BERT: return transformer(c, g, device);
     case pb::TRANSFORMER_MOE:
     case pb::MH_MOE: return moe_transformer(c, g, device);
     case pb::GMLP: return gmlp(c, g, device);

@@ -24,7 +24,8 @@ std::vector<std::unique_ptr<Block>> build_blocks(const pb::RunConfig& config,
 // sMLP with partial prediction: the routed prefix Tp = ⌈prefix_fraction · T⌉ (0 otherwise).
 int64_t routed_prefix_len(const pb::ModelConfig& model);
 
-// model.position resolved: unspecified is ROPE for the attention families, NONE otherwise.
+// model.position resolved: unspecified is LEARNED for BERT, ROPE for the other attention families,
+// NONE otherwise.
 pb::ModelConfig::Position position_of(const pb::ModelConfig& model);
 
 }  // namespace sy

@@ -99,7 +99,7 @@ LossReport LanguageModel::forward(const std::vector<int32_t>& ids_in,
   const int64_t n = batch * seq_len_;
   // M2-BERT trains a masked LM: predict the masked tokens of the input itself.
   std::vector<int32_t> ids = ids_in, targets = targets_in;
-  if (model_.family() == pb::M2_BERT) mask_tokens(ids, targets);
+  if (is_masked_lm(model_.family())) mask_tokens(ids, targets);
   SY_CHECK(static_cast<int64_t>(ids.size()) == n && targets.size() == ids.size(),
            "model forward: expected " << n << " ids and targets (batch " << batch << " × T "
                                       << seq_len_ << "), got " << ids.size());

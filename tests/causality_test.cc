@@ -98,6 +98,12 @@ TEST_F(CausalityTest, TheBidirectionalM2MixerFailsIt) {
   EXPECT_NE(first_leak(model, 0, 1e-5), -1);
 }
 
+TEST_F(CausalityTest, BidirectionalAttentionFailsIt) {
+  // The BERT baseline attends to the whole sequence: the test must see it read the future.
+  LanguageModel model(config("family: BERT"), groups_, Device::cpu());
+  EXPECT_NE(first_leak(model, 0, 1e-5), -1);
+}
+
 TEST_F(CausalityTest, AFeatureRouterThatReadsWholeChannelsIsCaught) {
   // Negative control: the gate reads all T positions of each chunk (prefix_fraction 1), so its
   // choice — and every position's output — depends on future tokens.

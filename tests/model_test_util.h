@@ -36,7 +36,9 @@ inline std::vector<pb::RunConfig> families() {
           tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3 position: LEARNED"),
           tiny("family: TRANSFORMER_MOE gelu: GELU_ERF moe { num_experts: 4 top_k: 2 "
                "d_expert: 8 expert: BLOCKDIAG monarch_blocks: 2 }"),
-          tiny("family: GMLP gelu: GELU_ERF")};
+          tiny("family: GMLP gelu: GELU_ERF"),
+          tiny("family: BERT mask_fraction: 0.3"),
+          tiny("family: BERT mask_fraction: 0.3 position: ROPE")};
 }
 
 inline void tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets, int64_t first_seq,

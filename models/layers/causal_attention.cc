@@ -8,10 +8,12 @@
 namespace sy {
 
 CausalSelfAttention::CausalSelfAttention(const std::string& name, int64_t dim, int heads,
-                                         uint64_t seed, Device device, double rope_base)
+                                         uint64_t seed, Device device, double rope_base,
+                                         bool bidirectional)
     : dim_(dim),
       heads_(heads),
       rope_base_(rope_base),
+      bidirectional_(bidirectional),
       qkv_(name + ".qkv", dim, 3 * dim, true, seed, device),
       out_(name + ".out", dim, dim, true, seed, device) {
   SY_CHECK(heads >= 1 && dim % heads == 0,
@@ -60,7 +62,10 @@ void CausalSelfAttention::forward(const Tensor& y, const Tensor& x, int64_t batc
   Tensor scores = Tensor::empty({bh, seq_len, seq_len}, DType::kF32, d);
   batched_gemm(scores, q, k, false, true, 1.0f / std::sqrt(static_cast<float>(dh)), 0.0f);
   probs_ = Tensor::empty(scores.shape(), DType::kF32, d);
-  causal_softmax_forward(probs_, scores);
+  if (bidirectional_)
+    softmax_forward(probs_, scores);
+  else
+    causal_softmax_forward(probs_, scores);
   o_ = Tensor::empty({bh, seq_len, dh}, DType::kF32, d);
   batched_gemm(o_, as_compute(probs_, ct), v, false, false, 1.0f, 0.0f);
   Tensor merged = Tensor::empty({batch, seq_len, h, dh}, DType::kF32, d);

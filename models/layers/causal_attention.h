@@ -14,8 +14,9 @@ namespace sy {
 class CausalSelfAttention {
  public:
   // rope_base > 0: rotary position embeddings (the rope op) on the queries and keys.
+  // bidirectional: every position attends to the whole sequence (BERT), not only to j ≤ i.
   CausalSelfAttention(const std::string& name, int64_t dim, int heads, uint64_t seed, Device device,
-                      double rope_base = 0);
+                      double rope_base = 0, bool bidirectional = false);
   // x, y (B·T, d) with sequences of length T back to back.
   void forward(const Tensor& y, const Tensor& x, int64_t batch, int64_t seq_len);
   void backward(const Tensor& dx, const Tensor& dy);
@@ -33,6 +34,7 @@ class CausalSelfAttention {
   int64_t dim_;
   int heads_;
   double rope_base_;
+  bool bidirectional_;
   Tensor rope_table_;
   Linear qkv_, out_;
   int64_t b_ = 0, t_ = 0;

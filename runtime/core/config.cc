@@ -156,6 +156,14 @@ void check_moe(std::vector<std::string>& bad, const pb::MoeConfig& moe, const st
 
 }  // namespace
 
+bool is_attention_family(pb::ModelFamily f) {
+  return f == pb::TRANSFORMER || f == pb::TRANSFORMER_MOE || f == pb::MH_MOE || f == pb::BERT;
+}
+
+bool is_masked_lm(pb::ModelFamily f) {
+  return f == pb::M2_BERT || f == pb::BERT;
+}
+
 void validate_config(const pb::RunConfig& c, int world_size) {
   std::vector<std::string> bad;
   const auto& p = c.parallel();
@@ -190,13 +198,13 @@ void validate_config(const pb::RunConfig& c, int world_size) {
   if (m.n_layers() < 0) bad.push_back("model.n_layers must be ≥ 0");
   if (m.moe_freq() < 1) bad.push_back("model.moe_freq must be ≥ 1");
   if (m.d_ff() < 0) bad.push_back("model.d_ff must be ≥ 0 (0 = 4 · d_model)");
-  const bool attention = m.family() == pb::TRANSFORMER || m.family() == pb::TRANSFORMER_MOE ||
-                         m.family() == pb::MH_MOE;
+  const bool attention = is_attention_family(m.family());
   if (m.position() == pb::ModelConfig::ROPE && !attention)
     bad.push_back("model.position = ROPE rotates attention's queries and keys; " +
                   pb::ModelFamily_Name(m.family()) +
                   " has no attention (use LEARNED or NONE, or leave it unset)");
-  if (m.position() == pb::ModelConfig::ROPE || (attention && !m.has_position())) {
+  if (m.position() == pb::ModelConfig::ROPE ||
+      (m.family() != pb::BERT && attention && !m.has_position())) {
     const int dh = m.n_heads() > 0 ? m.d_model() / m.n_heads() : 0;
     if (dh % 2 != 0)
       bad.push_back(
@@ -241,7 +249,7 @@ void validate_config(const pb::RunConfig& c, int world_size) {
                     " must divide model.d_model and the MLP width " + std::to_string(f));
     if (m.seq_len() < 3) bad.push_back("M2 needs model.seq_len ≥ 3 (its short convolution)");
   }
-  if (m.family() == pb::M2_BERT && !(m.mask_fraction() > 0 && m.mask_fraction() < 1))
+  if (is_masked_lm(m.family()) && !(m.mask_fraction() > 0 && m.mask_fraction() < 1))
     bad.push_back("model.mask_fraction must be in (0, 1)");
 
   const auto& d = c.data();

@@ -28,6 +28,11 @@ void validate_config(const pb::RunConfig& config, int world_size);
 // The MoE settings of block `layer`: the model-wide ones merged with that layer's override.
 pb::MoeConfig moe_for_layer(const pb::ModelConfig& model, int layer);
 
+// Families whose blocks use attention (and so take rotary positions).
+bool is_attention_family(pb::ModelFamily family);
+// Families trained as masked language models (predict masked tokens of the input itself).
+bool is_masked_lm(pb::ModelFamily family);
+
 // The config as text-format, for logs and for saving next to checkpoints.
 std::string config_to_text(const pb::RunConfig& config);
 
