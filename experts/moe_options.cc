@@ -13,6 +13,7 @@ MoeOptions MoeOptions::from_config(const pb::MoeConfig& c, int d_model, bool mh,
   o.router = c.router();
   o.expert = c.expert();
   o.d_expert = c.d_expert();
+  o.expert_width = c.expert_width();
   o.capacity_factor = c.capacity_factor();
   o.dropless = c.dropless();
   o.renormalize = c.renormalize();

@@ -47,7 +47,17 @@ struct MoeOptions {
   std::string name = "moe";  // parameter-name prefix; also the random streams' names
 
   int item_width() const { return d_model / num_heads; }
-  int hidden() const { return d_expert > 0 ? d_expert : 4 * item_width(); }
+  // MoeConfig.expert_width: EXPLICIT, FLOP_MATCHED or PARAM_MATCHED.
+  pb::MoeConfig::ExpertWidth expert_width = pb::MoeConfig::EXPLICIT;
+  // The experts' hidden width F' (MoeConfig.expert_width says how it follows from d_expert).
+  int hidden() const {
+    const int base = d_expert > 0 ? d_expert : 4 * d_model;  // the plain MoE's width F
+    switch (expert_width) {
+      case pb::MoeConfig::FLOP_MATCHED: return base;
+      case pb::MoeConfig::PARAM_MATCHED: return num_heads * base;
+      default: return d_expert > 0 ? d_expert : 4 * item_width();
+    }
+  }
 
   // From the config: model width d, whether the layer is an MH-MoE layer (head and merge
   // projections), the run's seed, and a unique name for the layer ("block3.moe").

@@ -26,13 +26,19 @@ BlockSpec spec(const pb::RunConfig& c, int index, Device device) {
   return s;
 }
 
+// Whether the attention families' pre-norms are RMSNorm (model.norm; unset: MH-MoE's choice).
+bool rms_norm(const pb::ModelConfig& m) {
+  if (m.norm() != pb::ModelConfig::NORM_UNSPECIFIED) return m.norm() == pb::ModelConfig::RMSNORM;
+  return m.family() == pb::MH_MOE;
+}
+
 // TRANSFORMER, and BERT with bidirectional attention.
 Blocks transformer(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
   Blocks b;
   for (int i = 0; i < c.model().n_layers(); ++i) {
     BlockSpec s = spec(c, i, device);
     s.bidirectional = c.model().family() == pb::BERT;
-    b.push_back(std::make_unique<TransformerBlock>(s, false, nullptr, g));
+    b.push_back(std::make_unique<TransformerBlock>(s, rms_norm(c.model()), nullptr, g));
   }
   return b;
 }
@@ -58,7 +64,7 @@ Blocks moe_transformer(const pb::RunConfig& c, const ProcessGroups& g, Device de
     const BlockSpec s = spec(c, i, device);
     const MoeOptions o = layer_moe_options(c, moe_for_layer(m, i), s, mh, ".moe");
     const bool sparse = (i + 1) % m.moe_freq() == 0;
-    b.push_back(std::make_unique<TransformerBlock>(s, mh, sparse ? &o : nullptr, g));
+    b.push_back(std::make_unique<TransformerBlock>(s, rms_norm(m), sparse ? &o : nullptr, g));
   }
   return b;
 }

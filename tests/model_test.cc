@@ -88,6 +88,18 @@ TEST(Model, TheGeluChoiceReachesEveryGeluAndTheExpertsOverrideIt) {
   }
 }
 
+// model.norm: RMSNorm has a gain and no bias, so the block norms lose their biases.
+TEST(Model, TheNormChoiceReachesTheTransformerBlocks) {
+  auto world = testing::world();
+  auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
+  ProcessGroups g = make_process_groups(self, 1);
+  const std::string moe = "family: TRANSFORMER_MOE moe { num_experts: 4 } ";
+  LanguageModel ln(testing::tiny(moe), g, Device::cpu());
+  LanguageModel rms(testing::tiny(moe + "norm: RMSNORM"), g, Device::cpu());
+  const int64_t norms = 2 * 2, d = 8;  // two blocks, two pre-norms each
+  EXPECT_EQ(ln.parameter_count() - rms.parameter_count(), norms * d);
+}
+
 TEST(Model, ForwardFlopsAreTwoPerWeightMetPlusAttention) {
   auto world = testing::world();
   auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));

@@ -38,7 +38,11 @@ inline std::vector<pb::RunConfig> families() {
                "d_expert: 8 expert: BLOCKDIAG monarch_blocks: 2 }"),
           tiny("family: GMLP gelu: GELU_ERF"),
           tiny("family: BERT mask_fraction: 0.3"),
-          tiny("family: BERT mask_fraction: 0.3 position: ROPE")};
+          tiny("family: BERT mask_fraction: 0.3 position: ROPE"),
+          tiny("family: TRANSFORMER_MOE norm: RMSNORM moe { num_experts: 4 top_k: 2 d_expert: 8 "
+               "expert: SWIGLU }"),
+          tiny("family: MH_MOE norm: LAYERNORM moe { num_experts: 4 top_k: 2 num_heads: 2 "
+               "expert_width: FLOP_MATCHED dropless: true }")};
 }
 
 inline void tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets, int64_t first_seq,

@@ -128,6 +128,35 @@ TEST(MoeDispatch, CapacityIsTheExactCeilingOfTheWrittenFactor) {
   EXPECT_EQ(expert_capacity(0.3f, 1, 7, 2), 2);  // 1.05 rounds up
 }
 
+// MH-MoE's expert width rules against the plain MoE (h = 1) of the same d and F: FLOP_MATCHED
+// costs a token the same expert FLOPs (h sub-tokens of width d/h), PARAM_MATCHED gives an expert
+// the same number of weights.
+TEST(MoeDispatch, ExpertWidthRulesMatchThePlainMoeInFlopsOrParameters) {
+  MoeOptions plain;
+  plain.d_model = 16;
+  plain.num_experts = 4;
+  const ExpertRange all{0, 4};
+  auto weights = [](Experts& e) {
+    int64_t n = 0;
+    for (Param* p : e.params()) n += p->value.numel();
+    return n;
+  };
+  for (pb::ExpertKind kind : {pb::FFN_GELU, pb::SWIGLU}) {
+    plain.expert = kind;
+    auto base = make_experts(plain, plain.item_width(), all, Device::cpu());
+    MoeOptions mh = plain;
+    mh.num_heads = 4;
+    mh.expert_width = pb::MoeConfig::FLOP_MATCHED;
+    auto flop = make_experts(mh, mh.item_width(), all, Device::cpu());
+    EXPECT_EQ(flop->forward_flops(mh.num_heads), base->forward_flops(1));
+    mh.expert_width = pb::MoeConfig::PARAM_MATCHED;
+    auto param = make_experts(mh, mh.item_width(), all, Device::cpu());
+    EXPECT_EQ(weights(*param), weights(*base));
+    mh.expert_width = pb::MoeConfig::EXPLICIT;
+    EXPECT_EQ(mh.hidden(), 4 * mh.item_width()) << "the default keeps today's rule";
+  }
+}
+
 TEST(MoeDispatch, RenormalizingASingleChoiceIsRefused) {
   EXPECT_THROW(TopKGate(4, 1, true, 0.01f, 0.0f), Error);
   EXPECT_NO_THROW(TopKGate(4, 2, true, 0.01f, 0.0f));

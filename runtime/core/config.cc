@@ -199,6 +199,9 @@ void validate_config(const pb::RunConfig& c, int world_size) {
   if (m.moe_freq() < 1) bad.push_back("model.moe_freq must be ≥ 1");
   if (m.d_ff() < 0) bad.push_back("model.d_ff must be ≥ 0 (0 = 4 · d_model)");
   const bool attention = is_attention_family(m.family());
+  if (m.norm() != pb::ModelConfig::NORM_UNSPECIFIED && !attention)
+    bad.push_back("model.norm chooses the attention families' pre-norm; " +
+                  pb::ModelFamily_Name(m.family()) + " uses LayerNorm: leave it unset");
   if (m.position() == pb::ModelConfig::ROPE && !attention)
     bad.push_back("model.position = ROPE rotates attention's queries and keys; " +
                   pb::ModelFamily_Name(m.family()) +
