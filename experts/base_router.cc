@@ -47,6 +47,7 @@ class BaseRouter final : public Router {
     out.expert = Tensor::from_vector(choice_, {s_count, 1}, x.device());
     out.weight = Tensor::from_vector(alpha_, {s_count, 1}, x.device());
     out.world_sums = Tensor();
+    out.dropless = !training;
     one_minus_alpha_ = Tensor::from_vector(one_minus, {s_count}, x.device());
   }
 

@@ -25,6 +25,9 @@ struct Routing {
   Tensor weight;  // (S,k) f32: the gate weights combine uses
   // What the router's losses need summed over the world: f64 on the device, or undefined.
   Tensor world_sums;
+  // No capacity for this pass whatever the options say: BASE's greedy evaluation (its training
+  // assignment is balanced by construction; greedy choices must not be dropped).
+  bool dropless = false;
   // Set by Router::reduce: the same value on every rank. aux_loss is what the layer adds to the
   // training loss: balance_coef · balance_loss + z_coef · z_loss.
   double balance_loss = 0, z_loss = 0, aux_loss = 0;

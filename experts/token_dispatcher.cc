@@ -47,7 +47,9 @@ void TokenDispatcher::plan(const Routing& routing, Experts& experts, MoePassTime
   ScopedTimer t(&times.plan);
   const SortedChoices sorted = sort_choices(routing, options_.num_experts);
   const PlanCounts mine = read_plan_counts(sorted, routing);  // the pass's one host read
-  capacity_ = plan_capacity(mine.counts, routing.items, routing.k, options_, *groups_.world_host);
+  MoeOptions o = options_;
+  o.dropless = o.dropless || routing.dropless;
+  capacity_ = plan_capacity(mine.counts, routing.items, routing.k, o, *groups_.world_host);
   router_sums_ = mine.router_sums;
   if (!router_sums_.empty())
     groups_.world_host->all_reduce(router_sums_.data(), router_sums_.size(), DType::kF64,

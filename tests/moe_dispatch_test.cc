@@ -113,9 +113,12 @@ TEST(MoeDispatch, BaseGivesEveryExpertExactlySOverE) {
   layer.forward(y, x, nullptr, true);
   for (int64_t l : layer.stats().load()) EXPECT_EQ(l, global / 4);
   EXPECT_EQ(layer.stats().dropped_world(), 0);
-  // Evaluation is greedy: unbalanced here, since every item prefers expert 0.
+  // Evaluation is greedy: unbalanced here, since every item prefers expert 0 — and dropless, so
+  // no item loses its expert to a capacity meant for the balanced training assignment.
   layer.forward(y, x, nullptr, false);
   EXPECT_GT(layer.stats().load(0), global / 4);
+  EXPECT_GT(layer.stats().load(0), expert_capacity(o.capacity_factor, 1, global, 4));
+  EXPECT_EQ(layer.stats().dropped_world(), 0);
 }
 
 // ⌈cf·k·S/E⌉ for the factor as written: float arithmetic would give 23 and 4 for the first two.
