@@ -50,6 +50,7 @@ CapacityPlan plan_capacity(const std::vector<int64_t>& counts, int64_t items, in
   // is below the capacity.
   std::vector<int64_t> keep_n(static_cast<size_t>(e_count) * k, 0);
   plan.load_world.assign(e_count, 0);
+  plan.selected_world.assign(e_count, 0);
   for (int e = 0; e < e_count; ++e) {
     int64_t before = 0;  // items of expert e ahead of (choice j, rank me) in priority
     for (int j = 0; j < k; ++j) {
@@ -63,6 +64,7 @@ CapacityPlan plan_capacity(const std::vector<int64_t>& counts, int64_t items, in
       plan.routed_world += total_j;
       before += total_j;
     }
+    plan.selected_world[e] = before;
     plan.load_world[e] = plan.capacity < 0 ? before : std::min(before, plan.capacity);
   }
   for (int64_t l : plan.load_world) plan.dropped_world -= l;

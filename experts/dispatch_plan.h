@@ -46,14 +46,15 @@ PlanCounts read_plan_counts(const SortedChoices& sorted, const Routing& routing)
 struct CapacityPlan {
   int64_t items = 0;  // this rank's items S
   int k = 1;
-  int64_t items_world = 0;          // S over the world
-  int64_t capacity = -1;            // per expert; -1 = dropless
-  std::vector<int64_t> counts;      // (E·k) this rank's choices per key
-  std::vector<int64_t> keep_n;      // (E·k) how many of them are kept (the first ones)
-  int64_t routed_world = 0;         // choices with an expert, over the world
-  int64_t dropped_world = 0;        // of those, dropped for capacity
-  std::vector<int64_t> load_world;  // (E) items each expert receives, over the world
-  double activation_ratio() const;  // share of experts with at least one item
+  int64_t items_world = 0;              // S over the world
+  int64_t capacity = -1;                // per expert; -1 = dropless
+  std::vector<int64_t> counts;          // (E·k) this rank's choices per key
+  std::vector<int64_t> keep_n;          // (E·k) how many of them are kept (the first ones)
+  int64_t routed_world = 0;             // choices with an expert, over the world
+  int64_t dropped_world = 0;            // of those, dropped for capacity
+  std::vector<int64_t> load_world;      // (E) items each expert receives, over the world
+  std::vector<int64_t> selected_world;  // (E) the router's selections of each, before capacity
+  double activation_ratio() const;      // share of experts with at least one item
 };
 
 // Per-expert capacity ⌈cf·k·S/E⌉, exact for the decimal the user wrote: cf is taken to 6

@@ -174,6 +174,7 @@ void MoeLayer::record_plan() {
   s.set_drop_rate(cap.routed_world ? double(cap.dropped_world) / double(cap.routed_world) : 0.0);
   s.set_activation_ratio(cap.activation_ratio());
   for (int64_t l : cap.load_world) s.add_load(static_cast<int32_t>(l));
+  for (int64_t n : cap.selected_world) s.add_selected(n);
   s.set_chunks(dispatcher_.chunks());
   s.set_overlapped(dispatcher_.overlapped());
   s.set_dispatched_mib(static_cast<double>(dispatcher_.dispatched_bytes()) / (1 << 20));

@@ -186,6 +186,11 @@ TEST(MoeDispatch, ForcedExpertDropsExactlyTheOverflow) {
       EXPECT_EQ(layer.stats().capacity(), cap);
       EXPECT_EQ(layer.stats().dropped_world(), k * (global - std::min(global, cap)));
       EXPECT_EQ(layer.stats().load(0), std::min(global, cap));
+      // Selections count before capacity: every item chose expert 0 (and, with k 2, expert 1).
+      EXPECT_EQ(layer.stats().selected(0), global);
+      if (k == 2) {
+        EXPECT_EQ(layer.stats().selected(1), global);
+      }
       // The kept items are the first `cap` of the global batch (priority = batch position).
       auto yv = y.to_vector<float>();
       const std::vector<int32_t> pos = layer.exchange_plan().pos.to_vector<int32_t>();

@@ -13,6 +13,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "runtime/core/proto_json.h"
+#include "runtime/train/expert_usage.h"
 #include "runtime/train/step_writers.h"
 
 namespace sy {
@@ -97,6 +98,30 @@ TEST(StepWriters, TensorBoardGetsEveryNumberOfEachMoeRecord) {
   EXPECT_EQ(scalars.count("moe/block1.moe/capacity"), 0u) << "unset fields are not written";
   EXPECT_EQ(histogram_items.at("moe/block1.moe/load"), 12.0);
   std::filesystem::remove_all(dir);
+}
+
+// The MH-MoE paper's activation ratio: selections over the whole pass against the threshold.
+TEST(ExpertUsage, FrequenciesOverThePassAgainstTheThreshold) {
+  ExpertUsage usage(0.1);
+  pb::MoeLayerStats a;
+  a.set_layer("block1.moe");
+  a.set_items_world(100);
+  for (int64_t n : {50, 45, 5, 0}) a.add_selected(n);
+  pb::MoeLayerStats b = a;
+  b.clear_selected();
+  for (int64_t n : {50, 35, 10, 5}) b.add_selected(n);
+  usage.add(a);
+  usage.add(b);
+  const std::vector<pb::ExpertUsage> r = usage.records();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].items(), 200);
+  ASSERT_EQ(r[0].frequency_size(), 4);
+  EXPECT_DOUBLE_EQ(r[0].frequency(0), 0.5);
+  EXPECT_DOUBLE_EQ(r[0].frequency(1), 0.4);
+  EXPECT_DOUBLE_EQ(r[0].frequency(2), 0.075);
+  EXPECT_DOUBLE_EQ(r[0].frequency(3), 0.025);
+  EXPECT_DOUBLE_EQ(r[0].activation_ratio(), 0.5);  // two of four exceed 0.1
+  EXPECT_DOUBLE_EQ(r[0].threshold(), 0.1);
 }
 
 }  // namespace

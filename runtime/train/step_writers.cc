@@ -69,6 +69,11 @@ std::string ConsoleWriter::line(const pb::StepRecord& r, int64_t total) {
     s += format(" | mem %.0f/%.0f MiB", r.peak_in_use_mib(), r.peak_reserved_mib());
   if (r.moe_size() > 0) s += moe_summary(r);
   if (r.has_val_loss()) s += format(" | val %.4f (ppl %.2f)", r.val_loss(), std::exp(r.val_loss()));
+  if (r.val_usage_size() > 0) {
+    double mean = 0;
+    for (const pb::ExpertUsage& u : r.val_usage()) mean += u.activation_ratio();
+    s += format(" | experts activated %.2f", mean / r.val_usage_size());
+  }
   return s;
 }
 
@@ -110,6 +115,8 @@ void TensorBoardWriter::write(const pb::StepRecord& r) {
     ev.scalar("val/loss", r.val_loss(), step);
     ev.scalar("val/ppl", std::exp(r.val_loss()), step);
   }
+  for (const pb::ExpertUsage& u : r.val_usage())
+    ev.scalar("val/" + u.layer() + "/activation_ratio", u.activation_ratio(), step);
   for (const pb::MoeLayerStats& m : r.moe()) {
     const std::string t = "moe/" + m.layer() + "/";
     for_each_number(m, t, [&](const std::string& tag, double v) { ev.scalar(tag, v, step); });

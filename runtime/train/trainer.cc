@@ -133,11 +133,14 @@ double Trainer::evaluate() {
   const int64_t local = config_.data().global_batch() / world_->size();
   double total = 0;
   int batches = std::max(1, config_.schedule().eval_batches());
+  ExpertUsage usage(config_.logging().activation_threshold());
   for (int b = 0; b < batches; ++b) {
     std::vector<int32_t> ids, targets;
     val_->batch(ids, targets, b, world_->rank(), world_->size());
     total += model_->forward(ids, targets, local, false).loss;
+    for (const MoeLayer* l : model_->moe_layers()) usage.add(l->stats());
   }
+  val_usage_ = usage.records();
   return total / batches;
 }
 
@@ -221,8 +224,10 @@ void Trainer::run() {
   }
   while (step_ < s.steps()) {
     pb::StepRecord r = train_step();
-    if (val_ && ((s.eval_every() > 0 && r.step() % s.eval_every() == 0) || r.step() == s.steps()))
+    if (val_ && ((s.eval_every() > 0 && r.step() % s.eval_every() == 0) || r.step() == s.steps())) {
       r.set_val_loss(evaluate());
+      for (const pb::ExpertUsage& u : val_usage_) *r.add_val_usage() = u;
+    }
     for (auto& w : writers_) w->write(r);
     if (s.ckpt_every() > 0 && r.step() % s.ckpt_every() == 0 && r.step() < s.steps()) save();
   }

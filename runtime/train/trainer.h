@@ -21,6 +21,7 @@
 
 #include "comm/process_groups.h"
 #include "models/language_model.h"
+#include "runtime/train/expert_usage.h"
 #include "runtime/train/flat_params.h"
 #include "runtime/train/grad_reducer.h"
 #include "runtime/train/optimizer.h"
@@ -35,8 +36,10 @@ class Trainer {
   Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> world);
 
   pb::StepRecord train_step();
-  // Mean validation cross-entropy over schedule.eval_batches batches (0 when there is no val data).
+  // Mean validation cross-entropy over schedule.eval_batches batches (0 when there is no val data);
+  // the MoE layers' expert usage over the pass goes to last_usage().
   double evaluate();
+  const std::vector<pb::ExpertUsage>& last_usage() const { return val_usage_; }
   // Generates `tokens` bytes after `prompt` (byte-level vocabulary): greedy when temperature is 0,
   // else sampling with that temperature from the seeded counter RNG. Collective.
   std::string sample(const std::string& prompt, int tokens, float temperature, uint64_t seed);
@@ -88,6 +91,7 @@ class Trainer {
   int64_t step_ = 0;
   std::string run_dir_;
   std::vector<std::unique_ptr<StepWriter>> writers_;  // rank 0, made by run()
+  std::vector<pb::ExpertUsage> val_usage_;            // of the last evaluate()
 };
 
 }  // namespace sy
