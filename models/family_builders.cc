@@ -92,7 +92,7 @@ std::unique_ptr<Block> smlp_sparse_block(const pb::RunConfig& c, int i, const Pr
   const BlockSpec s = spec(c, i, device);
   const pb::MoeConfig moe = moe_for_layer(m, i);
   FeatureMoeOptions f;
-  f.num_experts = moe.num_experts();
+  f.num_experts = m.smoe_experts() > 0 ? m.smoe_experts() : moe.num_experts();
   f.channels = s.d_ff;
   f.seq_len = s.seq_len;
   f.routing = m.feature_routing();
@@ -128,9 +128,21 @@ pb::ModelConfig::Position position_of(const pb::ModelConfig& m) {
   return is_attention_family(m.family()) ? pb::ModelConfig::ROPE : pb::ModelConfig::NONE;
 }
 
+namespace {
+
+int64_t prefix_of(const pb::ModelConfig& m) {
+  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(m.prefix_fraction() * m.seq_len())));
+}
+
+}  // namespace
+
 int64_t routed_prefix_len(const pb::ModelConfig& m) {
   if (m.family() != pb::SMLP || m.feature_routing() != pb::PARTIAL_PREDICTION) return 0;
-  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(m.prefix_fraction() * m.seq_len())));
+  return prefix_of(m);
+}
+
+int64_t unscored_prefix_len(const pb::ModelConfig& m) {
+  return m.score_suffix_only() ? prefix_of(m) : routed_prefix_len(m);
 }
 
 std::vector<std::unique_ptr<Block>> build_blocks(const pb::RunConfig& c, const ProcessGroups& g,

@@ -23,6 +23,9 @@ std::vector<std::unique_ptr<Block>> build_blocks(const pb::RunConfig& config,
 
 // sMLP with partial prediction: the routed prefix Tp = ⌈prefix_fraction · T⌉ (0 otherwise).
 int64_t routed_prefix_len(const pb::ModelConfig& model);
+// The positions of each sequence the loss does not count: the routed prefix, or with
+// score_suffix_only the same ⌈prefix_fraction · T⌉ for any family.
+int64_t unscored_prefix_len(const pb::ModelConfig& model);
 
 // model.position resolved: unspecified is LEARNED for BERT, ROPE for the other attention families,
 // NONE otherwise.

@@ -124,9 +124,10 @@ LossReport LanguageModel::forward(const std::vector<int32_t>& ids_in,
     embedding_.head_forward(logits_, normed_);
   // Partial prediction routes on the first Tp positions: the loss counts only the rest.
   std::vector<int32_t> counted = targets;
-  if (prefix_len() > 0)
+  const int64_t unscored = unscored_prefix_len(model_);
+  if (unscored > 0)
     for (int64_t i = 0; i < n; ++i)
-      if (i % seq_len_ < prefix_len()) counted[i] = -1;
+      if (i % seq_len_ < unscored) counted[i] = -1;
   targets_ = Tensor::from_vector(counted, {n}, device_);
   Tensor losses = Tensor::empty({n}, DType::kF32, device_);
   cross_entropy_forward(losses, logits_, targets_);

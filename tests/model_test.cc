@@ -100,6 +100,29 @@ TEST(Model, TheNormChoiceReachesTheTransformerBlocks) {
   EXPECT_EQ(ln.parameter_count() - rms.parameter_count(), norms * d);
 }
 
+// score_suffix_only: every family counts the positions partial prediction is scored on.
+TEST(Model, SuffixOnlyScoringCountsThePartialPredictionPositions) {
+  auto world = testing::world();
+  auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
+  ProcessGroups g = make_process_groups(self, 1);
+  auto targets_of = [&](const std::string& text) {
+    LanguageModel m(testing::tiny(text), g, Device::cpu());
+    std::vector<int32_t> ids, targets;
+    tokens(ids, targets, 0, 2, 6);
+    return m.forward(ids, targets, 2, false).targets;
+  };
+  const int64_t partial = targets_of(
+      "family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 d_ff: 8 feature_routing: "
+      "PARTIAL_PREDICTION prefix_fraction: 0.34 moe { num_experts: 4 }");
+  EXPECT_EQ(partial, 2 * 3);  // T 6, prefix ⌈2.04⌉ = 3: positions 3, 4, 5 of two sequences
+  for (const char* f : {"family: TRANSFORMER", "family: GMLP", "family: M2_GPT d_ff: 16"}) {
+    SCOPED_TRACE(f);
+    EXPECT_EQ(targets_of(std::string(f) + " score_suffix_only: true prefix_fraction: 0.34"),
+              partial);
+    EXPECT_EQ(targets_of(f), 2 * 5);  // every position but the one the test leaves unlabelled
+  }
+}
+
 TEST(Model, ForwardFlopsAreTwoPerWeightMetPlusAttention) {
   auto world = testing::world();
   auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));

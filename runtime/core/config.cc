@@ -236,14 +236,22 @@ void validate_config(const pb::RunConfig& c, int world_size) {
     if (m.n_dense_blocks() < 0 || m.n_sparse_blocks() < 0 || n_blocks < 1)
       bad.push_back("model.n_dense_blocks + model.n_sparse_blocks must be ≥ 1, each ≥ 0");
     int f = m.d_ff() > 0 ? m.d_ff() : 4 * m.d_model();
-    int e = m.moe().num_experts();
+    const int e = m.smoe_experts() > 0 ? m.smoe_experts() : m.moe().num_experts();
     if (e >= 1 && f % e != 0)
       bad.push_back("sMLP cuts the SGU width (model.d_ff, or 4 · d_model = " + std::to_string(f) +
-                    ") into num_experts = " + std::to_string(e) +
-                    " channel chunks: make it divisible");
+                    ") into " + std::to_string(e) +
+                    " sMoE experts' channel chunks (model.smoe_experts, else moe.num_experts): "
+                    "make it divisible");
+    if (m.smoe_experts() < 0 || (m.smoe_experts() > 0 && m.smoe_experts() % ep != 0))
+      bad.push_back("model.smoe_experts = " + std::to_string(m.smoe_experts()) +
+                    " must be ≥ 0 and divisible by ep = " + std::to_string(ep));
     if (!(m.prefix_fraction() > 0 && m.prefix_fraction() < 1))
       bad.push_back("model.prefix_fraction must be in (0, 1)");
   }
+  if (m.score_suffix_only() && !(m.prefix_fraction() > 0 && m.prefix_fraction() < 1))
+    bad.push_back(
+        "model.score_suffix_only scores from ⌈prefix_fraction · T⌉ on: "
+        "model.prefix_fraction must be in (0, 1)");
   if (m.family() == pb::MODEL_FAMILY_UNSPECIFIED) bad.push_back("model.family must be set");
   if (m.family() == pb::M2_GPT || m.family() == pb::M2_BERT) {
     int f = m.d_ff() > 0 ? m.d_ff() : 4 * m.d_model();
