@@ -59,23 +59,21 @@ TEST(Model, GradientsOfEveryFamilyMatchFiniteDifferences) {
   }
 }
 
-// The napkin math against the parameters: a token's forward pass multiplies by every weight
-// matrix it meets once (2 FLOPs per weight), by its router and k experts per item (h items per
-// token in MH-MoE; a Monarch or block-diagonal factor also costs one multiply-add per entry), and
-// attention adds 2·T·d multiply-adds per layer (scores and weighted sum, no causal halving).
+// One evaluation forward of a tiny config on this rank alone (two sequences of the test tokens).
+LossReport evaluate_alone(const std::string& family_text) {
+  auto world = testing::world();
+  auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
+  LanguageModel m(testing::tiny(family_text), make_process_groups(self, 1), Device::cpu());
+  std::vector<int32_t> ids, targets;
+  tokens(ids, targets, 0, 2, 6);
+  return m.forward(ids, targets, 2, false);
+}
+
 // model.gelu reaches every GELU of the model and moe.gelu overrides it for the experts: in a
 // Transformer-MoE whose every FFN is a MoE layer, erf in the model but tanh in the experts is the
 // all-tanh model exactly; in gMLP, sMLP and M2 the choice changes the loss.
 TEST(Model, TheGeluChoiceReachesEveryGeluAndTheExpertsOverrideIt) {
-  auto world = testing::world();
-  auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
-  ProcessGroups g = make_process_groups(self, 1);
-  auto loss = [&](const std::string& text) {
-    LanguageModel m(testing::tiny(text), g, Device::cpu());
-    std::vector<int32_t> ids, targets;
-    tokens(ids, targets, 0, 2, 6);
-    return m.forward(ids, targets, 2, false).loss;
-  };
+  auto loss = [](const std::string& text) { return evaluate_alone(text).loss; };
   const std::string moe = "family: TRANSFORMER_MOE moe { num_experts: 4 top_k: 2 dropless: true ";
   EXPECT_NE(loss(moe + "} gelu: GELU_ERF"), loss(moe + "} gelu: GELU_TANH"));
   EXPECT_EQ(loss(moe + "gelu: GELU_TANH } gelu: GELU_ERF"), loss(moe + "} gelu: GELU_TANH"));
@@ -102,15 +100,7 @@ TEST(Model, TheNormChoiceReachesTheTransformerBlocks) {
 
 // score_suffix_only: every family counts the positions partial prediction is scored on.
 TEST(Model, SuffixOnlyScoringCountsThePartialPredictionPositions) {
-  auto world = testing::world();
-  auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
-  ProcessGroups g = make_process_groups(self, 1);
-  auto targets_of = [&](const std::string& text) {
-    LanguageModel m(testing::tiny(text), g, Device::cpu());
-    std::vector<int32_t> ids, targets;
-    tokens(ids, targets, 0, 2, 6);
-    return m.forward(ids, targets, 2, false).targets;
-  };
+  auto targets_of = [](const std::string& text) { return evaluate_alone(text).targets; };
   const int64_t partial = targets_of(
       "family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 d_ff: 8 feature_routing: "
       "PARTIAL_PREDICTION prefix_fraction: 0.34 moe { num_experts: 4 }");
@@ -123,6 +113,10 @@ TEST(Model, SuffixOnlyScoringCountsThePartialPredictionPositions) {
   }
 }
 
+// The napkin math against the parameters: a token's forward pass multiplies by every weight
+// matrix it meets once (2 FLOPs per weight), by its router and k experts per item (h items per
+// token in MH-MoE; a Monarch or block-diagonal factor also costs one multiply-add per entry), and
+// attention adds 2·T·d multiply-adds per layer (scores and weighted sum, no causal halving).
 TEST(Model, ForwardFlopsAreTwoPerWeightMetPlusAttention) {
   auto world = testing::world();
   auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
