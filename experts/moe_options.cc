@@ -23,6 +23,7 @@ MoeOptions MoeOptions::from_config(const pb::MoeConfig& c, int d_model, bool mh,
   o.num_heads = c.num_heads();
   o.mh_projections = mh;
   o.xmoe_temperature = c.xmoe_temperature();
+  o.xmoe_learn_temperature = c.xmoe_learn_temperature();
   o.xmoe_dim = c.xmoe_dim();
   o.monarch_blocks = c.monarch_blocks();
   o.seed = seed;

@@ -24,6 +24,7 @@ struct MoeOptions {
   int num_heads = 1;            // MH-MoE h: items are d/h-wide sub-tokens
   bool mh_projections = false;  // MH-MoE head (d→d) and merge (d→d) projections
   float xmoe_temperature = 0.07f;
+  bool xmoe_learn_temperature = false;  // a parameter initialised at xmoe_temperature
   int xmoe_dim = 16;
   int monarch_blocks = 4;  // blocks of BLOCKDIAG experts' weights
   // The overlap scheduler: the exchange and the expert compute are pipelined over `chunks` slices

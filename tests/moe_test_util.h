@@ -92,6 +92,14 @@ inline std::vector<MoeCase> moe_cases(const MoeOptions& base) {
     o.xmoe_dim = 4;
     o.xmoe_temperature = 0.5f;
   });
+  add("xmoe_learned_temperature", [](MoeOptions& o) {
+    o.router = pb::XMOE_COSINE;
+    o.top_k = 2;
+    o.dropless = true;
+    o.xmoe_dim = 4;
+    o.xmoe_temperature = 0.3f;
+    o.xmoe_learn_temperature = true;
+  });
   add("hash_swiglu", [](MoeOptions& o) {
     o.router = pb::HASH;
     o.expert = pb::SWIGLU;

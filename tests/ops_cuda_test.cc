@@ -703,6 +703,22 @@ TEST_F(CudaLoss, cross_entropy_backward) {
   expect_close(dlg, dl, 1e-5f, "cross_entropy_backward");
 }
 
+TEST_F(CudaOps, scale_by_inverse) {
+  const int64_t n = 100003;
+  Tensor x = f(ref::random_floats(n, 53), {n}), dy = f(ref::random_floats(n, 54), {n});
+  Tensor s = Tensor::from_vector<float>({0.3f}, {1});
+  Tensor y = Tensor::empty({n}, DType::kF32), yg = gpu(y);
+  scale_by_inverse(y, x, s);
+  scale_by_inverse(yg, gpu(x), gpu(s));
+  expect_close(yg, y, 1e-6f, "scale_by_inverse");
+  Tensor dx = Tensor::empty({n}, DType::kF32), dxg = gpu(dx);
+  Tensor ds = Tensor::zeros({1}, DType::kF32), dsg = gpu(ds);
+  scale_by_inverse_backward(dx, ds, dy, x, s);
+  scale_by_inverse_backward(dxg, dsg, gpu(dy), gpu(x), gpu(s));
+  expect_close(dxg, dx, 1e-6f, "scale_by_inverse_backward dx");
+  expect_close(dsg, ds, 1e-5f, "scale_by_inverse_backward ds");
+}
+
 TEST_F(CudaOps, rope) {
   const int64_t rows = 6, t = 9, dh = 8;
   Tensor x = f(ref::random_floats(rows * t * dh, 42), {rows, t, dh});

@@ -532,6 +532,37 @@ TEST(Ops, RopeRotatesPairsByPositionAndItsInverseUndoesIt) {
   EXPECT_GT(std::fabs(dot(3, 1) - dot(3, 2)), 1e-4) << "and it does depend on the distance";
 }
 
+// A device-scalar divisor and its gradient: din = dout/s, ds += −Σ dout·in/s² (against the
+// formula and a finite difference in s), in place too.
+TEST(Ops, ScaleByInverseAndItsGradient) {
+  const int64_t n = 37;
+  const auto xv = ref::random_floats(n, 51), dyv = ref::random_floats(n, 52);
+  const float sv = 0.3f;
+  Tensor x = Tensor::from_vector(xv, {n}), dy = Tensor::from_vector(dyv, {n});
+  Tensor s = Tensor::from_vector<float>({sv}, {1}), y = Tensor::empty({n}, DType::kF32);
+  scale_by_inverse(y, x, s);
+  const auto yv = y.to_vector<float>();
+  for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(yv[i], xv[i] / sv, 1e-5);
+  Tensor dx = Tensor::empty({n}, DType::kF32), ds = Tensor::from_vector<float>({0.5f}, {1});
+  scale_by_inverse_backward(dx, ds, dy, x, s);
+  double dot = 0;
+  for (int64_t i = 0; i < n; ++i) dot += double(dyv[i]) * xv[i];
+  EXPECT_NEAR(ds.to_vector<float>()[0], 0.5 - dot / (double(sv) * sv), 1e-4);
+  auto loss = [&](double sd) {
+    double l = 0;
+    for (int64_t i = 0; i < n; ++i) l += dyv[i] * xv[i] / sd;
+    return l;
+  };
+  EXPECT_NEAR(ds.to_vector<float>()[0] - 0.5, testing::central_difference(loss, sv, 1e-4), 1e-3);
+  const auto dxv = dx.to_vector<float>();
+  for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(dxv[i], dyv[i] / sv, 1e-5);
+  Tensor inplace = Tensor::from_vector(dyv, {n});
+  Tensor ds2 = Tensor::zeros({1}, DType::kF32);
+  scale_by_inverse_backward(inplace, ds2, inplace, x, s);
+  EXPECT_EQ(inplace.to_vector<float>(), dxv);
+  EXPECT_NEAR(ds2.to_vector<float>()[0], -dot / (double(sv) * sv), 1e-4);
+}
+
 TEST(Bf16Storage, CausalMaskKeepsTheLowerTriangle) {
   const int64_t t = 5;
   const auto v = bf16_rounded(ref::random_floats(2 * t * t, 29));

@@ -99,6 +99,35 @@ void scale_inplace(const Tensor& x, float alpha, Stream stream) {
               cuda::scale_inplace(x, alpha, stream));
 }
 
+namespace {
+
+void check_scalar_scale(const char* op, std::initializer_list<const Tensor*> ts, const Tensor& s) {
+  for (const Tensor* t : ts) check_dtype(op, "tensor", *t, DType::kF32);
+  check_dtype(op, "s", s, DType::kF32);
+  SY_CHECK(s.numel() == 1, op << ": s must hold one element, got " << shape_str(s.shape()));
+  const int64_t n = (*ts.begin())->numel();
+  for (const Tensor* t : ts) SY_CHECK(t->numel() == n, op << ": element counts differ");
+}
+
+}  // namespace
+
+void scale_by_inverse(const Tensor& out, const Tensor& in, const Tensor& s, Stream stream) {
+  check_scalar_scale("scale_by_inverse", {&out, &in}, s);
+  check_same_device("scale_by_inverse", {&out, &in, &s});
+  SY_DISPATCH("scale_by_inverse", in, cpu::scale_by_inverse(out, in, s),
+              cuda::scale_by_inverse(out, in, s, stream));
+}
+
+void scale_by_inverse_backward(const Tensor& din, const Tensor& ds, const Tensor& dout,
+                               const Tensor& in, const Tensor& s, Stream stream) {
+  check_scalar_scale("scale_by_inverse_backward", {&din, &dout, &in}, s);
+  check_dtype("scale_by_inverse_backward", "ds", ds, DType::kF32);
+  SY_CHECK(ds.numel() == 1, "scale_by_inverse_backward: ds must hold one element");
+  check_same_device("scale_by_inverse_backward", {&din, &ds, &dout, &in, &s});
+  SY_DISPATCH("scale_by_inverse_backward", in, cpu::scale_by_inverse_backward(din, ds, dout, in, s),
+              cuda::scale_by_inverse_backward(din, ds, dout, in, s, stream));
+}
+
 void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse, Stream stream) {
   check_dtype("rope", "x", x, DType::kF32);
   check_dtype("rope", "y", y, DType::kF32);

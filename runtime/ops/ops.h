@@ -133,6 +133,14 @@ void scale_inplace(const Tensor& x, float alpha, Stream stream = {});
 // out[…, i, j] = in[…, i, j] for j ≤ i, else 0: the lower triangle of each square block (f32 or
 // bf16; out may alias in).
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream = {});
+// out = in / s[0]: a tensor divided by a scalar that lives on the device (a learnable
+// temperature, read without a host round trip). in, out f32 of one element count (out may alias
+// in); s f32 (1).
+void scale_by_inverse(const Tensor& out, const Tensor& in, const Tensor& s, Stream stream = {});
+// Its backward: din = dout / s (assigned; may alias dout) and ds[0] += −Σ dout·in / s², the sum
+// in double in a fixed order (deterministic).
+void scale_by_inverse_backward(const Tensor& din, const Tensor& ds, const Tensor& dout,
+                               const Tensor& in, const Tensor& s, Stream stream = {});
 // Rotary position embedding (RoPE, the rotate-half convention of GPT-NeoX and LLaMA): x, y
 // (R, T, dh) f32, dh even, row r a sequence of T positions; table (T, dh/2, 2) f32 holds
 // (cos, sin) of t·θ_j (rope_table). For j < dh/2, with a = x[j], b = x[j + dh/2]:

@@ -128,6 +128,26 @@ void scale_inplace(const Tensor& x, float alpha) {
   for (int64_t i = 0; i < x.numel(); ++i) p[i] *= alpha;
 }
 
+void scale_by_inverse(const Tensor& out, const Tensor& in, const Tensor& s) {
+  const float inv = 1.0f / *s.data<float>();
+  float* o = out.data<float>();
+  const float* x = in.data<float>();
+  for (int64_t i = 0; i < in.numel(); ++i) o[i] = x[i] * inv;
+}
+
+void scale_by_inverse_backward(const Tensor& din, const Tensor& ds, const Tensor& dout,
+                               const Tensor& in, const Tensor& s) {
+  const float sv = *s.data<float>(), inv = 1.0f / sv;
+  const float *dy = dout.data<float>(), *x = in.data<float>();
+  float* dx = din.data<float>();
+  double dot = 0;
+  for (int64_t i = 0; i < in.numel(); ++i) {
+    dot += static_cast<double>(dy[i]) * x[i];
+    dx[i] = dy[i] * inv;  // after the read of dy[i]: din may alias dout
+  }
+  kernels::inverse_scale_grad(ds.data<float>(), dot, sv);
+}
+
 void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse) {
   const int64_t half = x.dim(2) / 2, pairs = x.numel() / 2, t = x.dim(1);
   float* yp = y.data<float>();

@@ -52,6 +52,9 @@ void mul(const Tensor& out, const Tensor& a, const Tensor& b);
 void scale_inplace(const Tensor& x, float alpha);
 void causal_mask(const Tensor& out, const Tensor& in);
 void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse);
+void scale_by_inverse(const Tensor& out, const Tensor& in, const Tensor& s);
+void scale_by_inverse_backward(const Tensor& din, const Tensor& ds, const Tensor& dout,
+                               const Tensor& in, const Tensor& s);
 
 // ---- the MoE combine ---------------------------------------------------------------------------
 void combine_rows(const Tensor& out, const Tensor& y, const Tensor& pos, const Tensor& w);

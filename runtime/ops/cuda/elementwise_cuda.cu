@@ -3,6 +3,7 @@
 // One thread per output element or row (grid-stride), each running the shared function of
 // ops/shared/elementwise_math.h that the CPU oracle runs too.
 #include "runtime/core/cuda_check.h"
+#include "runtime/ops/cuda/deterministic_sum.cuh"
 #include "runtime/ops/cuda/ops_cuda.h"
 #include "runtime/ops/shared/elementwise_math.h"
 
@@ -40,6 +41,15 @@ __global__ void mul_kernel(float* o, const float* a, const float* b, int64_t n) 
 
 __global__ void add_row_bias_kernel(float* o, const float* b, int64_t rows, int64_t cols) {
   SY_GRID_STRIDE(i, rows * cols) o[i] += b[i / cols];
+}
+
+__global__ void scale_by_inverse_kernel(float* o, const float* x, const float* s, int64_t n) {
+  const float inv = 1.0f / *s;
+  SY_GRID_STRIDE(i, n) o[i] = x[i] * inv;
+}
+
+__global__ void inverse_scale_grad_kernel(float* ds, const double* dot, const float* s) {
+  kernels::inverse_scale_grad(ds, *dot, *s);
 }
 
 __global__ void rope_kernel(float* y, const float* x, const float* table, int64_t pairs, int64_t t,
@@ -163,6 +173,24 @@ void scale_inplace(const Tensor& x, float alpha, Stream stream) {
   int64_t n = x.numel();
   if (n == 0) return;
   launch(scale_kernel, n, stream, x.data<float>(), n, alpha);
+}
+
+void scale_by_inverse(const Tensor& out, const Tensor& in, const Tensor& s, Stream stream) {
+  if (in.numel() == 0) return;
+  launch(scale_by_inverse_kernel, in.numel(), stream, out.data<float>(), in.data<float>(),
+         s.data<float>(), in.numel());
+}
+
+// ds first (Σ dout·in needs dout before din overwrites it when they alias), then din.
+void scale_by_inverse_backward(const Tensor& din, const Tensor& ds, const Tensor& dout,
+                               const Tensor& in, const Tensor& s, Stream stream) {
+  Tensor dot = Tensor::empty({1}, DType::kF64, in.device());
+  dot.record_stream(stream);  // freed on return, used by the kernels queued on `stream`
+  device_dot(dot.data<double>(), dout.data<float>(), in.data<float>(), in.numel(), stream);
+  inverse_scale_grad_kernel<<<1, 1, 0, to_cuda(stream)>>>(ds.data<float>(), dot.data<double>(),
+                                                          s.data<float>());
+  SY_CUDA_CHECK(cudaGetLastError());
+  cuda::scale_by_inverse(din, dout, s, stream);
 }
 
 void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse, Stream stream) {

@@ -1,10 +1,10 @@
 // The optimizer's ops on the GPU: the fused AdamW step (one thread per element,
 // ops/shared/optimizer_math.h; the clip factor read from the device) and a deterministic sum of
-// squares (a fixed grid of per-thread partials in double, then one block summing them in a fixed
-// tree) — neither reads anything back to the host.
+// squares (deterministic_sum.cuh) — neither reads anything back to the host.
 #include <cmath>
 
 #include "runtime/core/cuda_check.h"
+#include "runtime/ops/cuda/deterministic_sum.cuh"
 #include "runtime/ops/cuda/ops_cuda.h"
 #include "runtime/ops/shared/optimizer_math.h"
 
@@ -12,8 +12,6 @@ namespace sy {
 namespace cuda {
 
 namespace {
-
-constexpr unsigned kPartialBlocks = 128;
 
 __global__ void adamw_step_kernel(float* p, float* m, float* v, const float* g, int64_t n,
                                   const int64_t* ranges, int64_t r, const double* sq, int k,
@@ -24,27 +22,6 @@ __global__ void adamw_step_kernel(float* p, float* m, float* v, const float* g, 
     kernels::adamw_element(p + i, m + i, v + i, g[i] * scale, h.lr, h.beta1, h.beta2, h.eps, wd,
                            bias1, bias2);
   }
-}
-
-__global__ void sum_squares_partials(double* partial, const float* x, int64_t n) {
-  double s = 0;
-  SY_GRID_STRIDE(i, n) s += static_cast<double>(x[i]) * x[i];
-  partial[blockIdx.x * blockDim.x + threadIdx.x] = s;
-}
-
-// One block of kBlockSize threads: thread t sums partials t, t + kBlockSize, … in order, then a
-// fixed tree over the threads.
-__global__ void sum_partials(double* out, const double* partial, int64_t parts) {
-  __shared__ double acc[kBlockSize];
-  double s = 0;
-  for (int64_t i = threadIdx.x; i < parts; i += blockDim.x) s += partial[i];
-  acc[threadIdx.x] = s;
-  __syncthreads();
-  for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) acc[threadIdx.x] += acc[threadIdx.x + half];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) *out = acc[0];
 }
 
 }  // namespace
@@ -61,13 +38,7 @@ void adamw_step(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor&
 }
 
 void sum_squares(const Tensor& out, const Tensor& x, Stream stream) {
-  const size_t parts = size_t{kPartialBlocks} * kBlockSize;
-  auto* partial = static_cast<double*>(cuda_workspace(parts * sizeof(double), stream));
-  launch(sum_squares_partials, static_cast<int64_t>(parts), stream, partial, x.data<float>(),
-         x.numel());
-  sum_partials<<<1, kBlockSize, 0, to_cuda(stream)>>>(out.data<double>(), partial,
-                                                      static_cast<int64_t>(parts));
-  SY_CUDA_CHECK(cudaGetLastError());
+  device_dot(out.data<double>(), x.data<float>(), x.data<float>(), x.numel(), stream);
 }
 
 }  // namespace cuda

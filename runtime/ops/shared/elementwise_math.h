@@ -131,6 +131,11 @@ SY_HD void swiglu_backward_element(T* din, const T* in, const T* dout, int64_t r
 
 // Element i of the lower triangle of each square (t × t) block: in[i], or zero above the
 // diagonal.
+// The scalar-scale gradient's last step, from Σ dout·in: ds += −Σ / s².
+SY_HD void inverse_scale_grad(float* ds, double dot, float s) {
+  *ds += static_cast<float>(-dot / (static_cast<double>(s) * s));
+}
+
 // RoPE on pair i of (R, T, dh) rows (i over R·T·dh/2): the elements j and j + dh/2 of one position
 // rotated by the table's angle (negated when inverse).
 SY_HD void rope_pair(float* y, const float* x, const float* table, int64_t i, int64_t t,
