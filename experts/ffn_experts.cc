@@ -25,7 +25,14 @@ FfnExperts::FfnExperts(const MoeOptions& o, int width, ExpertRange range, Device
       hidden_(o.hidden()),
       w1_(o.name + ".experts.w1",
           {range.count, width, (o.expert == pb::SWIGLU ? 2 : 1) * o.hidden()}, device, true),
-      w2_(o.name + ".experts.w2", {range.count, o.hidden(), width}, device, true) {
+      w2_(o.name + ".experts.w2", {range.count, o.hidden(), width}, device, true),
+      bias_(o.expert_bias) {
+  if (bias_) {
+    b1_ = Param(o.name + ".experts.b1", {range.count, w1_.value.dim(2)}, device, true);
+    b2_ = Param(o.name + ".experts.b2", {range.count, width}, device, true);
+    b1_.no_weight_decay = b2_.no_weight_decay = true;
+    b1_.keep_fp32 = b2_.keep_fp32 = true;  // added in fp32, never a GEMM operand
+  }
   SY_CHECK(kind_ == pb::FFN_GELU || kind_ == pb::SWIGLU, "FfnExperts: kind "
                                                              << pb::ExpertKind_Name(kind_)
                                                              << " is not an FFN; use FFN_GELU or "
@@ -52,12 +59,14 @@ void FfnExperts::forward(const Tensor& y, std::unique_ptr<ExpertState>& saved, c
   s->a = Tensor::empty({m, hidden_}, x.dtype(), d);
   grouped_gemm(s->h, x, w1_.compute().slice_rows(seg.first, seg.last), seg.offsets, false, 1.0f,
                0.0f);
+  if (bias_) add_segment_bias(s->h, b1_, seg);
   if (kind_ == pb::SWIGLU)
     swiglu_forward(s->a, s->h);
   else
     activation_forward(s->a, s->h, gelu_);
   grouped_gemm(y, s->a, w2_.compute().slice_rows(seg.first, seg.last), seg.offsets, false, 1.0f,
                0.0f);
+  if (bias_) add_segment_bias(y, b2_, seg);
   saved = std::move(s);
 }
 
@@ -87,6 +96,30 @@ void FfnExperts::backward_weights(const ExpertState& saved, const Tensor& dy,
                            1.0f);
   grouped_gemm_weight_grad(w1_.grad.slice_rows(seg.first, seg.last), s.x, s.dh, seg.offsets, 1.0f,
                            1.0f);
+  if (bias_) {
+    segment_bias_grad(b2_, dy, seg);
+    segment_bias_grad(b1_, s.dh, seg);
+  }
+}
+
+void FfnExperts::add_segment_bias(const Tensor& rows, const Param& b, const ExpertSegments& seg) {
+  seg.for_each([&](int l, int64_t begin, int64_t end) {
+    add_bias(rows.slice_rows(begin, end), b.value.slice_rows(l, l + 1));
+  });
+}
+
+void FfnExperts::segment_bias_grad(const Param& b, const Tensor& drows, const ExpertSegments& seg) {
+  Tensor sum = Tensor::empty({drows.cols()}, DType::kF32, drows.device());
+  seg.for_each([&](int l, int64_t begin, int64_t end) {
+    Tensor rows = drows.slice_rows(begin, end);
+    if (rows.dtype() != DType::kF32) {  // bf16 gradients: summed in fp32
+      Tensor wide = Tensor::empty(rows.shape(), DType::kF32, rows.device());
+      cast(wide, rows);
+      rows = wide;
+    }
+    reduce_cols(sum, rows, ReduceOp::kSum);
+    add_scaled(b.grad.slice_rows(l, l + 1), sum, 1.0f);
+  });
 }
 
 double FfnExperts::forward_flops(int64_t m) const {

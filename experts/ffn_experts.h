@@ -28,7 +28,10 @@ class FfnExperts final : public Experts {
   // W1.grad and W2.grad of the segments' experts.
   void backward_weights(const ExpertState& saved, const Tensor& dy,
                         const ExpertSegments& segments) override;
-  std::vector<Param*> params() override { return {&w1_, &w2_}; }
+  std::vector<Param*> params() override {
+    if (bias_) return {&w1_, &w2_, &b1_, &b2_};
+    return {&w1_, &w2_};
+  }
   double forward_flops(int64_t m) const override;
 
  private:
@@ -37,6 +40,12 @@ class FfnExperts final : public Experts {
   int width_, hidden_;
   Param w1_;  // (E_local, w, F) or (E_local, w, 2F)
   Param w2_;  // (E_local, F, w)
+  bool bias_;
+  Param b1_, b2_;  // with options.expert_bias: (E_local, F or 2F), (E_local, w); zero at start
+
+  // Each segment's expert bias added to its rows; the bias gradients from the rows' gradients.
+  static void add_segment_bias(const Tensor& rows, const Param& b, const ExpertSegments& seg);
+  static void segment_bias_grad(const Param& b, const Tensor& drows, const ExpertSegments& seg);
 };
 
 }  // namespace sy

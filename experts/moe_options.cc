@@ -24,6 +24,7 @@ MoeOptions MoeOptions::from_config(const pb::MoeConfig& c, int d_model, bool mh,
   o.mh_projections = mh;
   o.xmoe_temperature = c.xmoe_temperature();
   o.xmoe_learn_temperature = c.xmoe_learn_temperature();
+  o.expert_bias = c.expert_bias();
   o.xmoe_dim = c.xmoe_dim();
   o.monarch_blocks = c.monarch_blocks();
   o.seed = seed;

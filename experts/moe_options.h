@@ -25,6 +25,7 @@ struct MoeOptions {
   bool mh_projections = false;  // MH-MoE head (d→d) and merge (d→d) projections
   float xmoe_temperature = 0.07f;
   bool xmoe_learn_temperature = false;  // a parameter initialised at xmoe_temperature
+  bool expert_bias = false;             // FFN experts: biases on both projections
   int xmoe_dim = 16;
   int monarch_blocks = 4;  // blocks of BLOCKDIAG experts' weights
   // The overlap scheduler: the exchange and the expert compute are pipelined over `chunks` slices

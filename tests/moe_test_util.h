@@ -100,6 +100,17 @@ inline std::vector<MoeCase> moe_cases(const MoeOptions& base) {
     o.xmoe_temperature = 0.3f;
     o.xmoe_learn_temperature = true;
   });
+  add("ffn_bias", [](MoeOptions& o) {
+    o.top_k = 2;
+    o.dropless = true;
+    o.expert_bias = true;
+  });
+  add("swiglu_bias_chunks2", [](MoeOptions& o) {
+    o.expert = pb::SWIGLU;
+    o.capacity_factor = 0.8f;
+    o.chunks = 2;
+    o.expert_bias = true;
+  });
   add("hash_swiglu", [](MoeOptions& o) {
     o.router = pb::HASH;
     o.expert = pb::SWIGLU;

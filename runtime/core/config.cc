@@ -140,6 +140,9 @@ void check_moe(std::vector<std::string>& bad, const pb::MoeConfig& moe, const st
                   std::to_string(e) + "]");
   if (moe.router() == pb::BASE && moe.top_k() != 1)
     bad.push_back(where + ": BASE routing assigns one expert per item; set top_k: 1");
+  if (moe.expert_bias() && moe.expert() != pb::FFN_GELU && moe.expert() != pb::SWIGLU)
+    bad.push_back(where + ".expert_bias applies to FFN_GELU and SWIGLU experts, not " +
+                  pb::ExpertKind_Name(moe.expert()));
   if (moe.renormalize() && moe.top_k() == 1)
     bad.push_back(where +
                   ".renormalize with top_k 1 makes every gate weight 1 (the router gets "

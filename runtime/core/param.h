@@ -21,6 +21,9 @@ struct Param {
   // Read in fp32 even in mixed precision, so never given a compute copy: the routers' weights
   // (routing stays fp32) and the convolution kernels of the fp32 long convolution.
   bool keep_fp32 = false;
+  // AdamW decays matrices (two or more dimensions) unless this is set: biases kept per expert are
+  // matrices in shape only.
+  bool no_weight_decay = false;
 
   Param() = default;
   Param(std::string n, const Shape& shape, Device device, bool expert = false)

@@ -59,6 +59,8 @@ void cast(const Tensor& out, const Tensor& in, Stream stream) {
 }
 
 void add_bias(const Tensor& out, const Tensor& bias, Stream stream) {
+  check_float_storage("add_bias", {&out});
+  check_dtype("add_bias", "bias", bias, DType::kF32);
   check_same_device("add_bias", {&out, &bias});
   SY_CHECK(bias.numel() == out.cols(), "add_bias: bias must hold " << out.cols() << " values");
   SY_DISPATCH("add_bias", out, cpu::add_bias(out, bias), cuda::add_bias(out, bias, stream));

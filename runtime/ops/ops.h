@@ -119,7 +119,7 @@ void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout, St
 // must match (a copy).
 void cast(const Tensor& out, const Tensor& in, Stream stream = {});
 // out (R,C) += bias (C) on every row.
-void add_bias(const Tensor& out, const Tensor& bias, Stream stream = {});
+void add_bias(const Tensor& out, const Tensor& bias, Stream stream = {});  // out f32 or bf16
 // out += alpha · in, elementwise (same element count).
 void add_scaled(const Tensor& out, const Tensor& in, float alpha, Stream stream = {});
 // out[r,:] += scale[r] · x[r,:]. out, x (R,C), scale (R).

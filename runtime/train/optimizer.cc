@@ -39,7 +39,7 @@ namespace {
 std::vector<int64_t> decay_ranges(const FlatGroup& g) {
   std::vector<int64_t> r;
   for (const FlatSlot& s : g.slots) {
-    if (s.param->value.ndim() < 2) continue;
+    if (s.param->value.ndim() < 2 || s.param->no_weight_decay) continue;
     const int64_t begin = s.offset, end = s.offset + s.param->value.numel();
     if (!r.empty() && r.back() == begin)
       r.back() = end;

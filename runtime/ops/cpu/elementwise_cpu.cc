@@ -85,11 +85,13 @@ void cast(const Tensor& out, const Tensor& in) {
 }
 
 void add_bias(const Tensor& out, const Tensor& bias) {
-  int64_t rows = out.rows(), cols = out.cols();
-  float* o = out.data<float>();
+  const int64_t n = out.numel(), cols = out.cols();
   const float* b = bias.data<float>();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) o[r * cols + c] += b[c];
+  with_float_type(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* o = out.data<T>();
+    for (int64_t i = 0; i < n; ++i) kernels::add_bias_element(o, b, i, cols);
+  });
 }
 
 void add_scaled(const Tensor& out, const Tensor& in, float alpha) {

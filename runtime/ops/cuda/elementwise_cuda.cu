@@ -22,8 +22,9 @@ __global__ void swiglu_backward_kernel(T* din, const T* in, const T* dout, int64
   SY_GRID_STRIDE(t, m * f) kernels::swiglu_backward_element(din, in, dout, t / f, t % f, f);
 }
 
-__global__ void add_bias_kernel(float* out, const float* b, int64_t rows, int64_t cols) {
-  SY_GRID_STRIDE(t, rows * cols) out[t] += b[t % cols];
+template <typename T>
+__global__ void add_bias_kernel(T* out, const float* b, int64_t n, int64_t cols) {
+  SY_GRID_STRIDE(i, n) kernels::add_bias_element(out, b, i, cols);
 }
 
 __global__ void add_scaled_kernel(float* out, const float* in, float alpha, int64_t n) {
@@ -145,8 +146,12 @@ void cast(const Tensor& out, const Tensor& in, Stream stream) {
 }
 
 void add_bias(const Tensor& out, const Tensor& bias, Stream stream) {
-  launch(add_bias_kernel, out.numel(), stream, out.data<float>(), bias.data<float>(), out.rows(),
-         out.cols());
+  if (out.numel() == 0) return;
+  with_float_type(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    launch(add_bias_kernel<T>, out.numel(), stream, out.data<T>(), bias.data<float>(), out.numel(),
+           out.cols());
+  });
 }
 
 void add_scaled(const Tensor& out, const Tensor& in, float alpha, Stream stream) {

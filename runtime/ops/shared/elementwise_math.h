@@ -131,6 +131,12 @@ SY_HD void swiglu_backward_element(T* din, const T* in, const T* dout, int64_t r
 
 // Element i of the lower triangle of each square (t × t) block: in[i], or zero above the
 // diagonal.
+// out[i] += b[i mod cols]: a bias (f32) on rows stored as f32 or bf16 (fp32 math, rounded once).
+template <typename T>
+SY_HD void add_bias_element(T* out, const float* b, int64_t i, int64_t cols) {
+  out[i] = store_as<T>(load_float(out[i]) + b[i % cols]);
+}
+
 // The scalar-scale gradient's last step, from Σ dout·in: ds += −Σ / s².
 SY_HD void inverse_scale_grad(float* ds, double dot, float s) {
   *ds += static_cast<float>(-dot / (static_cast<double>(s) * s));
