@@ -142,17 +142,28 @@ double M2Block::forward_flops_per_token() const {
 
 void M2Block::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
   Tensor x1 = like(x);
-  residual_forward(x1, x, norm1_,
-                   [&](const Tensor& o, const Tensor& a) { mixer_.forward(o, a, s.batch); });
-  residual_forward(y, x1, norm2_, [&](const Tensor& f, const Tensor& b) { mlp_.forward(f, b); });
+  auto mixer = [&](const Tensor& o, const Tensor& a) { mixer_.forward(o, a, s.batch); };
+  auto mlp = [&](const Tensor& f, const Tensor& b) { mlp_.forward(f, b); };
+  if (spec_.post_norm) {
+    post_norm_residual_forward(x1, x, norm1_, mixer);
+    post_norm_residual_forward(y, x1, norm2_, mlp);
+  } else {
+    residual_forward(x1, x, norm1_, mixer);
+    residual_forward(y, x1, norm2_, mlp);
+  }
 }
 
 void M2Block::backward(const Tensor& dx, const Tensor& dy) {
   Tensor dx1 = like(dy);
-  residual_backward(dx1, dy, norm2_,
-                    [&](const Tensor& db, const Tensor& g) { mlp_.backward(db, g); });
-  residual_backward(dx, dx1, norm1_,
-                    [&](const Tensor& da, const Tensor& g) { mixer_.backward(da, g); });
+  auto mlp = [&](const Tensor& db, const Tensor& g) { mlp_.backward(db, g); };
+  auto mixer = [&](const Tensor& da, const Tensor& g) { mixer_.backward(da, g); };
+  if (spec_.post_norm) {
+    post_norm_residual_backward(dx1, dy, norm2_, mlp);
+    post_norm_residual_backward(dx, dx1, norm1_, mixer);
+  } else {
+    residual_backward(dx1, dy, norm2_, mlp);
+    residual_backward(dx, dx1, norm1_, mixer);
+  }
 }
 
 std::vector<Param*> M2Block::params() {

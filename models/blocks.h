@@ -36,6 +36,7 @@ struct BlockSpec {
   double rope_base = 0;                 // > 0: rotary positions on attention's queries and keys
   Activation gelu = Activation::kGelu;  // model.gelu: kGelu (tanh) or kGeluErf
   bool bidirectional = false;           // attention over the whole sequence (BERT)
+  bool post_norm = false;               // M2 blocks: y = LN(x + f(x)) (M2-BERT's release)
 };
 
 struct BatchShape {

@@ -23,6 +23,7 @@ BlockSpec spec(const pb::RunConfig& c, int index, Device device) {
   s.device = device;
   if (position_of(m) == pb::ModelConfig::ROPE) s.rope_base = m.rope_base();
   if (m.gelu() == pb::ModelConfig::GELU_ERF) s.gelu = Activation::kGeluErf;
+  s.post_norm = m.post_norm();
   return s;
 }
 

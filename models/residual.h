@@ -1,5 +1,6 @@
-// The pre-norm residual sub-layer the blocks are made of: y = x + f(norm(x)), and its backward
-// dx = dy + normᵀ(fᵀ(dy)). f and its backward are callables (out, in).
+// The residual sub-layers the blocks are made of. Pre-norm: y = x + f(norm(x)), and its backward
+// dx = dy + normᵀ(fᵀ(dy)). Post-norm (BERT's and M2-BERT's release): y = norm(x + f(x)), and
+// dx = dz + fᵀ(dz) with dz = normᵀ(dy). f and its backward are callables (out, in).
 #pragma once
 
 #include "runtime/core/tensor.h"
@@ -25,6 +26,22 @@ void residual_backward(const Tensor& dx, const Tensor& dy, Norm& norm, B&& f_bac
   norm.backward(dn, da);
   dx.copy_from(dy);
   add_scaled(dx, dn, 1.0f);
+}
+
+template <typename Norm, typename F>
+void post_norm_residual_forward(const Tensor& y, const Tensor& x, Norm& norm, F&& f) {
+  Tensor z = Tensor::empty(x.shape(), DType::kF32, x.device());
+  f(z, x);
+  add_scaled(z, x, 1.0f);
+  norm.forward(y, z);
+}
+
+template <typename Norm, typename B>
+void post_norm_residual_backward(const Tensor& dx, const Tensor& dy, Norm& norm, B&& f_backward) {
+  Tensor dz = Tensor::empty(dy.shape(), DType::kF32, dy.device());
+  norm.backward(dz, dy);
+  f_backward(dx, dz);
+  add_scaled(dx, dz, 1.0f);
 }
 
 }  // namespace sy

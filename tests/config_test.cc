@@ -130,6 +130,7 @@ TEST(Config, OtherRules) {
   invalid("parallel { grad_bucket_mb: -1 }", 1, "parallel.grad_bucket_mb must be ≥ 0");
   invalid("model { family: GMLP position: ROPE }", 1, "GMLP has no attention");
   invalid("model { family: M2_GPT norm: RMSNORM }", 1, "M2_GPT uses LayerNorm");
+  invalid("model { family: GMLP post_norm: true }", 1, "post_norm applies to the M2 families");
   invalid("model { family: TRANSFORMER_MOE moe { expert: MONARCH expert_bias: true } }", 1,
           "expert_bias applies to FFN_GELU and SWIGLU");
 

@@ -44,7 +44,9 @@ inline std::vector<pb::RunConfig> families() {
           tiny("family: MH_MOE norm: LAYERNORM moe { num_experts: 4 top_k: 2 num_heads: 2 "
                "expert_width: FLOP_MATCHED dropless: true }"),
           tiny("family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 d_ff: 16 smoe_experts: 8 "
-               "moe { num_experts: 4 }")};
+               "moe { num_experts: 4 }"),
+          tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3 post_norm: true position: LEARNED "
+               "gelu: GELU_ERF")};
 }
 
 inline void tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets, int64_t first_seq,

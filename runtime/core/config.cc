@@ -205,6 +205,9 @@ void validate_config(const pb::RunConfig& c, int world_size) {
   if (m.norm() != pb::ModelConfig::NORM_UNSPECIFIED && !attention)
     bad.push_back("model.norm chooses the attention families' pre-norm; " +
                   pb::ModelFamily_Name(m.family()) + " uses LayerNorm: leave it unset");
+  if (m.post_norm() && m.family() != pb::M2_GPT && m.family() != pb::M2_BERT)
+    bad.push_back("model.post_norm applies to the M2 families' blocks, not " +
+                  pb::ModelFamily_Name(m.family()));
   if (m.position() == pb::ModelConfig::ROPE && !attention)
     bad.push_back("model.position = ROPE rotates attention's queries and keys; " +
                   pb::ModelFamily_Name(m.family()) +
