@@ -109,15 +109,14 @@ void FfnExperts::add_segment_bias(const Tensor& rows, const Param& b, const Expe
 }
 
 void FfnExperts::segment_bias_grad(const Param& b, const Tensor& drows, const ExpertSegments& seg) {
-  Tensor sum = Tensor::empty({drows.cols()}, DType::kF32, drows.device());
+  Tensor rows = drows;
+  if (rows.dtype() != DType::kF32) {  // bf16 gradients: widened once, summed in fp32
+    rows = Tensor::empty(drows.shape(), DType::kF32, drows.device());
+    cast(rows, drows);
+  }
+  Tensor sum = Tensor::empty({rows.cols()}, DType::kF32, rows.device());
   seg.for_each([&](int l, int64_t begin, int64_t end) {
-    Tensor rows = drows.slice_rows(begin, end);
-    if (rows.dtype() != DType::kF32) {  // bf16 gradients: summed in fp32
-      Tensor wide = Tensor::empty(rows.shape(), DType::kF32, rows.device());
-      cast(wide, rows);
-      rows = wide;
-    }
-    reduce_cols(sum, rows, ReduceOp::kSum);
+    reduce_cols(sum, rows.slice_rows(begin, end), ReduceOp::kSum);
     add_scaled(b.grad.slice_rows(l, l + 1), sum, 1.0f);
   });
 }

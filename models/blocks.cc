@@ -142,28 +142,18 @@ double M2Block::forward_flops_per_token() const {
 
 void M2Block::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
   Tensor x1 = like(x);
-  auto mixer = [&](const Tensor& o, const Tensor& a) { mixer_.forward(o, a, s.batch); };
-  auto mlp = [&](const Tensor& f, const Tensor& b) { mlp_.forward(f, b); };
-  if (spec_.post_norm) {
-    post_norm_residual_forward(x1, x, norm1_, mixer);
-    post_norm_residual_forward(y, x1, norm2_, mlp);
-  } else {
-    residual_forward(x1, x, norm1_, mixer);
-    residual_forward(y, x1, norm2_, mlp);
-  }
+  sublayer_forward(spec_.post_norm, x1, x, norm1_,
+                   [&](const Tensor& o, const Tensor& a) { mixer_.forward(o, a, s.batch); });
+  sublayer_forward(spec_.post_norm, y, x1, norm2_,
+                   [&](const Tensor& f, const Tensor& b) { mlp_.forward(f, b); });
 }
 
 void M2Block::backward(const Tensor& dx, const Tensor& dy) {
   Tensor dx1 = like(dy);
-  auto mlp = [&](const Tensor& db, const Tensor& g) { mlp_.backward(db, g); };
-  auto mixer = [&](const Tensor& da, const Tensor& g) { mixer_.backward(da, g); };
-  if (spec_.post_norm) {
-    post_norm_residual_backward(dx1, dy, norm2_, mlp);
-    post_norm_residual_backward(dx, dx1, norm1_, mixer);
-  } else {
-    residual_backward(dx1, dy, norm2_, mlp);
-    residual_backward(dx, dx1, norm1_, mixer);
-  }
+  sublayer_backward(spec_.post_norm, dx1, dy, norm2_,
+                    [&](const Tensor& db, const Tensor& g) { mlp_.backward(db, g); });
+  sublayer_backward(spec_.post_norm, dx, dx1, norm1_,
+                    [&](const Tensor& da, const Tensor& g) { mixer_.backward(da, g); });
 }
 
 std::vector<Param*> M2Block::params() {

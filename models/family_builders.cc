@@ -21,7 +21,7 @@ BlockSpec spec(const pb::RunConfig& c, int index, Device device) {
   s.heads = m.n_heads();
   s.seed = c.seed();
   s.device = device;
-  if (position_of(m) == pb::ModelConfig::ROPE) s.rope_base = m.rope_base();
+  if (resolved_position(m) == pb::ModelConfig::ROPE) s.rope_base = m.rope_base();
   if (m.gelu() == pb::ModelConfig::GELU_ERF) s.gelu = Activation::kGeluErf;
   s.post_norm = m.post_norm();
   return s;
@@ -122,12 +122,6 @@ Blocks smlp(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
 }
 
 }  // namespace
-
-pb::ModelConfig::Position position_of(const pb::ModelConfig& m) {
-  if (m.position() != pb::ModelConfig::POSITION_UNSPECIFIED) return m.position();
-  if (m.family() == pb::BERT) return pb::ModelConfig::LEARNED;  // BERT's absolute positions
-  return is_attention_family(m.family()) ? pb::ModelConfig::ROPE : pb::ModelConfig::NONE;
-}
 
 namespace {
 

@@ -27,8 +27,4 @@ int64_t routed_prefix_len(const pb::ModelConfig& model);
 // score_suffix_only the same ⌈prefix_fraction · T⌉ for any family.
 int64_t unscored_prefix_len(const pb::ModelConfig& model);
 
-// model.position resolved: unspecified is LEARNED for BERT, ROPE for the other attention families,
-// NONE otherwise.
-pb::ModelConfig::Position position_of(const pb::ModelConfig& model);
-
 }  // namespace sy

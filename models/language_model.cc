@@ -26,7 +26,7 @@ LanguageModel::LanguageModel(const pb::RunConfig& config, const ProcessGroups& g
       recompute_blocks_(config.recompute() == pb::BLOCK) {
   if (!model_.tie_embeddings())
     head_ = std::make_unique<Linear>("head", dim_, vocab_, false, seed_, device);
-  if (position_of(model_) == pb::ModelConfig::LEARNED)
+  if (resolved_position(model_) == pb::ModelConfig::LEARNED)
     positions_ = std::make_unique<LearnedPositions>("positions", seq_len_, dim_, seed_, device);
   use_compute_type(params(), compute_dtype(config.precision()));
 }

@@ -44,4 +44,22 @@ void post_norm_residual_backward(const Tensor& dx, const Tensor& dy, Norm& norm,
   add_scaled(dx, dz, 1.0f);
 }
 
+// Either form, as a block's post_norm setting says.
+template <typename Norm, typename F>
+void sublayer_forward(bool post_norm, const Tensor& y, const Tensor& x, Norm& norm, F&& f) {
+  if (post_norm)
+    post_norm_residual_forward(y, x, norm, f);
+  else
+    residual_forward(y, x, norm, f);
+}
+
+template <typename Norm, typename B>
+void sublayer_backward(bool post_norm, const Tensor& dx, const Tensor& dy, Norm& norm,
+                       B&& f_backward) {
+  if (post_norm)
+    post_norm_residual_backward(dx, dy, norm, f_backward);
+  else
+    residual_backward(dx, dy, norm, f_backward);
+}
+
 }  // namespace sy

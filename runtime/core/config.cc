@@ -167,10 +167,22 @@ bool is_masked_lm(pb::ModelFamily f) {
   return f == pb::M2_BERT || f == pb::BERT;
 }
 
-void validate_config(const pb::RunConfig& c, int world_size) {
-  std::vector<std::string> bad;
-  const auto& p = c.parallel();
-  const auto& m = c.model();
+pb::ModelConfig::Position resolved_position(const pb::ModelConfig& m) {
+  if (m.position() != pb::ModelConfig::POSITION_UNSPECIFIED) return m.position();
+  if (m.family() == pb::BERT) return pb::ModelConfig::LEARNED;  // BERT's absolute positions
+  return is_attention_family(m.family()) ? pb::ModelConfig::ROPE : pb::ModelConfig::NONE;
+}
+
+namespace {
+
+using Problems = std::vector<std::string>;
+
+int ffn_width(const pb::ModelConfig& m) {
+  return m.d_ff() > 0 ? m.d_ff() : 4 * m.d_model();
+}
+
+// The parallel settings; returns the ep the later checks may use (1 when ep itself is invalid).
+int check_parallel(Problems& bad, const pb::ParallelConfig& p, int world_size) {
   int ep = p.ep();
   if (world_size < 1) bad.push_back("world size must be ≥ 1");
   if (ep < 1) {
@@ -191,7 +203,11 @@ void validate_config(const pb::RunConfig& c, int world_size) {
     bad.push_back(
         "parallel.comm_backend = NCCL needs parallel.device = CUDA (NCCL moves GPU "
         "buffers); use comm_backend: MPI on the CPU");
+  return ep;
+}
 
+void check_model_sizes(Problems& bad, const pb::ModelConfig& m) {
+  if (m.family() == pb::MODEL_FAMILY_UNSPECIFIED) bad.push_back("model.family must be set");
   if (m.vocab_size() < 1) bad.push_back("model.vocab_size must be ≥ 1");
   if (m.seq_len() < 1) bad.push_back("model.seq_len must be ≥ 1");
   if (m.d_model() < 1) bad.push_back("model.d_model must be ≥ 1");
@@ -201,19 +217,21 @@ void validate_config(const pb::RunConfig& c, int world_size) {
   if (m.n_layers() < 0) bad.push_back("model.n_layers must be ≥ 0");
   if (m.moe_freq() < 1) bad.push_back("model.moe_freq must be ≥ 1");
   if (m.d_ff() < 0) bad.push_back("model.d_ff must be ≥ 0 (0 = 4 · d_model)");
+}
+
+// Norm, post-norm and positions: each applies to some families only.
+void check_model_options(Problems& bad, const pb::ModelConfig& m) {
   const bool attention = is_attention_family(m.family());
+  const std::string family = pb::ModelFamily_Name(m.family());
   if (m.norm() != pb::ModelConfig::NORM_UNSPECIFIED && !attention)
-    bad.push_back("model.norm chooses the attention families' pre-norm; " +
-                  pb::ModelFamily_Name(m.family()) + " uses LayerNorm: leave it unset");
+    bad.push_back("model.norm chooses the attention families' pre-norm; " + family +
+                  " uses LayerNorm: leave it unset");
   if (m.post_norm() && m.family() != pb::M2_GPT && m.family() != pb::M2_BERT)
-    bad.push_back("model.post_norm applies to the M2 families' blocks, not " +
-                  pb::ModelFamily_Name(m.family()));
+    bad.push_back("model.post_norm applies to the M2 families' blocks, not " + family);
   if (m.position() == pb::ModelConfig::ROPE && !attention)
-    bad.push_back("model.position = ROPE rotates attention's queries and keys; " +
-                  pb::ModelFamily_Name(m.family()) +
+    bad.push_back("model.position = ROPE rotates attention's queries and keys; " + family +
                   " has no attention (use LEARNED or NONE, or leave it unset)");
-  if (m.position() == pb::ModelConfig::ROPE ||
-      (m.family() != pb::BERT && attention && !m.has_position())) {
+  if (resolved_position(m) == pb::ModelConfig::ROPE) {
     const int dh = m.n_heads() > 0 ? m.d_model() / m.n_heads() : 0;
     if (dh % 2 != 0)
       bad.push_back(
@@ -222,12 +240,16 @@ void validate_config(const pb::RunConfig& c, int world_size) {
           "model.position: LEARNED or NONE)");
     if (!(m.rope_base() > 1)) bad.push_back("model.rope_base must be > 1");
   }
+}
 
-  bool sparse =
+// The model-wide MoE settings and every per-layer override.
+void check_moe_layers(Problems& bad, const pb::ModelConfig& m, int ep) {
+  const bool sparse =
       m.family() == pb::TRANSFORMER_MOE || m.family() == pb::SMLP || m.family() == pb::MH_MOE;
   if (sparse) check_moe(bad, m.moe(), "model.moe", ep, m.d_model());
   std::set<int> seen;
-  int n_blocks = m.family() == pb::SMLP ? m.n_dense_blocks() + m.n_sparse_blocks() : m.n_layers();
+  const int n_blocks =
+      m.family() == pb::SMLP ? m.n_dense_blocks() + m.n_sparse_blocks() : m.n_layers();
   for (int i = 0; i < m.moe_layer_size(); ++i) {
     const auto& o = m.moe_layer(i);
     std::string where = "model.moe_layer[" + std::to_string(i) + "]";
@@ -238,43 +260,54 @@ void validate_config(const pb::RunConfig& c, int world_size) {
       bad.push_back(where + ".layer = " + std::to_string(o.layer()) + " is given twice");
     check_moe(bad, moe_for_layer(m, o.layer()), where + ".moe", ep, m.d_model());
   }
-  if (m.family() == pb::SMLP) {
-    if (m.n_dense_blocks() < 0 || m.n_sparse_blocks() < 0 || n_blocks < 1)
-      bad.push_back("model.n_dense_blocks + model.n_sparse_blocks must be ≥ 1, each ≥ 0");
-    int f = m.d_ff() > 0 ? m.d_ff() : 4 * m.d_model();
-    const int e = m.smoe_experts() > 0 ? m.smoe_experts() : m.moe().num_experts();
-    if (e >= 1 && f % e != 0)
-      bad.push_back("sMLP cuts the SGU width (model.d_ff, or 4 · d_model = " + std::to_string(f) +
-                    ") into " + std::to_string(e) +
-                    " sMoE experts' channel chunks (model.smoe_experts, else moe.num_experts): "
-                    "make it divisible");
-    if (m.smoe_experts() < 0 || (m.smoe_experts() > 0 && m.smoe_experts() % ep != 0))
-      bad.push_back("model.smoe_experts = " + std::to_string(m.smoe_experts()) +
-                    " must be ≥ 0 and divisible by ep = " + std::to_string(ep));
-    if (!(m.prefix_fraction() > 0 && m.prefix_fraction() < 1))
-      bad.push_back("model.prefix_fraction must be in (0, 1)");
-  }
+}
+
+void check_smlp(Problems& bad, const pb::ModelConfig& m, int ep) {
+  if (m.n_dense_blocks() < 0 || m.n_sparse_blocks() < 0 ||
+      m.n_dense_blocks() + m.n_sparse_blocks() < 1)
+    bad.push_back("model.n_dense_blocks + model.n_sparse_blocks must be ≥ 1, each ≥ 0");
+  const int f = ffn_width(m);
+  const int e = m.smoe_experts() > 0 ? m.smoe_experts() : m.moe().num_experts();
+  if (e >= 1 && f % e != 0)
+    bad.push_back("sMLP cuts the SGU width (model.d_ff, or 4 · d_model = " + std::to_string(f) +
+                  ") into " + std::to_string(e) +
+                  " sMoE experts' channel chunks (model.smoe_experts, else moe.num_experts): "
+                  "make it divisible");
+  if (m.smoe_experts() < 0 || (m.smoe_experts() > 0 && m.smoe_experts() % ep != 0))
+    bad.push_back("model.smoe_experts = " + std::to_string(m.smoe_experts()) +
+                  " must be ≥ 0 and divisible by ep = " + std::to_string(ep));
+  if (!(m.prefix_fraction() > 0 && m.prefix_fraction() < 1))
+    bad.push_back("model.prefix_fraction must be in (0, 1)");
+}
+
+void check_m2(Problems& bad, const pb::ModelConfig& m) {
+  const int f = ffn_width(m);
+  if (m.m2_blocks() < 1 || m.d_model() % m.m2_blocks() != 0 || f % m.m2_blocks() != 0)
+    bad.push_back("model.m2_blocks = " + std::to_string(m.m2_blocks()) +
+                  " must divide model.d_model and the MLP width " + std::to_string(f));
+  if (m.seq_len() < 3) bad.push_back("M2 needs model.seq_len ≥ 3 (its short convolution)");
+}
+
+// What only some families have: sMLP's blocks and routing, M2's blocks, masked-LM masking,
+// suffix-only scoring.
+void check_family_rules(Problems& bad, const pb::ModelConfig& m, int ep) {
+  if (m.family() == pb::SMLP) check_smlp(bad, m, ep);
+  if (m.family() == pb::M2_GPT || m.family() == pb::M2_BERT) check_m2(bad, m);
   if (m.score_suffix_only() && !(m.prefix_fraction() > 0 && m.prefix_fraction() < 1))
     bad.push_back(
         "model.score_suffix_only scores from ⌈prefix_fraction · T⌉ on: "
         "model.prefix_fraction must be in (0, 1)");
-  if (m.family() == pb::MODEL_FAMILY_UNSPECIFIED) bad.push_back("model.family must be set");
-  if (m.family() == pb::M2_GPT || m.family() == pb::M2_BERT) {
-    int f = m.d_ff() > 0 ? m.d_ff() : 4 * m.d_model();
-    if (m.m2_blocks() < 1 || m.d_model() % m.m2_blocks() != 0 || f % m.m2_blocks() != 0)
-      bad.push_back("model.m2_blocks = " + std::to_string(m.m2_blocks()) +
-                    " must divide model.d_model and the MLP width " + std::to_string(f));
-    if (m.seq_len() < 3) bad.push_back("M2 needs model.seq_len ≥ 3 (its short convolution)");
-  }
   if (is_masked_lm(m.family()) && !(m.mask_fraction() > 0 && m.mask_fraction() < 1))
     bad.push_back("model.mask_fraction must be in (0, 1)");
+}
 
+// Data, optimizer, schedule and logging.
+void check_training(Problems& bad, const pb::RunConfig& c, int world_size) {
   const auto& d = c.data();
   if (d.global_batch() < 1 || (world_size >= 1 && d.global_batch() % world_size != 0))
     bad.push_back("data.global_batch = " + std::to_string(d.global_batch()) +
                   " must be a positive multiple of the world size " + std::to_string(world_size) +
                   " (every rank reads the same number of sequences)");
-
   const auto& o = c.optimizer();
   if (!(o.lr() > 0)) bad.push_back("optimizer.lr must be > 0");
   if (!(o.beta1() >= 0 && o.beta1() < 1) || !(o.beta2() >= 0 && o.beta2() < 1))
@@ -283,7 +316,6 @@ void validate_config(const pb::RunConfig& c, int world_size) {
   if (o.grad_clip() < 0) bad.push_back("optimizer.grad_clip must be ≥ 0 (0 = off)");
   if (!(o.min_lr_ratio() >= 0 && o.min_lr_ratio() <= 1))
     bad.push_back("optimizer.min_lr_ratio must be in [0, 1]");
-
   const auto& s = c.schedule();
   if (s.steps() < 0) bad.push_back("schedule.steps must be ≥ 0");
   if (s.warmup_steps() < 0 || s.warmup_steps() > s.steps())
@@ -294,14 +326,24 @@ void validate_config(const pb::RunConfig& c, int world_size) {
   if (c.logging().log_every() < 1) bad.push_back("logging.log_every must be ≥ 1");
   if (c.logging().peak_tflops() < 0)
     bad.push_back("logging.peak_tflops must be ≥ 0 (0: unknown, no MFU printed)");
+}
 
-  if (!bad.empty()) {
-    std::ostringstream os;
-    os << "invalid config '" << c.name() << "' (" << bad.size() << " problem"
-       << (bad.size() > 1 ? "s" : "") << "):";
-    for (const auto& b : bad) os << "\n  - " << b;
-    SY_THROW(os.str());
-  }
+}  // namespace
+
+void validate_config(const pb::RunConfig& c, int world_size) {
+  Problems bad;
+  const int ep = check_parallel(bad, c.parallel(), world_size);
+  check_model_sizes(bad, c.model());
+  check_model_options(bad, c.model());
+  check_moe_layers(bad, c.model(), ep);
+  check_family_rules(bad, c.model(), ep);
+  check_training(bad, c, world_size);
+  if (bad.empty()) return;
+  std::ostringstream os;
+  os << "invalid config '" << c.name() << "' (" << bad.size() << " problem"
+     << (bad.size() > 1 ? "s" : "") << "):";
+  for (const auto& b : bad) os << "\n  - " << b;
+  SY_THROW(os.str());
 }
 
 std::string config_to_text(const pb::RunConfig& config) {

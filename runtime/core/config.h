@@ -32,6 +32,9 @@ pb::MoeConfig moe_for_layer(const pb::ModelConfig& model, int layer);
 bool is_attention_family(pb::ModelFamily family);
 // Families trained as masked language models (predict masked tokens of the input itself).
 bool is_masked_lm(pb::ModelFamily family);
+// model.position resolved: unspecified is LEARNED for BERT, ROPE for the other attention families,
+// NONE otherwise.
+pb::ModelConfig::Position resolved_position(const pb::ModelConfig& model);
 
 // The config as text-format, for logs and for saving next to checkpoints.
 std::string config_to_text(const pb::RunConfig& config);

@@ -18,6 +18,16 @@ float learning_rate(const pb::OptimizerConfig& opt, const pb::ScheduleConfig& sc
   return static_cast<float>(floor + 0.5 * (peak - floor) * (1.0 + std::cos(M_PI * progress)));
 }
 
+namespace {
+
+// Whether the expert norm's all-reduce is queued on the compute stream (NCCL on a GPU) rather than
+// done before it returns.
+bool reduced_on_stream(const Communicator& ep, const Tensor& t) {
+  return ep.size() > 1 && t.device().is_cuda() && ep.stream_ordered();
+}
+
+}  // namespace
+
 Tensor grad_norm_squares(const FlatParams& flat, const ProcessGroups& groups) {
   Tensor sq = Tensor::zeros({2}, DType::kF64, flat.device());
   for (const FlatGroup& g : flat.groups()) {
@@ -26,7 +36,7 @@ Tensor grad_norm_squares(const FlatParams& flat, const ProcessGroups& groups) {
   }
   Communicator& ep = *groups.ep_group;
   const Tensor expert = sq.slice_rows(1, 2);
-  if (ep.size() > 1 && expert.device().is_cuda() && ep.stream_ordered())
+  if (reduced_on_stream(ep, expert))
     ep.all_reduce_on(expert.raw(), 1, DType::kF64, CommOp::kSum, Stream{});  // no host wait
   else
     all_reduce_sum(expert, ep);
@@ -98,8 +108,7 @@ double AdamW::step(float lr, const ProcessGroups& groups) {
   // The one read of the step, after the update is queued; over NCCL the norm's all-reduce is on
   // the compute stream, so wait for it within the deadline first (no hang on a stuck peer).
   Communicator& ep = *groups.ep_group;
-  if (ep.size() > 1 && sq.device().is_cuda() && ep.stream_ordered())
-    ep.wait_stream(Stream{}, "all_reduce (gradient norm)");
+  if (reduced_on_stream(ep, sq)) ep.wait_stream(Stream{}, "all_reduce (gradient norm)");
   const std::vector<double> s = sq.to_vector<double>();
   return std::sqrt(s[0] + s[1]);
 }
