@@ -731,6 +731,23 @@ TEST_F(CudaOps, rope) {
   }
 }
 
+TEST_F(CudaOps, sine) {
+  const int64_t r = 300, c = 17;
+  Tensor x = f(ref::random_floats(r * c, 63), {r, c}),
+         dy = f(ref::random_floats(r * c, 64), {r, c});
+  Tensor freq = f(ref::random_floats(c, 65), {c});
+  Tensor y = Tensor::empty({r, c}, DType::kF32), yg = gpu(y);
+  sine_forward(y, x, freq);
+  sine_forward(yg, gpu(x), gpu(freq));
+  expect_close(yg, y, 1e-6f, "sine_forward");
+  Tensor dx = Tensor::empty({r, c}, DType::kF32), dxg = gpu(dx);
+  Tensor dfx = Tensor::empty({r, c}, DType::kF32), dfxg = gpu(dfx);
+  sine_backward(dx, dfx, x, dy, freq);
+  sine_backward(dxg, dfxg, gpu(x), gpu(dy), gpu(freq));
+  expect_close(dxg, dx, 1e-6f, "sine_backward dx");
+  expect_close(dfxg, dfx, 1e-6f, "sine_backward dfx");
+}
+
 // ---- optimizer ----------------------------------------------------------------------------------
 
 TEST_F(CudaOps, adamw_step) {

@@ -563,6 +563,33 @@ TEST(Ops, ScaleByInverseAndItsGradient) {
   EXPECT_NEAR(ds2.to_vector<float>()[0], -dot / (double(sv) * sv), 1e-4);
 }
 
+TEST(Ops, SineAndItsGradientsByFiniteDifferences) {
+  const int64_t r = 5, c = 3;
+  const auto xv = ref::random_floats(r * c, 61), dyv = ref::random_floats(r * c, 62);
+  const std::vector<float> fv = {10.0f, 1.5f, -2.0f};
+  Tensor x = tensor(xv, {r, c}), dy = tensor(dyv, {r, c}), freq = tensor(fv, {c});
+  Tensor y = Tensor::empty({r, c}, DType::kF32);
+  sine_forward(y, x, freq);
+  const auto yv = y.to_vector<float>();
+  for (int64_t i = 0; i < r * c; ++i) EXPECT_NEAR(yv[i], std::sin(fv[i % c] * xv[i]), 1e-6);
+  Tensor dx = Tensor::empty({r, c}, DType::kF32), dfx = Tensor::empty({r, c}, DType::kF32);
+  sine_backward(dx, dfx, x, dy, freq);
+  const auto dxv = dx.to_vector<float>(), dfv = dfx.to_vector<float>();
+  // L = Σ dy · sin(f_c · x): ∂L/∂x and the per-element share of ∂L/∂f_c, by central differences.
+  for (int64_t i = 0; i < r * c; ++i) {
+    const double f = fv[i % c], xi = xv[i], d = dyv[i];
+    auto by_x = [&](double v) { return d * std::sin(f * v); };
+    auto by_f = [&](double v) { return d * std::sin(v * xi); };
+    EXPECT_NEAR(dxv[i], testing::central_difference(by_x, xi, 1e-4), 1e-3);
+    EXPECT_NEAR(dfv[i], testing::central_difference(by_f, f, 1e-4), 1e-3);
+  }
+  Tensor inplace = tensor(dyv, {r, c});  // dx may alias dy
+  sine_backward(inplace, dfx, x, inplace, freq);
+  EXPECT_EQ(inplace.to_vector<float>(), dxv);
+  EXPECT_EQ(dfx.to_vector<float>(), dfv);
+  EXPECT_THROW(sine_forward(y, x, tensor({1.0f}, {1})), Error);
+}
+
 TEST(Bf16Storage, CausalMaskKeepsTheLowerTriangle) {
   const int64_t t = 5;
   const auto v = bf16_rounded(ref::random_floats(2 * t * t, 29));

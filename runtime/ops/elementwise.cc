@@ -111,6 +111,20 @@ void check_scalar_scale(const char* op, std::initializer_list<const Tensor*> ts,
   for (const Tensor* t : ts) SY_CHECK(t->numel() == n, op << ": element counts differ");
 }
 
+// The sine ops: every tensor (R, C) f32 of one shape, freq (C) f32, all on one device.
+void check_sine(const char* op, std::initializer_list<const Tensor*> ts, const Tensor& freq) {
+  const Tensor& x = **ts.begin();
+  SY_CHECK(x.ndim() == 2, op << ": tensors must be (R, C), got " << shape_str(x.shape()));
+  for (const Tensor* t : ts) {
+    check_dtype(op, "tensor", *t, DType::kF32);
+    check_same_shape(op, *t, x);
+  }
+  check_dtype(op, "freq", freq, DType::kF32);
+  SY_CHECK(freq.numel() == x.dim(1), op << ": freq must hold one value per column (" << x.dim(1)
+                                        << "), got " << shape_str(freq.shape()));
+  for (const Tensor* t : ts) check_same_device(op, {t, &freq});
+}
+
 }  // namespace
 
 void scale_by_inverse(const Tensor& out, const Tensor& in, const Tensor& s, Stream stream) {
@@ -142,6 +156,19 @@ void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse, S
            "rope: the table must be (T, dh/2, 2) = (" << x.dim(1) << ", " << x.dim(2) / 2
                                                       << ", 2), got " << shape_str(table.shape()));
   SY_DISPATCH("rope", x, cpu::rope(y, x, table, inverse), cuda::rope(y, x, table, inverse, stream));
+}
+
+void sine_forward(const Tensor& y, const Tensor& x, const Tensor& freq, Stream stream) {
+  check_sine("sine_forward", {&y, &x}, freq);
+  SY_DISPATCH("sine_forward", x, cpu::sine_forward(y, x, freq),
+              cuda::sine_forward(y, x, freq, stream));
+}
+
+void sine_backward(const Tensor& dx, const Tensor& dfx, const Tensor& x, const Tensor& dy,
+                   const Tensor& freq, Stream stream) {
+  check_sine("sine_backward", {&dx, &dfx, &x, &dy}, freq);
+  SY_DISPATCH("sine_backward", x, cpu::sine_backward(dx, dfx, x, dy, freq),
+              cuda::sine_backward(dx, dfx, x, dy, freq, stream));
 }
 
 Tensor rope_table(int64_t seq_len, int64_t head_dim, double base, Device device) {

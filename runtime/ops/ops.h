@@ -150,6 +150,13 @@ void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse, S
 // The (cos, sin) table of rope for T positions, head width dh and frequency base (θ_j =
 // base^(−2j/dh)), computed in double on the host and uploaded: one table for every backend.
 Tensor rope_table(int64_t seq_len, int64_t head_dim, double base, Device device);
+// Periodic activation of Hyena's implicit filters: y[r,c] = sin(freq[c] · x[r,c]). x, y (R, C)
+// f32 (y must not alias x: the backward reads x); freq (C) f32, one frequency per column.
+void sine_forward(const Tensor& y, const Tensor& x, const Tensor& freq, Stream stream = {});
+// Its backward, both assigned: dx = freq·cos(freq·x)·dy, and dfx (R, C) = x·cos(freq·x)·dy, the
+// frequency gradient per element (the caller sums the columns: reduce_cols). dx may alias dy.
+void sine_backward(const Tensor& dx, const Tensor& dfx, const Tensor& x, const Tensor& dy,
+                   const Tensor& freq, Stream stream = {});
 
 // ---- the MoE combine ---------------------------------------------------------------------------
 // The weighted combine of dispatch: out[s,:] = Σ_j w[s,j] · y[pos[s,j],:], summed in j order in

@@ -157,6 +157,20 @@ void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse) {
   for (int64_t i = 0; i < pairs; ++i) kernels::rope_pair(yp, xp, tp, i, t, half, inverse);
 }
 
+void sine_forward(const Tensor& y, const Tensor& x, const Tensor& freq) {
+  const int64_t cols = x.dim(1);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    kernels::sine_element(y.data<float>(), x.data<float>(), freq.data<float>(), i, cols);
+}
+
+void sine_backward(const Tensor& dx, const Tensor& dfx, const Tensor& x, const Tensor& dy,
+                   const Tensor& freq) {
+  const int64_t cols = x.dim(1);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    kernels::sine_backward_element(dx.data<float>(), dfx.data<float>(), x.data<float>(),
+                                   dy.data<float>(), freq.data<float>(), i, cols);
+}
+
 void causal_mask(const Tensor& out, const Tensor& in) {
   const int64_t n = in.numel(), t = in.cols();
   with_float_type(in.dtype(), [&](auto tag) {

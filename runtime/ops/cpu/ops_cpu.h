@@ -52,6 +52,9 @@ void mul(const Tensor& out, const Tensor& a, const Tensor& b);
 void scale_inplace(const Tensor& x, float alpha);
 void causal_mask(const Tensor& out, const Tensor& in);
 void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse);
+void sine_forward(const Tensor& y, const Tensor& x, const Tensor& freq);
+void sine_backward(const Tensor& dx, const Tensor& dfx, const Tensor& x, const Tensor& dy,
+                   const Tensor& freq);
 void scale_by_inverse(const Tensor& out, const Tensor& in, const Tensor& s);
 void scale_by_inverse_backward(const Tensor& din, const Tensor& ds, const Tensor& dout,
                                const Tensor& in, const Tensor& s);

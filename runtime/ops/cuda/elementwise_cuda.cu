@@ -58,6 +58,15 @@ __global__ void rope_kernel(float* y, const float* x, const float* table, int64_
   SY_GRID_STRIDE(i, pairs) kernels::rope_pair(y, x, table, i, t, half, inverse);
 }
 
+__global__ void sine_kernel(float* y, const float* x, const float* f, int64_t n, int64_t cols) {
+  SY_GRID_STRIDE(i, n) kernels::sine_element(y, x, f, i, cols);
+}
+
+__global__ void sine_backward_kernel(float* dx, float* dfx, const float* x, const float* dy,
+                                     const float* f, int64_t n, int64_t cols) {
+  SY_GRID_STRIDE(i, n) kernels::sine_backward_element(dx, dfx, x, dy, f, i, cols);
+}
+
 template <typename T>
 __global__ void causal_mask_kernel(T* o, const T* x, int64_t n, int64_t t) {
   SY_GRID_STRIDE(i, n) kernels::causal_mask_element(o, x, i, t);
@@ -203,6 +212,19 @@ void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse, S
   if (pairs == 0) return;
   launch(rope_kernel, pairs, stream, y.data<float>(), x.data<float>(), table.data<float>(), pairs,
          x.dim(1), x.dim(2) / 2, inverse);
+}
+
+void sine_forward(const Tensor& y, const Tensor& x, const Tensor& freq, Stream stream) {
+  if (x.numel() == 0) return;
+  launch(sine_kernel, x.numel(), stream, y.data<float>(), x.data<float>(), freq.data<float>(),
+         x.numel(), x.dim(1));
+}
+
+void sine_backward(const Tensor& dx, const Tensor& dfx, const Tensor& x, const Tensor& dy,
+                   const Tensor& freq, Stream stream) {
+  if (x.numel() == 0) return;
+  launch(sine_backward_kernel, x.numel(), stream, dx.data<float>(), dfx.data<float>(),
+         x.data<float>(), dy.data<float>(), freq.data<float>(), x.numel(), x.dim(1));
 }
 
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream) {

@@ -56,6 +56,9 @@ void mul(const Tensor& out, const Tensor& a, const Tensor& b, Stream stream);
 void scale_inplace(const Tensor& x, float alpha, Stream stream);
 void causal_mask(const Tensor& out, const Tensor& in, Stream stream);
 void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse, Stream stream);
+void sine_forward(const Tensor& y, const Tensor& x, const Tensor& freq, Stream stream);
+void sine_backward(const Tensor& dx, const Tensor& dfx, const Tensor& x, const Tensor& dy,
+                   const Tensor& freq, Stream stream);
 void scale_by_inverse(const Tensor& out, const Tensor& in, const Tensor& s, Stream stream);
 void scale_by_inverse_backward(const Tensor& din, const Tensor& ds, const Tensor& dout,
                                const Tensor& in, const Tensor& s, Stream stream);

@@ -155,6 +155,17 @@ SY_HD void rope_pair(float* y, const float* x, const float* table, int64_t i, in
   y[base + half] = b * c + a * s;
 }
 
+// The periodic activation of element i of (R, C) rows: sin(f_c · x), and its two gradients.
+SY_HD void sine_element(float* y, const float* x, const float* freq, int64_t i, int64_t cols) {
+  y[i] = sinf(freq[i % cols] * x[i]);
+}
+SY_HD void sine_backward_element(float* dx, float* dfx, const float* x, const float* dy,
+                                 const float* freq, int64_t i, int64_t cols) {
+  const float f = freq[i % cols], g = cosf(f * x[i]) * dy[i];
+  dfx[i] = x[i] * g;  // before dx: dx may alias dy
+  dx[i] = f * g;
+}
+
 template <typename T>
 SY_HD void causal_mask_element(T* out, const T* in, int64_t i, int64_t t) {
   const int64_t r = i / t, j = i % t;
