@@ -156,6 +156,31 @@ TEST(AdamW, MatchesTheReferenceUpdateAndDecaysOnlyMatrices) {
   for (int i = 0; i < 2; ++i) EXPECT_NEAR(bv[i], pb_[i], 1e-6);
 }
 
+// Parameters with their own settings (M2's filters) are updated with their learning rate (the
+// schedule's value scaled by lr / optimizer.lr) and decay, vectors included; their neighbours in
+// the flat buffer keep the optimizer's.
+TEST(AdamW, ParametersWithTheirOwnLearningRateAndDecay) {
+  auto world = testing::world();
+  auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
+  ProcessGroups g = make_process_groups(self, 1);
+  Param a("a", {2, 2}, Device::cpu()), f("f", {2}, Device::cpu()), b("b", {2, 1}, Device::cpu());
+  f.lr = 0.02f;
+  f.weight_decay = 0.5f;
+  for (Param* p : {&a, &f, &b}) p->value.fill(1.0);
+  pb::OptimizerConfig c;
+  c.set_lr(0.01f);
+  c.set_weight_decay(0.1f);
+  c.set_grad_clip(0);
+  AdamW opt({&a, &f, &b}, c);
+  for (Param* p : {&a, &f, &b}) p->grad.fill(0.25);
+  opt.step(0.005f, g);  // half the peak: f gets 0.01
+  // The first Adam step moves by lr·(1 + wd·p) for a positive gradient: m̂/√v̂ = 1.
+  auto moved = [](double lr, double wd) { return 1.0 - lr * (1.0 / (1.0 + 1e-8 / 0.25) + wd); };
+  for (float v : a.value.to_vector<float>()) EXPECT_NEAR(v, moved(0.005, 0.1), 1e-6);
+  for (float v : f.value.to_vector<float>()) EXPECT_NEAR(v, moved(0.01, 0.5), 1e-6);
+  for (float v : b.value.to_vector<float>()) EXPECT_NEAR(v, moved(0.005, 0.1), 1e-6);
+}
+
 TEST(AdamW, ClipsToTheGlobalNormAcrossRanks) {
   auto world = testing::world();
   const int w = world->size();

@@ -24,6 +24,11 @@ struct Param {
   // AdamW decays matrices (two or more dimensions) unless this is set: biases kept per expert are
   // matrices in shape only.
   bool no_weight_decay = false;
+  // An optimizer group of its own (M2's implicit filters): the peak learning rate (0 = the
+  // optimizer's; the schedule scales it alike) and the weight decay of every element, vectors
+  // included (< 0 = the optimizer's rule above).
+  float lr = 0.0f;
+  float weight_decay = -1.0f;
 
   Param() = default;
   Param(std::string n, const Shape& shape, Device device, bool expert = false)

@@ -45,12 +45,24 @@ Tensor grad_norm_squares(const FlatParams& flat, const ProcessGroups& groups) {
 
 namespace {
 
-// The ranges of a group's elements that decay: the slots of matrices, adjacent ones merged.
-std::vector<int64_t> decay_ranges(const FlatGroup& g) {
+// Whether two parameters share their optimizer settings.
+bool same_settings(const Param& a, const Param& b) {
+  return a.lr == b.lr && a.weight_decay == b.weight_decay;
+}
+
+// Whether a parameter decays: its own setting, else matrices that are not marked otherwise.
+bool decays(const Param& p) {
+  if (p.weight_decay >= 0) return p.weight_decay > 0;
+  return p.value.ndim() >= 2 && !p.no_weight_decay;
+}
+
+// The ranges of slots [first, last) that decay, relative to `base`, adjacent ones merged.
+std::vector<int64_t> decay_ranges(const FlatGroup& g, size_t first, size_t last, int64_t base) {
   std::vector<int64_t> r;
-  for (const FlatSlot& s : g.slots) {
-    if (s.param->value.ndim() < 2 || s.param->no_weight_decay) continue;
-    const int64_t begin = s.offset, end = s.offset + s.param->value.numel();
+  for (size_t i = first; i < last; ++i) {
+    const FlatSlot& s = g.slots[i];
+    if (!decays(*s.param)) continue;
+    const int64_t begin = s.offset - base, end = begin + s.param->value.numel();
     if (!r.empty() && r.back() == begin)
       r.back() = end;
     else
@@ -72,15 +84,33 @@ AdamW::AdamW(std::vector<Param*> params, const pb::OptimizerConfig& config)
   build_state();
 }
 
+// The group cut where the optimizer settings change; the first segment starts at element 0 and
+// each one ends where the next begins (padding between slots goes along: its gradients are 0).
+std::vector<AdamW::Segment> AdamW::segments(const FlatGroup& g) const {
+  std::vector<Segment> out;
+  const Device d = flat_.device();
+  size_t first = 0;
+  for (size_t i = 1; i <= g.slots.size(); ++i) {
+    if (i < g.slots.size() && same_settings(*g.slots[i].param, *g.slots[first].param)) continue;
+    const Param& p = *g.slots[first].param;
+    Segment s;
+    s.begin = out.empty() ? 0 : g.slots[first].offset;
+    s.end = i < g.slots.size() ? g.slots[i].offset : g.numel();
+    s.lr_scale = p.lr > 0 ? p.lr / config_.lr() : 1.0f;
+    s.weight_decay = p.weight_decay >= 0 ? p.weight_decay : config_.weight_decay();
+    std::vector<int64_t> r = decay_ranges(g, first, i, s.begin);
+    s.decay = Tensor::from_vector(r, {static_cast<int64_t>(r.size()) / 2, 2}, d);
+    out.push_back(std::move(s));
+    first = i;
+  }
+  return out;
+}
+
 void AdamW::build_state() {
   const Device d = flat_.device();
-  for (const FlatGroup& g : flat_.groups()) {
-    std::vector<int64_t> r = decay_ranges(g);
-    const int64_t n = static_cast<int64_t>(r.size()) / 2;
+  for (const FlatGroup& g : flat_.groups())
     state_.push_back(GroupState{Tensor::zeros({g.numel()}, DType::kF32, d),
-                                Tensor::zeros({g.numel()}, DType::kF32, d),
-                                Tensor::from_vector(r, {n, 2}, d)});
-  }
+                                Tensor::zeros({g.numel()}, DType::kF32, d), segments(g)});
   for (const Param* p : flat_.params()) {
     auto [gi, si] = flat_.locate(p);
     const int64_t offset = flat_.groups()[gi].slots[si].offset, n = p->value.numel();
@@ -102,7 +132,14 @@ double AdamW::step(float lr, const ProcessGroups& groups) {
   h.t = t_;
   for (size_t i = 0; i < state_.size(); ++i) {
     const FlatGroup& g = flat_.groups()[i];
-    adamw_step(g.values, state_[i].m, state_[i].v, g.grads, state_[i].decay, sq, h);
+    const GroupState& st = state_[i];
+    for (const Segment& s : st.segments) {
+      AdamWHyper hs = h;
+      hs.lr = lr * s.lr_scale;
+      hs.weight_decay = s.weight_decay;
+      auto part = [&](const Tensor& t) { return t.slice_rows(s.begin, s.end); };
+      adamw_step(part(g.values), part(st.m), part(st.v), part(g.grads), s.decay, sq, hs);
+    }
   }
   refresh_compute_copies(flat_.params());  // mixed precision: the one cast per step
   // The one read of the step, after the update is queued; over NCCL the norm's all-reduce is on

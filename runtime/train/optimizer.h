@@ -9,6 +9,8 @@
 //
 // Weight-decay groups: matrices (parameters of two or more dimensions — projections, expert
 // weights, embeddings) decay; vectors (biases, norm gains) do not, as in GPT-2 / nanoGPT.
+// Parameters with settings of their own (Param::lr, Param::weight_decay: M2's implicit filters)
+// form segments of the flat buffers, each updated with its own learning rate and decay.
 #pragma once
 
 #include <memory>
@@ -50,10 +52,18 @@ class AdamW {
   void set_steps_taken(int64_t t) { t_ = t; }
 
  private:
-  struct GroupState {
-    Tensor m, v;   // flat, as the group's values
-    Tensor decay;  // i64 (R, 2): the element ranges that decay
+  // Consecutive slots of one flat group that share their optimizer settings.
+  struct Segment {
+    int64_t begin = 0, end = 0;  // elements of the group's buffers
+    float lr_scale = 1.0f;       // of the scheduled learning rate
+    float weight_decay = 0.0f;
+    Tensor decay;  // i64 (R, 2): the element ranges that decay, relative to begin
   };
+  struct GroupState {
+    Tensor m, v;  // flat, as the group's values
+    std::vector<Segment> segments;
+  };
+  std::vector<Segment> segments(const FlatGroup& g) const;
   void build_state();
 
   std::unique_ptr<FlatParams> own_flat_;
