@@ -189,10 +189,14 @@ TEST(Model, TrainingStepIsTheSameAtEveryWorldSizeAndEp) {
           int64_t el = pm[i]->value.dim(0), first = g.ep_group->rank() * el;
           want_g = want_g.slice_rows(first, first + el);
         }
-        // Gradients (after reduction and clipping) and updated weights agree to float rounding.
+        // Gradients (after reduction and clipping) and updated weights agree to float rounding:
+        // relative to the tensor's largest gradient, since a small element can be a sum that
+        // cancels (whose rounding depends on the BLAS kernels' blocking).
         auto ga = pm[i]->grad.to_vector<float>(), gb = want_g.to_vector<float>();
+        float scale = 0;
+        for (float v : gb) scale = std::max(scale, std::fabs(v));
         for (size_t j = 0; j < ga.size(); ++j)
-          ASSERT_NEAR(ga[j], gb[j], 1e-5 * std::fabs(gb[j]) + 1e-7)
+          ASSERT_NEAR(ga[j], gb[j], 1e-5 * (std::fabs(gb[j]) + scale) + 1e-7)
               << pm[i]->name << ".grad ep " << ep;
         auto a = pm[i]->value.to_vector<float>(), b = want.to_vector<float>();
         for (size_t j = 0; j < a.size(); ++j)
