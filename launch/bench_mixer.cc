@@ -38,7 +38,7 @@ int bench_mixer_command(const std::vector<std::string>& argv) {
     Tensor y = Tensor::empty({n, d}, DType::kF32, dev),
            dx = Tensor::empty({n, d}, DType::kF32, dev);
     CausalSelfAttention att("att", d, heads, 3, dev);
-    M2SequenceMixer m2("m2", d, t, 3, dev);
+    M2SequenceMixer m2("m2", d, t, M2MixerOptions{}, 3, dev);  // implicit filter, causal
     auto time_of = [&](auto fwd, auto bwd) {
       double best = 1e300;
       for (int r = 0; r <= reps; ++r) {  // the first run warms up

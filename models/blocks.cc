@@ -116,18 +116,22 @@ std::vector<Param*> TransformerBlock::params() {
   return p;
 }
 
-M2Block::M2Block(const BlockSpec& s, int blocks, bool bidirectional)
+M2Block::M2Block(const BlockSpec& s, const M2BlockOptions& o)
     : spec_(s),
-      blocks_(blocks),
+      o_(o),
       norm1_(s.name + ".norm1", s.dim, s.device),
       norm2_(s.name + ".norm2", s.dim, s.device),
-      mixer_(s.name + ".mixer", s.dim, s.seq_len, s.seed, s.device, bidirectional),
-      mlp_(s.name + ".mlp", s.dim, s.d_ff, blocks, s.seed, s.device, s.gelu) {}
+      mixer_(s.name + ".mixer", s.dim, s.seq_len, o.mixer, s.seed, s.device) {
+  if (o.mlp)
+    mlp_ = std::make_unique<BlockDiagGluMlp>(s.name + ".mlp", s.dim, s.d_ff, o.blocks, s.seed,
+                                             s.device, s.gelu);
+}
 
 // The mixer: projections in (d → 3d) and out (4d²), the 3-tap short convolution of 3d channels,
-// and one long convolution per channel of d: a forward and an inverse complex Monarch DFT of 2T
-// points per row, 4·(b1 + b2) real multiply-adds per point (the kernels' transforms, once per
-// channel and call, are left out). The MLP: block-diagonal W1 (d → 2F) and W2 (F → d).
+// and one or two long convolutions per channel of d: a forward and an inverse complex Monarch DFT
+// of 2T points per row, 4·(b1 + b2) real multiply-adds per point (the kernels — their transforms
+// and the implicit filters, once per call — are left out). The MLP: block-diagonal W1 (d → 2F)
+// and W2 (F → d).
 double M2Block::forward_flops_per_token() const {
   const double d = spec_.dim, n = 2.0 * spec_.seq_len;
   int64_t b1 = 1;
@@ -135,32 +139,42 @@ double M2Block::forward_flops_per_token() const {
     if ((2 * spec_.seq_len) % v == 0) b1 = v;
   const double b1b2 = static_cast<double>(b1) + n / static_cast<double>(b1);
   const double long_conv = 2 * (n / spec_.seq_len) * 4 * b1b2;  // per channel and token
-  const double mixer = 4 * d * d + 3 * 3 * d + long_conv * d;
-  const double mlp = 3 * d * spec_.d_ff / blocks_;
+  const double convs = o_.mixer.residual_long_conv ? 2 : 1;
+  const double mixer = 4 * d * d + 3 * 3 * d + convs * long_conv * d;
+  const double mlp = mlp_ ? 3 * d * spec_.d_ff / o_.blocks : 0.0;
   return 2.0 * (mixer + mlp);
 }
 
 void M2Block::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
+  auto mix = [&](const Tensor& o, const Tensor& a) { mixer_.forward(o, a, s.batch); };
+  if (!mlp_) {
+    sublayer_forward(spec_.post_norm, y, x, norm1_, mix);
+    return;
+  }
   Tensor x1 = like(x);
-  sublayer_forward(spec_.post_norm, x1, x, norm1_,
-                   [&](const Tensor& o, const Tensor& a) { mixer_.forward(o, a, s.batch); });
+  sublayer_forward(spec_.post_norm, x1, x, norm1_, mix);
   sublayer_forward(spec_.post_norm, y, x1, norm2_,
-                   [&](const Tensor& f, const Tensor& b) { mlp_.forward(f, b); });
+                   [&](const Tensor& f, const Tensor& b) { mlp_->forward(f, b); });
 }
 
 void M2Block::backward(const Tensor& dx, const Tensor& dy) {
+  auto mix = [&](const Tensor& da, const Tensor& g) { mixer_.backward(da, g); };
+  if (!mlp_) {
+    sublayer_backward(spec_.post_norm, dx, dy, norm1_, mix);
+    return;
+  }
   Tensor dx1 = like(dy);
   sublayer_backward(spec_.post_norm, dx1, dy, norm2_,
-                    [&](const Tensor& db, const Tensor& g) { mlp_.backward(db, g); });
-  sublayer_backward(spec_.post_norm, dx, dx1, norm1_,
-                    [&](const Tensor& da, const Tensor& g) { mixer_.backward(da, g); });
+                    [&](const Tensor& db, const Tensor& g) { mlp_->backward(db, g); });
+  sublayer_backward(spec_.post_norm, dx, dx1, norm1_, mix);
 }
 
 std::vector<Param*> M2Block::params() {
   std::vector<Param*> p = norm1_.params();
   for (Param* q : mixer_.params()) p.push_back(q);
+  if (!mlp_) return p;
   for (Param* q : norm2_.params()) p.push_back(q);
-  for (Param* q : mlp_.params()) p.push_back(q);
+  for (Param* q : mlp_->params()) p.push_back(q);
   return p;
 }
 
@@ -227,7 +241,7 @@ void M2Block::drop_activations() {
   norm1_.drop_activations();
   norm2_.drop_activations();
   mixer_.drop_activations();
-  mlp_.drop_activations();
+  if (mlp_) mlp_->drop_activations();
 }
 
 void GmlpBlock::drop_activations() {

@@ -115,10 +115,17 @@ class TransformerBlock final : public Block {
   std::unique_ptr<TokenMoe> moe_;
 };
 
-// Causal for M2-GPT, bidirectional for M2-BERT; `blocks` of the block-diagonal MLP.
+// M2's block: the sequence mixer, causal for M2-GPT and bidirectional for M2-BERT, then (unless
+// MLP-free, the paper's M2-GPT) the block-diagonal GLU with `blocks` blocks.
+struct M2BlockOptions {
+  M2MixerOptions mixer;
+  bool mlp = true;
+  int blocks = 4;
+};
+
 class M2Block final : public Block {
  public:
-  M2Block(const BlockSpec& spec, int blocks, bool bidirectional);
+  M2Block(const BlockSpec& spec, const M2BlockOptions& options);
   void forward(const Tensor& y, const Tensor& x, const BatchShape& shape) override;
   void backward(const Tensor& dx, const Tensor& dy) override;
   std::vector<Param*> params() override;
@@ -127,10 +134,10 @@ class M2Block final : public Block {
 
  private:
   BlockSpec spec_;
-  int blocks_;
+  M2BlockOptions o_;
   LayerNorm norm1_, norm2_;
   M2SequenceMixer mixer_;
-  BlockDiagGluMlp mlp_;
+  std::unique_ptr<BlockDiagGluMlp> mlp_;
 };
 
 // gMLP's forward FLOPs per token: U (d → 2F), V (F → d) and the T×T spatial mixing of F channels.

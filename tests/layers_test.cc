@@ -8,6 +8,7 @@
 
 #include "models/layers/causal_attention.h"
 #include "models/layers/embedding.h"
+#include "models/layers/implicit_filter.h"
 #include "models/layers/m2_mixers.h"
 #include "models/layers/norms.h"
 #include "models/layers/spatial_gating.h"
@@ -211,14 +212,49 @@ TEST(Causality, TheTestCatchesAMixerThatLooksAhead) {
   EXPECT_NE(first_leak(1, t, w, w, lookahead), "");
 }
 
-TEST(Layers, M2SequenceMixerAndBlockDiagonalGluMlp) {
+// The mixer variants: the explicit kernel (Switchyard's first M2), the paper's M2-GPT reading
+// (implicit filter shared by 2 heads) and M2-BERT's release (bidirectional implicit filter and
+// the residual long convolution). Frequency 2 keeps the sines smooth enough for differences.
+M2MixerOptions mixer_variant(int which) {
+  M2MixerOptions o;
+  o.kernel.filter.width = 6;
+  o.kernel.filter.inner_layers = 1;
+  o.kernel.filter.frequency = 2.0f;
+  if (which == 0) o.kernel.implicit = false;
+  if (which == 1) o.kernel.heads = 2;
+  if (which == 2) o.bidirectional = o.residual_long_conv = true;
+  return o;
+}
+
+TEST(Layers, ImplicitFilterBothDirections) {
+  for (bool bidirectional : {false, true}) {
+    ImplicitFilterOptions o;
+    o.width = 5;
+    o.inner_layers = 1;
+    o.frequency = 2.0f;
+    o.bidirectional = bidirectional;
+    ImplicitFilter f("filter", 3, 7, o, 4, Device::cpu());
+    const Shape ks{f.taps(), 3};
+    gradcheck(
+        bidirectional ? "implicit filter (bidirectional)" : "implicit filter", nullptr, f.params(),
+        ks, [&](const Tensor& k) { f.forward(k); },
+        [&](const Tensor&, const Tensor& dk) { f.backward(dk); }, 1e-3, 3e-3);
+  }
+}
+
+TEST(Layers, M2SequenceMixerVariants) {
   const int64_t b = 2, t = 6, d = 4;
-  M2SequenceMixer mixer("m2", d, t, 6, Device::cpu());
-  Tensor x = randn({b * t, d}, 8);
-  gradcheck(
-      "m2 sequence mixer", &x, mixer.params(), {b * t, d},
-      [&](const Tensor& y) { mixer.forward(y, x, b); },
-      [&](const Tensor& dx, const Tensor& dy) { mixer.backward(dx, dy); }, 1e-2, 3e-3);
+  for (int which = 0; which < 3; ++which) {
+    M2SequenceMixer mixer("m2", d, t, mixer_variant(which), 6, Device::cpu());
+    Tensor x = randn({b * t, d}, 8);
+    gradcheck(
+        "m2 sequence mixer variant " + std::to_string(which), &x, mixer.params(), {b * t, d},
+        [&](const Tensor& y) { mixer.forward(y, x, b); },
+        [&](const Tensor& dx, const Tensor& dy) { mixer.backward(dx, dy); }, 1e-3, 3e-3);
+  }
+}
+
+TEST(Layers, BlockDiagonalGluMlp) {
   BlockDiagGluMlp mlp("glu", 8, 16, 4, 7, Device::cpu());
   Tensor x2 = randn({5, 8}, 9);
   gradcheck(
@@ -226,29 +262,57 @@ TEST(Layers, M2SequenceMixerAndBlockDiagonalGluMlp) {
       [&](const Tensor& dx, const Tensor& dy) { mlp.backward(dx, dy); });
 }
 
-TEST(Causality, M2MixerDoesNotSeeTheFuture) {
-  // Its long convolutions run through DFTs that mix all positions numerically, so outputs at
-  // positions ≤ t may move by rounding (held to 1e-5 relative) but not more.
-  M2SequenceMixer mixer("m2", 8, 9, 6, Device::cpu());
-  Tensor x = randn({2 * 9, 8}, 10);
-  Tensor y0 = Tensor::empty({18, 8}, DType::kF32);
-  mixer.forward(y0, x, 2);
+// The release's split: the gate reads the first input blocks only, the value the last ones. With
+// 2 blocks and the value's input block zero, the output is b2 whatever the gate's input block
+// holds.
+TEST(Layers, BlockDiagonalGluTakesGateAndValueFromDifferentBlocks) {
+  BlockDiagGluMlp mlp("glu", 4, 4, 2, 7, Device::cpu());
+  Tensor x = Tensor::from_vector<float>({1.5f, -2.0f, 0.0f, 0.0f, 0.3f, 0.7f, 0.0f, 0.0f}, {2, 4});
+  Tensor y = Tensor::empty({2, 4}, DType::kF32);
+  mlp.forward(y, x);
+  for (float v : y.to_vector<float>()) EXPECT_EQ(v, 0.0f);  // b2 starts at 0
+  Tensor x_value = Tensor::from_vector<float>({0, 0, 1.0f, -1.0f}, {1, 4});
+  Tensor y_value = Tensor::empty({1, 4}, DType::kF32);
+  mlp.forward(y_value, x_value);  // the gate sees 0: GELU(0) = 0, so the output is 0 too
+  for (float v : y_value.to_vector<float>()) EXPECT_EQ(v, 0.0f);
+}
+
+// Its long convolutions run through DFTs that mix all positions numerically, so outputs at
+// positions ≤ t may move by rounding (held to 1e-5 relative) but not more. Returns whether the
+// causal positions stayed put for every cut.
+bool m2_mixer_is_causal(const M2MixerOptions& o) {
+  const int64_t b = 2, t = 9, d = 8;
+  M2SequenceMixer mixer("m2", d, t, o, 6, Device::cpu());
+  Tensor x = randn({b * t, d}, 10);
+  Tensor y0 = Tensor::empty({b * t, d}, DType::kF32);
+  mixer.forward(y0, x, b);
   auto base = y0.to_vector<float>();
-  for (int64_t p = 0; p + 1 < 9; ++p) {
+  for (int64_t p = 0; p + 1 < t; ++p) {
     Tensor xp = x.to(Device::cpu());
-    for (int64_t s = 0; s < 2; ++s)
-      for (int64_t q = p + 1; q < 9; ++q)
-        for (int64_t c = 0; c < 8; ++c) xp.data<float>()[(s * 9 + q) * 8 + c] += 1.0f;
-    Tensor y = Tensor::empty({18, 8}, DType::kF32);
-    mixer.forward(y, xp, 2);
+    for (int64_t s = 0; s < b; ++s)
+      for (int64_t q = p + 1; q < t; ++q)
+        for (int64_t c = 0; c < d; ++c) xp.data<float>()[(s * t + q) * d + c] += 1.0f;
+    Tensor y = Tensor::empty({b * t, d}, DType::kF32);
+    mixer.forward(y, xp, b);
     auto yv = y.to_vector<float>();
-    for (int64_t s = 0; s < 2; ++s)
+    for (int64_t s = 0; s < b; ++s)
       for (int64_t q = 0; q <= p; ++q)
-        for (int64_t c = 0; c < 8; ++c) {
-          size_t i = (s * 9 + q) * 8 + c;
-          ASSERT_NEAR(yv[i], base[i], 1e-5 * (1 + std::fabs(base[i]))) << "position " << q;
+        for (int64_t c = 0; c < d; ++c) {
+          size_t i = (s * t + q) * d + c;
+          if (std::fabs(yv[i] - base[i]) > 1e-5 * (1 + std::fabs(base[i]))) return false;
         }
   }
+  return true;
+}
+
+TEST(Causality, M2MixerDoesNotSeeTheFuture) {
+  EXPECT_TRUE(m2_mixer_is_causal(mixer_variant(0))) << "explicit kernel";
+  EXPECT_TRUE(m2_mixer_is_causal(mixer_variant(1))) << "implicit filter, heads";
+  M2MixerOptions residual = mixer_variant(1);
+  residual.residual_long_conv = true;
+  EXPECT_TRUE(m2_mixer_is_causal(residual)) << "with the residual long convolution";
+  // The negative control: M2-BERT's bidirectional mixer must fail the same test.
+  EXPECT_FALSE(m2_mixer_is_causal(mixer_variant(2))) << "bidirectional";
 }
 
 }  // namespace

@@ -168,6 +168,13 @@ TEST(MixedPrecision, AttentionSpatialGatingAndM2MlpTrackFp32) {
       [&] { return std::make_unique<BlockDiagGluMlp>("mlp", d, 2 * d, 4, 5, Device::cpu()); },
       [&](BlockDiagGluMlp& m, const Tensor& y, const Tensor& x) { m.forward(y, x); }, batch * t, d,
       d);
+  M2MixerOptions bert;  // M2-BERT's release: implicit filters, residual long convolution
+  bert.bidirectional = bert.residual_long_conv = true;
+  expect_tracks_fp32(
+      "M2 sequence mixer",
+      [&] { return std::make_unique<M2SequenceMixer>("m2", d, t, bert, 5, Device::cpu()); },
+      [&](M2SequenceMixer& m, const Tensor& y, const Tensor& x) { m.forward(y, x, batch); },
+      batch * t, d, d);
 }
 
 struct LayerRun {

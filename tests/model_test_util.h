@@ -18,6 +18,11 @@ inline pb::RunConfig tiny(const std::string& family_text) {
   return parse_config_text(text + family_text + " } data { global_batch: 4 } seed: 3", "test");
 }
 
+// A small implicit filter whose sines (frequency 2) are smooth enough for finite differences.
+inline std::string m2(const std::string& extra) {
+  return "m2 { filter_width: 6 filter_inner_layers: 1 filter_frequency: 2 " + extra + " }";
+}
+
 inline std::vector<pb::RunConfig> families() {
   return {tiny("family: TRANSFORMER"),
           tiny("family: TRANSFORMER_MOE moe { num_experts: 4 top_k: 2 d_expert: 8 "
@@ -28,12 +33,13 @@ inline std::vector<pb::RunConfig> families() {
           tiny("family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 d_ff: 8 moe { num_experts: 4 }"),
           tiny("family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 d_ff: 8 feature_routing: "
                "PARTIAL_PREDICTION prefix_fraction: 0.34 moe { num_experts: 4 }"),
-          tiny("family: M2_GPT d_ff: 16"),
-          tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3"),
+          tiny("family: M2_GPT d_ff: 16 m2 { filter: EXPLICIT }"),
+          tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3 " + m2("")),
           tiny("family: MH_MOE moe { num_experts: 4 top_k: 2 num_heads: 2 expert: MONARCH "
                "dropless: true }"),
           tiny("family: TRANSFORMER position: LEARNED"),
-          tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3 position: LEARNED"),
+          tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3 position: LEARNED " +
+               m2("residual_long_conv: true filter_lr: 0.01")),
           tiny("family: TRANSFORMER_MOE gelu: GELU_ERF moe { num_experts: 4 top_k: 2 "
                "d_expert: 8 expert: BLOCKDIAG monarch_blocks: 2 }"),
           tiny("family: GMLP gelu: GELU_ERF"),
@@ -46,7 +52,9 @@ inline std::vector<pb::RunConfig> families() {
           tiny("family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 d_ff: 16 smoe_experts: 8 "
                "moe { num_experts: 4 }"),
           tiny("family: M2_BERT d_ff: 16 mask_fraction: 0.3 post_norm: true position: LEARNED "
-               "gelu: GELU_ERF")};
+               "gelu: GELU_ERF " +
+               m2("residual_long_conv: true")),
+          tiny("family: M2_GPT " + m2("filter_heads: 2 mlp: false"))};
 }
 
 inline void tokens(std::vector<int32_t>& ids, std::vector<int32_t>& targets, int64_t first_seq,

@@ -41,41 +41,54 @@ void from_channels(const Tensor& out, const Tensor& x, int64_t b, int64_t t, int
 
 }  // namespace
 
+namespace {
+
+LongKernelOptions kernel_options(const M2MixerOptions& o) {
+  LongKernelOptions k = o.kernel;
+  k.filter.bidirectional = o.bidirectional;
+  return k;
+}
+
+}  // namespace
+
 M2SequenceMixer::M2SequenceMixer(const std::string& name, int64_t dim, int64_t seq_len,
-                                 uint64_t seed, Device device, bool bidirectional)
+                                 const M2MixerOptions& o, uint64_t seed, Device device)
     : d_(dim),
       t_(seq_len),
       in_(name + ".in", dim, 3 * dim, true, seed, device),
       out_(name + ".out", dim, dim, true, seed, device),
       short_k_(name + ".short_k", {3 * dim, 3}, device),
-      long_k_(name + ".long_k", {dim, bidirectional ? 2 * seq_len : seq_len}, device) {
+      long_k_(name + ".long", dim, seq_len, kernel_options(o), seed, device) {
   SY_CHECK(seq_len >= 3, "M2 mixer '" << name << "': T must be at least 3");
-  short_k_.keep_fp32 = long_k_.keep_fp32 = true;  // the convolutions run in fp32
-  // Short kernel starts as the identity tap (plus noise); long kernel as a small decaying filter.
+  if (o.residual_long_conv)
+    residual_k_ = std::make_unique<LongKernel>(name + ".residual", dim, seq_len, kernel_options(o),
+                                               seed, device);
+  short_k_.keep_fp32 = true;  // the convolutions run in fp32
+  // The short kernel starts as the identity tap (plus noise).
   std::vector<float> sk(static_cast<size_t>(3 * dim * 3));
   for (int64_t c = 0; c < 3 * dim; ++c)
     for (int j = 0; j < 3; ++j)
       sk[c * 3 + j] = (j == 0 ? 1.0f : 0.0f) +
                       0.1f * random_normal(seed, stream_id(short_k_.name.c_str()), c * 3 + j);
   short_k_.value.copy_from(Tensor::from_vector(sk, {3 * dim, 3}));
-  const int64_t taps = long_k_.value.dim(1);
-  std::vector<float> lk(static_cast<size_t>(dim * taps));
-  for (int64_t c = 0; c < dim; ++c)
-    for (int64_t j = 0; j < taps; ++j) {
-      // Lag j (or j − 2T in the bidirectional kernel's second half) decays with |lag|.
-      const int64_t s = j < seq_len ? j : 2 * seq_len - j;
-      lk[c * taps + j] = std::exp(-0.3f * static_cast<float>(s)) *
-                         random_normal(seed, stream_id(long_k_.name.c_str()), c * taps + j) * 0.5f;
-    }
-  long_k_.value.copy_from(Tensor::from_vector(lk, {dim, taps}));
 }
 
 std::vector<Param*> M2SequenceMixer::params() {
   std::vector<Param*> p = in_.params();
   for (Param* q : out_.params()) p.push_back(q);
   p.push_back(&short_k_);
-  p.push_back(&long_k_);
+  for (Param* q : long_k_.params()) p.push_back(q);
+  if (residual_k_)
+    for (Param* q : residual_k_->params()) p.push_back(q);
   return p;
+}
+
+void M2SequenceMixer::drop_activations() {
+  in_.drop_activations();
+  out_.drop_activations();
+  long_k_.drop_activations();
+  if (residual_k_) residual_k_->drop_activations();
+  release(u_cm_, s_cm_, parts_, z_, c_, x2_, k_, x_cm_, k2_);
 }
 
 void M2SequenceMixer::forward(const Tensor& y, const Tensor& x, int64_t batch) {
@@ -96,9 +109,17 @@ void M2SequenceMixer::forward(const Tensor& y, const Tensor& x, int64_t batch) {
   z_ = empty({batch * d, t_}, dev);
   mul(z_, v, x1);
   c_ = empty({batch * d, t_}, dev);
-  long_conv_forward(c_, z_, long_k_.value);
+  k_ = long_k_.forward();
+  long_conv_forward(c_, z_, k_);
   Tensor g = empty({batch * d, t_}, dev);
   mul(g, c_, x2_);
+  if (residual_k_) {  // g += k₂ ∗ x
+    x_cm_ = to_channels(x, batch, t_, d);
+    k2_ = residual_k_->forward();
+    Tensor r = empty({batch * d, t_}, dev);
+    long_conv_forward(r, x_cm_, k2_);
+    add_scaled(g, r, 1.0f);
+  }
   Tensor gt = empty({n, d}, dev);
   from_channels(gt, g, batch, t_, d);
   out_.forward(y, gt);
@@ -118,7 +139,8 @@ void M2SequenceMixer::backward(const Tensor& dx, const Tensor& dy) {
   mul(dc, dg, x2_);
   mul(dx2, dg, c_);
   Tensor dz = empty({batch * d, t_}, dev);
-  long_conv_backward(dz, long_k_.grad, dc, z_, long_k_.value);
+  long_conv_backward(dz, long_k_.grad_buffer(), dc, z_, k_);
+  long_k_.backward();
   Tensor x1 = parts_.slice_rows(0, 1).reshape({batch * d, t_});
   Tensor v = parts_.slice_rows(2, 3).reshape({batch * d, t_});
   mul(dv, dz, x1);
@@ -130,6 +152,18 @@ void M2SequenceMixer::backward(const Tensor& dx, const Tensor& dy) {
   Tensor du = empty({n, 3 * d}, dev);
   from_channels(du, du_cm, batch, t_, 3 * d);
   in_.backward(dx, du);
+  if (residual_k_) residual_backward(dx, dg);
+}
+
+// dx += (k₂ ∗)ᵀ dg, and the residual kernel's gradient.
+void M2SequenceMixer::residual_backward(const Tensor& dx, const Tensor& dg) {
+  const int64_t batch = b_, d = d_;
+  Tensor dx_cm = empty({batch * d, t_}, dg.device());
+  long_conv_backward(dx_cm, residual_k_->grad_buffer(), dg, x_cm_, k2_);
+  residual_k_->backward();
+  Tensor dxr = empty({batch * t_, d}, dg.device());
+  from_channels(dxr, dx_cm, batch, t_, d);
+  add_scaled(dx, dxr, 1.0f);
 }
 
 BlockDiagGluMlp::BlockDiagGluMlp(const std::string& name, int64_t dim, int64_t hidden, int blocks,
@@ -138,7 +172,8 @@ BlockDiagGluMlp::BlockDiagGluMlp(const std::string& name, int64_t dim, int64_t h
       h_(hidden),
       gelu_(gelu),
       w1_(name + ".w1", {blocks, 2 * hidden / blocks, dim / blocks}, device),
-      w2_(name + ".w2", {blocks, dim / blocks, hidden / blocks}, device) {
+      w2_(name + ".w2", {blocks, dim / blocks, hidden / blocks}, device),
+      b2_(name + ".b2", {dim}, device) {
   SY_CHECK(blocks >= 1 && dim % blocks == 0 && hidden % blocks == 0,
            "block-diagonal MLP '" << name << "': " << blocks << " blocks must divide the width "
                                   << dim << " and the hidden width " << hidden);
@@ -148,19 +183,19 @@ BlockDiagGluMlp::BlockDiagGluMlp(const std::string& name, int64_t dim, int64_t h
               1.0f / std::sqrt(float(hidden / blocks)));
 }
 
-// W1's blocks interleave a and b ([a_0; b_0], [a_1; b_1], …); the (N, 2h) output is regrouped
-// into a (N, h) and b (N, h) by viewing it as (N, nb, 2, h/nb). The two block-diagonal products
+// The (N, 2h) output of W1 is regrouped into the gate a (N, h) — its first h columns — and the
+// value b (N, h) — its last h — by viewing it as (N, 2, h). The two block-diagonal products
 // run in the weights' compute dtype (bf16 in mixed precision: operands cast in, results cast back
 // to fp32); the GLU between them stays fp32.
 void BlockDiagGluMlp::forward(const Tensor& y, const Tensor& x) {
-  const int64_t n = x.rows(), nb = w1_.value.dim(0), hb = h_ / nb;
+  const int64_t n = x.rows();
   const DType ct = w1_.compute().dtype();
   Device dev = x.device();
   x_ = as_compute(x, ct);
   Tensor raw = Tensor::empty({n, 2 * h_}, ct, dev);
   block_diag_forward(raw, x_, w1_.compute());
-  ab_ = empty({2, n, nb, hb}, dev);
-  permute(ab_, as_compute(raw, DType::kF32).reshape({n, nb, 2, hb}), {2, 0, 1, 3});
+  ab_ = empty({2, n, h_}, dev);
+  permute(ab_, as_compute(raw, DType::kF32).reshape({n, 2, h_}), {1, 0, 2});
   Tensor a = ab_.slice_rows(0, 1).reshape({n, h_}), b = ab_.slice_rows(1, 2).reshape({n, h_});
   ga_ = empty({n, h_}, dev);
   activation_forward(ga_, a, gelu_);
@@ -168,10 +203,11 @@ void BlockDiagGluMlp::forward(const Tensor& y, const Tensor& x) {
   mul(g, ga_, b);
   g_ = as_compute(g, ct);
   run_in(y, ct, [&](const Tensor& yc) { block_diag_forward(yc, g_, w2_.compute()); });
+  add_bias(y, b2_.value);
 }
 
 void BlockDiagGluMlp::backward(const Tensor& dx, const Tensor& dy) {
-  const int64_t n = dy.rows(), nb = w1_.value.dim(0), hb = h_ / nb;
+  const int64_t n = dy.rows();
   const DType ct = g_.dtype();
   Device dev = dy.device();
   Tensor dg = empty({n, h_}, dev);
@@ -179,14 +215,17 @@ void BlockDiagGluMlp::backward(const Tensor& dx, const Tensor& dy) {
     block_diag_backward(dgc, w2_.grad, as_compute(dy, ct), g_, w2_.compute());
   });
   Tensor a = ab_.slice_rows(0, 1).reshape({n, h_}), b = ab_.slice_rows(1, 2).reshape({n, h_});
-  Tensor dab = empty({2, n, nb, hb}, dev);
+  Tensor db2 = empty({dy.cols()}, dev);
+  reduce_cols(db2, dy, ReduceOp::kSum);
+  add_scaled(b2_.grad, db2, 1.0f);
+  Tensor dab = empty({2, n, h_}, dev);
   Tensor da = dab.slice_rows(0, 1).reshape({n, h_}), db = dab.slice_rows(1, 2).reshape({n, h_});
   mul(db, dg, ga_);
   Tensor dga = empty({n, h_}, dev);
   mul(dga, dg, b);
   activation_backward(da, a, dga, gelu_);
   Tensor draw = empty({n, 2 * h_}, dev);
-  permute(draw.reshape({n, nb, 2, hb}), dab, {1, 2, 0, 3});
+  permute(draw.reshape({n, 2, h_}), dab, {1, 0, 2});
   run_in(dx, ct, [&](const Tensor& dxc) {
     block_diag_backward(dxc, w1_.grad, as_compute(draw, ct), x_, w1_.compute());
   });

@@ -228,6 +228,8 @@ void check_model_options(Problems& bad, const pb::ModelConfig& m) {
                   " uses LayerNorm: leave it unset");
   if (m.post_norm() && m.family() != pb::M2_GPT && m.family() != pb::M2_BERT)
     bad.push_back("model.post_norm applies to the M2 families' blocks, not " + family);
+  if (m.has_m2() && m.family() != pb::M2_GPT && m.family() != pb::M2_BERT)
+    bad.push_back("model.m2 configures the M2 families' mixer and blocks, not " + family);
   if (m.position() == pb::ModelConfig::ROPE && !attention)
     bad.push_back("model.position = ROPE rotates attention's queries and keys; " + family +
                   " has no attention (use LEARNED or NONE, or leave it unset)");
@@ -286,6 +288,17 @@ void check_m2(Problems& bad, const pb::ModelConfig& m) {
     bad.push_back("model.m2_blocks = " + std::to_string(m.m2_blocks()) +
                   " must divide model.d_model and the MLP width " + std::to_string(f));
   if (m.seq_len() < 3) bad.push_back("M2 needs model.seq_len ≥ 3 (its short convolution)");
+  const pb::M2Config& c = m.m2();
+  if (c.filter_heads() < 1 || m.d_model() % c.filter_heads() != 0)
+    bad.push_back("model.m2.filter_heads = " + std::to_string(c.filter_heads()) +
+                  " must divide model.d_model = " + std::to_string(m.d_model()));
+  if (c.filter_features() < 3 || c.filter_features() % 2 == 0)
+    bad.push_back(
+        "model.m2.filter_features must be odd and ≥ 3 (the position, then cos and sin "
+        "bands), got " +
+        std::to_string(c.filter_features()));
+  if (c.filter_width() < 1 || c.filter_inner_layers() < 0 || c.filter_lr() < 0)
+    bad.push_back("model.m2: filter_width must be ≥ 1, filter_inner_layers and filter_lr ≥ 0");
 }
 
 // What only some families have: sMLP's blocks and routing, M2's blocks, masked-LM masking,
