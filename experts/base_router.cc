@@ -1,8 +1,9 @@
 // BASE layers (Lewis et al. 2021): affinities A = x · W_cᵀ against expert centroids; in training a
 // balanced assignment over all items of the world gives every expert exactly S/E items (min-cost
-// flow, experts/balanced_assignment.h); at evaluation each item takes its best expert. The layer's
-// output is α·f_e(x) + (1−α)·x with α = sigmoid(A[s,e]) — the router reports α as the gate weight
-// and adds the (1−α)·x bypass. No auxiliary loss, no drops.
+// flow, experts/balanced_assignment.h); at evaluation each item takes its best expert. The router
+// reports α = sigmoid(A[s,e]) as the gate weight. fairseq's form (MoeOptions::base_fairseq): the
+// layer's output is α·f_e(x), the block adds x. Switchyard's first form: α·f_e(x) + (1−α)·x, the
+// router adding the (1−α)·x bypass. No auxiliary loss, no drops.
 //
 // The assignment runs on the host: the affinities are read once per forward, and the gate
 // weights' gradient once per backward — BASE's two host synchronisations per layer call, beside
@@ -25,6 +26,7 @@ class BaseRouter final : public Router {
  public:
   BaseRouter(const MoeOptions& o, int width, Device device)
       : e_(o.num_experts),
+        bypass_(!o.base_fairseq),
         centroids_(o.name + ".router.centroids", {o.num_experts, width}, device) {
     SY_CHECK(o.top_k == 1, "BASE routing assigns one expert per item; set top_k: 1");
     fill_normal(centroids_.value, o.seed, stream_id(centroids_.name.c_str()),
@@ -53,12 +55,13 @@ class BaseRouter final : public Router {
 
   // out = α·f(x) + (1 − α)·x: the combine gave α·f(x).
   void add_bypass(const Tensor& out, const Tensor& x) override {
-    add_row_scaled(out, x, one_minus_alpha_);
+    if (bypass_) add_row_scaled(out, x, one_minus_alpha_);
   }
 
   // dα −= ⟨dout, x⟩ and dx += (1 − α)·dout.
   void bypass_backward(const Tensor& dx, const Tensor& dweight, const Tensor& dout,
                        const Tensor& x) override {
+    if (!bypass_) return;
     Tensor xdot = Tensor::empty({x.dim(0)}, DType::kF32, x.device());
     row_dot(xdot, dout, x);
     add_scaled(dweight, xdot, -1.0f);
@@ -101,6 +104,7 @@ class BaseRouter final : public Router {
   }
 
   int e_;
+  bool bypass_;      // the (1 − α)·x term (not in fairseq's form)
   Param centroids_;  // (E, w)
   std::vector<float> aff_, alpha_;
   std::vector<int32_t> choice_;

@@ -46,6 +46,7 @@ FfnExperts::FfnExperts(const MoeOptions& o, int width, ExpertRange range, Device
     fill_normal(w2_.value.slice_rows(le, le + 1), o.seed, stream_id(w2_.name.c_str()),
                 1.0f / std::sqrt(float(hidden_)), e * per2);
   }
+  if (o.zero_output_init) w2_.value.fill(0.0);  // BASE's release: the FFN starts as the identity
 }
 
 void FfnExperts::forward(const Tensor& y, std::unique_ptr<ExpertState>& saved, const Tensor& x,

@@ -57,6 +57,9 @@ class MoeLayer final : public TokenMoe {
   const CapacityPlan& capacity_plan() const { return dispatcher_.capacity_plan(); }
   const ExchangePlan& exchange_plan() const { return dispatcher_.exchange_plan(); }
   const MoeOptions& options() const { return options_; }
+  // Whether the experts normalise their rows themselves (BASE in fairseq's form): the block then
+  // feeds the layer its un-normalised input and adds it back, y = x + layer(x).
+  bool normalizes_input() const { return options_.base_fairseq; }
   const ProcessGroups& groups() const { return groups_; }
   int first_expert() const { return range_.first; }
   // Called at the start and end of every chunk's expert compute ("experts_forward",

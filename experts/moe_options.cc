@@ -25,6 +25,8 @@ MoeOptions MoeOptions::from_config(const pb::MoeConfig& c, int d_model, bool mh,
   o.xmoe_temperature = c.xmoe_temperature();
   o.xmoe_learn_temperature = c.xmoe_learn_temperature();
   o.expert_bias = c.expert_bias();
+  o.base_fairseq = c.router() == pb::BASE && c.base_form() != pb::MoeConfig::GATED_MIX;
+  o.zero_output_init = o.base_fairseq;
   o.xmoe_dim = c.xmoe_dim();
   o.monarch_blocks = c.monarch_blocks();
   o.seed = seed;

@@ -26,6 +26,10 @@ struct MoeOptions {
   float xmoe_temperature = 0.07f;
   bool xmoe_learn_temperature = false;  // a parameter initialised at xmoe_temperature
   bool expert_bias = false;             // FFN experts: biases on both projections
+  // BASE in fairseq's form (MoeConfig.base_form): the experts normalise their rows, the router adds
+  // no bypass, the block feeds the layer its un-normalised x.
+  bool base_fairseq = false;
+  bool zero_output_init = false;  // FFN experts' second weight starts at 0 (fairseq's BASE)
   int xmoe_dim = 16;
   int monarch_blocks = 4;  // blocks of BLOCKDIAG experts' weights
   // The overlap scheduler: the exchange and the expert compute are pipelined over `chunks` slices

@@ -88,7 +88,7 @@ void TransformerBlock::forward(const Tensor& y, const Tensor& x, const BatchShap
   residual_forward(x1, x, norm1_, [&](const Tensor& o, const Tensor& a) {
     attention_.forward(o, a, s.batch, s.seq_len);
   });
-  residual_forward(y, x1, norm2_, [&](const Tensor& f, const Tensor& b) {
+  ffn_sublayer_forward(moe_inner_norm(), y, x1, norm2_, [&](const Tensor& f, const Tensor& b) {
     if (moe_)
       moe_->forward(f, b, s.token_ids, s.training);
     else
@@ -98,7 +98,7 @@ void TransformerBlock::forward(const Tensor& y, const Tensor& x, const BatchShap
 
 void TransformerBlock::backward(const Tensor& dx, const Tensor& dy) {
   Tensor dx1 = like(dy);
-  residual_backward(dx1, dy, norm2_, [&](const Tensor& db, const Tensor& g) {
+  ffn_sublayer_backward(moe_inner_norm(), dx1, dy, norm2_, [&](const Tensor& db, const Tensor& g) {
     if (moe_)
       moe_->backward(db, g);
     else
@@ -111,7 +111,8 @@ void TransformerBlock::backward(const Tensor& dx, const Tensor& dy) {
 std::vector<Param*> TransformerBlock::params() {
   std::vector<Param*> p = norm1_.params();
   for (Param* q : attention_.params()) p.push_back(q);
-  for (Param* q : norm2_.params()) p.push_back(q);
+  if (!moe_inner_norm())
+    for (Param* q : norm2_.params()) p.push_back(q);
   for (Param* q : moe_ ? moe_->params() : dense_->params()) p.push_back(q);
   return p;
 }

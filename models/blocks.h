@@ -108,6 +108,9 @@ class TransformerBlock final : public Block {
   void drop_activations() override;
 
  private:
+  // Whether the MoE layer normalises inside (BASE in fairseq's form): no norm2 then.
+  bool moe_inner_norm() const { return moe_ && moe_->core().normalizes_input(); }
+
   BlockSpec spec_;
   PreNorm norm1_, norm2_;
   CausalSelfAttention attention_;

@@ -44,6 +44,39 @@ void post_norm_residual_backward(const Tensor& dx, const Tensor& dy, Norm& norm,
   add_scaled(dx, dz, 1.0f);
 }
 
+// Without a norm, for a sub-layer that normalises inside (BASE in fairseq's form): y = x + f(x),
+// dx = dy + fᵀ(dy). f(out, in) must not write its input.
+template <typename F>
+void plain_residual_forward(const Tensor& y, const Tensor& x, F&& f) {
+  f(y, x);
+  add_scaled(y, x, 1.0f);
+}
+
+template <typename B>
+void plain_residual_backward(const Tensor& dx, const Tensor& dy, B&& f_backward) {
+  f_backward(dx, dy);
+  add_scaled(dx, dy, 1.0f);
+}
+
+// The FFN sub-layer of the Transformer and sMLP blocks: pre-norm, or none when the MoE layer
+// normalises inside.
+template <typename Norm, typename F>
+void ffn_sublayer_forward(bool inner_norm, const Tensor& y, const Tensor& x, Norm& norm, F&& f) {
+  if (inner_norm)
+    plain_residual_forward(y, x, f);
+  else
+    residual_forward(y, x, norm, f);
+}
+
+template <typename Norm, typename B>
+void ffn_sublayer_backward(bool inner_norm, const Tensor& dx, const Tensor& dy, Norm& norm,
+                           B&& f_backward) {
+  if (inner_norm)
+    plain_residual_backward(dx, dy, f_backward);
+  else
+    residual_backward(dx, dy, norm, f_backward);
+}
+
 // Either form, as a block's post_norm setting says.
 template <typename Norm, typename F>
 void sublayer_forward(bool post_norm, const Tensor& y, const Tensor& x, Norm& norm, F&& f) {

@@ -47,18 +47,18 @@ void SmlpSparseBlock::forward(const Tensor& y, const Tensor& x, const BatchShape
   Tensor x1 = like(x);
   down_.forward(x1, gated);
   add_scaled(x1, x, 1.0f);
-  residual_forward(y, x1, tmoe_norm_, [&](const Tensor& f, const Tensor& b) {
-    tmoe_.forward(f, b, s.token_ids, s.training);
-  });
+  ffn_sublayer_forward(
+      tmoe_.normalizes_input(), y, x1, tmoe_norm_,
+      [&](const Tensor& f, const Tensor& b) { tmoe_.forward(f, b, s.token_ids, s.training); });
 }
 
 void SmlpSparseBlock::backward(const Tensor& dx, const Tensor& dy) {
   const int64_t n = dy.rows();
   Device d = dy.device();
-  // tMoE: y = x1 + tMoE(LN(x1)).
+  // tMoE: y = x1 + tMoE(LN(x1)), or x1 + tMoE(x1) when its experts normalise.
   Tensor dx1 = like(dy);
-  residual_backward(dx1, dy, tmoe_norm_,
-                    [&](const Tensor& db, const Tensor& g) { tmoe_.backward(db, g); });
+  ffn_sublayer_backward(tmoe_.normalizes_input(), dx1, dy, tmoe_norm_,
+                        [&](const Tensor& db, const Tensor& g) { tmoe_.backward(db, g); });
   // sMoE: x1 = x + V·(z1 ⊙ g).
   Tensor dgated = Tensor::empty({n, d_ff_}, DType::kF32, d);
   down_.backward(dgated, dx1);
@@ -87,7 +87,8 @@ std::vector<Param*> SmlpSparseBlock::params() {
   for (Param* q : gate_norm_.params()) p.push_back(q);
   for (Param* q : smoe_.params()) p.push_back(q);
   for (Param* q : down_.params()) p.push_back(q);
-  for (Param* q : tmoe_norm_.params()) p.push_back(q);
+  if (!tmoe_.normalizes_input())
+    for (Param* q : tmoe_norm_.params()) p.push_back(q);
   for (Param* q : tmoe_.params()) p.push_back(q);
   return p;
 }

@@ -2,7 +2,8 @@
 // gating, then a tMoE module in place of the FFN.
 //
 //   x' = x + V · (Z1 ⊙ sMoE(LN(Z2))),  Z = GELU(U · LN(x)) = [Z1 | Z2]
-//   y  = x' + tMoE(LN(x'))            (token MoE with BASE routing)
+//   y  = x' + tMoE(LN(x'))            (token MoE with BASE routing; in fairseq's form, the default,
+//                                      y = x' + α·FFN_e(LN x'), the experts normalising inside)
 #pragma once
 
 #include <memory>

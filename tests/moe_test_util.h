@@ -117,6 +117,10 @@ inline std::vector<MoeCase> moe_cases(const MoeOptions& base) {
     o.dropless = true;
   });
   add("base", [](MoeOptions& o) { o.router = pb::BASE; });
+  add("base_fairseq", [](MoeOptions& o) {  // its output weight random here, so gradients flow
+    o.router = pb::BASE;
+    o.base_fairseq = true;
+  });
   add("blockdiag_experts_top2", [](MoeOptions& o) {
     o.expert = pb::BLOCKDIAG;
     o.monarch_blocks = 2;

@@ -140,6 +140,12 @@ void check_moe(std::vector<std::string>& bad, const pb::MoeConfig& moe, const st
                   std::to_string(e) + "]");
   if (moe.router() == pb::BASE && moe.top_k() != 1)
     bad.push_back(where + ": BASE routing assigns one expert per item; set top_k: 1");
+  const bool ffn = moe.expert() == pb::FFN_GELU || moe.expert() == pb::SWIGLU;
+  if (moe.router() == pb::BASE && moe.base_form() != pb::MoeConfig::GATED_MIX && !ffn)
+    bad.push_back(where +
+                  ": BASE in fairseq's form (base_form FAIRSEQ, the default) starts the "
+                  "experts' FFN output weight at zero: use FFN_GELU or SWIGLU experts, or "
+                  "base_form: GATED_MIX");
   if (moe.expert_bias() && moe.expert() != pb::FFN_GELU && moe.expert() != pb::SWIGLU)
     bad.push_back(where + ".expert_bias applies to FFN_GELU and SWIGLU experts, not " +
                   pb::ExpertKind_Name(moe.expert()));
