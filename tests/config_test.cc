@@ -134,6 +134,17 @@ TEST(Config, OtherRules) {
   invalid("model { family: TRANSFORMER_MOE moe { expert: MONARCH expert_bias: true } }", 1,
           "expert_bias applies to FFN_GELU and SWIGLU");
 
+  invalid("model { family: GMLP m2 { mlp: false } }", 1, "model.m2 configures the M2 families");
+  invalid("model { family: M2_GPT d_model: 12 m2 { filter_heads: 5 } }", 1,
+          "filter_heads = 5 must divide");
+  invalid("model { family: M2_BERT m2 { filter_features: 4 } }", 1, "odd and ≥ 3");
+  invalid("model { family: TRANSFORMER_MOE moe { router: BASE expert: BLOCKDIAG } }", 1,
+          "base_form: GATED_MIX");
+  pb::RunConfig ok = parse_config_text(
+      "model { family: TRANSFORMER_MOE moe { router: BASE expert: BLOCKDIAG base_form: GATED_MIX } "
+      "}",
+      "t");
+  EXPECT_NO_THROW(validate_config(ok, 1));
   invalid("model { family: SMLP d_ff: 12 smoe_experts: 8 }", 1, "8 sMoE experts");
   invalid("model { family: TRANSFORMER d_model: 12 n_heads: 4 }", 1, "even head width");
 }

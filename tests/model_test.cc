@@ -148,7 +148,7 @@ TEST(Model, TrainingStepIsTheSameAtEveryWorldSizeAndEp) {
   const int w = world->size(), me = world->rank();
   auto self = std::shared_ptr<Communicator>(world->split(me, 0, "self"));
   const int64_t global = 4, t = 6, per = global / w;
-  for (int f : {1, 2, 4, 5, 6, 7, 8}) {  // the MoE families and M2 (data-parallel)
+  for (int f : {1, 2, 4, 5, 6, 7, 8, 19}) {  // the MoE families and M2 (data-parallel)
     pb::RunConfig c = families()[f];
     // Adam divides by √v + eps: with the default eps a gradient that is zero in exact arithmetic
     // (a key bias under softmax) but 1e-9 in floats still moves its weight by ~lr/10, and that
