@@ -25,13 +25,19 @@ MoeOptions MoeOptions::from_config(const pb::MoeConfig& c, int d_model, bool mh,
   o.xmoe_temperature = c.xmoe_temperature();
   o.xmoe_learn_temperature = c.xmoe_learn_temperature();
   o.expert_bias = c.expert_bias();
-  o.base_fairseq = c.router() == pb::BASE && c.base_form() != pb::MoeConfig::GATED_MIX;
-  o.zero_output_init = o.base_fairseq;
+  if (c.router() == pb::BASE) o.use_base(c.base_form());
   o.xmoe_dim = c.xmoe_dim();
   o.monarch_blocks = c.monarch_blocks();
   o.seed = seed;
   o.name = name;
   return o;
+}
+
+void MoeOptions::use_base(pb::MoeConfig::BaseForm form) {
+  router = pb::BASE;
+  top_k = 1;
+  base_fairseq = form != pb::MoeConfig::GATED_MIX;
+  zero_output_init = base_fairseq;
 }
 
 void MoeOptions::set_overlap(const pb::ParallelConfig& p) {

@@ -67,6 +67,9 @@ struct MoeOptions {
 
   // From the config: model width d, whether the layer is an MH-MoE layer (head and merge
   // projections), the run's seed, and a unique name for the layer ("block3.moe").
+  // BASE routing (one expert per item) in the given form: sets router, top_k, base_fairseq and
+  // zero_output_init together.
+  void use_base(pb::MoeConfig::BaseForm form);
   static MoeOptions from_config(const pb::MoeConfig& c, int d_model, bool mh, uint64_t seed,
                                 const std::string& name);
   // Applies parallel.overlap_chunks / overlap_auto.

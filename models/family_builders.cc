@@ -124,8 +124,7 @@ std::unique_ptr<Block> smlp_sparse_block(const pb::RunConfig& c, int i, const Pr
   f.recompute_experts = c.recompute() == pb::MOE_EXPERTS;
   // tMoE: token MoE with BASE routing (the paper's choice), one expert per token.
   MoeOptions t = layer_moe_options(c, moe, s, false, ".tmoe");
-  t.router = pb::BASE;
-  t.top_k = 1;
+  t.use_base(moe.base_form());
   t.num_heads = 1;
   return std::make_unique<SmlpSparseBlock>(s, f, t, g, &c.parallel());
 }

@@ -98,6 +98,31 @@ TEST(Model, TheNormChoiceReachesTheTransformerBlocks) {
   EXPECT_EQ(ln.parameter_count() - rms.parameter_count(), norms * d);
 }
 
+// BASE's form reaches sMLP's tMoE (which is BASE whatever moe.router says) and BASE
+// Transformer-MoEs: in fairseq's form the layer normalises inside and the block has no FFN
+// pre-norm, so the model holds one LayerNorm (2·d) fewer per such layer.
+TEST(Model, BaseFormReachesTheBlocks) {
+  auto world = testing::world();
+  auto self = std::shared_ptr<Communicator>(world->split(world->rank(), 0, "self"));
+  ProcessGroups g = make_process_groups(self, 1);
+  const std::string smlp = "family: SMLP n_dense_blocks: 1 n_sparse_blocks: 1 d_ff: 8 ";
+  const std::string base = "family: TRANSFORMER_MOE moe { router: BASE num_experts: 4 ";
+  for (const std::string& text : {smlp + "moe { num_experts: 4 ", base}) {
+    LanguageModel fairseq(testing::tiny(text + "}"), g, Device::cpu());
+    LanguageModel mix(testing::tiny(text + "base_form: GATED_MIX }"), g, Device::cpu());
+    int64_t layers = 0;  // the BASE layers (sMLP's feature MoE is not one)
+    for (const MoeLayer* l : fairseq.moe_layers()) {
+      if (l->options().router != pb::BASE) continue;
+      EXPECT_TRUE(l->normalizes_input()) << text;
+      ++layers;
+    }
+    for (const MoeLayer* l : mix.moe_layers()) EXPECT_FALSE(l->normalizes_input()) << text;
+    const int64_t d = 8;
+    EXPECT_GT(layers, 0);
+    EXPECT_EQ(mix.parameter_count() - fairseq.parameter_count(), layers * 2 * d) << text;
+  }
+}
+
 // score_suffix_only: every family counts the positions partial prediction is scored on.
 TEST(Model, SuffixOnlyScoringCountsThePartialPredictionPositions) {
   auto targets_of = [](const std::string& text) { return evaluate_alone(text).targets; };
