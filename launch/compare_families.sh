@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$sy_root"
 steps=${1:-300}
-[ -f data/fortunes/train.bin ] || { echo "run launch/train.sh once first (it prepares data/fortunes)"; exit 1; }
+sy_prepare_fortunes
 printf '%-28s %14s %12s %10s\n' config MFLOP/token val_loss ppl
 for cfg in launch/configs/compare/*.pbtxt; do
   out=$("${sy_mpirun[@]}" -np 4 -x OPENBLAS_NUM_THREADS=1 "$sy_build/launch/switchyard" train "$cfg" \

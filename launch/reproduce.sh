@@ -13,13 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$sy_root"
 steps=${1:-150}
 seeds=${2:-"1 2"}
-if [ ! -f data/fortunes/train.bin ]; then
-  mkdir -p data/fortunes/text
-  for f in /usr/share/games/fortunes/*; do
-    case "$f" in *.dat|*.u8) ;; *) [ -f "$f" ] && cp "$f" data/fortunes/text/ ;; esac
-  done
-  "$sy_build/launch/switchyard" prepare --out data/fortunes data/fortunes/text
-fi
+sy_prepare_fortunes
 out=runs/reproduce
 mkdir -p "$out"
 for cfg in launch/configs/reproduce/${ONLY:-}*.pbtxt; do

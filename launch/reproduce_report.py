@@ -3,8 +3,9 @@
 
     launch/reproduce_report.py RUNS_DIR OUT_DIR [STEPS]
 
-RUNS_DIR holds one folder per run, <config>-s<seed>/log.jsonl (and <config>-s<seed>.txt, the
-run's printed output, for its parameter count and FLOPs per token). Writes OUT_DIR/table.md — per
+RUNS_DIR holds one folder per run, <config>-s<seed>/log.jsonl, and <config>-s<seed>.txt, the
+run's printed output (its parameter count and FLOPs per token; a run whose output does not reach
+the end-of-run lines is left out). Writes OUT_DIR/table.md — per
 claim, each config's final validation loss as mean ± half the spread over seeds, and the verdict
 on the paper's ordering — and OUT_DIR/<claim>.png, the training loss of each config (mean over
 seeds, moving average of 10 steps), one colour per config as the table lists.
@@ -43,10 +44,11 @@ def load_runs(runs_dir):
         recs = [json.loads(line) for line in open(log)]
         val = [r for r in recs if "val_loss" in r]
         usage = [r["val_usage"] for r in recs if r.get("val_usage")]
-        header = ""
         txt = os.path.join(runs_dir, name + ".txt")
-        if os.path.exists(txt):
-            header = next((l for l in open(txt) if l.startswith("# " + name)), "")
+        lines = open(txt, errors="replace").readlines() if os.path.exists(txt) else []
+        if not any(l.startswith("# peak memory") for l in lines):
+            continue  # not finished (or its output is missing)
+        header = next((l for l in lines if l.startswith("# " + name)), "")
         runs.setdefault(config, []).append({
             "seed": int(seed),
             "loss": [r["loss"] for r in recs if "loss" in r],
@@ -70,6 +72,8 @@ def verdict(runs, better, worse):
         return "holds"
     if mb < mw:
         return "holds, within the seeds' spread"
+    if mb - sb <= mw + sw:
+        return "level: reversed within the seeds' spread"
     return "does not hold"
 
 

@@ -37,3 +37,14 @@ sy_mpirun=(mpirun --oversubscribe)
 [ "$(id -u)" = 0 ] && sy_mpirun+=(--allow-run-as-root)
 mpirun --version 2>/dev/null | grep -q "Open MPI\|OpenRTE" &&
   sy_mpirun+=(--mca btl_vader_single_copy_mechanism none)
+
+# The default corpus: the text of Debian's `fortunes` package, byte-level, in data/fortunes/
+# (prepared once; run from the repository root).
+sy_prepare_fortunes() {
+  [ -f data/fortunes/train.bin ] && return 0
+  mkdir -p data/fortunes/text
+  for f in /usr/share/games/fortunes/*; do
+    case "$f" in *.dat|*.u8) ;; *) [ -f "$f" ] && cp "$f" data/fortunes/text/ ;; esac
+  done
+  "$sy_build/launch/switchyard" prepare --out data/fortunes data/fortunes/text
+}

@@ -13,13 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$sy_root"
 config=${1:-launch/configs/smlp_small.pbtxt}
 [ $# -gt 0 ] && shift
-if [ ! -f data/fortunes/train.bin ]; then
-  mkdir -p data/fortunes/text
-  for f in /usr/share/games/fortunes/*; do
-    case "$f" in *.dat|*.u8) ;; *) [ -f "$f" ] && cp "$f" data/fortunes/text/ ;; esac
-  done
-  "$sy_build/launch/switchyard" prepare --out data/fortunes data/fortunes/text
-fi
+sy_prepare_fortunes
 ranks=${SY_RANKS:-4}
 exec "${sy_mpirun[@]}" -np "$ranks" -x OPENBLAS_NUM_THREADS=1 \
   "$sy_build/launch/switchyard" train "$config" "$@"
