@@ -28,7 +28,7 @@ std::unique_ptr<Experts> make_kind(const MoeOptions& o, int width, ExpertRange r
 std::unique_ptr<Experts> make_experts(const MoeOptions& o, int width, ExpertRange range,
                                       Device device) {
   std::unique_ptr<Experts> e = make_kind(o, width, range, device);
-  if (o.base_fairseq) return std::make_unique<NormalizedExperts>(std::move(e));
+  if (o.base_fairseq) return std::make_unique<NormalizedExperts>(std::move(e), width, device);
   return e;
 }
 

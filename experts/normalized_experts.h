@@ -13,7 +13,8 @@ namespace sy {
 
 class NormalizedExperts final : public Experts {
  public:
-  explicit NormalizedExperts(std::unique_ptr<Experts> inner);
+  // Over rows of `width` on `device`.
+  NormalizedExperts(std::unique_ptr<Experts> inner, int64_t width, Device device);
   void forward(const Tensor& y, std::unique_ptr<ExpertState>& saved, const Tensor& x,
                const ExpertSegments& segments) override;
   void backward_data(const Tensor& dx, ExpertState& saved, const Tensor& dy,
@@ -25,7 +26,7 @@ class NormalizedExperts final : public Experts {
 
  private:
   std::unique_ptr<Experts> inner_;
-  Tensor ones_, zeros_;  // the identity affine, grown to the row width on first use
+  Tensor ones_, zeros_;  // the identity affine (width)
 };
 
 }  // namespace sy

@@ -88,22 +88,24 @@ void TransformerBlock::forward(const Tensor& y, const Tensor& x, const BatchShap
   residual_forward(x1, x, norm1_, [&](const Tensor& o, const Tensor& a) {
     attention_.forward(o, a, s.batch, s.seq_len);
   });
-  ffn_sublayer_forward(moe_inner_norm(), y, x1, norm2_, [&](const Tensor& f, const Tensor& b) {
-    if (moe_)
-      moe_->forward(f, b, s.token_ids, s.training);
-    else
-      dense_->forward(f, b);
-  });
+  sublayer_forward(sublayer_form(false, moe_inner_norm()), y, x1, norm2_,
+                   [&](const Tensor& f, const Tensor& b) {
+                     if (moe_)
+                       moe_->forward(f, b, s.token_ids, s.training);
+                     else
+                       dense_->forward(f, b);
+                   });
 }
 
 void TransformerBlock::backward(const Tensor& dx, const Tensor& dy) {
   Tensor dx1 = like(dy);
-  ffn_sublayer_backward(moe_inner_norm(), dx1, dy, norm2_, [&](const Tensor& db, const Tensor& g) {
-    if (moe_)
-      moe_->backward(db, g);
-    else
-      dense_->backward(db, g);
-  });
+  sublayer_backward(sublayer_form(false, moe_inner_norm()), dx1, dy, norm2_,
+                    [&](const Tensor& db, const Tensor& g) {
+                      if (moe_)
+                        moe_->backward(db, g);
+                      else
+                        dense_->backward(db, g);
+                    });
   residual_backward(dx, dx1, norm1_,
                     [&](const Tensor& da, const Tensor& g) { attention_.backward(da, g); });
 }
@@ -149,25 +151,25 @@ double M2Block::forward_flops_per_token() const {
 void M2Block::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {
   auto mix = [&](const Tensor& o, const Tensor& a) { mixer_.forward(o, a, s.batch); };
   if (!mlp_) {
-    sublayer_forward(spec_.post_norm, y, x, norm1_, mix);
+    sublayer_forward(sublayer_form(spec_.post_norm), y, x, norm1_, mix);
     return;
   }
   Tensor x1 = like(x);
-  sublayer_forward(spec_.post_norm, x1, x, norm1_, mix);
-  sublayer_forward(spec_.post_norm, y, x1, norm2_,
+  sublayer_forward(sublayer_form(spec_.post_norm), x1, x, norm1_, mix);
+  sublayer_forward(sublayer_form(spec_.post_norm), y, x1, norm2_,
                    [&](const Tensor& f, const Tensor& b) { mlp_->forward(f, b); });
 }
 
 void M2Block::backward(const Tensor& dx, const Tensor& dy) {
   auto mix = [&](const Tensor& da, const Tensor& g) { mixer_.backward(da, g); };
   if (!mlp_) {
-    sublayer_backward(spec_.post_norm, dx, dy, norm1_, mix);
+    sublayer_backward(sublayer_form(spec_.post_norm), dx, dy, norm1_, mix);
     return;
   }
   Tensor dx1 = like(dy);
-  sublayer_backward(spec_.post_norm, dx1, dy, norm2_,
+  sublayer_backward(sublayer_form(spec_.post_norm), dx1, dy, norm2_,
                     [&](const Tensor& db, const Tensor& g) { mlp_->backward(db, g); });
-  sublayer_backward(spec_.post_norm, dx, dx1, norm1_, mix);
+  sublayer_backward(sublayer_form(spec_.post_norm), dx, dx1, norm1_, mix);
 }
 
 std::vector<Param*> M2Block::params() {

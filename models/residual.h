@@ -58,41 +58,32 @@ void plain_residual_backward(const Tensor& dx, const Tensor& dy, B&& f_backward)
   add_scaled(dx, dy, 1.0f);
 }
 
-// The FFN sub-layer of the Transformer and sMLP blocks: pre-norm, or none when the MoE layer
-// normalises inside.
+// Which of the three a sub-layer is: pre-norm (the default), post-norm (M2-BERT's release), or no
+// norm around it (a sub-layer that normalises inside: BASE in fairseq's form).
+enum class SublayerForm { kPreNorm, kPostNorm, kNoNorm };
+
+inline SublayerForm sublayer_form(bool post_norm, bool inner_norm = false) {
+  if (inner_norm) return SublayerForm::kNoNorm;
+  return post_norm ? SublayerForm::kPostNorm : SublayerForm::kPreNorm;
+}
+
 template <typename Norm, typename F>
-void ffn_sublayer_forward(bool inner_norm, const Tensor& y, const Tensor& x, Norm& norm, F&& f) {
-  if (inner_norm)
-    plain_residual_forward(y, x, f);
-  else
-    residual_forward(y, x, norm, f);
+void sublayer_forward(SublayerForm form, const Tensor& y, const Tensor& x, Norm& norm, F&& f) {
+  switch (form) {
+    case SublayerForm::kPreNorm: residual_forward(y, x, norm, f); break;
+    case SublayerForm::kPostNorm: post_norm_residual_forward(y, x, norm, f); break;
+    case SublayerForm::kNoNorm: plain_residual_forward(y, x, f); break;
+  }
 }
 
 template <typename Norm, typename B>
-void ffn_sublayer_backward(bool inner_norm, const Tensor& dx, const Tensor& dy, Norm& norm,
-                           B&& f_backward) {
-  if (inner_norm)
-    plain_residual_backward(dx, dy, f_backward);
-  else
-    residual_backward(dx, dy, norm, f_backward);
-}
-
-// Either form, as a block's post_norm setting says.
-template <typename Norm, typename F>
-void sublayer_forward(bool post_norm, const Tensor& y, const Tensor& x, Norm& norm, F&& f) {
-  if (post_norm)
-    post_norm_residual_forward(y, x, norm, f);
-  else
-    residual_forward(y, x, norm, f);
-}
-
-template <typename Norm, typename B>
-void sublayer_backward(bool post_norm, const Tensor& dx, const Tensor& dy, Norm& norm,
+void sublayer_backward(SublayerForm form, const Tensor& dx, const Tensor& dy, Norm& norm,
                        B&& f_backward) {
-  if (post_norm)
-    post_norm_residual_backward(dx, dy, norm, f_backward);
-  else
-    residual_backward(dx, dy, norm, f_backward);
+  switch (form) {
+    case SublayerForm::kPreNorm: residual_backward(dx, dy, norm, f_backward); break;
+    case SublayerForm::kPostNorm: post_norm_residual_backward(dx, dy, norm, f_backward); break;
+    case SublayerForm::kNoNorm: plain_residual_backward(dx, dy, f_backward); break;
+  }
 }
 
 }  // namespace sy

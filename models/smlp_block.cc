@@ -47,8 +47,8 @@ void SmlpSparseBlock::forward(const Tensor& y, const Tensor& x, const BatchShape
   Tensor x1 = like(x);
   down_.forward(x1, gated);
   add_scaled(x1, x, 1.0f);
-  ffn_sublayer_forward(
-      tmoe_.normalizes_input(), y, x1, tmoe_norm_,
+  sublayer_forward(
+      sublayer_form(false, tmoe_.normalizes_input()), y, x1, tmoe_norm_,
       [&](const Tensor& f, const Tensor& b) { tmoe_.forward(f, b, s.token_ids, s.training); });
 }
 
@@ -57,8 +57,8 @@ void SmlpSparseBlock::backward(const Tensor& dx, const Tensor& dy) {
   Device d = dy.device();
   // tMoE: y = x1 + tMoE(LN(x1)), or x1 + tMoE(x1) when its experts normalise.
   Tensor dx1 = like(dy);
-  ffn_sublayer_backward(tmoe_.normalizes_input(), dx1, dy, tmoe_norm_,
-                        [&](const Tensor& db, const Tensor& g) { tmoe_.backward(db, g); });
+  sublayer_backward(sublayer_form(false, tmoe_.normalizes_input()), dx1, dy, tmoe_norm_,
+                    [&](const Tensor& db, const Tensor& g) { tmoe_.backward(db, g); });
   // sMoE: x1 = x + V·(z1 ⊙ g).
   Tensor dgated = Tensor::empty({n, d_ff_}, DType::kF32, d);
   down_.backward(dgated, dx1);

@@ -53,7 +53,7 @@ std::vector<float> decay_window(int64_t t_len, int64_t channels, int halves) {
 
 ImplicitFilter::ImplicitFilter(const std::string& name, int64_t channels, int64_t seq_len,
                                const ImplicitFilterOptions& o, uint64_t seed, Device device)
-    : t_(seq_len), c_(channels), o_(o), freq_(name + ".freq", {o.width}, device) {
+    : t_(seq_len), o_(o), freq_(name + ".freq", {o.width}, device) {
   SY_CHECK(o.features >= 3 && o.features % 2 == 1 && o.width >= 1 && o.inner_layers >= 0,
            "implicit filter '" << name << "': positional features must be odd and ≥ 3 and the "
                                << "width ≥ 1 (got " << o.features << ", " << o.width << ")");
@@ -78,7 +78,8 @@ ImplicitFilter::ImplicitFilter(const std::string& name, int64_t channels, int64_
     features_.push_back(
         Tensor::from_vector(positional_features(t_, o.features, h == 1), {t_, o.features}, device));
   }
-  window_ = Tensor::from_vector(decay_window(t_, c_, halves), {halves * t_, c_}, device);
+  window_ =
+      Tensor::from_vector(decay_window(t_, channels, halves), {halves * t_, channels}, device);
   for (Param* p : params()) p->keep_fp32 = true;  // the long convolution runs in fp32
 }
 

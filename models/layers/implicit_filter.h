@@ -48,7 +48,7 @@ class ImplicitFilter {
   void mlp_forward(Mlp& m, const Tensor& h, const Tensor& z);
   void mlp_backward(Mlp& m, const Tensor& dh);
 
-  int64_t t_, c_;
+  int64_t t_;
   ImplicitFilterOptions o_;
   Param freq_;                    // φ (W)
   std::vector<Mlp> mlps_;         // forward, then (bidirectional) reverse
