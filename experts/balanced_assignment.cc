@@ -1,6 +1,7 @@
 #include "experts/balanced_assignment.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <queue>
@@ -134,6 +135,17 @@ class Assigner {
   std::vector<char> done_;
 };
 
+// The scores with every non-finite one made finite (NaN the lowest, ±inf the largest magnitudes),
+// so a diverging router still gets a valid assignment (the trainer's non-finite guard then skips
+// the step). Costs are differences in double: no overflow.
+std::vector<float> finite_scores(const float* scores, int64_t count) {
+  const float big = std::numeric_limits<float>::max();
+  std::vector<float> out(scores, scores + count);
+  for (float& v : out)
+    if (!std::isfinite(v)) v = v > 0 ? big : -big;  // NaN compares false: the lowest
+  return out;
+}
+
 }  // namespace
 
 std::vector<int32_t> balanced_assignment(const float* scores, int64_t n, int num_experts) {
@@ -143,7 +155,11 @@ std::vector<int32_t> balanced_assignment(const float* scores, int64_t n, int num
                                      << " experts: make the tokens per step (over all ranks) a "
                                         "multiple of the number of experts");
   if (n == 0 || num_experts == 1) return std::vector<int32_t>(static_cast<size_t>(n), 0);
-  return Assigner(scores, n, num_experts).run();
+  const int64_t count = n * num_experts;
+  if (std::all_of(scores, scores + count, [](float v) { return std::isfinite(v); }))
+    return Assigner(scores, n, num_experts).run();
+  const std::vector<float> finite = finite_scores(scores, count);
+  return Assigner(finite.data(), n, num_experts).run();
 }
 
 }  // namespace sy

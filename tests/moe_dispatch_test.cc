@@ -94,6 +94,26 @@ TEST(BalancedAssignment, ManyIdenticalItemsAreNoProblem) {
   for (int l : load) EXPECT_EQ(l, n / e_count);
 }
 
+// A diverging router's NaN and infinite scores (issue 14: "no augmenting path (internal error)")
+// still give an exactly balanced assignment; finite rows keep their best experts where they can.
+TEST(BalancedAssignment, NonFiniteScoresStillBalance) {
+  const float nan = std::nanf("");
+  const int n = 8, e_count = 4;
+  std::vector<float> a(n * e_count, nan);
+  a[0 * e_count + 2] = INFINITY;
+  a[1 * e_count + 3] = 1.0f;
+  a[2 * e_count + 1] = -INFINITY;
+  auto assign = balanced_assignment(a.data(), n, e_count);
+  std::vector<int> load(e_count, 0);
+  for (int x : assign) {
+    ASSERT_TRUE(x >= 0 && x < e_count);
+    ++load[x];
+  }
+  for (int l : load) EXPECT_EQ(l, n / e_count);
+  EXPECT_EQ(assign[0], 2);
+  EXPECT_EQ(assign[1], 3);
+}
+
 TEST(MoeDispatch, BaseGivesEveryExpertExactlySOverE) {
   auto world = testing::world();
   const int w = world->size();

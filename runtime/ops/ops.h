@@ -86,7 +86,8 @@ void softmax_backward(const Tensor& din, const Tensor& out, const Tensor& dout, 
 // softmax_backward (a zero probability passes no gradient).
 void causal_softmax_forward(const Tensor& out, const Tensor& in, Stream stream = {});
 // The k largest entries of each row, in descending order; ties go to the lower column index, so the
-// choice is the same on every backend. values (R,k) f32, indices (R,k) i32, in (R,C), k ≤ C.
+// choice is the same on every backend. NaN ranks below every number but is still chosen, so every
+// index is in range on any input. values (R,k) f32, indices (R,k) i32, in (R,C), k ≤ C.
 void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int k, Stream stream = {});
 // Reductions, summed in index order (the same order on every backend, hence bitwise equal sums).
 // reduce_rows: in (R,C) → out (R), over the last dimension.
@@ -241,7 +242,9 @@ struct AdamWHyper {
 //   s·grad m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²;  m̂ = m/(1−b1^t);  v̂ = v/(1−b2^t) p = p −
 //   lr·(m̂/(√v̂ + eps) + wd·p),  wd = weight_decay inside `decay`'s ranges, else 0
 // p, m, v, grad: f32 of one element count (m, v, p updated in place); decay: i64 (R, 2), ascending
-// disjoint [begin, end) element ranges; grad_sq: f64 (k) squared norms on the device.
+// disjoint [begin, end) element ranges; grad_sq: f64 (k) squared norms on the device. When
+// Σ grad_sq is not finite (NaN or inf gradients) nothing changes: the step is skipped on the
+// device, with no read back to the host.
 void adamw_step(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor& grad,
                 const Tensor& decay, const Tensor& grad_sq, const AdamWHyper& h,
                 Stream stream = {});

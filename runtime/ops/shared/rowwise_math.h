@@ -38,9 +38,16 @@ SY_HD void causal_softmax_row(float* out, const float* in, int64_t i, int64_t t)
   for (int64_t j = i + 1; j < t; ++j) out[j] = 0.0f;
 }
 
-// Top-k of one row by insertion: a candidate enters only when strictly greater than the current
-// k-th value, so on ties the lower column index wins. NaN never enters. Unfilled slots (k > number
-// of non-NaN values) get -inf and index -1.
+// Whether v ranks above w in a top-k: the greater number, and NaN below every number (−inf
+// included), so rows with NaN scores (a diverging model) still get valid indices.
+SY_HD bool ranks_above(float v, float w) {
+  return v > w || (w != w && v == v);
+}
+
+// Top-k of one row by insertion: a candidate enters only when it ranks strictly above the current
+// k-th value, so on ties the lower column index wins. Every slot gets a column whenever k ≤ n —
+// NaN columns last, in index order — so no index is out of range even on non-finite input; only
+// k > n leaves slots with -inf and index -1.
 SY_HD void topk_row(float* vals, int32_t* idx, const float* row, int64_t n, int k) {
   for (int i = 0; i < k; ++i) {
     vals[i] = -INFINITY;
@@ -48,10 +55,9 @@ SY_HD void topk_row(float* vals, int32_t* idx, const float* row, int64_t n, int 
   }
   for (int64_t j = 0; j < n; ++j) {
     float v = row[j];
-    if (v != v) continue;                                 // NaN
-    if (idx[k - 1] >= 0 && !(v > vals[k - 1])) continue;  // not better than the k-th
+    if (idx[k - 1] >= 0 && !ranks_above(v, vals[k - 1])) continue;  // not above the k-th
     int p = k - 1;
-    while (p > 0 && (v > vals[p - 1] || idx[p - 1] < 0)) {
+    while (p > 0 && (idx[p - 1] < 0 || ranks_above(v, vals[p - 1]))) {
       vals[p] = vals[p - 1];
       idx[p] = idx[p - 1];
       --p;
