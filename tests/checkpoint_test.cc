@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "runtime/core/config.h"
 #include "runtime/train/checkpoint.h"
@@ -123,6 +124,79 @@ TEST(Checkpoint, CorruptFilesAreRefused) {
     failed = std::string(e.what()).find("corrupt") != std::string::npos ? 1 : 2;
   }
   EXPECT_EQ(failed, 1) << "every rank must report the corrupt expert file";
+}
+
+// The message every rank throws when loading `folder` into a model built from `c` (empty: none).
+std::string load_error(const pb::RunConfig& c, const std::string& folder) {
+  try {
+    Trainer t(c, testing::world());
+    t.resume(folder);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// The manifest carries its own checksum: an edited step (or tensor offset) is refused.
+TEST(Checkpoint, AnEditedManifestIsRefused) {
+  auto world = testing::world();
+  std::string folder;
+  {
+    Trainer t(config(world->size(), "edited"), world);
+    t.train_step();
+    folder = t.save();
+  }
+  if (world->rank() == 0) {
+    std::ifstream in(folder + "/manifest.pbtxt");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t at = text.find("step: 1\n");
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, 8, "step: 9\n");
+    std::ofstream(folder + "/manifest.pbtxt") << text;
+  }
+  world->barrier();
+  EXPECT_NE(load_error(config(world->size(), "edited-read"), folder)
+                .find("does not match its own checksum"),
+            std::string::npos);
+}
+
+// A checkpoint of one model does not load into another: the differing settings are named (before
+// issue 14, an 8-expert top-k checkpoint loaded silently into a 4-expert hash model).
+TEST(Checkpoint, AnotherModelIsRefusedNamingTheSettings) {
+  auto world = testing::world();
+  std::string folder;
+  {
+    Trainer t(config(world->size(), "model-a"), world);
+    t.train_step();
+    folder = t.save();
+  }
+  pb::RunConfig other = config(world->size(), "model-b");
+  other.mutable_model()->mutable_moe()->set_num_experts(8);
+  const std::string message = load_error(other, folder);
+  EXPECT_NE(message.find("model.moe.num_experts: 4 in the checkpoint, 8 now"), std::string::npos)
+      << message;
+  pb::RunConfig tuned = config(world->size(), "model-c");  // capacity may change
+  tuned.mutable_model()->mutable_moe()->set_capacity_factor(2.0f);
+  EXPECT_EQ(load_error(tuned, folder), "");
+}
+
+// Re-saving a step moves the old copy aside until the new one is in place; a crash between the two
+// renames (simulated) leaves `latest` naming a missing folder, and loading finds the old copy.
+TEST(Checkpoint, ResavingAStepNeverLeavesLatestWithoutACopy) {
+  auto world = testing::world();
+  Trainer t(config(world->size(), "resave"), world);
+  t.train_step();
+  const std::string folder = t.save();
+  t.save();  // the same step again
+  if (world->rank() == 0) {
+    EXPECT_TRUE(fs::exists(folder + "/manifest.pbtxt"));
+    EXPECT_FALSE(fs::exists(folder + ".old"));
+    fs::rename(folder, folder + ".old");
+  }
+  world->barrier();
+  Trainer t2(config(world->size(), "resave-read"), world);
+  t2.resume(t.run_dir() + "/checkpoints");
+  EXPECT_EQ(t2.step(), 1);
 }
 
 }  // namespace

@@ -7,12 +7,17 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 
+#include "comm/agree.h"
 #include "comm/tensor_exchange.h"
+#include "runtime/core/config_diff.h"
 #include "runtime/core/crc32c.h"
 #include "runtime/layers/mixed_precision.h"
 
@@ -108,37 +113,6 @@ struct LoadedFile {
   }
 };
 
-// Runs a rank's part of a collective file operation and agrees on the outcome, so a failure on one
-// rank (a corrupt or missing file, a full disk) becomes an error on every rank instead of leaving
-// the others waiting in the next collective.
-template <typename Fn>
-void agree(Communicator& world, const char* what, Fn fn) {
-  std::string local;
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    local = e.what();
-  }
-  int failed = local.empty() ? 0 : 1;
-  std::vector<int> all(world.size());
-  world.all_gather(&failed, all.data(), sizeof(int));
-  std::string ranks;
-  int first = -1;
-  for (size_t r = 0; r < all.size(); ++r)
-    if (all[r]) {
-      ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
-      if (first < 0) first = static_cast<int>(r);
-    }
-  if (ranks.empty()) return;
-  // Everybody reports the first failing rank's message.
-  int64_t len = world.rank() == first ? static_cast<int64_t>(local.size()) : 0;
-  world.broadcast(&len, sizeof(len), first);
-  std::string message(static_cast<size_t>(len), '\0');
-  if (world.rank() == first) message = local;
-  if (len > 0) world.broadcast(message.data(), message.size(), first);
-  SY_THROW(what << " failed on rank(s) " << ranks << "; rank " << first << ": " << message);
-}
-
 // The optimizer's moments of parameter i (first or second).
 Tensor moments(AdamW* optimizer, size_t i, bool second) {
   return second ? optimizer->second_moments()[i] : optimizer->first_moments()[i];
@@ -201,21 +175,52 @@ pb::CheckpointManifest gather_manifest(Communicator& world, const pb::Checkpoint
   return manifest;
 }
 
-// Writes the manifest into the temporary folder, renames the folder to its final name and points
-// `latest` at it, syncing each step.
-void publish(const pb::CheckpointManifest& manifest, const std::string& dir,
-             const std::string& name) {
-  const std::string final_dir = dir + "/" + name, tmp = final_dir + ".tmp";
+// CRC-32C of the manifest's deterministic binary form with its own checksum cleared.
+uint32_t manifest_checksum(pb::CheckpointManifest m) {
+  m.clear_manifest_crc32c();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&out);
+  }
+  return crc32c(bytes.data(), bytes.size());
+}
+
+// Writes the manifest (with its checksum) into the temporary folder, then puts the folder in place
+// and points `latest` at it, syncing each step. An existing copy of the step is moved aside first
+// and removed only once the new one is in place: a crash at any point leaves a complete copy that
+// load_checkpoint finds.
+void publish(pb::CheckpointManifest manifest, const std::string& dir, const std::string& name) {
+  const std::string final_dir = dir + "/" + name, tmp = final_dir + ".tmp",
+                    old = final_dir + ".old";
+  manifest.set_manifest_crc32c(manifest_checksum(manifest));
   std::string text;
   google::protobuf::TextFormat::PrintToString(manifest, &text);
   write_synced(tmp + "/manifest.pbtxt", text);
   sync_dir(tmp);
-  fs::remove_all(final_dir);
+  fs::remove_all(old);
+  if (fs::exists(final_dir)) fs::rename(final_dir, old);
   fs::rename(tmp, final_dir);
   sync_dir(dir);
   write_synced(dir + "/latest.tmp", name + "\n");
   fs::rename(dir + "/latest.tmp", dir + "/latest");
   sync_dir(dir);
+  fs::remove_all(old);
+}
+
+// Runs a collective step of a save; when it fails anywhere, rank 0 removes the temporary folder
+// (so a full disk is not kept full) before the error goes on.
+void save_step(Communicator& world, const char* what, const std::string& tmp,
+               const std::function<void()>& fn) {
+  try {
+    agree(world, what, fn);
+  } catch (...) {
+    std::error_code ignored;
+    if (world.rank() == 0) fs::remove_all(tmp, ignored);
+    throw;
+  }
 }
 
 }  // namespace
@@ -233,13 +238,13 @@ std::string save_checkpoint(const std::string& dir, int64_t step, const pb::RunC
   });
   const std::vector<Param*> params = model.params();
   pb::CheckpointManifest mine;
-  agree(world, "writing the checkpoint files", [&] {
+  save_step(world, "writing the checkpoint files", tmp, [&] {
     if (world.rank() == 0) *mine.mutable_dense() = write_dense_file(params, optimizer, tmp);
     // Experts: the first replica (edp index 0, i.e. ep group 0) writes them.
     if (groups.ep_index() == 0) write_expert_files(params, optimizer, groups, tmp, &mine);
   });
   pb::CheckpointManifest manifest = gather_manifest(world, mine);
-  agree(world, "writing the checkpoint manifest", [&] {
+  save_step(world, "writing the checkpoint manifest", tmp, [&] {
     if (world.rank() != 0) return;
     manifest.set_version(1);
     manifest.set_step(step);
@@ -253,79 +258,94 @@ std::string save_checkpoint(const std::string& dir, int64_t step, const pb::RunC
 }
 
 namespace {
-pb::CheckpointManifest load_local(const std::string& folder_in, LanguageModel& model,
-                                  AdamW* optimizer, const ProcessGroups& groups);
-}  // namespace
 
-pb::CheckpointManifest load_checkpoint(const std::string& folder_in, LanguageModel& model,
-                                       AdamW* optimizer, const ProcessGroups& groups) {
-  pb::CheckpointManifest manifest;
-  agree(*groups.world_host, "loading the checkpoint",
-        [&] { manifest = load_local(folder_in, model, optimizer, groups); });
-  refresh_compute_copies(model.params());  // the GEMMs' bf16 copies follow the loaded masters
-  return manifest;
-}
-
-namespace {
-pb::CheckpointManifest load_local(const std::string& folder_in, LanguageModel& model,
-                                  AdamW* optimizer, const ProcessGroups& groups) {
+// The checkpoint folder `folder_in` names: itself, or the one its `latest` file points at. When
+// that one is missing but its ".old" copy exists (a crash while a step was being re-saved), the
+// old copy.
+std::string checkpoint_folder(const std::string& folder_in) {
   std::string folder = folder_in;
   if (!fs::exists(folder + "/manifest.pbtxt") && fs::exists(folder + "/latest")) {
     std::string latest = read_all(folder + "/latest");
     while (!latest.empty() && (latest.back() == '\n' || latest.back() == ' ')) latest.pop_back();
     folder += "/" + latest;
   }
+  if (!fs::exists(folder + "/manifest.pbtxt") && fs::exists(folder + ".old/manifest.pbtxt"))
+    folder += ".old";
   SY_CHECK(fs::exists(folder + "/manifest.pbtxt"),
            "no checkpoint at '" << folder_in << "' (expected manifest.pbtxt or a `latest` file)");
-  pb::CheckpointManifest manifest;
-  SY_CHECK(google::protobuf::TextFormat::ParseFromString(read_all(folder + "/manifest.pbtxt"),
-                                                         &manifest),
-           "cannot parse " << folder << "/manifest.pbtxt");
-  std::vector<Param*> params = model.params();
-  LoadedFile dense(folder, manifest.dense());
-  std::map<std::pair<std::string, int>, std::unique_ptr<LoadedFile>> experts;
-  for (const auto& e : manifest.experts()) {
-    std::string path = e.file().path();
-    std::string layer = path.substr(0, path.rfind(".expert"));
-    experts[{layer, e.expert()}] = nullptr;  // opened on demand
+  return folder;
+}
+
+// The manifest, checked against its own checksum and against the model it will load into.
+pb::CheckpointManifest read_manifest(const std::string& folder, const pb::ModelConfig& model) {
+  const std::string path = folder + "/manifest.pbtxt";
+  pb::CheckpointManifest m;
+  SY_CHECK(google::protobuf::TextFormat::ParseFromString(read_all(path), &m),
+           "cannot parse " << path << ": restore it or use an earlier checkpoint");
+  SY_CHECK(!m.has_manifest_crc32c() || m.manifest_crc32c() == manifest_checksum(m),
+           path << " does not match its own checksum (manifest_crc32c): it was edited or "
+                   "damaged; restore it or use an earlier checkpoint");
+  std::vector<std::string> diff = model_mismatches(m.config().model(), model);
+  if (!diff.empty()) {
+    std::string list;
+    for (const std::string& d : diff) list += "\n  - " + d;
+    SY_THROW("the checkpoint " << folder << " was written by another model (" << diff.size()
+                               << " setting(s) differ):" << list
+                               << "\nload it with the config it was trained with (its manifest "
+                                  "holds it); ep and the world size may differ");
   }
+  return m;
+}
+
+// Every parameter's tensors (and, with an optimizer, its moments) from the checkpoint's files.
+void load_tensors(const std::string& folder, const pb::CheckpointManifest& manifest,
+                  LanguageModel& model, AdamW* optimizer, const ProcessGroups& groups) {
+  LoadedFile dense(folder, manifest.dense());
+  std::map<std::pair<std::string, int>, std::unique_ptr<LoadedFile>> experts;  // opened on demand
   auto expert_file = [&](const std::string& layer, int e) -> LoadedFile& {
-    auto key = std::make_pair(layer, e);
-    auto it = experts.find(key);
-    SY_CHECK(it != experts.end(), "the checkpoint has no file for expert "
-                                      << e << " of '" << layer
-                                      << "': was it written "
-                                         "with fewer experts?");
-    if (!it->second)
-      for (const auto& f : manifest.experts())
-        if (f.expert() == e && f.file().path() == layer + ".expert" + std::to_string(e) + ".bin")
-          it->second = std::make_unique<LoadedFile>(folder, f.file());
-    return *it->second;
+    std::unique_ptr<LoadedFile>& f = experts[{layer, e}];
+    if (!f)
+      for (const auto& x : manifest.experts())
+        if (x.expert() == e && x.file().path() == layer + ".expert" + std::to_string(e) + ".bin")
+          f = std::make_unique<LoadedFile>(folder, x.file());
+    SY_CHECK(f, "the checkpoint has no file for expert "
+                    << e << " of '" << layer << "': was it written with fewer experts?");
+    return *f;
   };
+  auto load = [&](LoadedFile& f, const Param& p, size_t i, int64_t row) {
+    auto part = [&](const Tensor& t) { return row < 0 ? t : t.slice_rows(row, row + 1); };
+    f.load(p.name, part(p.value));
+    if (!optimizer) return;
+    f.load(p.name + "#adam_m", part(optimizer->first_moments()[i]));
+    f.load(p.name + "#adam_v", part(optimizer->second_moments()[i]));
+  };
+  const std::vector<Param*> params = model.params();
   for (size_t i = 0; i < params.size(); ++i) {
-    Param* p = params[i];
-    if (!p->is_expert) {
-      dense.load(p->name, p->value);
-      if (optimizer) {
-        dense.load(p->name + "#adam_m", optimizer->first_moments()[i]);
-        dense.load(p->name + "#adam_v", optimizer->second_moments()[i]);
-      }
+    const Param& p = *params[i];
+    if (!p.is_expert) {
+      load(dense, p, i, -1);
       continue;
     }
-    const int64_t local = p->value.dim(0);
+    const int64_t local = p.value.dim(0);
     const int first = groups.expert_range(static_cast<int>(local) * groups.ep).first;
-    for (int64_t le = 0; le < local; ++le) {
-      LoadedFile& f = expert_file(layer_of(p->name), first + static_cast<int>(le));
-      f.load(p->name, p->value.slice_rows(le, le + 1));
-      if (optimizer) {
-        f.load(p->name + "#adam_m", optimizer->first_moments()[i].slice_rows(le, le + 1));
-        f.load(p->name + "#adam_v", optimizer->second_moments()[i].slice_rows(le, le + 1));
-      }
-    }
+    for (int64_t le = 0; le < local; ++le)
+      load(expert_file(layer_of(p.name), first + static_cast<int>(le)), p, i, le);
   }
-  if (optimizer) optimizer->set_steps_taken(manifest.optimizer_steps());
+}
+
+}  // namespace
+
+pb::CheckpointManifest load_checkpoint(const std::string& folder_in, LanguageModel& model,
+                                       AdamW* optimizer, const ProcessGroups& groups) {
+  pb::CheckpointManifest manifest;
+  agree(*groups.world_host, "loading the checkpoint", [&] {
+    const std::string folder = checkpoint_folder(folder_in);
+    manifest = read_manifest(folder, model.config());
+    load_tensors(folder, manifest, model, optimizer, groups);
+    if (optimizer) optimizer->set_steps_taken(manifest.optimizer_steps());
+  });
+  refresh_compute_copies(model.params());  // the GEMMs' bf16 copies follow the loaded masters
   return manifest;
 }
-}  // namespace
 
 }  // namespace sy
