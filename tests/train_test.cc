@@ -51,6 +51,31 @@ TEST(TokenData, ShardsRoundTripInBothFormatsAndBadFilesAreNamed) {
   std::remove(cut.c_str());
 }
 
+// Issue 14: an llm.c file read as raw tokens would train on its header; token ids beyond the
+// vocabulary were found only when their batch arrived, in gather_rows, without the file's name.
+TEST(TokenData, AHeaderReadAsTokensAndIdsOutsideTheVocabularyAreRefusedAtLoad) {
+  std::string path = temp_path("llmc.bin");
+  write_shard(path, std::vector<uint16_t>(100, 3), pb::LLMC);
+  std::string message;
+  try {
+    read_shard(path, pb::NANOGPT_U16);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("set data.format: LLMC"), std::string::npos) << message;
+  std::remove(path.c_str());
+  std::vector<uint16_t> tokens = {1, 2, 300, 4, 999};
+  EXPECT_NO_THROW(check_token_range(tokens, 1000, "ok.bin", pb::LLMC));
+  message.clear();
+  try {
+    check_token_range(tokens, 256, "data/x.bin", pb::LLMC);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("data/x.bin: token 300 (token 2, byte offset 1028)"), std::string::npos)
+      << message;
+}
+
 TEST(TokenData, PrepareSplitsBytesIntoTrainAndVal) {
   std::string a = temp_path("a.txt"), b = temp_path("b.txt");
   std::ofstream(a) << "hello world\n";

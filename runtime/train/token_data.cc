@@ -1,5 +1,7 @@
 #include "runtime/train/token_data.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -69,6 +71,10 @@ std::vector<uint16_t> read_shard(const std::string& path, pb::DataFormat format)
     SY_CHECK(size >= static_cast<int64_t>(sizeof header),
              path << " is too short for an llm.c header (" << size << " bytes)");
     in.read(reinterpret_cast<char*>(header), sizeof header);
+    SY_CHECK(header[0] != kLlmcLlama3Magic,
+             path << " is an llm.c LLaMA-3 shard (magic " << kLlmcLlama3Magic
+                  << ", uint32 tokens), which Switchyard does not read yet: prepare the text "
+                     "with `switchyard prepare`, or convert the shard to uint16 tokens");
     SY_CHECK(header[0] == kLlmcMagic,
              path << " has magic " << header[0] << ", not llm.c's " << kLlmcMagic
                   << ": is it a raw nanoGPT shard? Set data.format: NANOGPT_U16");
@@ -81,12 +87,31 @@ std::vector<uint16_t> read_shard(const std::string& path, pb::DataFormat format)
                                               << (size - offset) / 2);
   } else {
     SY_CHECK(size % 2 == 0, path << " has an odd number of bytes: not a uint16 token file");
+    int32_t first = 0;
+    if (size >= 4) in.read(reinterpret_cast<char*>(&first), sizeof first);
+    in.seekg(0);
+    SY_CHECK(first != kLlmcMagic && first != kLlmcLlama3Magic,
+             path << " starts with an llm.c header (magic " << first
+                  << "), and read as raw tokens it would train on the header: set data.format: "
+                     "LLMC");
     count = size / 2;
   }
   std::vector<uint16_t> tokens(static_cast<size_t>(count));
   in.read(reinterpret_cast<char*>(tokens.data()), count * 2);
   SY_CHECK(in.good() || count == 0, "reading " << path << " failed");
   return tokens;
+}
+
+void check_token_range(const std::vector<uint16_t>& tokens, int vocab_size, const std::string& path,
+                       pb::DataFormat format) {
+  const auto bad = std::find_if(tokens.begin(), tokens.end(),
+                                [vocab_size](uint16_t t) { return t >= vocab_size; });
+  if (bad == tokens.end()) return;
+  const int64_t index = bad - tokens.begin();
+  const int64_t offset = index * 2 + (format == pb::LLMC ? 256 * 4 : 0);
+  SY_THROW(path << ": token " << *bad << " (token " << index << ", byte offset " << offset
+                << ") is outside the model's vocabulary (model.vocab_size = " << vocab_size
+                << "): prepare the data with the model's tokenizer, or raise model.vocab_size");
 }
 
 PrepareStats prepare_text(const std::vector<std::string>& files, const std::string& out_dir,

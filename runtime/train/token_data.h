@@ -18,6 +18,7 @@ namespace sy {
 
 constexpr int32_t kLlmcMagic = 20240520;
 constexpr int32_t kLlmcVersion = 1;
+constexpr int32_t kLlmcLlama3Magic = 20240801;  // llm.c's LLaMA-3 shards: uint32 tokens
 // The byte-level tokenizer: token = byte value (0…255); token 0 separates documents (text files
 // never contain NUL bytes, so it cannot collide).
 constexpr int kByteVocab = 256;
@@ -27,8 +28,13 @@ constexpr uint16_t kEndOfDocument = 0;
 // crash never leaves a half-written shard under the final name.
 void write_shard(const std::string& path, const std::vector<uint16_t>& tokens,
                  pb::DataFormat format);
-// Reads a shard; throws with the path and what is wrong (bad magic, truncated, …).
+// Reads a shard; throws with the path and what is wrong (bad magic, truncated, an llm.c header in
+// a file read as raw tokens, …).
 std::vector<uint16_t> read_shard(const std::string& path, pb::DataFormat format);
+// Throws, naming the file and the first offending token's index and byte offset, when a token id
+// is not below vocab_size (found when the shard is opened, not when its batch arrives).
+void check_token_range(const std::vector<uint16_t>& tokens, int vocab_size, const std::string& path,
+                       pb::DataFormat format);
 
 struct PrepareStats {
   int64_t documents = 0, train_tokens = 0, val_tokens = 0;
