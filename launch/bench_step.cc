@@ -182,7 +182,7 @@ int bench_step_command(const std::vector<std::string>& argv) {
   const int rounds = static_cast<int>(args.get_int("-n", 5));
   const int warmup = static_cast<int>(args.get_int("-w", 2));
   SY_CHECK(rounds >= 1 && warmup >= 0, "bench step: need -n ≥ 1 and -w ≥ 0");
-  std::shared_ptr<Communicator> world = mpi_world(config.parallel().comm_timeout_s());
+  std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(config.parallel()));
   // Enough schedule for every step the study runs (the learning rate does not change the cost).
   config.mutable_schedule()->set_steps(
       std::max(config.schedule().steps(), (warmup + rounds) * 3 + 2));

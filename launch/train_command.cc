@@ -7,6 +7,7 @@
 #include "launch/commands.h"
 #include "runtime/core/config.h"
 #include "runtime/core/logging.h"
+#include "runtime/train/stop_signals.h"
 #include "runtime/train/trainer.h"
 
 namespace sy {
@@ -18,13 +19,12 @@ int train_command(const std::vector<std::string>& argv) {
            "[--resume CHECKPOINT]");
   pb::RunConfig config = load_config_file(args.positional()[0]);
   apply_overrides(&config, args.get_all("--set"));
-  std::shared_ptr<Communicator> world = mpi_world(config.parallel().comm_timeout_s());
+  std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(config.parallel()));
   validate_config(config, world->size());
   SY_LOG0("# config (merged, saved next to the logs):\n" << config_to_text(config));
   Trainer trainer(config, world);
   if (args.has("--resume")) trainer.resume(args.get("--resume", ""));
-  trainer.run();
-  return 0;
+  return trainer.run() == Trainer::RunEnd::kStopped ? kExitStopped : 0;
 }
 
 int generate_command(const std::vector<std::string>& argv) {
@@ -34,7 +34,7 @@ int generate_command(const std::vector<std::string>& argv) {
            "[--tokens 200] [--temperature 0.8 (0 = greedy)] [--seed S]");
   pb::RunConfig config = load_config_file(args.positional()[0]);
   apply_overrides(&config, args.get_all("--set"));
-  std::shared_ptr<Communicator> world = mpi_world(config.parallel().comm_timeout_s());
+  std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(config.parallel()));
   Trainer trainer(config, world);
   trainer.load_weights(args.get("--checkpoint", ""));
   std::string prompt = args.get("--prompt", "");

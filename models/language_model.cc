@@ -109,6 +109,8 @@ LossReport LanguageModel::forward(const std::vector<int32_t>& ids_in,
   acts_.assign(1, Tensor::empty({n, dim_}, DType::kF32, device_));
   embedding_.forward(acts_[0], ids_t);
   if (positions_) positions_->forward(acts_[0], batch);
+  if (inject_nonfinite_) acts_[0].fill(std::nan(""));  // debug.nonfinite_steps (tests)
+  inject_nonfinite_ = false;
   for (auto& b : blocks_) {
     Tensor y = Tensor::empty({n, dim_}, DType::kF32, device_);
     b->forward(y, acts_.back(), shape_);
@@ -135,13 +137,16 @@ LossReport LanguageModel::forward(const std::vector<int32_t>& ids_in,
   int64_t valid = 0;
   for (int32_t t : counted) valid += t >= 0;
   auto lv = losses.to_vector<float>();
-  double sums[2] = {0.0, static_cast<double>(valid)};
-  for (float l : lv) sums[0] += l;
-  groups_.world_host->all_reduce(sums, 2, DType::kF64, CommOp::kSum);
   LossReport r;
+  for (auto& b : blocks_) r.aux += b->aux_loss();
+  // The third sum counts ranks whose auxiliary loss is not finite, so that every rank agrees on
+  // whether the step is finite (the trainer's guard decides on it).
+  double sums[3] = {0.0, static_cast<double>(valid), std::isfinite(r.aux) ? 0.0 : 1.0};
+  for (float l : lv) sums[0] += l;
+  groups_.world_host->all_reduce(sums, 3, DType::kF64, CommOp::kSum);
   r.targets = static_cast<int64_t>(sums[1]);
   r.loss = r.targets > 0 ? sums[0] / sums[1] : 0.0;
-  for (auto& b : blocks_) r.aux += b->aux_loss();
+  if (sums[2] > 0) r.aux = std::nan("");
   dloss_ = Tensor::full({n}, DType::kF32, r.targets > 0 ? 1.0 / sums[1] : 0.0, device_);
   return r;
 }

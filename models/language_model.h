@@ -24,13 +24,19 @@ namespace sy {
 
 struct LossReport {
   double loss = 0;      // mean cross-entropy over the global batch's valid targets
-  double aux = 0;       // Σ of the MoE layers' auxiliary losses
+  double aux = 0;       // Σ of the MoE layers' auxiliary losses (NaN on every rank when any
+                        // rank's is not finite)
   int64_t targets = 0;  // valid targets in the global batch
 };
 
 class LanguageModel {
  public:
   LanguageModel(const pb::RunConfig& config, const ProcessGroups& groups, Device device);
+  // The model settings it was built from.
+  const pb::ModelConfig& config() const { return model_; }
+  // Fault injection (debug.nonfinite_steps): the next forward runs on NaN activations, as a
+  // diverging model's would.
+  void inject_nonfinite_once() { inject_nonfinite_ = true; }
 
   // ids and targets: (batch · T) on the host; targets < 0 are ignored. Collective (MoE exchanges,
   // the global target count and loss).
@@ -68,6 +74,7 @@ class LanguageModel {
 
   pb::ModelConfig model_;
   ProcessGroups groups_;
+  bool inject_nonfinite_ = false;
   Device device_;
   int64_t vocab_, dim_, seq_len_;
   Embedding embedding_;

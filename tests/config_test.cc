@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "runtime/core/config.h"
+#include "runtime/core/config_diff.h"
 
 namespace sy {
 namespace {
@@ -86,9 +87,16 @@ TEST(Config, OverridesSetScalarsEnumsStringsAndRepeatedMessages) {
   ASSERT_EQ(c.model().moe_layer_size(), 2);  // index == size appends
   EXPECT_EQ(c.model().moe_layer(1).layer(), 0);
   EXPECT_FLOAT_EQ(c.optimizer().lr(), 1e-4f);
+  // A repeated scalar takes one value or a list, replacing what was there.
+  apply_overrides(&c, {"debug.nonfinite_steps=[3, 5]"});
+  EXPECT_EQ(c.debug().nonfinite_steps_size(), 2);
+  apply_overrides(&c, {"debug.nonfinite_steps=7"});
+  ASSERT_EQ(c.debug().nonfinite_steps_size(), 1);
+  EXPECT_EQ(c.debug().nonfinite_steps(0), 7);
 
-  for (const char* bad : {"model.nope=1", "model.d_model=abc", "model.moe=3", "nothing",
-                          "model.moe_layer[5].layer=1", "parallel.comm_backend=GLOO"}) {
+  for (const char* bad :
+       {"model.nope=1", "model.d_model=abc", "model.moe=3", "nothing", "model.moe_layer[5].layer=1",
+        "parallel.comm_backend=GLOO", "debug.nonfinite_steps=[x]"}) {
     std::string msg = error_of([&] { apply_override(&c, bad); });
     EXPECT_NE(msg.find("override"), std::string::npos) << bad << ": " << msg;
   }
@@ -109,7 +117,7 @@ TEST(Config, CrossFieldChecksSayHowToFix) {
   apply_override(&c, "optimizer.lr=0");
   apply_override(&c, "data.global_batch=3");
   msg = error_of([&] { validate_config(c, 4); });
-  EXPECT_NE(msg.find("optimizer.lr must be > 0"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("optimizer.lr must be finite and > 0"), std::string::npos) << msg;
   EXPECT_NE(msg.find("data.global_batch = 3"), std::string::npos) << msg;
   EXPECT_NE(msg.find("problems"), std::string::npos) << msg;
 }
@@ -147,6 +155,43 @@ TEST(Config, OtherRules) {
   EXPECT_NO_THROW(validate_config(ok, 1));
   invalid("model { family: SMLP d_ff: 12 smoe_experts: 8 }", 1, "8 sMoE experts");
   invalid("model { family: TRANSFORMER d_model: 12 n_heads: 4 }", 1, "even head width");
+  // Issue 14's validation gaps.
+  invalid("optimizer { lr: inf }", 1, "optimizer.lr must be finite");
+  invalid("optimizer { grad_clip: inf }", 1, "must be finite");
+  invalid("model { family: TRANSFORMER_MOE n_layers: 2 moe_freq: 3 }", 1,
+          "no block would have a MoE layer");
+  invalid("schedule { max_skipped_steps: -1 }", 1, "max_skipped_steps must be ≥ 0");
+}
+
+// The deadline: the config's when it sets one, else SY_COMM_TIMEOUT_S, else 120 s.
+TEST(Config, CommTimeoutFromConfigOrEnvironment) {
+  pb::ParallelConfig p;
+  ::setenv("SY_COMM_TIMEOUT_S", "7", 1);
+  EXPECT_EQ(comm_timeout_s(p), 7.0);
+  p.set_comm_timeout_s(30);
+  EXPECT_EQ(comm_timeout_s(p), 30.0);
+  ::unsetenv("SY_COMM_TIMEOUT_S");
+  EXPECT_EQ(comm_timeout_s(pb::ParallelConfig()), 120.0);
+}
+
+// Checkpoints compare the model settings they were written with by value (unset = default) and
+// name what differs, but let capacity and loss weights change.
+TEST(Config, ModelMismatchesNameTheFields) {
+  pb::RunConfig a =
+      parse_config_text("model { family: TRANSFORMER_MOE moe { num_experts: 8 top_k: 2 } }", "a");
+  pb::RunConfig b = a;
+  EXPECT_TRUE(model_mismatches(a.model(), b.model()).empty());
+  b.mutable_model()->set_d_model(128);  // the default, now set explicitly
+  b.mutable_model()->mutable_moe()->set_capacity_factor(2.0f);
+  b.mutable_model()->set_seq_len(256);
+  EXPECT_TRUE(model_mismatches(a.model(), b.model()).empty());
+  b.mutable_model()->mutable_moe()->set_num_experts(4);
+  b.mutable_model()->mutable_moe()->set_router(pb::HASH);
+  std::vector<std::string> d = model_mismatches(a.model(), b.model());
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0], "model.moe.num_experts: 8 in the checkpoint, 4 now");
+  EXPECT_NE(d[1].find("model.moe.router: TOPK_SOFTMAX in the checkpoint, HASH now"),
+            std::string::npos);
 }
 
 TEST(Config, PrintsBackToParseableText) {

@@ -767,6 +767,11 @@ TEST_F(CudaOps, adamw_step) {
   }
   expect_close(pg, p, 1e-5f, "adamw_step");
   expect_close(vog, vo, 1e-5f, "adamw_step (second moment)");
+  // A non-finite norm skips the update on the device: nothing changes.
+  const std::vector<float> before = pg.to_vector<float>();
+  adamw_step(pg, mog, vog, gpu(gr), gpu(decay),
+             gpu(Tensor::from_vector<double>({std::nan(""), 1.0}, {2})), h);
+  EXPECT_EQ(pg.to_vector<float>(), before);
 }
 
 TEST_F(CudaOps, sum_squares) {

@@ -289,6 +289,39 @@ TEST(TopK, EmptyRowsAndNegativeInfinity) {
   EXPECT_EQ(i2.to_vector<int32_t>(), (std::vector<int32_t>{2, 0, 1}));
 }
 
+// A diverging router's NaN scores must still give in-range indices (issue 14: an all-NaN row
+// used to return -1, which the gate then used as an array index).
+TEST(TopK, NanRanksLastButEveryIndexIsInRange) {
+  const float nan = std::nanf("");
+  Tensor x = tensor({nan, 2.0f, nan, -INFINITY, nan, nan, nan, nan}, {2, 4});
+  Tensor v = Tensor::empty({2, 3}, DType::kF32), i = Tensor::empty({2, 3}, DType::kI32);
+  topk(v, i, x, 3);
+  EXPECT_EQ(i.to_vector<int32_t>(), (std::vector<int32_t>{1, 3, 0, 0, 1, 2}));
+  EXPECT_EQ(v.to_vector<float>()[0], 2.0f);
+  EXPECT_TRUE(std::isnan(v.to_vector<float>()[2]));
+}
+
+// NaN or inf gradients (a non-finite global norm) leave parameters and moments as they were.
+TEST(AdamWStep, NonFiniteNormChangesNothing) {
+  const int64_t n = 64;
+  Tensor p = tensor(ref::random_floats(n, 61), {n}), g = tensor(ref::random_floats(n, 62), {n});
+  Tensor m = tensor(ref::random_floats(n, 63), {n}),
+         v = tensor(ref::random_floats(n, 64, 0, 1), {n});
+  Tensor decay = Tensor::from_vector<int64_t>({0, n}, {1, 2});
+  AdamWHyper h;
+  h.lr = 1e-2f;
+  h.weight_decay = 0.1f;
+  for (double bad : {static_cast<double>(std::nanf("")), static_cast<double>(INFINITY)}) {
+    const auto p0 = p.to_vector<float>(), m0 = m.to_vector<float>(), v0 = v.to_vector<float>();
+    adamw_step(p, m, v, g, decay, Tensor::from_vector<double>({1.0, bad}, {2}), h);
+    EXPECT_EQ(p.to_vector<float>(), p0);
+    EXPECT_EQ(m.to_vector<float>(), m0);
+    EXPECT_EQ(v.to_vector<float>(), v0);
+  }
+  adamw_step(p, m, v, g, decay, Tensor::from_vector<double>({1.0, 2.0}, {2}), h);  // control
+  EXPECT_NE(p.to_vector<float>(), tensor(ref::random_floats(n, 61), {n}).to_vector<float>());
+}
+
 TEST(Activation, ForwardAndBackwardMatchTheMath) {
   auto x = ref::random_floats(1001, 16, -6, 6);
   x.push_back(0.0f);

@@ -13,6 +13,11 @@ inline double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// Seconds since the Unix epoch on the system clock (timestamps in logs).
+inline double wall_clock_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 // Adds the host time of its scope to *into; does nothing when into is null. sync_gpu: first and
 // last waits for the GPU's default stream, so that the time is the scope's own device work (a
 // benchmark's step split; it defeats overlap, so not in training).

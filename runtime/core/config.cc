@@ -1,5 +1,6 @@
 #include "runtime/core/config.h"
 #include <cmath>
+#include "runtime/core/deadline.h"
 
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
@@ -60,6 +61,21 @@ pb::RunConfig load_config_file(const std::string& path) {
   return parse_config_text(ss.str(), path);
 }
 
+namespace {
+
+// A repeated scalar field's new values from "v" or "[v1, v2, …]" (text format's list syntax).
+void set_repeated_scalar(gp::Message* msg, const gp::FieldDescriptor* field,
+                         const std::string& value, const std::string& assignment) {
+  msg->GetReflection()->ClearField(msg, field);
+  gp::TextFormat::Parser parser;
+  parser.AllowPartialMessage(true);
+  SY_CHECK(parser.MergeFromString(field->name() + ": " + value, msg),
+           "override '" << assignment << "': '" << value << "' is not a value or a [list] for "
+                        << field->full_name() << " (" << field->type_name() << ")");
+}
+
+}  // namespace
+
 void apply_override(pb::RunConfig* config, const std::string& assignment) {
   auto eq = assignment.find('=');
   SY_CHECK(eq != std::string::npos && eq > 0,
@@ -102,9 +118,10 @@ void apply_override(pb::RunConfig* config, const std::string& assignment) {
       }
       continue;
     }
-    SY_CHECK(!field->is_repeated() && field->cpp_type() != gp::FieldDescriptor::CPPTYPE_MESSAGE,
-             "override '" << assignment << "': '" << name
-                          << "' is not a single scalar field; edit the config file instead");
+    SY_CHECK(field->cpp_type() != gp::FieldDescriptor::CPPTYPE_MESSAGE,
+             "override '" << assignment << "': '" << name << "' is a message; set its fields ("
+                          << name << ".field=value)");
+    if (field->is_repeated()) return set_repeated_scalar(msg, field, value, assignment);
     std::string text = value;
     if (field->cpp_type() == gp::FieldDescriptor::CPPTYPE_STRING &&
         (text.empty() || text.front() != '"'))
@@ -222,6 +239,11 @@ void check_model_sizes(Problems& bad, const pb::ModelConfig& m) {
                   " must be ≥ 1 and divide model.d_model = " + std::to_string(m.d_model()));
   if (m.n_layers() < 0) bad.push_back("model.n_layers must be ≥ 0");
   if (m.moe_freq() < 1) bad.push_back("model.moe_freq must be ≥ 1");
+  const bool moe_every_kth = m.family() == pb::TRANSFORMER_MOE || m.family() == pb::MH_MOE;
+  if (moe_every_kth && m.moe_freq() > m.n_layers())
+    bad.push_back("model.moe_freq = " + std::to_string(m.moe_freq()) +
+                  " > model.n_layers = " + std::to_string(m.n_layers()) +
+                  ": no block would have a MoE layer; lower moe_freq or use the dense family");
   if (m.d_ff() < 0) bad.push_back("model.d_ff must be ≥ 0 (0 = 4 · d_model)");
 }
 
@@ -328,7 +350,9 @@ void check_training(Problems& bad, const pb::RunConfig& c, int world_size) {
                   " must be a positive multiple of the world size " + std::to_string(world_size) +
                   " (every rank reads the same number of sequences)");
   const auto& o = c.optimizer();
-  if (!(o.lr() > 0)) bad.push_back("optimizer.lr must be > 0");
+  if (!(o.lr() > 0 && std::isfinite(o.lr()))) bad.push_back("optimizer.lr must be finite and > 0");
+  if (!std::isfinite(o.weight_decay() + o.grad_clip() + o.eps()))
+    bad.push_back("optimizer.weight_decay, grad_clip and eps must be finite");
   if (!(o.beta1() >= 0 && o.beta1() < 1) || !(o.beta2() >= 0 && o.beta2() < 1))
     bad.push_back("optimizer.beta1 and beta2 must be in [0, 1)");
   if (o.weight_decay() < 0) bad.push_back("optimizer.weight_decay must be ≥ 0");
@@ -342,6 +366,8 @@ void check_training(Problems& bad, const pb::RunConfig& c, int world_size) {
                   " must be in [0, schedule.steps = " + std::to_string(s.steps()) + "]");
   if (s.eval_every() < 0 || s.ckpt_every() < 0)
     bad.push_back("schedule.eval_every and ckpt_every must be ≥ 0 (0 = off)");
+  if (s.max_skipped_steps() < 0)
+    bad.push_back("schedule.max_skipped_steps must be ≥ 0 (0: stop at the first non-finite step)");
   if (c.logging().log_every() < 1) bad.push_back("logging.log_every must be ≥ 1");
   if (c.logging().peak_tflops() < 0)
     bad.push_back("logging.peak_tflops must be ≥ 0 (0: unknown, no MFU printed)");
@@ -363,6 +389,10 @@ void validate_config(const pb::RunConfig& c, int world_size) {
      << (bad.size() > 1 ? "s" : "") << "):";
   for (const auto& b : bad) os << "\n  - " << b;
   SY_THROW(os.str());
+}
+
+double comm_timeout_s(const pb::ParallelConfig& parallel) {
+  return parallel.has_comm_timeout_s() ? parallel.comm_timeout_s() : default_comm_timeout_s();
 }
 
 std::string config_to_text(const pb::RunConfig& config) {

@@ -17,7 +17,8 @@ pb::RunConfig load_config_file(const std::string& path);
 pb::RunConfig parse_config_text(const std::string& text, const std::string& source);
 
 // Applies one override "path=value", e.g. "model.moe.num_experts=16", "parallel.comm_backend=NCCL",
-// "model.moe_layer[0].moe.top_k=2" (an index equal to the current size appends an element).
+// "model.moe_layer[0].moe.top_k=2" (an index equal to the current size appends an element);
+// a repeated scalar takes one value or a list: "debug.nonfinite_steps=[3, 4]".
 void apply_override(pb::RunConfig* config, const std::string& assignment);
 void apply_overrides(pb::RunConfig* config, const std::vector<std::string>& assignments);
 
@@ -35,6 +36,10 @@ bool is_masked_lm(pb::ModelFamily family);
 // model.position resolved: unspecified is LEARNED for BERT, ROPE for the other attention families,
 // NONE otherwise.
 pb::ModelConfig::Position resolved_position(const pb::ModelConfig& model);
+
+// The deadline of every blocking collective: parallel.comm_timeout_s when the config sets it, else
+// SY_COMM_TIMEOUT_S from the environment, else 120 s.
+double comm_timeout_s(const pb::ParallelConfig& parallel);
 
 // The config as text-format, for logs and for saving next to checkpoints.
 std::string config_to_text(const pb::RunConfig& config);

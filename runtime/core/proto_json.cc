@@ -17,4 +17,10 @@ std::string json_line(const google::protobuf::Message& record) {
   return s;
 }
 
+bool parse_json_line(const std::string& line, google::protobuf::Message* record) {
+  google::protobuf::util::JsonParseOptions o;
+  o.ignore_unknown_fields = true;
+  return google::protobuf::util::JsonStringToMessage(line, record, o).ok();
+}
+
 }  // namespace sy

@@ -10,5 +10,8 @@
 namespace sy {
 
 std::string json_line(const google::protobuf::Message& record);
+// Parses one such line into `record` (unknown fields ignored: a newer writer's log still reads);
+// false when it is not one.
+bool parse_json_line(const std::string& line, google::protobuf::Message* record);
 
 }  // namespace sy

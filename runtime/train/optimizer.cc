@@ -147,6 +147,8 @@ double AdamW::step(float lr, const ProcessGroups& groups) {
   Communicator& ep = *groups.ep_group;
   if (reduced_on_stream(ep, sq)) ep.wait_stream(Stream{}, "all_reduce (gradient norm)");
   const std::vector<double> s = sq.to_vector<double>();
+  last_sq_ = {s[0], s[1]};
+  if (!std::isfinite(s[0] + s[1])) --t_;  // adamw_step changed nothing: not a step taken
   return std::sqrt(s[0] + s[1]);
 }
 

@@ -13,6 +13,7 @@
 // form segments of the flat buffers, each updated with its own learning rate and decay.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -42,8 +43,11 @@ class AdamW {
   // Moves `params` into flat storage of its own (one bucket per group).
   AdamW(std::vector<Param*> params, const pb::OptimizerConfig& config);
   // One update with learning rate lr (clipped to grad_clip when > 0); returns the global gradient
-  // norm before clipping. Collective (the norm).
+  // norm before clipping. A non-finite norm changes nothing and is not counted as a step taken.
+  // Collective (the norm).
   double step(float lr, const ProcessGroups& groups);
+  // The global squared gradient norms of the last step(): dense and expert parameters.
+  std::array<double, 2> last_grad_squares() const { return last_sq_; }
   int64_t steps_taken() const { return t_; }
   // The state, for checkpoints: m and v per parameter (views of the flat moments), in the order
   // of flat.params().
@@ -72,6 +76,7 @@ class AdamW {
   std::vector<GroupState> state_;  // as flat_.groups()
   std::vector<Tensor> m_, v_;
   int64_t t_ = 0;
+  std::array<double, 2> last_sq_{};
 };
 
 }  // namespace sy

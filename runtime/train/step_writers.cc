@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 
 #include "runtime/core/error.h"
 #include "runtime/core/logging.h"
@@ -58,6 +59,26 @@ void for_each_number(const google::protobuf::Message& m, const std::string& pref
 
 }  // namespace
 
+namespace {
+
+// " | 14:03:27 UTC eta 1h02m" from the record's time and remaining-time estimate.
+std::string clock_and_eta(const pb::StepRecord& r) {
+  std::string s;
+  if (r.has_unix_time()) {
+    const std::time_t t = static_cast<std::time_t>(r.unix_time());
+    char when[32];
+    std::strftime(when, sizeof when, "%H:%M:%S UTC", std::gmtime(&t));
+    s += std::string(" | ") + when;
+  }
+  if (r.has_eta_s()) {
+    const long long m = std::llround(r.eta_s() / 60);
+    s += m >= 60 ? format(" eta %lldh%02lldm", m / 60, m % 60) : format(" eta %lldm", m);
+  }
+  return s;
+}
+
+}  // namespace
+
 std::string ConsoleWriter::line(const pb::StepRecord& r, int64_t total) {
   std::string s = format(
       "step %4lld/%lld | loss %.4f | aux %.4f | lr %.2e | norm %.3f | %.1f ms | %.1fk tok/s | "
@@ -74,20 +95,47 @@ std::string ConsoleWriter::line(const pb::StepRecord& r, int64_t total) {
     for (const pb::ExpertUsage& u : r.val_usage()) mean += u.activation_ratio();
     s += format(" | experts activated %.2f", mean / r.val_usage_size());
   }
-  return s;
+  if (r.skipped())
+    s += format(" | SKIPPED: not finite, update not applied (%d so far)", r.skipped_steps());
+  return s + clock_and_eta(r);
 }
 
 void ConsoleWriter::write(const pb::StepRecord& r) {
-  if (r.step() % every_ == 0 || r.step() == total_ || r.has_val_loss()) SY_LOG0(line(r, total_));
+  if (r.step() % every_ == 0 || r.step() == total_ || r.has_val_loss() || r.skipped())
+    SY_LOG0(line(r, total_));
 }
 
-JsonLinesWriter::JsonLinesWriter(const std::string& path) : out_(path) {
+namespace {
+
+// The lines of an existing log whose step is at most `last` (a torn last line, from a job killed
+// mid-write, does not parse and goes too).
+std::string lines_through(const std::string& path, int64_t last) {
+  std::ifstream in(path);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    pb::StepRecord r;
+    if (parse_json_line(line, &r) && r.step() <= last) kept += line + "\n";
+  }
+  return kept;
+}
+
+}  // namespace
+
+JsonLinesWriter::JsonLinesWriter(const std::string& path, int64_t resumed_at) {
+  const std::string kept = resumed_at > 0 ? lines_through(path, resumed_at) : "";
+  out_.open(path, std::ios::trunc);
+  out_ << kept;
+  out_.flush();
   SY_CHECK(out_.good(), "cannot write the JSON-lines log " << path << ": check the run folder");
 }
 
 void JsonLinesWriter::write(const pb::StepRecord& r) {
   out_ << json_line(r) << "\n";
   out_.flush();
+  SY_CHECK(out_.good(), "writing the JSON-lines log failed at step "
+                            << r.step()
+                            << " (is the disk full?): free space and resume from the "
+                               "last checkpoint");
 }
 
 void TensorBoardWriter::write(const pb::StepRecord& r) {

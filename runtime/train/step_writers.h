@@ -5,10 +5,13 @@
 //                      every evaluation:
 //     step   12/200 | loss 2.3456 | aux 0.0123 | lr 3.00e-03 | norm 0.812 | 41.2 ms | 99.1k tok/s
 //       | 0.41 TFLOP/s (MFU 0.3%) | moe drop 1.2% act 1.00 a2a 3.1 ms (of 8.2 ms run) | val …
+//       | 14:03:27 UTC eta 1h02m
+//     (a skipped, non-finite step is always printed, marked SKIPPED)
 //     (moe: the mean drop rate and activation ratio over the MoE layers and their summed exposed
 //     exchange time; "of … run": how long the exchanges ran, hidden or not, when they overlapped)
 //   JsonLinesWriter    log.jsonl: the whole record as one line of protobuf's JSON (field names as
-//                      in the .proto; NaN and infinities as the strings JSON allows)
+//                      in the .proto; NaN and infinities as the strings JSON allows); a resumed
+//                      job keeps the lines up to its checkpoint's step and appends
 //   TensorBoardWriter  train/… and val/… scalars, every number of each MoE layer's record as
 //                      moe/<layer>/<field>, and its expert load as a histogram (bucket e = expert
 //                      e)
@@ -43,7 +46,9 @@ class ConsoleWriter final : public StepWriter {
 
 class JsonLinesWriter final : public StepWriter {
  public:
-  explicit JsonLinesWriter(const std::string& path);
+  // A job resumed at step resumed_at > 0 keeps the log's lines up to that step (the steps after it
+  // are redone, so their old lines go) and appends; otherwise the log starts empty.
+  explicit JsonLinesWriter(const std::string& path, int64_t resumed_at = 0);
   void write(const pb::StepRecord& r) override;
 
  private:

@@ -1,15 +1,20 @@
 #include "runtime/train/trainer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
+#include <cstring>
+#include <fstream>
 
+#include "comm/agree.h"
 #include "comm/mpi_communicator.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/config.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/random.h"
+#include "runtime/ops/ops.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/stop_signals.h"
 
 namespace sy {
 
@@ -21,10 +26,18 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
   if (device_.is_cuda()) cuda_set_device(mpi_local_rank());
   groups_ = make_run_groups(world_, config_.parallel().ep(),
                             config_.parallel().comm_backend() == pb::NCCL);
-  model_ = std::make_unique<LanguageModel>(config_, groups_, device_);
   const auto& par = config_.parallel();
-  flat_ = std::make_unique<FlatParams>(model_->params(),
-                                       static_cast<int64_t>(par.grad_bucket_mb() * (1 << 20)));
+  try {
+    model_ = std::make_unique<LanguageModel>(config_, groups_, device_);
+    flat_ = std::make_unique<FlatParams>(model_->params(),
+                                         static_cast<int64_t>(par.grad_bucket_mb() * (1 << 20)));
+  } catch (const std::bad_alloc&) {
+    SY_THROW("rank " << world_->rank()
+                     << " ran out of memory building the model: the config needs "
+                        "more than this machine has; lower model.d_model, n_layers, d_ff or "
+                        "vocab_size, or hold fewer experts per rank (raise parallel.ep)");
+  }
+  guard_ = StepGuard(config_.schedule().max_skipped_steps());
   grad_comms_ = split_grad_comms(groups_);
   set_grad_reduction(GradReduceOptions{par.grad_bucket_mb() > 0, par.grad_overlap()});
   optimizer_ = std::make_unique<AdamW>(*flat_, config_.optimizer());
@@ -32,13 +45,18 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
   SY_CHECK(!d.train_path().empty(),
            "data.train_path is not set: point it at a token shard "
            "(make one with `switchyard prepare`)");
-  int seq = config_.model().seq_len();
-  train_ = std::make_unique<BatchSampler>(read_shard(d.train_path(), d.format()), seq,
-                                          d.global_batch(), config_.seed());
-  if (!d.val_path().empty())
-    val_ = std::make_unique<BatchSampler>(read_shard(d.val_path(), d.format()), seq,
-                                          d.global_batch(), config_.seed() + 1);
+  train_ = open_data(d.train_path(), config_.seed());
+  if (!d.val_path().empty()) val_ = open_data(d.val_path(), config_.seed() + 1);
   run_dir_ = config_.logging().dir() + "/" + config_.name();
+}
+
+// A shard, checked against the model's vocabulary, as batches.
+std::unique_ptr<BatchSampler> Trainer::open_data(const std::string& path, uint64_t seed) const {
+  const auto& d = config_.data();
+  std::vector<uint16_t> tokens = read_shard(path, d.format());
+  check_token_range(tokens, config_.model().vocab_size(), path, d.format());
+  return std::make_unique<BatchSampler>(std::move(tokens), config_.model().seq_len(),
+                                        d.global_batch(), seed);
 }
 
 void Trainer::set_grad_reduction(GradReduceOptions options) {
@@ -52,12 +70,36 @@ void Trainer::set_grad_comms(GradComms comms) {
 }
 
 void Trainer::make_writers() {
-  std::filesystem::create_directories(run_dir_);
-  std::ofstream(run_dir_ + "/config.pbtxt") << config_to_text(config_);
+  const std::string path = run_dir_ + "/config.pbtxt";
+  std::ofstream out(path);
+  out << config_to_text(config_);
+  SY_CHECK(out.flush().good(), "cannot write " << path << ": is the disk full or read-only?");
   const auto& l = config_.logging();
+  writers_.clear();
   writers_.push_back(std::make_unique<ConsoleWriter>(config_.schedule().steps(), l.log_every()));
-  if (l.jsonl()) writers_.push_back(std::make_unique<JsonLinesWriter>(run_dir_ + "/log.jsonl"));
+  if (l.jsonl())
+    writers_.push_back(std::make_unique<JsonLinesWriter>(run_dir_ + "/log.jsonl", step_));
   if (l.tensorboard()) writers_.push_back(std::make_unique<TensorBoardWriter>(run_dir_));
+}
+
+// Rank 0 takes the run folder (lock, writability, room for a checkpoint) and opens the writers;
+// every rank learns whether that worked.
+std::unique_ptr<RunFolder> Trainer::start_job() {
+  std::unique_ptr<RunFolder> folder;
+  agree(*groups_.world_host, "taking the run folder", [&] {
+    if (world_->rank() != 0) return;
+    folder = std::make_unique<RunFolder>(run_dir_, checkpoint_bytes());
+    make_writers();
+  });
+  return folder;
+}
+
+// One checkpoint's size: every parameter with its two moments, experts counted over the ep group.
+uint64_t Trainer::checkpoint_bytes() const {
+  uint64_t elements = 0;
+  for (const FlatGroup& g : flat_->groups())
+    elements += static_cast<uint64_t>(g.numel()) * (g.expert ? groups_.ep : 1);
+  return elements * 3 * sizeof(float);
 }
 
 pb::StepRecord Trainer::train_step() {
@@ -65,6 +107,9 @@ pb::StepRecord Trainer::train_step() {
   train_->batch(ids, targets, step_, world_->rank(), world_->size());
   const int64_t local = config_.data().global_batch() / world_->size();
   const float lr = learning_rate(config_.optimizer(), config_.schedule(), step_);
+  const auto& inject = config_.debug().nonfinite_steps();
+  if (std::find(inject.begin(), inject.end(), step_ + 1) != inject.end())
+    model_->inject_nonfinite_once();
   backend(device_).reset_peak_memory();
   const double t0 = now_s();
   PhaseTimes t;
@@ -84,13 +129,29 @@ pb::StepRecord Trainer::train_step() {
     ScopedTimer phase(&t.grad_comm);
     reducer_->finish();
   }
+  StepHealth health{r.loss, r.aux};
   {
     ScopedTimer phase(&t.optimizer);
-    norm = optimizer_->step(lr, groups_);
+    norm = update(lr, health);
   }
   if (device_.is_cuda()) backend(device_).synchronize(Stream{});
   ++step_;
-  return step_record(r, lr, norm, now_s() - t0, t);
+  const bool skipped = guard_.record(step_, health);  // the same on every rank
+  pb::StepRecord record = step_record(r, lr, norm, now_s() - t0, t);
+  if (skipped) record.set_skipped(true);
+  if (guard_.skipped_total() > 0)
+    record.set_skipped_steps(static_cast<int32_t>(guard_.skipped_total()));
+  return record;
+}
+
+// The optimizer's update, unless the (global) loss is already not finite; fills in the gradient
+// norms. A non-finite gradient norm makes adamw_step change nothing, on the device.
+double Trainer::update(float lr, StepHealth& health) {
+  if (!health.loss_finite()) return std::nan("");
+  const double norm = optimizer_->step(lr, groups_);
+  health.dense_sq = optimizer_->last_grad_squares()[0];
+  health.expert_sq = optimizer_->last_grad_squares()[1];
+  return norm;
 }
 
 // The step's record: rates from the slowest rank's time, memory peaks and phase times as the
@@ -98,14 +159,17 @@ pb::StepRecord Trainer::train_step() {
 pb::StepRecord Trainer::step_record(const LossReport& r, float lr, double norm, double seconds,
                                     const PhaseTimes& t) {
   const MemoryStats mem = backend(device_).memory_stats();
-  double m[7] = {seconds,
+  // The last entry agrees on a stop signal: any rank's stops all of them after this step.
+  double m[8] = {seconds,
                  t.forward,
                  t.backward,
                  t.grad_comm,
                  t.optimizer,
                  static_cast<double>(mem.peak_in_use),
-                 static_cast<double>(mem.peak_reserved)};
-  world_->all_reduce(m, 7, DType::kF64, CommOp::kMax);
+                 static_cast<double>(mem.peak_reserved),
+                 static_cast<double>(StopSignals::received())};
+  world_->all_reduce(m, 8, DType::kF64, CommOp::kMax);
+  stop_signal_ = static_cast<int>(m[7]);
   pb::StepRecord s;
   s.set_step(static_cast<int32_t>(step_));
   s.set_loss(r.loss);
@@ -189,7 +253,23 @@ std::string Trainer::sample(const std::string& prompt, int tokens, float tempera
   return out;
 }
 
+// Whether every parameter on every rank is finite (a pass over the values). Collective.
+bool Trainer::parameters_finite() {
+  const int64_t n = static_cast<int64_t>(flat_->groups().size());
+  Tensor sq = Tensor::zeros({std::max<int64_t>(n, 1)}, DType::kF64, device_);
+  for (int64_t i = 0; i < n; ++i) sum_squares(sq.slice_rows(i, i + 1), flat_->groups()[i].values);
+  double bad = 0;
+  for (double v : sq.to_vector<double>()) bad += std::isfinite(v) ? 0 : 1;
+  world_->all_reduce(&bad, 1, DType::kF64, CommOp::kMax);
+  return bad == 0;
+}
+
 std::string Trainer::save() {
+  SY_CHECK(parameters_finite(), "refusing to save step "
+                                    << step_
+                                    << ": a parameter is not finite (NaN or inf), and "
+                                       "a checkpoint that cannot train must not become `latest`; "
+                                       "resume from the last checkpoint with a lower optimizer.lr");
   std::string folder = save_checkpoint(run_dir_ + "/checkpoints", step_, config_, *model_,
                                        optimizer_.get(), groups_);
   SY_LOG0("# checkpoint: " << folder);
@@ -207,8 +287,14 @@ void Trainer::load_weights(const std::string& folder) {
   load_checkpoint(folder, *model_, nullptr, groups_);
 }
 
-void Trainer::run() {
-  if (world_->rank() == 0) make_writers();
+// Whether step_ is a multiple of `every` (> 0).
+bool Trainer::due(int every) const {
+  return every > 0 && step_ % every == 0;
+}
+
+Trainer::RunEnd Trainer::run() {
+  StopSignals signals;
+  std::unique_ptr<RunFolder> folder = start_job();
   const auto& s = config_.schedule();
   SY_LOG0("# " << config_.name() << ": " << pb::ModelFamily_Name(config_.model().family()) << ", "
                << model_->parameter_count() << " parameters on rank 0, "
@@ -222,16 +308,41 @@ void Trainer::run() {
                   static_cast<long long>(step_), s.steps(), v, std::exp(v));
     SY_LOG0(line);
   }
+  const double job_start = now_s();
+  const int64_t first_step = step_;
   while (step_ < s.steps()) {
     pb::StepRecord r = train_step();
-    if (val_ && ((s.eval_every() > 0 && r.step() % s.eval_every() == 0) || r.step() == s.steps())) {
+    if (val_ && (due(s.eval_every()) || step_ == s.steps())) {
       r.set_val_loss(evaluate());
       for (const pb::ExpertUsage& u : val_usage_) *r.add_val_usage() = u;
     }
+    add_progress(r, job_start, first_step);
     for (auto& w : writers_) w->write(r);
-    if (s.ckpt_every() > 0 && r.step() % s.ckpt_every() == 0 && r.step() < s.steps()) save();
+    if (stop_signal_ != 0) return stop_with_checkpoint();
+    if (due(s.ckpt_every()) && step_ < s.steps()) save();
   }
   save();
+  finish_run();
+  return RunEnd::kFinished;
+}
+
+// The record's wall-clock time and the rest of the schedule at this job's mean step time.
+void Trainer::add_progress(pb::StepRecord& r, double job_start, int64_t first_step) const {
+  r.set_unix_time(wall_clock_s());
+  const double per_step = (now_s() - job_start) / static_cast<double>(step_ - first_step);
+  r.set_eta_s(per_step * static_cast<double>(config_.schedule().steps() - step_));
+}
+
+Trainer::RunEnd Trainer::stop_with_checkpoint() {
+  const std::string folder = save();
+  SY_LOG0("# stopped after step " << step_ << " by signal " << stop_signal_ << " ("
+                                  << strsignal(stop_signal_) << "); checkpoint " << folder
+                                  << "; continue with --resume " << run_dir_ << "/checkpoints");
+  return RunEnd::kStopped;
+}
+
+// The end of a finished run: the memory high-water marks and a sample of text.
+void Trainer::finish_run() {
   // The caching allocator's high-water marks on the compute device (since the last step began,
   // which includes the final checkpoint), the largest over the ranks.
   const MemoryStats mem = backend(device_).memory_stats();
@@ -240,7 +351,9 @@ void Trainer::run() {
   SY_LOG0("# peak memory per rank: " << peaks[0] / (1 << 20) << " MiB in use, "
                                      << peaks[1] / (1 << 20) << " MiB reserved ("
                                      << device_name(device_) << ", max over ranks)");
-  std::string text = sample("", 200, 0.8f, config_.seed());
+  const int tokens = config_.logging().sample_tokens();
+  if (tokens <= 0) return;
+  std::string text = sample("", tokens, 0.8f, config_.seed());
   SY_LOG0("# sample (temperature 0.8):\n" << text);
 }
 

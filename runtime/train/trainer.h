@@ -25,6 +25,8 @@
 #include "runtime/train/flat_params.h"
 #include "runtime/train/grad_reducer.h"
 #include "runtime/train/optimizer.h"
+#include "runtime/train/run_folder.h"
+#include "runtime/train/step_guard.h"
 #include "runtime/train/step_writers.h"
 #include "runtime/train/token_data.h"
 #include "switchyard/config.pb.h"
@@ -45,9 +47,13 @@ class Trainer {
   std::string sample(const std::string& prompt, int tokens, float temperature, uint64_t seed);
   // The whole run: schedule.steps steps with logging, evaluation and checkpoints (every
   // schedule.ckpt_every steps and at the end, under <logging.dir>/<name>/checkpoints), then a
-  // sample.
-  void run();
-  // Writes a checkpoint of the current step; returns its folder. Collective.
+  // sample. The run folder is locked for the job (runtime/train/run_folder.h); a non-finite step
+  // is skipped (runtime/train/step_guard.h); SIGTERM, SIGINT or SIGUSR1 on any rank end the run
+  // after the current step with a checkpoint (runtime/train/stop_signals.h): kStopped.
+  enum class RunEnd { kFinished, kStopped };
+  RunEnd run();
+  // Writes a checkpoint of the current step; returns its folder. Refuses (throws) when a parameter
+  // is not finite. Collective.
   std::string save();
   // Continues from a checkpoint (parameters, optimizer state, data position): the loss curve goes
   // on exactly as if the run had not stopped. Collective.
@@ -71,12 +77,21 @@ class Trainer {
   const std::string& run_dir() const { return run_dir_; }
 
  private:
+  std::unique_ptr<BatchSampler> open_data(const std::string& path, uint64_t seed) const;
+  std::unique_ptr<RunFolder> start_job();
   void make_writers();
   struct PhaseTimes {
     double forward = 0, backward = 0, grad_comm = 0, optimizer = 0;
   };
+  double update(float lr, StepHealth& health);
   pb::StepRecord step_record(const LossReport& r, float lr, double norm, double seconds,
                              const PhaseTimes& t);
+  void add_progress(pb::StepRecord& r, double job_start, int64_t first_step) const;
+  bool parameters_finite();
+  uint64_t checkpoint_bytes() const;
+  RunEnd stop_with_checkpoint();
+  bool due(int every) const;
+  void finish_run();
 
   pb::RunConfig config_;
   std::shared_ptr<Communicator> world_;
@@ -92,6 +107,8 @@ class Trainer {
   std::string run_dir_;
   std::vector<std::unique_ptr<StepWriter>> writers_;  // rank 0, made by run()
   std::vector<pb::ExpertUsage> val_usage_;            // of the last evaluate()
+  StepGuard guard_;
+  int stop_signal_ = 0;  // a stop signal any rank received, agreed in the last step_record()
 };
 
 }  // namespace sy

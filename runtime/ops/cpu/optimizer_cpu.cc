@@ -27,8 +27,10 @@ void adamw_step(const Tensor& p, const Tensor& m, const Tensor& v, const Tensor&
                 const Tensor& decay, const Tensor& grad_sq, const AdamWHyper& h) {
   const float bias1 = 1.0f - std::pow(h.beta1, static_cast<float>(h.t));
   const float bias2 = 1.0f - std::pow(h.beta2, static_cast<float>(h.t));
-  const float scale =
-      kernels::clip_scale(grad_sq.data<double>(), static_cast<int>(grad_sq.numel()), h.grad_clip);
+  const double* sq = grad_sq.data<double>();
+  const int k = static_cast<int>(grad_sq.numel());
+  if (!kernels::finite_norm(sq, k)) return;
+  const float scale = kernels::clip_scale(sq, k, h.grad_clip);
   const int64_t* ranges = decay.data<int64_t>();
   float *pp = p.data<float>(), *mp = m.data<float>(), *vp = v.data<float>();
   const float* gp = grad.data<float>();

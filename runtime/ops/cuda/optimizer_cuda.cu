@@ -16,6 +16,7 @@ namespace {
 __global__ void adamw_step_kernel(float* p, float* m, float* v, const float* g, int64_t n,
                                   const int64_t* ranges, int64_t r, const double* sq, int k,
                                   AdamWHyper h, float bias1, float bias2) {
+  if (!kernels::finite_norm(sq, k)) return;
   const float scale = kernels::clip_scale(sq, k, h.grad_clip);
   SY_GRID_STRIDE(i, n) {
     const float wd = kernels::in_ranges(ranges, r, i) ? h.weight_decay : 0.0f;

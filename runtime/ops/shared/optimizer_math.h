@@ -19,6 +19,14 @@ SY_HD void adamw_element(float* p, float* m, float* v, float g, float lr, float 
   *p -= lr * (mhat / (sqrtf(vhat) + eps) + wd * *p);
 }
 
+// Whether the global squared norm Σ sq[0..k) is finite: a step whose gradients hold NaN or inf
+// changes nothing (the trainer counts it as skipped).
+SY_HD bool finite_norm(const double* sq, int k) {
+  double total = 0;
+  for (int i = 0; i < k; ++i) total += sq[i];
+  return total - total == 0.0;  // false for NaN and ±inf
+}
+
 // The factor that clips the gradients to the global norm √(Σ sq[0..k)) (1: no clipping).
 SY_HD float clip_scale(const double* sq, int k, float clip) {
   double total = 0;
