@@ -111,7 +111,35 @@ std::unique_ptr<MpiCommunicator> mpi_world(double timeout_s) {
   return std::make_unique<MpiCommunicator>(MPI_COMM_WORLD, "world", timeout_s);
 }
 
-void MpiCommunicator::wait_all(std::vector<MPI_Request>& reqs, const char* op) {
+// "no data from ranks 1, 3 (world ranks 5, 7)": the peers whose receives are still pending.
+std::string MpiCommunicator::missing_peers(std::vector<MPI_Request>& reqs,
+                                           const std::vector<int>& recv_from) {
+  std::vector<int> peers;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    int done = 1;
+    if (recv_from[i] >= 0 && reqs[i] != MPI_REQUEST_NULL)
+      MPI_Test(&reqs[i], &done, MPI_STATUS_IGNORE);
+    if (!done && (peers.empty() || peers.back() != recv_from[i])) peers.push_back(recv_from[i]);
+  }
+  if (peers.empty()) return "";
+  std::vector<int> world(peers.size());
+  MPI_Group group, world_group;
+  MPI_Comm_group(comm_, &group);
+  MPI_Comm_group(MPI_COMM_WORLD, &world_group);
+  MPI_Group_translate_ranks(group, static_cast<int>(peers.size()), peers.data(), world_group,
+                            world.data());
+  MPI_Group_free(&group);
+  MPI_Group_free(&world_group);
+  std::string text = "; no data from rank(s)", in_world = " (world rank(s)";
+  for (size_t i = 0; i < peers.size(); ++i) {
+    text += (i ? ", " : " ") + std::to_string(peers[i]);
+    in_world += (i ? ", " : " ") + std::to_string(world[i]);
+  }
+  return text + in_world + ")";
+}
+
+void MpiCommunicator::wait_all(std::vector<MPI_Request>& reqs, const char* op,
+                               const std::vector<int>* recv_from) {
   if (reqs.empty()) return;
   Deadline deadline(timeout_s());
   PollBackoff backoff;
@@ -125,10 +153,11 @@ void MpiCommunicator::wait_all(std::vector<MPI_Request>& reqs, const char* op) {
       for (MPI_Request r : reqs) pending += r != MPI_REQUEST_NULL;
       // The requests stay posted: the job is about to be aborted by main, and freeing an active
       // request would only hide what was outstanding.
+      const std::string peers = recv_from ? missing_peers(reqs, *recv_from) : "";
       throw TimeoutError(
           __FILE__, __LINE__,
           timeout_message(op, std::to_string(pending) + " of " + std::to_string(reqs.size()) +
-                                  " requests still outstanding"));
+                                  " requests still outstanding" + peers));
     }
     backoff.pause();
   }
@@ -141,6 +170,7 @@ void MpiCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllL
            "all_to_all_v on '" << name() << "': the layout must have " << n
                                << " entries per vector (one per peer)");
   std::vector<MPI_Request> reqs;
+  std::vector<int> recv_from;  // per request: the peer it receives from, −1 for sends
   reqs.reserve(4 * n);
   const char* sp = static_cast<const char*>(send);
   char* rp = static_cast<char*>(recv);
@@ -151,6 +181,7 @@ void MpiCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllL
     for (size_t off = 0; off < l.recv_counts[peer]; off += kMaxMessage) {
       size_t len = std::min(kMaxMessage, l.recv_counts[peer] - off);
       reqs.emplace_back();
+      recv_from.push_back(peer);
       SY_MPI_CHECK(MPI_Irecv(rp + l.recv_offsets[peer] + off, static_cast<int>(len), MPI_BYTE, peer,
                              kTagAllToAllV, comm_, &reqs.back()));
     }
@@ -160,6 +191,7 @@ void MpiCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllL
     for (size_t off = 0; off < l.send_counts[peer]; off += kMaxMessage) {
       size_t len = std::min(kMaxMessage, l.send_counts[peer] - off);
       reqs.emplace_back();
+      recv_from.push_back(-1);
       SY_MPI_CHECK(MPI_Isend(sp + l.send_offsets[peer] + off, static_cast<int>(len), MPI_BYTE, peer,
                              kTagAllToAllV, comm_, &reqs.back()));
     }
@@ -170,7 +202,7 @@ void MpiCommunicator::all_to_all_v(const void* send, void* recv, const AllToAllL
                                << " bytes but expects " << l.recv_counts[rank_]);
   if (l.send_counts[rank_])
     std::memcpy(rp + l.recv_offsets[rank_], sp + l.send_offsets[rank_], l.send_counts[rank_]);
-  wait_all(reqs, "all_to_all_v");
+  wait_all(reqs, "all_to_all_v", &recv_from);
 }
 
 void MpiCommunicator::all_to_all(const void* send, void* recv, size_t block_bytes) {

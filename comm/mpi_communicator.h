@@ -44,7 +44,11 @@ class MpiCommunicator final : public Communicator {
 
  private:
   // Polls the requests until all complete or the deadline passes (then throws TimeoutError).
-  void wait_all(std::vector<MPI_Request>& reqs, const char* op);
+  // recv_from, when given, holds for each request the group rank it receives from (−1: not a
+  // receive), so the error can name the peers whose data never came.
+  void wait_all(std::vector<MPI_Request>& reqs, const char* op,
+                const std::vector<int>* recv_from = nullptr);
+  std::string missing_peers(std::vector<MPI_Request>& reqs, const std::vector<int>& recv_from);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
