@@ -1,6 +1,8 @@
 // switchyard — the command. Dispatches to a subcommand; this is the only place (with the test
 // main) where an exception becomes a job-wide abort, so no rank is left hanging.
 #include <cstdio>
+#include <filesystem>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -61,6 +63,15 @@ int main(int argc, char** argv) {
     code = dispatch(std::vector<std::string>(argv + 1, argv + argc));
   } catch (const sy::Error& e) {
     sy::mpi_abort_job(e.what(), 1);
+  } catch (const std::bad_alloc&) {
+    sy::mpi_abort_job(
+        "out of host memory: the config needs more than this machine has; lower "
+        "data.global_batch, model.seq_len or the model's sizes, or run on more ranks",
+        1);
+  } catch (const std::filesystem::filesystem_error& e) {
+    sy::mpi_abort_job(std::string("file system error: ") + e.what() +
+                          " — check that the path exists, is writable and has room",
+                      1);
   } catch (const std::exception& e) {
     sy::mpi_abort_job(std::string("unexpected exception: ") + e.what(), 1);
   }
