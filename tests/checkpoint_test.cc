@@ -12,6 +12,7 @@
 #include "runtime/core/config.h"
 #include "runtime/train/checkpoint.h"
 #include "runtime/train/trainer.h"
+#include "tests/synthetic_shard.h"
 #include "tests/test_world.h"
 
 namespace sy {
@@ -19,21 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A small token stream written once per job (rank 0), shared through the temp folder.
 std::string data_dir() {
-  static std::string dir;
-  if (!dir.empty()) return dir;
-  auto world = testing::world();
-  dir = ::testing::TempDir() + "/sy_ckpt_data_" + std::to_string(::getppid());
-  if (world->rank() == 0) {
-    fs::create_directories(dir);
-    std::vector<uint16_t> tokens(20000);
-    for (size_t i = 0; i < tokens.size(); ++i)
-      tokens[i] = static_cast<uint16_t>((i * 7 + i / 13) % 61);
-    write_shard(dir + "/train.bin", tokens, pb::LLMC);
-  }
-  world->barrier();
-  return dir;
+  return testing::synthetic_shard_dir("ckpt");
 }
 
 pb::RunConfig config(int ep, const std::string& run) {

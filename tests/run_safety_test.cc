@@ -20,6 +20,7 @@
 #include "runtime/train/step_guard.h"
 #include "runtime/train/stop_signals.h"
 #include "runtime/train/trainer.h"
+#include "tests/synthetic_shard.h"
 #include "tests/test_world.h"
 
 namespace sy {
@@ -28,19 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string data_dir() {
-  static std::string dir;
-  if (!dir.empty()) return dir;
-  auto world = testing::world();
-  dir = ::testing::TempDir() + "/sy_safety_data_" + std::to_string(::getppid());
-  if (world->rank() == 0) {
-    fs::create_directories(dir);
-    std::vector<uint16_t> tokens(20000);
-    for (size_t i = 0; i < tokens.size(); ++i)
-      tokens[i] = static_cast<uint16_t>((i * 7 + i / 13) % 61);
-    write_shard(dir + "/train.bin", tokens, pb::LLMC);
-  }
-  world->barrier();
-  return dir;
+  return testing::synthetic_shard_dir("safety");
 }
 
 const char* kDense = "family: TRANSFORMER";
