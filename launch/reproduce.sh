@@ -16,6 +16,7 @@ seeds=${2:-"1 2"}
 sy_prepare_fortunes
 out=runs/reproduce
 mkdir -p "$out"
+shopt -s nullglob  # ONLY=e matches no config: only the mixer benchmark runs
 for cfg in launch/configs/reproduce/${ONLY:-}*.pbtxt; do
   for seed in $seeds; do
     name="$(basename "$cfg" .pbtxt)-s$seed"
