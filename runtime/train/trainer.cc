@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "comm/agree.h"
@@ -253,6 +254,34 @@ std::string Trainer::sample(const std::string& prompt, int tokens, float tempera
   return out;
 }
 
+namespace {
+
+std::string rate_text(uint64_t bytes, double seconds) {
+  char text[96];
+  std::snprintf(text, sizeof text, " (%.1f MiB in %.2f s, %.2f GB/s)", bytes / 1048576.0, seconds,
+                bytes / 1e9 / std::max(seconds, 1e-9));
+  return text;
+}
+
+// " (12.3 MiB in 0.05 s, 0.25 GB/s)": a checkpoint folder's size over the time since t0.
+std::string transfer_rate(const std::string& folder, double t0) {
+  const double seconds = now_s() - t0;
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(folder, ec))
+    if (e.is_regular_file(ec)) bytes += e.file_size(ec);
+  return rate_text(bytes, seconds);
+}
+
+// The same for a load: the files the manifest lists (every rank reads its part).
+std::string loaded_rate(const pb::CheckpointManifest& m, double t0) {
+  uint64_t bytes = m.dense().bytes();
+  for (const auto& e : m.experts()) bytes += e.file().bytes();
+  return rate_text(bytes, now_s() - t0);
+}
+
+}  // namespace
+
 // Whether every parameter on every rank is finite (a pass over the values). Collective.
 bool Trainer::parameters_finite() {
   const int64_t n = static_cast<int64_t>(flat_->groups().size());
@@ -270,17 +299,19 @@ std::string Trainer::save() {
                                     << ": a parameter is not finite (NaN or inf), and "
                                        "a checkpoint that cannot train must not become `latest`; "
                                        "resume from the last checkpoint with a lower optimizer.lr");
+  const double t0 = now_s();
   std::string folder = save_checkpoint(run_dir_ + "/checkpoints", step_, config_, *model_,
                                        optimizer_.get(), groups_);
-  SY_LOG0("# checkpoint: " << folder);
+  if (world_->rank() == 0) SY_LOG0("# checkpoint: " << folder << transfer_rate(folder, t0));
   return folder;
 }
 
 void Trainer::resume(const std::string& folder) {
+  const double t0 = now_s();
   pb::CheckpointManifest m = load_checkpoint(folder, *model_, optimizer_.get(), groups_);
   step_ = m.step();
   SY_LOG0("# resumed from " << folder << " at step " << step_ << " (written by " << m.world_size()
-                            << " ranks, ep " << m.ep() << ")");
+                            << " ranks, ep " << m.ep() << ")" << loaded_rate(m, t0));
 }
 
 void Trainer::load_weights(const std::string& folder) {
