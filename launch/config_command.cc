@@ -1,11 +1,13 @@
 // `switchyard config check FILE [--set a.b=value …] [--world N]`: parses, applies overrides,
-// validates for a world size, and prints the merged config — the quickest way to see what a run
-// would use and why a config is rejected.
+// validates for a world size (without --world: ep ranks), and prints the merged config with every
+// default written out — the quickest way to see what a run would use and why a config is rejected.
+#include <algorithm>
 #include <cstdio>
 
 #include "launch/args.h"
 #include "launch/commands.h"
 #include "runtime/core/config.h"
+#include "runtime/core/config_defaults.h"
 
 namespace sy {
 
@@ -15,11 +17,18 @@ int config_check_command(const std::vector<std::string>& argv) {
            "usage: switchyard config check FILE [--set path=value ...] [--world N]");
   pb::RunConfig config = load_config_file(args.positional()[0]);
   apply_overrides(&config, args.get_all("--set"));
-  int world = static_cast<int>(args.get_int("--world", 1));
+  // Without --world, the smallest world the config can run on: ep ranks (the world-size rules —
+  // ep divides it, the global batch is a multiple of it — then hold for every multiple of ep).
+  const bool given = args.has("--world");
+  const int world = static_cast<int>(args.get_int("--world", std::max(1, config.parallel().ep())));
   validate_config(config, world);
   if (process_rank() <= 0) {
-    std::printf("# %s: valid for %d rank%s\n%s", args.positional()[0].c_str(), world,
-                world == 1 ? "" : "s", config_to_text(config).c_str());
+    std::printf("# %s: valid for %d rank%s%s\n%s", args.positional()[0].c_str(), world,
+                world == 1 ? "" : "s",
+                given ? ""
+                      : " (no --world: checked for ep ranks; also valid for every multiple "
+                        "of ep that divides data.global_batch)",
+                config_to_text(with_defaults(config)).c_str());
   }
   return 0;
 }

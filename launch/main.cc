@@ -9,6 +9,7 @@
 #include "comm/mpi_communicator.h"
 #include "launch/commands.h"
 #include "runtime/core/error.h"
+#include "runtime/core/version.h"
 
 namespace {
 
@@ -27,13 +28,18 @@ const char* kUsage =
     "  generate CONFIG --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T]\n"
     "                              sample text from a trained model (0 = greedy)\n"
     "  prepare --out DIR PATH...   byte-level tokenisation of text into train/val shards\n"
-    "  help                        this text\n"
+    "  help                        this text (also --help)\n"
+    "  --version                   the version\n"
     "\n"
     "Run under MPI for more than one rank: mpirun -np 2 switchyard bench alltoall\n"
     "Each command takes --help.\n";
 
 int dispatch(const std::vector<std::string>& a) {
   auto rest = [&](size_t from) { return std::vector<std::string>(a.begin() + from, a.end()); };
+  if (!a.empty() && a[0] == "--version") {
+    if (sy::process_rank() <= 0) std::printf("switchyard %s\n", sy::version());
+    return 0;
+  }
   if (a.empty() || a[0] == "help" || a[0] == "--help" || a[0] == "-h") {
     if (sy::process_rank() <= 0) std::fputs(kUsage, stdout);
     return a.empty() ? 2 : 0;

@@ -6,7 +6,9 @@
 #include "launch/args.h"
 #include "launch/commands.h"
 #include "runtime/core/config.h"
+#include "runtime/core/config_defaults.h"
 #include "runtime/core/logging.h"
+#include "runtime/core/version.h"
 #include "runtime/train/stop_signals.h"
 #include "runtime/train/trainer.h"
 
@@ -21,7 +23,10 @@ int train_command(const std::vector<std::string>& argv) {
   apply_overrides(&config, args.get_all("--set"));
   std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(config.parallel()));
   validate_config(config, world->size());
-  SY_LOG0("# config (merged, saved next to the logs):\n" << config_to_text(config));
+  SY_LOG0("# switchyard " << version()
+                          << "; config (merged, defaults written out, saved next "
+                             "to the logs):\n"
+                          << config_to_text(with_defaults(config)));
   Trainer trainer(config, world);
   if (args.has("--resume")) trainer.resume(args.get("--resume", ""));
   return trainer.run() == Trainer::RunEnd::kStopped ? kExitStopped : 0;

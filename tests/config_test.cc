@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "runtime/core/config.h"
+#include "runtime/core/config_defaults.h"
 #include "runtime/core/config_diff.h"
 
 namespace sy {
@@ -161,6 +162,31 @@ TEST(Config, OtherRules) {
   invalid("model { family: TRANSFORMER_MOE n_layers: 2 moe_freq: 3 }", 1,
           "no block would have a MoE layer");
   invalid("schedule { max_skipped_steps: -1 }", 1, "max_skipped_steps must be ≥ 0");
+}
+
+// The printed config spells out every default (so a saved config.pbtxt reproduces the run after a
+// default changes) and reads back as the same run; per-layer overrides stay as written.
+TEST(Config, WithDefaultsSpellsOutEveryDefaultAndReadsBackTheSame) {
+  pb::RunConfig c = parse_config_text(
+      "model { family: TRANSFORMER_MOE moe_layer { layer: 1 moe { top_k: 2 } } }", "t");
+  const std::string text = config_to_text(with_defaults(c));
+  for (const char* field : {"capacity_factor: 1.25", "d_model: 128", "comm_timeout_s: 120",
+                            "lr: 0.003", "max_skipped_steps: 5", "sample_tokens: 200"})
+    EXPECT_NE(text.find(field), std::string::npos) << field << " missing from\n" << text;
+  pb::RunConfig back = parse_config_text(text, "printed");
+  EXPECT_TRUE(model_mismatches(c.model(), back.model()).empty());
+  EXPECT_EQ(back.model().moe_layer(0).moe().ByteSizeLong(),
+            c.model().moe_layer(0).moe().ByteSizeLong());
+  EXPECT_EQ(text.find("m2 {"), std::string::npos) << "M2 settings only for the M2 families";
+}
+
+// An enum value that does not exist is answered with the valid ones, in a file and in an override.
+TEST(Config, EnumErrorsListTheValidValues) {
+  std::string msg = error_of([] { parse_config_text("parallel { comm_backend: GLOO }", "f"); });
+  EXPECT_NE(msg.find("Valid values: MPI | NCCL"), std::string::npos) << msg;
+  pb::RunConfig c;
+  msg = error_of([&] { apply_override(&c, "model.moe.router=TOPK"); });
+  EXPECT_NE(msg.find("TOPK_SOFTMAX | "), std::string::npos) << msg;
 }
 
 // The deadline: the config's when it sets one, else SY_COMM_TIMEOUT_S, else 120 s.

@@ -1,5 +1,8 @@
 #include "runtime/core/config.h"
+
 #include <cmath>
+
+#include "runtime/core/config_defaults.h"
 #include "runtime/core/deadline.h"
 
 #include <google/protobuf/io/tokenizer.h>
@@ -15,12 +18,39 @@ namespace {
 
 namespace gp = google::protobuf;
 
+// The enum field called `name` anywhere in the config's messages (breadth first from RunConfig).
+const gp::FieldDescriptor* find_enum_field(const std::string& name) {
+  std::vector<const gp::Descriptor*> queue = {pb::RunConfig::descriptor()};
+  std::set<const gp::Descriptor*> seen;
+  for (size_t q = 0; q < queue.size(); ++q) {
+    for (int i = 0; i < queue[q]->field_count(); ++i) {
+      const gp::FieldDescriptor* f = queue[q]->field(i);
+      if (f->enum_type() && f->name() == name) return f;
+      if (f->message_type() && seen.insert(f->message_type()).second)
+        queue.push_back(f->message_type());
+    }
+  }
+  return nullptr;
+}
+
+// Protobuf's 'Unknown enumeration value of "GLOO" for field "comm_backend".' with the choices.
+std::string with_enum_choices(const std::string& message) {
+  const std::string key = "\" for field \"";
+  const size_t at = message.find(key);
+  if (message.find("Unknown enumeration value") == std::string::npos || at == std::string::npos)
+    return message;
+  const size_t begin = at + key.size(), end = message.find('"', begin);
+  const gp::FieldDescriptor* f = find_enum_field(message.substr(begin, end - begin));
+  return f ? message + " Valid values: " + enum_choices(f) + "." : message;
+}
+
 class CollectErrors : public gp::io::ErrorCollector {
  public:
   explicit CollectErrors(std::string source) : source_(std::move(source)) {}
   void AddError(int line, gp::io::ColumnNumber column, const std::string& message) override {
     // protobuf counts lines and columns from 0; editors count from 1.
-    errors_ << "\n  " << source_ << ":" << line + 1 << ":" << column + 1 << ": " << message;
+    errors_ << "\n  " << source_ << ":" << line + 1 << ":" << column + 1 << ": "
+            << with_enum_choices(message);
     ++count_;
   }
   void AddWarning(int line, gp::io::ColumnNumber column, const std::string& message) override {
@@ -128,7 +158,9 @@ void apply_override(pb::RunConfig* config, const std::string& assignment) {
       text = "\"" + gp::CEscape(text) + "\"";
     SY_CHECK(gp::TextFormat::ParseFieldValueFromString(text, field, msg),
              "override '" << assignment << "': '" << value << "' is not a valid value for "
-                          << field->full_name() << " (" << field->type_name() << ")");
+                          << field->full_name() << " (" << field->type_name()
+                          << (field->enum_type() ? ": " + enum_choices(field) : std::string())
+                          << ")");
   }
 }
 

@@ -19,6 +19,7 @@
 #include "comm/tensor_exchange.h"
 #include "runtime/core/config_diff.h"
 #include "runtime/core/crc32c.h"
+#include "runtime/core/version.h"
 #include "runtime/layers/mixed_precision.h"
 
 namespace sy {
@@ -247,6 +248,7 @@ std::string save_checkpoint(const std::string& dir, int64_t step, const pb::RunC
   save_step(world, "writing the checkpoint manifest", tmp, [&] {
     if (world.rank() != 0) return;
     manifest.set_version(1);
+    manifest.set_switchyard_version(sy::version());
     manifest.set_step(step);
     manifest.set_optimizer_steps(optimizer ? optimizer->steps_taken() : 0);
     manifest.set_world_size(world.size());

@@ -11,8 +11,10 @@
 #include "comm/mpi_communicator.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/config.h"
+#include "runtime/core/config_defaults.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/random.h"
+#include "runtime/core/version.h"
 #include "runtime/ops/ops.h"
 #include "runtime/train/checkpoint.h"
 #include "runtime/train/stop_signals.h"
@@ -73,7 +75,7 @@ void Trainer::set_grad_comms(GradComms comms) {
 void Trainer::make_writers() {
   const std::string path = run_dir_ + "/config.pbtxt";
   std::ofstream out(path);
-  out << config_to_text(config_);
+  out << "# switchyard " << version() << "\n" << config_to_text(with_defaults(config_));
   SY_CHECK(out.flush().good(), "cannot write " << path << ": is the disk full or read-only?");
   const auto& l = config_.logging();
   writers_.clear();
