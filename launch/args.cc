@@ -7,9 +7,12 @@
 
 namespace sy {
 
-Args::Args(const std::vector<std::string>& argv, const std::vector<std::string>& flags) {
+Args::Args(const std::vector<std::string>& argv, const std::vector<std::string>& flags,
+           std::string usage)
+    : usage_(std::move(usage)) {
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
+    if (a == "--help" || a == "-h") throw HelpRequested(usage_);
     if (a.size() > 1 && a[0] == '-' && !std::isdigit(static_cast<unsigned char>(a[1]))) {
       std::string name = a, value;
       auto eq = a.find('=');
@@ -18,10 +21,11 @@ Args::Args(const std::vector<std::string>& argv, const std::vector<std::string>&
         name = a.substr(0, eq);
         value = a.substr(eq + 1);
       }
-      SY_CHECK(std::find(flags.begin(), flags.end(), name) != flags.end(),
-               "unknown option '" << name << "'; run with --help to see the options");
+      if (std::find(flags.begin(), flags.end(), name) == flags.end())
+        SY_THROW_AS(UsageError, "unknown option '" << name << "'\n" << usage_);
       if (!inline_value) {
-        SY_CHECK(i + 1 < argv.size(), "option '" << name << "' needs a value");
+        if (i + 1 >= argv.size())
+          SY_THROW_AS(UsageError, "option '" << name << "' needs a value\n" << usage_);
         value = argv[++i];
       }
       values_.emplace(name, value);
@@ -45,7 +49,8 @@ int64_t Args::get_int(const std::string& flag, int64_t fallback) const {
     if (used == v.size()) return x;
   } catch (const std::exception&) {
   }
-  SY_THROW("option " << flag << " expects an integer, got '" << v << "'");
+  SY_THROW_AS(UsageError, "option " << flag << " expects an integer, got '" << v << "'\n"
+                                    << usage_);
 }
 
 double Args::get_double(const std::string& flag, double fallback) const {
@@ -57,7 +62,7 @@ double Args::get_double(const std::string& flag, double fallback) const {
     if (used == v.size()) return x;
   } catch (const std::exception&) {
   }
-  SY_THROW("option " << flag << " expects a number, got '" << v << "'");
+  SY_THROW_AS(UsageError, "option " << flag << " expects a number, got '" << v << "'\n" << usage_);
 }
 
 uint64_t Args::get_bytes(const std::string& flag, uint64_t fallback) const {

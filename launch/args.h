@@ -7,12 +7,33 @@
 #include <string>
 #include <vector>
 
+#include "runtime/core/error.h"
+
 namespace sy {
+
+// A command line that does not fit the command's usage: main prints it once (rank 0) with the
+// usage and exits 2, without an MPI abort (every rank parses the same arguments).
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+// --help or -h: main prints `usage` once and exits 0.
+class HelpRequested : public std::exception {
+ public:
+  explicit HelpRequested(std::string usage) : usage_(std::move(usage)) {}
+  const char* what() const noexcept override { return usage_.c_str(); }
+
+ private:
+  std::string usage_;
+};
 
 class Args {
  public:
-  // `flags` lists the options that take a value; anything else starting with '-' is an error.
-  Args(const std::vector<std::string>& argv, const std::vector<std::string>& flags);
+  // `flags` lists the options that take a value; `usage` is the command's help text. --help or -h
+  // anywhere throws HelpRequested; an unknown option or one without its value throws UsageError.
+  Args(const std::vector<std::string>& argv, const std::vector<std::string>& flags,
+       std::string usage);
 
   bool has(const std::string& flag) const { return values_.count(flag) > 0; }
   std::string get(const std::string& flag, const std::string& fallback) const;
@@ -23,11 +44,19 @@ class Args {
   // Every value of a flag that may repeat (--set a=b --set c=d).
   std::vector<std::string> get_all(const std::string& flag) const;
   const std::vector<std::string>& positional() const { return positional_; }
+  const std::string& usage() const { return usage_; }
 
  private:
+  std::string usage_;
   std::multimap<std::string, std::string> values_;
   std::vector<std::string> positional_;
 };
+
+// SY_USAGE_CHECK(args.positional().size() == 1, args): a UsageError carrying the usage.
+#define SY_USAGE_CHECK(cond, args)                                                     \
+  do {                                                                                 \
+    if (!(cond)) SY_THROW_AS(::sy::UsageError, "wrong arguments\n" << (args).usage()); \
+  } while (0)
 
 uint64_t parse_bytes(const std::string& text);
 std::string format_bytes(uint64_t bytes);

@@ -258,12 +258,8 @@ void report_row(const pb::BenchRecord& r) {
 }  // namespace
 
 int bench_alltoall_command(const std::vector<std::string>& argv) {
-  if (std::find(argv.begin(), argv.end(), "--help") != argv.end() ||
-      std::find(argv.begin(), argv.end(), "-h") != argv.end()) {
-    if (process_rank() <= 0) std::fputs(kUsage, stdout);
-    return 0;
-  }
-  Args args(argv, {"-b", "-e", "-f", "-n", "-w", "-c", "-r", "--backend", "--timeout", "--json"});
+  Args args(argv, {"-b", "-e", "-f", "-n", "-w", "-c", "-r", "--backend", "--timeout", "--json"},
+            kUsage);
   const AlltoallSetup s = parse(args);
   std::unique_ptr<std::ofstream> json;
   if (args.has("--json") && s.mpi->rank() == 0) {

@@ -16,7 +16,11 @@
 namespace sy {
 
 int bench_mixer_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"-b", "-e", "-n", "--batch", "--dim", "--heads", "--device"});
+  Args args(argv, {"-b", "-e", "-n", "--batch", "--dim", "--heads", "--device"},
+            "usage: switchyard bench mixer [-b 256] [-e 8192] [-n 3] [--batch 1] [--dim 64] "
+            "[--heads 4] [--device cpu|cuda]\n"
+            "  forward+backward time of one M2 sequence mixer against causal attention for T\n"
+            "  from -b to -e (doubling), best of -n; prints the ratio and the crossover T\n");
   const int64_t t_min = args.get_int("-b", 256), t_max = args.get_int("-e", 8192);
   const int64_t batch = args.get_int("--batch", 1), d = args.get_int("--dim", 64);
   const int heads = static_cast<int>(args.get_int("--heads", 4));

@@ -269,12 +269,10 @@ void write_json(const pb::MoeLayerBenchRecord& rec, const std::string& path) {
 }  // namespace
 
 int bench_moe_layer_command(const std::vector<std::string>& argv) {
-  if (std::find(argv.begin(), argv.end(), "--help") != argv.end()) {
-    if (process_rank() <= 0) std::fputs(kUsage, stdout);
-    return 0;
-  }
-  Args args(argv, {"--config", "--set", "--tokens", "-n", "-w", "--json", "--timeout", "--overlap",
-                   "--rounds", "--emulate-link"});
+  Args args(argv,
+            {"--config", "--set", "--tokens", "-n", "-w", "--json", "--timeout", "--overlap",
+             "--rounds", "--emulate-link"},
+            kUsage);
   std::shared_ptr<Communicator> world =
       mpi_world(args.get_double("--timeout", default_comm_timeout_s()));
   const BenchSetup s = parse(args, world);

@@ -171,12 +171,8 @@ void describe(const Trainer& trainer, const pb::RunConfig& config, int warmup, i
 }  // namespace
 
 int bench_step_command(const std::vector<std::string>& argv) {
-  if (std::find(argv.begin(), argv.end(), "--help") != argv.end()) {
-    if (process_rank() <= 0) std::fputs(kUsage, stdout);
-    return 0;
-  }
-  Args args(argv, {"--set", "-n", "-w", "--json", "--emulate-link"});
-  SY_CHECK(args.positional().size() == 1, kUsage);
+  Args args(argv, {"--set", "-n", "-w", "--json", "--emulate-link"}, kUsage);
+  SY_USAGE_CHECK(args.positional().size() == 1, args);
   pb::RunConfig config = load_config_file(args.positional()[0]);
   apply_overrides(&config, args.get_all("--set"));
   const int rounds = static_cast<int>(args.get_int("-n", 5));

@@ -12,9 +12,11 @@
 namespace sy {
 
 int config_check_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"--set", "--world"});
-  SY_CHECK(args.positional().size() == 1,
-           "usage: switchyard config check FILE [--set path=value ...] [--world N]");
+  Args args(argv, {"--set", "--world"},
+            "usage: switchyard config check FILE [--set path=value ...] [--world N]\n"
+            "  parses FILE, applies the overrides, validates it for N ranks (default: ep) and\n"
+            "  prints the merged config with every default written out\n");
+  SY_USAGE_CHECK(args.positional().size() == 1, args);
   pb::RunConfig config = load_config_file(args.positional()[0]);
   apply_overrides(&config, args.get_all("--set"));
   // Without --world, the smallest world the config can run on: ep ranks (the world-size rules —

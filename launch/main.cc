@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "comm/mpi_communicator.h"
+#include "launch/args.h"
 #include "launch/commands.h"
+#include "runtime/core/config.h"
 #include "runtime/core/error.h"
 #include "runtime/core/version.h"
 
@@ -60,6 +62,12 @@ int dispatch(const std::vector<std::string>& a) {
   return 2;
 }
 
+// A usage or config problem, the same on every rank: printed once, exit code 2, no abort.
+int usage_failure(const std::string& message) {
+  if (sy::process_rank() <= 0) std::fprintf(stderr, "switchyard: %s\n", message.c_str());
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,6 +75,12 @@ int main(int argc, char** argv) {
   int code = 0;
   try {
     code = dispatch(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const sy::HelpRequested& h) {
+    if (sy::process_rank() <= 0) std::fputs(h.what(), stdout);
+  } catch (const sy::UsageError& e) {
+    code = usage_failure(e.message());
+  } catch (const sy::ConfigError& e) {
+    code = usage_failure(e.message());
   } catch (const sy::Error& e) {
     sy::mpi_abort_job(e.what(), 1);
   } catch (const std::bad_alloc&) {

@@ -15,9 +15,11 @@
 namespace sy {
 
 int prepare_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"--out", "--val", "--format"});
-  SY_CHECK(args.has("--out") && !args.positional().empty(),
-           "usage: switchyard prepare --out DIR [--val 0.1] [--format llmc|nanogpt] PATH...");
+  Args args(argv, {"--out", "--val", "--format"},
+            "usage: switchyard prepare --out DIR [--val 0.1] [--format llmc|nanogpt] PATH...\n"
+            "  byte-level tokenisation of text files (a folder: its regular files, in name\n"
+            "  order) into DIR/train.bin and DIR/val.bin (the last --val share)\n");
+  SY_USAGE_CHECK(args.has("--out") && !args.positional().empty(), args);
   std::vector<std::string> files;
   for (const auto& p : args.positional()) {
     std::filesystem::path path(p);

@@ -15,10 +15,14 @@
 namespace sy {
 
 int train_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"--set", "--resume"});
-  SY_CHECK(args.positional().size() == 1,
-           "usage: mpirun -np N switchyard train CONFIG.pbtxt [--set path=value ...] "
-           "[--resume CHECKPOINT]");
+  Args args(argv, {"--set", "--resume"},
+            "usage: mpirun -np N switchyard train CONFIG.pbtxt [--set path=value ...] "
+            "[--resume CHECKPOINT]\n"
+            "  trains the model CONFIG describes (proto/switchyard/config.proto); --set overrides\n"
+            "  a field (model.moe.top_k=2; lists: debug.nonfinite_steps=[3,4]); --resume takes a\n"
+            "  checkpoint folder or its parent (runs/NAME/checkpoints). Exit code 75: stopped by\n"
+            "  SIGTERM/SIGINT/SIGUSR1 after writing a checkpoint (resume it)\n");
+  SY_USAGE_CHECK(args.positional().size() == 1, args);
   pb::RunConfig config = load_config_file(args.positional()[0]);
   apply_overrides(&config, args.get_all("--set"));
   std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(config.parallel()));
@@ -33,10 +37,11 @@ int train_command(const std::vector<std::string>& argv) {
 }
 
 int generate_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"--set", "--checkpoint", "--prompt", "--tokens", "--temperature", "--seed"});
-  SY_CHECK(args.positional().size() == 1 && args.has("--checkpoint"),
-           "usage: mpirun -np N switchyard generate CONFIG.pbtxt --checkpoint DIR [--prompt TEXT] "
-           "[--tokens 200] [--temperature 0.8 (0 = greedy)] [--seed S]");
+  Args args(argv, {"--set", "--checkpoint", "--prompt", "--tokens", "--temperature", "--seed"},
+            "usage: mpirun -np N switchyard generate CONFIG.pbtxt --checkpoint DIR "
+            "[--prompt TEXT] [--tokens 200] [--temperature 0.8 (0 = greedy)] [--seed S]\n"
+            "  samples text from the model CONFIG describes with the weights in DIR\n");
+  SY_USAGE_CHECK(args.positional().size() == 1 && args.has("--checkpoint"), args);
   pb::RunConfig config = load_config_file(args.positional()[0]);
   apply_overrides(&config, args.get_all("--set"));
   std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(config.parallel()));

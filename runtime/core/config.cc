@@ -12,6 +12,12 @@
 #include <set>
 #include <sstream>
 
+// A config problem: the same on every rank, so main reports it once (exit 2) without an abort.
+#define SY_CONFIG_CHECK(cond, msg)                    \
+  do {                                                \
+    if (!(cond)) SY_THROW_AS(::sy::ConfigError, msg); \
+  } while (0)
+
 namespace sy {
 
 namespace {
@@ -74,18 +80,19 @@ pb::RunConfig parse_config_text(const std::string& text, const std::string& sour
   parser.RecordErrorsTo(&errors);
   parser.AllowUnknownField(false);
   if (!parser.ParseFromString(text, &config) || errors.count() > 0) {
-    SY_THROW("cannot parse config "
-             << source << ":" << errors.text()
-             << "\n  (fields and their meaning: proto/switchyard/config.proto)");
+    SY_THROW_AS(ConfigError,
+                "cannot parse config "
+                    << source << ":" << errors.text()
+                    << "\n  (fields and their meaning: proto/switchyard/config.proto)");
   }
   return config;
 }
 
 pb::RunConfig load_config_file(const std::string& path) {
   std::ifstream in(path);
-  SY_CHECK(in.good(), "cannot open config file '" << path
-                                                  << "'; check the path (configs ship in "
-                                                     "launch/configs/)");
+  SY_CONFIG_CHECK(in.good(), "cannot open config file '" << path
+                                                         << "'; check the path (configs ship in "
+                                                            "launch/configs/)");
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_config_text(ss.str(), path);
@@ -99,17 +106,18 @@ void set_repeated_scalar(gp::Message* msg, const gp::FieldDescriptor* field,
   msg->GetReflection()->ClearField(msg, field);
   gp::TextFormat::Parser parser;
   parser.AllowPartialMessage(true);
-  SY_CHECK(parser.MergeFromString(field->name() + ": " + value, msg),
-           "override '" << assignment << "': '" << value << "' is not a value or a [list] for "
-                        << field->full_name() << " (" << field->type_name() << ")");
+  SY_CONFIG_CHECK(parser.MergeFromString(field->name() + ": " + value, msg),
+                  "override '" << assignment << "': '" << value
+                               << "' is not a value or a [list] for " << field->full_name() << " ("
+                               << field->type_name() << ")");
 }
 
 }  // namespace
 
 void apply_override(pb::RunConfig* config, const std::string& assignment) {
   auto eq = assignment.find('=');
-  SY_CHECK(eq != std::string::npos && eq > 0,
-           "override '" << assignment << "' must look like path.to.field=value");
+  SY_CONFIG_CHECK(eq != std::string::npos && eq > 0,
+                  "override '" << assignment << "' must look like path.to.field=value");
   std::string path = assignment.substr(0, eq), value = assignment.substr(eq + 1);
 
   gp::Message* msg = config;
@@ -122,25 +130,25 @@ void apply_override(pb::RunConfig* config, const std::string& assignment) {
     int index = -1;
     auto br = name.find('[');
     if (br != std::string::npos) {
-      SY_CHECK(name.back() == ']',
-               "override '" << assignment << "': bad index in '" << name << "'");
+      SY_CONFIG_CHECK(name.back() == ']',
+                      "override '" << assignment << "': bad index in '" << name << "'");
       index = std::stoi(name.substr(br + 1, name.size() - br - 2));
       name = name.substr(0, br);
     }
     const gp::Descriptor* desc = msg->GetDescriptor();
     const gp::FieldDescriptor* field = desc->FindFieldByName(name);
-    SY_CHECK(field != nullptr, "override '" << assignment << "': " << desc->full_name()
-                                            << " has no field '" << name << "'");
+    SY_CONFIG_CHECK(field != nullptr, "override '" << assignment << "': " << desc->full_name()
+                                                   << " has no field '" << name << "'");
     const gp::Reflection* refl = msg->GetReflection();
     bool last = i + 1 == names.size();
     if (!last) {
-      SY_CHECK(field->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE,
-               "override '" << assignment << "': '" << name << "' is not a message");
+      SY_CONFIG_CHECK(field->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE,
+                      "override '" << assignment << "': '" << name << "' is not a message");
       if (field->is_repeated()) {
         int size = refl->FieldSize(*msg, field);
-        SY_CHECK(index >= 0 && index <= size, "override '" << assignment << "': '" << name
-                                                           << "' needs an index in [0, " << size
-                                                           << "]");
+        SY_CONFIG_CHECK(index >= 0 && index <= size, "override '" << assignment << "': '" << name
+                                                                  << "' needs an index in [0, "
+                                                                  << size << "]");
         msg = index == size ? refl->AddMessage(msg, field)
                             : refl->MutableRepeatedMessage(msg, field, index);
       } else {
@@ -148,19 +156,22 @@ void apply_override(pb::RunConfig* config, const std::string& assignment) {
       }
       continue;
     }
-    SY_CHECK(field->cpp_type() != gp::FieldDescriptor::CPPTYPE_MESSAGE,
-             "override '" << assignment << "': '" << name << "' is a message; set its fields ("
-                          << name << ".field=value)");
+    SY_CONFIG_CHECK(field->cpp_type() != gp::FieldDescriptor::CPPTYPE_MESSAGE,
+                    "override '" << assignment << "': '" << name
+                                 << "' is a message; set its fields (" << name << ".field=value)");
     if (field->is_repeated()) return set_repeated_scalar(msg, field, value, assignment);
     std::string text = value;
     if (field->cpp_type() == gp::FieldDescriptor::CPPTYPE_STRING &&
         (text.empty() || text.front() != '"'))
       text = "\"" + gp::CEscape(text) + "\"";
-    SY_CHECK(gp::TextFormat::ParseFieldValueFromString(text, field, msg),
-             "override '" << assignment << "': '" << value << "' is not a valid value for "
-                          << field->full_name() << " (" << field->type_name()
-                          << (field->enum_type() ? ": " + enum_choices(field) : std::string())
-                          << ")");
+    CollectErrors quiet("override");  // the message below says it all: no protobuf log line
+    gp::TextFormat::Parser value_parser;
+    value_parser.RecordErrorsTo(&quiet);
+    SY_CONFIG_CHECK(
+        value_parser.ParseFieldValueFromString(text, field, msg),
+        "override '" << assignment << "': '" << value << "' is not a valid value for "
+                     << field->full_name() << " (" << field->type_name()
+                     << (field->enum_type() ? ": " + enum_choices(field) : std::string()) << ")");
   }
 }
 
@@ -420,7 +431,7 @@ void validate_config(const pb::RunConfig& c, int world_size) {
   os << "invalid config '" << c.name() << "' (" << bad.size() << " problem"
      << (bad.size() > 1 ? "s" : "") << "):";
   for (const auto& b : bad) os << "\n  - " << b;
-  SY_THROW(os.str());
+  SY_THROW_AS(ConfigError, os.str());
 }
 
 double comm_timeout_s(const pb::ParallelConfig& parallel) {

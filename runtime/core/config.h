@@ -11,6 +11,13 @@
 
 namespace sy {
 
+// What every config function throws: a problem with the config or an override (the same on every
+// rank; `switchyard` prints it once and exits 2).
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Reads and parses a .pbtxt file. Throws sy::Error naming file:line:column for each problem.
 pb::RunConfig load_config_file(const std::string& path);
 // Parses config text; `source` names it in error messages (a file name or "<string>").
