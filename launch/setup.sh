@@ -31,12 +31,7 @@ cmake -S "$sy_root" -B "$sy_build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DSY_CUDA="${SY_CUDA:-AUTO}" -DSY_WERROR=ON
 cmake --build "$sy_build" -j "$sy_jobs"
 
-# mpirun as root (containers, CI) and with more ranks than cores, on shared memory without the
-# single-copy mechanism that containers forbid.
-sy_mpirun=(mpirun --oversubscribe)
-[ "$(id -u)" = 0 ] && sy_mpirun+=(--allow-run-as-root)
-mpirun --version 2>/dev/null | grep -q "Open MPI\|OpenRTE" &&
-  sy_mpirun+=(--mca btl_vader_single_copy_mechanism none)
+source "$sy_root/launch/mpi.sh"  # sy_mpirun: the mpirun line that works here
 
 # The default corpus: the text of Debian's `fortunes` package, byte-level, in data/fortunes/
 # (prepared once; run from the repository root).
