@@ -15,5 +15,7 @@ int train_command(const std::vector<std::string>& args);
 int generate_command(const std::vector<std::string>& args);
 int bench_mixer_command(const std::vector<std::string>& args);
 int bench_step_command(const std::vector<std::string>& args);
+int eval_command(const std::vector<std::string>& args);
+int ckpt_command(const std::vector<std::string>& args);
 
 }  // namespace sy

@@ -29,6 +29,10 @@ const char* kUsage =
     "                              train the model a run config describes\n"
     "  generate CONFIG --checkpoint DIR [--prompt TEXT] [--tokens N] [--temperature T]\n"
     "                              sample text from a trained model (0 = greedy)\n"
+    "  eval CONFIG --checkpoint DIR [--batches N]\n"
+    "                              validation loss and perplexity of a checkpoint (writes "
+    "nothing)\n"
+    "  ckpt inspect|verify DIR     what a checkpoint holds; whether every file is intact\n"
     "  prepare --out DIR PATH...   byte-level tokenisation of text into train/val shards\n"
     "  help                        this text (also --help)\n"
     "  --version                   the version\n"
@@ -55,6 +59,8 @@ int dispatch(const std::vector<std::string>& a) {
   if (a[0] == "prepare") return sy::prepare_command(rest(1));
   if (a[0] == "train") return sy::train_command(rest(1));
   if (a[0] == "generate") return sy::generate_command(rest(1));
+  if (a[0] == "eval") return sy::eval_command(rest(1));
+  if (a[0] == "ckpt") return sy::ckpt_command(rest(1));
   if (a[0] == "config" && a.size() >= 2 && a[1] == "check")
     return sy::config_check_command(rest(2));
   if (sy::process_rank() <= 0)

@@ -1,5 +1,6 @@
 // `switchyard train CONFIG [--set path=value ...]`: trains the model the config describes.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "comm/mpi_communicator.h"
@@ -34,6 +35,30 @@ int train_command(const std::vector<std::string>& argv) {
   Trainer trainer(config, world);
   if (args.has("--resume")) trainer.resume(args.get("--resume", ""));
   return trainer.run() == Trainer::RunEnd::kStopped ? kExitStopped : 0;
+}
+
+int eval_command(const std::vector<std::string>& argv) {
+  Args args(argv, {"--set", "--checkpoint", "--batches"},
+            "usage: mpirun -np N switchyard eval CONFIG.pbtxt --checkpoint DIR [--batches N] "
+            "[--set path=value ...]\n"
+            "  validation loss and perplexity of the weights in DIR on data.val_path, over N\n"
+            "  batches (default schedule.eval_batches); writes nothing\n");
+  SY_USAGE_CHECK(args.positional().size() == 1 && args.has("--checkpoint"), args);
+  pb::RunConfig config = load_config_file(args.positional()[0]);
+  apply_overrides(&config, args.get_all("--set"));
+  SY_CHECK(!config.data().val_path().empty(),
+           "eval reads data.val_path, which is not set: --set data.val_path=...");
+  if (args.has("--batches"))
+    config.mutable_schedule()->set_eval_batches(static_cast<int>(args.get_int("--batches", 4)));
+  std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(config.parallel()));
+  Trainer trainer(config, world);
+  trainer.load_weights(args.get("--checkpoint", ""));
+  const double loss = trainer.evaluate();
+  if (world->rank() == 0)
+    std::printf("%s: val loss %.4f (ppl %.2f) over %d batches of %d sequences\n",
+                args.get("--checkpoint", "").c_str(), loss, std::exp(loss),
+                std::max(1, config.schedule().eval_batches()), config.data().global_batch());
+  return 0;
 }
 
 int generate_command(const std::vector<std::string>& argv) {

@@ -52,7 +52,7 @@ void sync_dir(const std::string& path) {
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  SY_CHECK(in.good(), "checkpoint file " << path << " is missing");
+  if (!in.good()) SY_THROW("checkpoint file " << path << " is missing");
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -94,10 +94,10 @@ struct LoadedFile {
   std::map<std::string, const pb::TensorRecord*> records;
   LoadedFile(const std::string& folder, const pb::CheckpointFile& meta) {
     bytes = read_all(folder + "/" + meta.path());
-    SY_CHECK(bytes.size() == meta.bytes() && crc32c(bytes.data(), bytes.size()) == meta.crc32c(),
-             "checkpoint file " << folder << "/" << meta.path()
-                                << " is corrupt (size or CRC-32C mismatch): restore it or use "
-                                   "an earlier checkpoint");
+    if (bytes.size() != meta.bytes() || crc32c(bytes.data(), bytes.size()) != meta.crc32c())
+      SY_THROW("checkpoint file " << folder << "/" << meta.path()
+                                  << " is corrupt (size or CRC-32C mismatch): restore it or use "
+                                     "an earlier checkpoint");
     for (const auto& r : meta.tensors()) records[r.name()] = &r;
   }
   void load(const std::string& name, const Tensor& into) const {
@@ -278,8 +278,8 @@ std::string checkpoint_folder(const std::string& folder_in) {
   return folder;
 }
 
-// The manifest, checked against its own checksum and against the model it will load into.
-pb::CheckpointManifest read_manifest(const std::string& folder, const pb::ModelConfig& model) {
+// The manifest, checked against its own checksum.
+pb::CheckpointManifest read_manifest(const std::string& folder) {
   const std::string path = folder + "/manifest.pbtxt";
   pb::CheckpointManifest m;
   SY_CHECK(google::protobuf::TextFormat::ParseFromString(read_all(path), &m),
@@ -287,16 +287,19 @@ pb::CheckpointManifest read_manifest(const std::string& folder, const pb::ModelC
   SY_CHECK(!m.has_manifest_crc32c() || m.manifest_crc32c() == manifest_checksum(m),
            path << " does not match its own checksum (manifest_crc32c): it was edited or "
                    "damaged; restore it or use an earlier checkpoint");
-  std::vector<std::string> diff = model_mismatches(m.config().model(), model);
-  if (!diff.empty()) {
-    std::string list;
-    for (const std::string& d : diff) list += "\n  - " + d;
-    SY_THROW("the checkpoint " << folder << " was written by another model (" << diff.size()
-                               << " setting(s) differ):" << list
-                               << "\nload it with the config it was trained with (its manifest "
-                                  "holds it); ep and the world size may differ");
-  }
   return m;
+}
+
+// Refuses a checkpoint written by another model, listing the settings that differ.
+void check_same_model(const CheckpointOnDisk& c, const pb::ModelConfig& model) {
+  std::vector<std::string> diff = model_mismatches(c.manifest.config().model(), model);
+  if (diff.empty()) return;
+  std::string list;
+  for (const std::string& d : diff) list += "\n  - " + d;
+  SY_THROW("the checkpoint " << c.folder << " was written by another model (" << diff.size()
+                             << " setting(s) differ):" << list
+                             << "\nload it with the config it was trained with (its manifest "
+                                "holds it); ep and the world size may differ");
 }
 
 // Every parameter's tensors (and, with an optimizer, its moments) from the checkpoint's files.
@@ -337,14 +340,36 @@ void load_tensors(const std::string& folder, const pb::CheckpointManifest& manif
 
 }  // namespace
 
+CheckpointOnDisk open_checkpoint(const std::string& path) {
+  CheckpointOnDisk c;
+  c.folder = checkpoint_folder(path);
+  c.manifest = read_manifest(c.folder);
+  return c;
+}
+
+std::vector<std::string> verify_checkpoint(const CheckpointOnDisk& c) {
+  std::vector<const pb::CheckpointFile*> files = {&c.manifest.dense()};
+  for (const auto& e : c.manifest.experts()) files.push_back(&e.file());
+  std::vector<std::string> problems;
+  for (const pb::CheckpointFile* f : files) {
+    try {
+      LoadedFile checked(c.folder, *f);
+    } catch (const Error& e) {
+      problems.push_back(e.message());
+    }
+  }
+  return problems;
+}
+
 pb::CheckpointManifest load_checkpoint(const std::string& folder_in, LanguageModel& model,
                                        AdamW* optimizer, const ProcessGroups& groups) {
   pb::CheckpointManifest manifest;
   agree(*groups.world_host, "loading the checkpoint", [&] {
-    const std::string folder = checkpoint_folder(folder_in);
-    manifest = read_manifest(folder, model.config());
-    load_tensors(folder, manifest, model, optimizer, groups);
-    if (optimizer) optimizer->set_steps_taken(manifest.optimizer_steps());
+    const CheckpointOnDisk c = open_checkpoint(folder_in);
+    check_same_model(c, model.config());
+    load_tensors(c.folder, c.manifest, model, optimizer, groups);
+    if (optimizer) optimizer->set_steps_taken(c.manifest.optimizer_steps());
+    manifest = c.manifest;
   });
   refresh_compute_copies(model.params());  // the GEMMs' bf16 copies follow the loaded masters
   return manifest;

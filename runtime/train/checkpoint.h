@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "comm/process_groups.h"
 #include "models/language_model.h"
@@ -21,6 +22,18 @@ namespace sy {
 // Collective. Writes <dir>/step_<step>/ and <dir>/latest; returns the checkpoint folder.
 std::string save_checkpoint(const std::string& dir, int64_t step, const pb::RunConfig& config,
                             LanguageModel& model, AdamW* optimizer, const ProcessGroups& groups);
+
+// A checkpoint on disk: the folder a path names (itself, the one its `latest` file points at, or
+// that one's ".old" copy after a crash mid re-save) and its manifest, checked against its own
+// checksum. Local: no collective (`switchyard ckpt`, and every rank inside load_checkpoint).
+struct CheckpointOnDisk {
+  std::string folder;
+  pb::CheckpointManifest manifest;
+};
+CheckpointOnDisk open_checkpoint(const std::string& path);
+// Reads every file the manifest lists and checks its size and CRC-32C; returns one message per
+// damaged or missing file (empty: intact). Local.
+std::vector<std::string> verify_checkpoint(const CheckpointOnDisk& checkpoint);
 
 // Collective. Loads parameters (and, when given, the optimizer state) from a checkpoint folder
 // (or a parent folder holding a `latest` file); verifies every checksum. Returns the manifest.

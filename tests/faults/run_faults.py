@@ -277,6 +277,29 @@ def case_corruption(env):
     print("mismatch: refused, naming model.moe.num_experts")
 
 
+def case_eval_and_ckpt_tools(env):
+    # Not a fault: the tools a user reaches for after one (eval, ckpt inspect, ckpt verify).
+    run(env.train_cmd("tools", 3), expect=0)
+    ckpt = env.run_dir("tools") + "/checkpoints"
+    evaluate = env.train_cmd("tools-eval", 3)
+    evaluate[evaluate.index("train")] = "eval"
+    code, out = run(evaluate + ["--checkpoint", ckpt, "--batches", "2"], expect=0)
+    check("val loss" in out and "over 2 batches" in out, "eval:\n" + out[-2000:])
+    check(not os.path.exists(env.run_dir("tools-eval")), "eval must write nothing")
+    code, out = run([env.bin, "ckpt", "inspect", ckpt], expect=0)
+    check("step 3 (optimizer steps 3)" in out and "TRANSFORMER_MOE" in out, "inspect:\n" + out)
+    code, out = run([env.bin, "ckpt", "verify", ckpt], expect=0)
+    check(": intact" in out, "verify:\n" + out)
+    path = glob.glob(ckpt + "/step_3/*.expert2.bin")[0]
+    with open(path, "r+b") as f:
+        f.seek(10)
+        f.write(b"\xff")
+    code, out = run([env.bin, "ckpt", "verify", ckpt])
+    check(code == 1 and "DAMAGED" in out and "expert2.bin is corrupt" in out, "verify:\n" + out)
+    print("eval printed the loss and wrote nothing; inspect and verify read the checkpoint; "
+          "verify found the damaged expert file")
+
+
 def case_nonfinite(env):
     code, out = run(env.train_cmd("nan", 8, "debug.nonfinite_steps=3"), expect=0)
     check("SKIPPED" in out, "the skipped step must be reported:\n" + out[-2000:])
