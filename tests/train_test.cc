@@ -4,12 +4,14 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
 #include "runtime/ops/ops.h"
 #include "runtime/train/optimizer.h"
 #include "runtime/train/token_data.h"
+#include "runtime/train/token_stream.h"
 #include "tests/test_world.h"
 
 namespace sy {
@@ -64,16 +66,48 @@ TEST(TokenData, AHeaderReadAsTokensAndIdsOutsideTheVocabularyAreRefusedAtLoad) {
   }
   EXPECT_NE(message.find("set data.format: LLMC"), std::string::npos) << message;
   std::remove(path.c_str());
-  std::vector<uint16_t> tokens = {1, 2, 300, 4, 999};
-  EXPECT_NO_THROW(check_token_range(tokens, 1000, "ok.bin", pb::LLMC));
+  std::string wide = temp_path("x.bin");
+  write_shard(wide, {1, 2, 300, 4, 999}, pb::LLMC);
+  TokenStream stream(wide, pb::LLMC);
+  EXPECT_NO_THROW(stream.check_range(1000));
   message.clear();
   try {
-    check_token_range(tokens, 256, "data/x.bin", pb::LLMC);
+    stream.check_range(256);
   } catch (const Error& e) {
     message = e.what();
   }
-  EXPECT_NE(message.find("data/x.bin: token 300 (token 2, byte offset 1028)"), std::string::npos)
+  EXPECT_NE(message.find(wide + ": token 300 (token 2, byte offset 1028)"), std::string::npos)
       << message;
+  std::remove(wide.c_str());
+}
+
+// Shards are read as one stream from a list and globs (name order), across shard boundaries;
+// llm.c's LLaMA-3 shards (magic 20240801, version 7, uint32 tokens) read too.
+TEST(TokenData, StreamsOfShardsFromListsAndGlobsAndLlama3Shards) {
+  const std::string dir = temp_path("stream");
+  std::filesystem::create_directories(dir);
+  write_shard(dir + "/part_1.bin", {10, 11, 12}, pb::LLMC);
+  write_shard(dir + "/part_0.bin", {0, 1, 2, 3}, pb::LLMC);
+  {  // a LLaMA-3 shard, written as llm.c writes it
+    int32_t header[256] = {};
+    header[0] = kLlmcLlama3Magic;
+    header[1] = kLlmcLlama3Version;
+    header[2] = 2;
+    const uint32_t tokens[2] = {100000, 7};
+    std::ofstream f(dir + "/llama.bin", std::ios::binary);
+    f.write(reinterpret_cast<const char*>(header), sizeof header);
+    f.write(reinterpret_cast<const char*>(tokens), sizeof tokens);
+  }
+  TokenStream s(dir + "/part_*.bin," + dir + "/llama.bin", pb::LLMC);
+  ASSERT_EQ(s.size(), 9);
+  std::vector<int32_t> all(9);
+  s.copy(0, 9, all.data());
+  EXPECT_EQ(all, (std::vector<int32_t>{0, 1, 2, 3, 10, 11, 12, 100000, 7}));
+  std::vector<int32_t> middle(3);
+  s.copy(3, 3, middle.data());  // across the first boundary
+  EXPECT_EQ(middle, (std::vector<int32_t>{3, 10, 11}));
+  EXPECT_THROW(TokenStream(dir + "/nothing_*.bin", pb::LLMC), Error);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(TokenData, PrepareSplitsBytesIntoTrainAndVal) {
@@ -95,6 +129,19 @@ TEST(TokenData, PrepareSplitsBytesIntoTrainAndVal) {
   ASSERT_EQ(train.size() + val.size(), all.size());
   for (size_t i = 0; i < train.size(); ++i) EXPECT_EQ(train[i], static_cast<unsigned char>(all[i]));
   EXPECT_EQ(val.back(), kEndOfDocument);
+  EXPECT_EQ(st.train_path, dir + "/train.bin");
+  // Bounded shards: the same tokens in numbered files, read back through the glob.
+  std::string sharded = temp_path("sharded");
+  ::mkdir(sharded.c_str(), 0755);
+  PrepareStats st2 = prepare_text({a, b}, sharded, 0.25, pb::LLMC, 10);
+  EXPECT_EQ(st2.train_path, sharded + "/train_*.bin");
+  EXPECT_TRUE(std::filesystem::exists(sharded + "/train_000004.bin"));
+  TokenStream s2(st2.train_path, pb::LLMC);
+  ASSERT_EQ(s2.size(), st.train_tokens);
+  std::vector<int32_t> back(static_cast<size_t>(s2.size()));
+  s2.copy(0, s2.size(), back.data());
+  for (size_t i = 0; i < back.size(); ++i) EXPECT_EQ(back[i], train[i]) << i;
+  std::filesystem::remove_all(sharded);
   std::remove(a.c_str());
   std::remove(b.c_str());
 }

@@ -58,84 +58,69 @@ void write_shard(const std::string& path, const std::vector<uint16_t>& tokens,
 }
 
 std::vector<uint16_t> read_shard(const std::string& path, pb::DataFormat format) {
-  std::ifstream in(path, std::ios::binary);
-  SY_CHECK(in.good(), "cannot open token shard '" << path
-                                                  << "'; run `switchyard prepare` to make "
-                                                     "shards from text, or check data.train_path");
-  in.seekg(0, std::ios::end);
-  int64_t size = in.tellg();
-  in.seekg(0);
-  int64_t offset = 0, count = 0;
-  if (format == pb::LLMC) {
-    int32_t header[256];
-    SY_CHECK(size >= static_cast<int64_t>(sizeof header),
-             path << " is too short for an llm.c header (" << size << " bytes)");
-    in.read(reinterpret_cast<char*>(header), sizeof header);
-    SY_CHECK(header[0] != kLlmcLlama3Magic,
-             path << " is an llm.c LLaMA-3 shard (magic " << kLlmcLlama3Magic
-                  << ", uint32 tokens), which Switchyard does not read yet: prepare the text "
-                     "with `switchyard prepare`, or convert the shard to uint16 tokens");
-    SY_CHECK(header[0] == kLlmcMagic,
-             path << " has magic " << header[0] << ", not llm.c's " << kLlmcMagic
-                  << ": is it a raw nanoGPT shard? Set data.format: NANOGPT_U16");
-    SY_CHECK(header[1] == kLlmcVersion, path << ": llm.c shard version " << header[1]
-                                             << " is not supported (expected 1: uint16 tokens)");
-    offset = sizeof header;
-    count = header[2];
-    SY_CHECK(size - offset == count * 2, path << " is truncated or padded: the header promises "
-                                              << count << " tokens, the file holds "
-                                              << (size - offset) / 2);
-  } else {
-    SY_CHECK(size % 2 == 0, path << " has an odd number of bytes: not a uint16 token file");
-    int32_t first = 0;
-    if (size >= 4) in.read(reinterpret_cast<char*>(&first), sizeof first);
-    in.seekg(0);
-    SY_CHECK(first != kLlmcMagic && first != kLlmcLlama3Magic,
-             path << " starts with an llm.c header (magic " << first
-                  << "), and read as raw tokens it would train on the header: set data.format: "
-                     "LLMC");
-    count = size / 2;
+  TokenStream stream(path, format);
+  std::vector<int32_t> wide(static_cast<size_t>(stream.size()));
+  stream.copy(0, stream.size(), wide.data());
+  std::vector<uint16_t> tokens(wide.size());
+  for (size_t i = 0; i < wide.size(); ++i) {
+    SY_CHECK(wide[i] >= 0 && wide[i] < 65536,
+             path << ": token " << wide[i] << " does not fit uint16 (read it as a TokenStream)");
+    tokens[i] = static_cast<uint16_t>(wide[i]);
   }
-  std::vector<uint16_t> tokens(static_cast<size_t>(count));
-  in.read(reinterpret_cast<char*>(tokens.data()), count * 2);
-  SY_CHECK(in.good() || count == 0, "reading " << path << " failed");
   return tokens;
 }
 
-void check_token_range(const std::vector<uint16_t>& tokens, int vocab_size, const std::string& path,
-                       pb::DataFormat format) {
-  const auto bad = std::find_if(tokens.begin(), tokens.end(),
-                                [vocab_size](uint16_t t) { return t >= vocab_size; });
-  if (bad == tokens.end()) return;
-  const int64_t index = bad - tokens.begin();
-  const int64_t offset = index * 2 + (format == pb::LLMC ? 256 * 4 : 0);
-  SY_THROW(path << ": token " << *bad << " (token " << index << ", byte offset " << offset
-                << ") is outside the model's vocabulary (model.vocab_size = " << vocab_size
-                << "): prepare the data with the model's tokenizer, or raise model.vocab_size");
+namespace {
+
+// Writes tokens [begin, end) of the stream as one split; returns the path spec to read it back.
+std::string write_split(const std::vector<uint16_t>& stream, int64_t begin, int64_t end,
+                        const std::string& out_dir, const std::string& split, pb::DataFormat format,
+                        int64_t shard_tokens) {
+  if (end - begin <= shard_tokens) {
+    write_shard(out_dir + "/" + split + ".bin", {stream.begin() + begin, stream.begin() + end},
+                format);
+    return out_dir + "/" + split + ".bin";
+  }
+  for (int64_t at = begin, i = 0; at < end; at += shard_tokens, ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "_%06lld.bin", static_cast<long long>(i));
+    const int64_t stop = std::min(end, at + shard_tokens);
+    write_shard(out_dir + "/" + split + name, {stream.begin() + at, stream.begin() + stop}, format);
+  }
+  return out_dir + "/" + split + "_*.bin";
 }
 
+}  // namespace
+
 PrepareStats prepare_text(const std::vector<std::string>& files, const std::string& out_dir,
-                          double val_fraction, pb::DataFormat format) {
+                          double val_fraction, pb::DataFormat format, int64_t shard_tokens,
+                          bool progress) {
   SY_CHECK(!files.empty(), "prepare needs at least one text file");
   SY_CHECK(val_fraction > 0 && val_fraction < 1, "the validation fraction must be in (0, 1)");
+  SY_CHECK(shard_tokens >= 1 && shard_tokens <= kMaxShardTokens,
+           "tokens per shard must be in [1, 2^30], got " << shard_tokens);
   std::vector<uint16_t> stream;
   PrepareStats st;
+  const size_t every = std::max<size_t>(1, files.size() / 10);
   for (const auto& f : files) {
     std::ifstream in(f, std::ios::binary);
     SY_CHECK(in.good(), "cannot read text file '" << f << "'");
     std::stringstream ss;
     ss << in.rdbuf();
-    std::string text = ss.str();
-    for (unsigned char c : text)
+    for (unsigned char c : ss.str())
       if (c != 0) stream.push_back(c);  // NUL is the document separator
     stream.push_back(kEndOfDocument);
     ++st.documents;
+    if (progress && st.documents % static_cast<int64_t>(every) == 0)
+      std::printf("# prepare: %lld of %zu files read, %.1f M tokens\n",
+                  static_cast<long long>(st.documents), files.size(), stream.size() / 1e6);
   }
-  int64_t n_val = static_cast<int64_t>(static_cast<double>(stream.size()) * val_fraction);
-  int64_t n_train = static_cast<int64_t>(stream.size()) - n_val;
-  SY_CHECK(n_val > 0 && n_train > 0, "too little text (" << stream.size() << " bytes) to split");
-  write_shard(out_dir + "/train.bin", {stream.begin(), stream.begin() + n_train}, format);
-  write_shard(out_dir + "/val.bin", {stream.begin() + n_train, stream.end()}, format);
+  const int64_t total = static_cast<int64_t>(stream.size());
+  const int64_t n_val = static_cast<int64_t>(static_cast<double>(total) * val_fraction);
+  const int64_t n_train = total - n_val;
+  SY_CHECK(n_val > 0 && n_train > 0, "too little text (" << total << " bytes) to split");
+  st.train_path = write_split(stream, 0, n_train, out_dir, "train", format, shard_tokens);
+  st.val_path = write_split(stream, n_train, total, out_dir, "val", format, shard_tokens);
   st.train_tokens = n_train;
   st.val_tokens = n_val;
   return st;
@@ -143,10 +128,15 @@ PrepareStats prepare_text(const std::vector<std::string>& files, const std::stri
 
 BatchSampler::BatchSampler(std::vector<uint16_t> tokens, int seq_len, int global_batch,
                            uint64_t seed)
+    : BatchSampler(std::make_shared<const TokenStream>(std::move(tokens)), seq_len, global_batch,
+                   seed) {}
+
+BatchSampler::BatchSampler(std::shared_ptr<const TokenStream> tokens, int seq_len, int global_batch,
+                           uint64_t seed)
     : tokens_(std::move(tokens)), seq_len_(seq_len), global_batch_(global_batch), seed_(seed) {
   SY_CHECK(seq_len >= 1 && global_batch >= 1, "sequence length and batch must be ≥ 1");
-  windows_ = (static_cast<int64_t>(tokens_.size()) - 1) / seq_len_;
-  SY_CHECK(windows_ >= 1, "the data has " << tokens_.size()
+  windows_ = (tokens_->size() - 1) / seq_len_;
+  SY_CHECK(windows_ >= 1, "the data has " << tokens_->size()
                                           << " tokens, fewer than one sequence of " << seq_len_ + 1
                                           << ": use more text or a shorter "
                                              "model.seq_len");
@@ -171,13 +161,12 @@ void BatchSampler::batch(std::vector<int32_t>& inputs, std::vector<int32_t>& tar
   int local = global_batch_ / world;
   inputs.resize(static_cast<size_t>(local) * seq_len_);
   targets.resize(inputs.size());
+  std::vector<int32_t> window(static_cast<size_t>(seq_len_) + 1);
   for (int b = 0; b < local; ++b) {
     int64_t seq = step * global_batch_ + static_cast<int64_t>(rank) * local + b;
-    int64_t start = window_at(seq) * seq_len_;
-    for (int t = 0; t < seq_len_; ++t) {
-      inputs[b * seq_len_ + t] = tokens_[start + t];
-      targets[b * seq_len_ + t] = tokens_[start + t + 1];
-    }
+    tokens_->copy(window_at(seq) * seq_len_, seq_len_ + 1, window.data());
+    std::copy(window.begin(), window.end() - 1, inputs.begin() + b * seq_len_);
+    std::copy(window.begin() + 1, window.end(), targets.begin() + b * seq_len_);
   }
 }
 

@@ -53,11 +53,12 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
   run_dir_ = config_.logging().dir() + "/" + config_.name();
 }
 
-// A shard, checked against the model's vocabulary, as batches.
+// The shards a data path spec names, memory-mapped and checked against the model's vocabulary, as
+// batches.
 std::unique_ptr<BatchSampler> Trainer::open_data(const std::string& path, uint64_t seed) const {
   const auto& d = config_.data();
-  std::vector<uint16_t> tokens = read_shard(path, d.format());
-  check_token_range(tokens, config_.model().vocab_size(), path, d.format());
+  auto tokens = std::make_shared<const TokenStream>(path, d.format());
+  tokens->check_range(config_.model().vocab_size());
   return std::make_unique<BatchSampler>(std::move(tokens), config_.model().seq_len(),
                                         d.global_batch(), seed);
 }
