@@ -6,6 +6,7 @@
 #include "comm/mpi_communicator.h"
 #include "launch/args.h"
 #include "launch/commands.h"
+#include "runtime/core/clock.h"
 #include "runtime/core/config.h"
 #include "runtime/core/config_defaults.h"
 #include "runtime/core/logging.h"
@@ -72,11 +73,23 @@ int generate_command(const std::vector<std::string>& argv) {
   std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(config.parallel()));
   Trainer trainer(config, world);
   trainer.load_weights(args.get("--checkpoint", ""));
-  std::string prompt = args.get("--prompt", "");
-  std::string text = trainer.sample(prompt, static_cast<int>(args.get_int("--tokens", 200)),
-                                    static_cast<float>(args.get_double("--temperature", 0.8)),
-                                    static_cast<uint64_t>(args.get_int("--seed", 1)));
-  if (world->rank() == 0) std::printf("%s%s\n", prompt.c_str(), text.c_str());
+  const std::string prompt = args.get("--prompt", "");
+  const int tokens = static_cast<int>(args.get_int("--tokens", 200));
+  const bool printer = world->rank() == 0;
+  // The text streams out as it is generated (rank 0), then the rate.
+  if (printer) std::printf("%s", prompt.c_str());
+  auto show = [printer](char c) {
+    if (!printer) return;
+    std::putchar(c);
+    std::fflush(stdout);
+  };
+  const double t0 = now_s();
+  trainer.sample(prompt, tokens, static_cast<float>(args.get_double("--temperature", 0.8)),
+                 static_cast<uint64_t>(args.get_int("--seed", 1)), show);
+  const double seconds = now_s() - t0;
+  if (printer)
+    std::printf("\n# %d tokens in %.1f s (%.1f tokens/s, one forward of %d tokens each)\n", tokens,
+                seconds, tokens / std::max(seconds, 1e-9), config.model().seq_len());
   return 0;
 }
 

@@ -167,6 +167,21 @@ TEST(Trainer, RunWritesTensorBoardEventsAndPerLayerMoeStats) {
   EXPECT_EQ(lines, 3);
 }
 
+// Sampling: one byte per requested token, each handed to the progress callback as it comes; the
+// same seed gives the same text (greedy and sampled), on every rank.
+TEST(Trainer, SampleStreamsEveryTokenAndRepeatsWithTheSeed) {
+  Trainer t(config(kMoe, 5), testing::world());
+  for (int s = 0; s < 5; ++s) t.train_step();
+  for (float temperature : {0.0f, 0.8f}) {
+    std::string streamed;
+    const std::string text =
+        t.sample("The ", 24, temperature, 7, [&streamed](char c) { streamed.push_back(c); });
+    EXPECT_EQ(text.size(), 24u);
+    EXPECT_EQ(streamed, text);
+    EXPECT_EQ(t.sample("The ", 24, temperature, 7), text) << "temperature " << temperature;
+  }
+}
+
 TEST(Trainer, EveryFamilyLearnsTheDefaultCorpus) {
   for (const char* model :
        {"family: TRANSFORMER", "family: GMLP",

@@ -212,47 +212,53 @@ double Trainer::evaluate() {
   return total / batches;
 }
 
-std::string Trainer::sample(const std::string& prompt, int tokens, float temperature,
-                            uint64_t seed) {
+namespace {
+
+// The next token from one row of v logits: the largest at temperature 0, else drawn from
+// softmax(l / temperature) with the seeded counter RNG (draw i).
+int32_t pick_token(const float* l, int64_t v, float temperature, uint64_t seed, int i) {
+  int32_t next = 0;
+  if (temperature <= 0) {
+    for (int64_t j = 1; j < v; ++j)
+      if (l[j] > l[next]) next = static_cast<int32_t>(j);
+    return next;
+  }
+  double m = l[0], z = 0;
+  for (int64_t j = 1; j < v; ++j) m = std::max<double>(m, l[j]);
+  std::vector<double> p(v);
+  for (int64_t j = 0; j < v; ++j) z += p[j] = std::exp((l[j] - m) / temperature);
+  const double u = random_uniform(seed, 0x5a3e1e, static_cast<uint64_t>(i)) * z;
+  double acc = 0;
+  for (int64_t j = 0; j < v; ++j) {
+    acc += p[j];
+    if (u < acc) return static_cast<int32_t>(j);
+  }
+  return static_cast<int32_t>(v - 1);
+}
+
+}  // namespace
+
+std::string Trainer::sample(const std::string& prompt, int tokens, float temperature, uint64_t seed,
+                            const std::function<void(char)>& on_char) {
   const int64_t t = model_->seq_len(), v = model_->vocab();
-  // One sequence per data-parallel rank (the batch must be the same size on every rank); every
-  // rank samples the same text.
-  const int64_t local = config_.data().global_batch() / world_->size();
-  std::vector<int32_t> context;
-  for (unsigned char c : prompt) context.push_back(c);
+  // One sequence per rank, the same on every rank (all of them hold experts, so all take part);
+  // the window is the last T tokens of the context.
+  std::vector<int32_t> context(prompt.begin(), prompt.end());
+  for (int32_t& c : context) c = static_cast<unsigned char>(c);
   if (context.empty()) context.push_back(kEndOfDocument);
   std::string out;
+  const std::vector<int32_t> targets(static_cast<size_t>(t), -1);
   for (int i = 0; i < tokens; ++i) {
     std::vector<int32_t> window(context.end() - std::min<int64_t>(t, context.size()),
                                 context.end());
     const int64_t pos = static_cast<int64_t>(window.size()) - 1;
     window.resize(t, 0);
-    std::vector<int32_t> ids, targets(static_cast<size_t>(local * t), -1);
-    for (int64_t b = 0; b < local; ++b) ids.insert(ids.end(), window.begin(), window.end());
-    model_->forward(ids, targets, local, false);
+    model_->forward(window, targets, 1, false);
     Tensor row = model_->logits().slice_rows(pos, pos + 1).to(Device::cpu());
-    const float* l = row.data<float>();
-    int32_t next = 0;
-    if (temperature <= 0) {
-      for (int64_t j = 1; j < v; ++j)
-        if (l[j] > l[next]) next = static_cast<int32_t>(j);
-    } else {
-      double m = l[0], z = 0;
-      for (int64_t j = 1; j < v; ++j) m = std::max<double>(m, l[j]);
-      std::vector<double> p(v);
-      for (int64_t j = 0; j < v; ++j) z += p[j] = std::exp((l[j] - m) / temperature);
-      double u = random_uniform(seed, 0x5a3e1e, static_cast<uint64_t>(i)) * z, acc = 0;
-      next = static_cast<int32_t>(v - 1);
-      for (int64_t j = 0; j < v; ++j) {
-        acc += p[j];
-        if (u < acc) {
-          next = static_cast<int32_t>(j);
-          break;
-        }
-      }
-    }
+    const int32_t next = pick_token(row.data<float>(), v, temperature, seed, i);
     context.push_back(next);
     out.push_back(next == kEndOfDocument ? '\n' : static_cast<char>(next));
+    if (on_char) on_char(out.back());
   }
   return out;
 }

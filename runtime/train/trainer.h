@@ -15,6 +15,7 @@
 // are sharded over the ep group.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,8 +44,11 @@ class Trainer {
   double evaluate();
   const std::vector<pb::ExpertUsage>& last_usage() const { return val_usage_; }
   // Generates `tokens` bytes after `prompt` (byte-level vocabulary): greedy when temperature is 0,
-  // else sampling with that temperature from the seeded counter RNG. Collective.
-  std::string sample(const std::string& prompt, int tokens, float temperature, uint64_t seed);
+  // else sampling with that temperature from the seeded counter RNG; on_char sees each byte as it
+  // comes (progress). One sequence per rank, each token a forward over the last seq_len tokens.
+  // Collective.
+  std::string sample(const std::string& prompt, int tokens, float temperature, uint64_t seed,
+                     const std::function<void(char)>& on_char = {});
   // The whole run: schedule.steps steps with logging, evaluation and checkpoints (every
   // schedule.ckpt_every steps and at the end, under <logging.dir>/<name>/checkpoints), then a
   // sample. The run folder is locked for the job (runtime/train/run_folder.h); a non-finite step

@@ -286,6 +286,13 @@ def case_eval_and_ckpt_tools(env):
     code, out = run(evaluate + ["--checkpoint", ckpt, "--batches", "2"], expect=0)
     check("val loss" in out and "over 2 batches" in out, "eval:\n" + out[-2000:])
     check(not os.path.exists(env.run_dir("tools-eval")), "eval must write nothing")
+    generate = env.train_cmd("tools-gen", 3)
+    generate[generate.index("train")] = "generate"
+    generate += ["--checkpoint", ckpt, "--prompt", "The ", "--tokens", "20", "--temperature", "0"]
+    outs = [run(generate, expect=0)[1] for _ in range(2)]
+    check("# 20 tokens in" in outs[0] and outs[0].count("The ") >= 1, "generate:\n" + outs[0])
+    texts = [o[o.index("The "):o.index("# 20 tokens")] for o in outs]
+    check(texts[0] == texts[1], "greedy generation must repeat: %r vs %r" % tuple(texts))
     code, out = run([env.bin, "ckpt", "inspect", ckpt], expect=0)
     check("step 3 (optimizer steps 3)" in out and "TRANSFORMER_MOE" in out, "inspect:\n" + out)
     code, out = run([env.bin, "ckpt", "verify", ckpt], expect=0)
@@ -296,8 +303,8 @@ def case_eval_and_ckpt_tools(env):
         f.write(b"\xff")
     code, out = run([env.bin, "ckpt", "verify", ckpt])
     check(code == 1 and "DAMAGED" in out and "expert2.bin is corrupt" in out, "verify:\n" + out)
-    print("eval printed the loss and wrote nothing; inspect and verify read the checkpoint; "
-          "verify found the damaged expert file")
+    print("eval printed the loss and wrote nothing; generate streamed 20 tokens, the same twice; "
+          "inspect and verify read the checkpoint; verify found the damaged expert file")
 
 
 def case_nonfinite(env):
