@@ -17,7 +17,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from plot_usage import write_png  # noqa: E402
+from line_plot import COLOURS, COLOUR_NAMES, line_plot  # noqa: E402
 
 CLAIMS = {
     "a": ("sMLP vs gMLP vs Transformer-MoEs at equal FLOPs (scored after the prefix)",
@@ -31,10 +31,6 @@ CLAIMS = {
     "d": ("M2-GPT at or below a Transformer of equal parameters; M2-BERT vs BERT (masked LM)",
           [("d_m2_gpt", "d_transformer"), ("d_m2_bert", "d_bert")]),
 }
-COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-           (140, 86, 75), (227, 119, 194), (127, 127, 127)]
-COLOUR_NAMES = ["blue", "orange", "green", "red", "purple", "brown", "pink", "grey"]
-
 
 def load_runs(runs_dir):
     runs = {}
@@ -83,29 +79,6 @@ def curve(losses, window=10):
     return [sum(mean[max(0, i - window + 1):i + 1]) / (i + 1 - max(0, i - window + 1)) for i in range(n)]
 
 
-def plot(path, curves, width=640, height=360):
-    pixels = [[(255, 255, 255)] * width for _ in range(height)]
-    lo = min(min(c) for c in curves)
-    hi = max(max(c[min(5, len(c) - 1):]) for c in curves)
-    for y in range(height):  # the frame
-        pixels[y][0] = pixels[y][width - 1] = (0, 0, 0)
-    for x in range(width):
-        pixels[0][x] = pixels[height - 1][x] = (0, 0, 0)
-    for k, c in enumerate(curves):
-        colour = COLOURS[k % len(COLOURS)]
-        prev = None
-        for i, v in enumerate(c):
-            x = 1 + int((width - 3) * i / max(1, len(c) - 1))
-            y = 1 + int((height - 3) * (1 - (min(v, hi) - lo) / max(1e-9, hi - lo)))
-            if prev:  # a vertical run joins the points
-                for yy in range(min(prev[1], y), max(prev[1], y) + 1):
-                    pixels[yy][x] = colour
-            pixels[y][x] = colour
-            prev = (x, y)
-    write_png(path, width, height, [bytes(v for p in row for v in p) for row in pixels])
-    return lo, hi
-
-
 def main():
     runs_dir, out_dir = sys.argv[1], sys.argv[2]
     steps = sys.argv[3] if len(sys.argv) > 3 else "?"
@@ -117,7 +90,7 @@ def main():
         configs = [c for c in sorted(runs) if c.startswith(claim + "_")]
         if not configs:
             continue
-        lo, hi = plot(os.path.join(out_dir, claim + ".png"), [curve([r["loss"] for r in runs[c]]) for c in configs])
+        lo, hi = line_plot(os.path.join(out_dir, claim + ".png"), [curve([r["loss"] for r in runs[c]]) for c in configs])
         lines += [f"## ({claim}) {title}", "",
                   f"Training loss curves: `{claim}.png` (y from {lo:.2f} to {hi:.2f}).", "",
                   "| config | colour | parameters | MFLOP/token | seeds | val loss | activation ratio |",
