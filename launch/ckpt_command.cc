@@ -1,6 +1,7 @@
-// `switchyard ckpt inspect|verify CHECKPOINT`: what a checkpoint holds (step, writer, model,
-// files) and whether every file is intact (sizes and CRC-32C, the manifest's own checksum). One
-// process, no MPI collective; CHECKPOINT is a step folder or a folder with a `latest` file.
+// `switchyard ckpt inspect|verify|export CHECKPOINT`: what a checkpoint holds (step, writer,
+// model, files), whether every file is intact (sizes and CRC-32C, the manifest's own checksum),
+// and its parameters as one safetensors file. One process, no MPI collective; CHECKPOINT is a
+// step folder or a folder with a `latest` file.
 #include <cstdio>
 #include <map>
 
@@ -8,15 +9,19 @@
 #include "launch/commands.h"
 #include "runtime/core/clock.h"
 #include "runtime/train/checkpoint.h"
+#include "runtime/train/safetensors_export.h"
 
 namespace sy {
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: switchyard ckpt inspect CHECKPOINT | switchyard ckpt verify CHECKPOINT\n"
+    "usage: switchyard ckpt inspect|verify CHECKPOINT\n"
+    "       switchyard ckpt export CHECKPOINT --out MODEL.safetensors\n"
     "  inspect: step, writer, model and files of a checkpoint (a step folder or its parent)\n"
-    "  verify:  reads every file and checks its size and CRC-32C; exit 1 when one is damaged\n";
+    "  verify:  reads every file and checks its size and CRC-32C; exit 1 when one is damaged\n"
+    "  export:  the parameters as one safetensors file (F32, model names; expert parameters as\n"
+    "           one tensor per global expert, <name>.<e>); load with safetensors.torch\n";
 
 uint64_t total_bytes(const pb::CheckpointManifest& m) {
   uint64_t bytes = m.dense().bytes();
@@ -61,16 +66,28 @@ int verify(const CheckpointOnDisk& c) {
   return problems.empty() ? 0 : 1;
 }
 
+int export_file(const CheckpointOnDisk& c, const std::string& out) {
+  const double t0 = now_s();
+  const ExportStats st = export_safetensors(c, out);
+  std::printf("%s: %d tensors, %.2f MiB in %.2f s (step %lld of %s)\n", out.c_str(), st.tensors,
+              st.bytes / 1048576.0, now_s() - t0, static_cast<long long>(c.manifest.step()),
+              c.folder.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int ckpt_command(const std::vector<std::string>& argv) {
-  Args args(argv, {}, kUsage);
-  SY_USAGE_CHECK(args.positional().size() == 2 &&
-                     (args.positional()[0] == "inspect" || args.positional()[0] == "verify"),
+  Args args(argv, {"--out"}, kUsage);
+  const auto& p = args.positional();
+  const std::string what = p.empty() ? "" : p[0];
+  SY_USAGE_CHECK(p.size() == 2 && (what == "inspect" || what == "verify" || what == "export"),
                  args);
+  SY_USAGE_CHECK(what != "export" || args.has("--out"), args);
   if (process_rank() > 0) return 0;  // under mpirun: one report
-  const CheckpointOnDisk c = open_checkpoint(args.positional()[1]);
-  return args.positional()[0] == "inspect" ? inspect(c) : verify(c);
+  const CheckpointOnDisk c = open_checkpoint(p[1]);
+  if (what == "export") return export_file(c, args.get("--out", ""));
+  return what == "inspect" ? inspect(c) : verify(c);
 }
 
 }  // namespace sy

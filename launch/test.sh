@@ -9,5 +9,13 @@
 #   launch/test.sh -L unit         # extra arguments go to ctest
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+# The checkpoint export test reads the file with the real safetensors package (PyPI).
+if ! python3 -c "import safetensors, numpy" 2>/dev/null; then
+  echo "switchyard: installing the Python packages safetensors and numpy (PyPI) for the tests"
+  python3 -m pip install -q --disable-pip-version-check safetensors numpy 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages safetensors \
+      numpy 2>/dev/null ||
+    echo "switchyard: could not install them (no pip?); the export test will report Skipped"
+fi
 cd "$sy_build"
 ctest --output-on-failure -j "$sy_jobs" "$@"

@@ -88,16 +88,25 @@ struct FileBuilder {
   }
 };
 
+}  // namespace
+
+std::string read_checkpoint_file(const std::string& folder, const pb::CheckpointFile& meta) {
+  std::string bytes = read_all(folder + "/" + meta.path());
+  if (bytes.size() != meta.bytes() || crc32c(bytes.data(), bytes.size()) != meta.crc32c())
+    SY_THROW("checkpoint file " << folder << "/" << meta.path()
+                                << " is corrupt (size or CRC-32C mismatch): restore it or use "
+                                   "an earlier checkpoint");
+  return bytes;
+}
+
+namespace {
+
 // A verified file, its tensors by name.
 struct LoadedFile {
   std::string bytes;
   std::map<std::string, const pb::TensorRecord*> records;
-  LoadedFile(const std::string& folder, const pb::CheckpointFile& meta) {
-    bytes = read_all(folder + "/" + meta.path());
-    if (bytes.size() != meta.bytes() || crc32c(bytes.data(), bytes.size()) != meta.crc32c())
-      SY_THROW("checkpoint file " << folder << "/" << meta.path()
-                                  << " is corrupt (size or CRC-32C mismatch): restore it or use "
-                                     "an earlier checkpoint");
+  LoadedFile(const std::string& folder, const pb::CheckpointFile& meta)
+      : bytes(read_checkpoint_file(folder, meta)) {
     for (const auto& r : meta.tensors()) records[r.name()] = &r;
   }
   void load(const std::string& name, const Tensor& into) const {

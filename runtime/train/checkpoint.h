@@ -31,6 +31,8 @@ struct CheckpointOnDisk {
   pb::CheckpointManifest manifest;
 };
 CheckpointOnDisk open_checkpoint(const std::string& path);
+// One file of a checkpoint, checked against its size and CRC-32C (throws naming it otherwise).
+std::string read_checkpoint_file(const std::string& folder, const pb::CheckpointFile& meta);
 // Reads every file the manifest lists and checks its size and CRC-32C; returns one message per
 // damaged or missing file (empty: intact). Local.
 std::vector<std::string> verify_checkpoint(const CheckpointOnDisk& checkpoint);

@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import random
+import re
 import shlex
 import shutil
 import signal
@@ -305,6 +306,50 @@ def case_eval_and_ckpt_tools(env):
     check(code == 1 and "DAMAGED" in out and "expert2.bin is corrupt" in out, "verify:\n" + out)
     print("eval printed the loss and wrote nothing; generate streamed 20 tokens, the same twice; "
           "inspect and verify read the checkpoint; verify found the damaged expert file")
+
+
+def dense_tensors(folder):
+    """The dense parameters of a checkpoint (not their moments), read as the manifest places them."""
+    import numpy as np
+    text = open(os.path.join(folder, "manifest.pbtxt")).read()
+    dense = text[text.index("dense {"):text.index("experts {") if "experts {" in text else len(text)]
+    data = open(os.path.join(folder, "dense.bin"), "rb").read()
+    out = {}
+    for block in dense.split("tensors {")[1:]:
+        field = lambda k: re.search(k + r': "?([^"\n]+)"?', block).group(1)
+        name = field("name")
+        if "#" not in name:
+            start, size = int(field("offset")), int(field("bytes"))
+            out[name] = np.frombuffer(data[start:start + size], dtype="<f4")
+    return out
+
+
+def case_export(env):
+    try:
+        import numpy as np
+        from safetensors.numpy import load_file
+    except ImportError as e:
+        raise Skip("the export check needs the safetensors and numpy Python packages (%s); "
+                   "launch/test.sh installs them from PyPI" % e)
+    run(env.train_cmd("export", 3), expect=0)
+    folder = env.run_dir("export") + "/checkpoints/step_3"
+    out = os.path.join(env.work, "model.safetensors")
+    run([env.bin, "ckpt", "export", folder, "--out", out], expect=0)
+    tensors = load_file(out)  # the real safetensors parser: header, offsets, dtype
+    dense = dense_tensors(folder)
+    for name, values in dense.items():
+        check(name in tensors and np.array_equal(tensors[name].ravel(), values),
+              "dense tensor %s differs from the checkpoint" % name)
+    experts = sorted(k for k in tensors if ".experts." in k)
+    per_param = {}
+    for k in experts:
+        per_param.setdefault(k.rsplit(".", 1)[0], []).append(int(k.rsplit(".", 1)[1]))
+    check(per_param and all(sorted(v) == list(range(4)) for v in per_param.values()),
+          "every expert parameter once per global expert 0..3: %s" % per_param)
+    check(len(tensors) == len(dense) + len(experts), "no tensor beyond parameters: %d" % len(tensors))
+    check(all(np.isfinite(t).all() for t in tensors.values()), "non-finite values")
+    print("export: %d tensors load with safetensors; dense values equal the checkpoint's, %d "
+          "expert parameters split per global expert" % (len(tensors), len(per_param)))
 
 
 def case_nonfinite(env):
