@@ -4,6 +4,7 @@
 # default corpus, with ep = 4 on 4 ranks; prints the validation loss each reaches.
 #   launch/compare_families.sh [STEPS]        (default 300)
 set -euo pipefail
+SY_BUILD_TARGET=${SY_BUILD_TARGET:-switchyard}  # the command only, not the tests
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$sy_root"
 steps=${1:-300}

@@ -9,6 +9,7 @@
 #   launch/reproduce.sh [STEPS] [SEEDS]       (default 150 "1 2": about 70 minutes on 2 cores)
 #   ONLY=c launch/reproduce.sh 100 1          (one claim's configs)
 set -euo pipefail
+SY_BUILD_TARGET=${SY_BUILD_TARGET:-switchyard}  # the command only, not the tests
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$sy_root"
 steps=${1:-150}

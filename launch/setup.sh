@@ -29,7 +29,8 @@ fi
 sy_jobs=$(nproc)
 cmake -S "$sy_root" -B "$sy_build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DSY_CUDA="${SY_CUDA:-AUTO}" -DSY_WERROR=ON
-cmake --build "$sy_build" -j "$sy_jobs"
+# SY_BUILD_TARGET: one target (launch/train.sh builds only the command), else everything.
+cmake --build "$sy_build" -j "$sy_jobs" ${SY_BUILD_TARGET:+--target "$SY_BUILD_TARGET"}
 
 source "$sy_root/launch/mpi.sh"  # sy_mpirun: the mpirun line that works here
 

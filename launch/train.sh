@@ -9,6 +9,7 @@
 #   launch/train.sh my.pbtxt --set schedule.steps=500 --set data.train_path=my/train.bin
 #   SY_RANKS=8 launch/train.sh ...                   # rank count (default 4)
 set -euo pipefail
+SY_BUILD_TARGET=${SY_BUILD_TARGET:-switchyard}  # the command only, not the tests
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$sy_root"
 config=${1:-launch/configs/smlp_small.pbtxt}
