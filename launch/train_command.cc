@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
+#include <memory>
 
 #include "comm/mpi_communicator.h"
 #include "launch/args.h"
@@ -16,6 +18,26 @@
 
 namespace sy {
 
+namespace {
+
+// The config CONFIG names, with the --set overrides and then `adjust` applied.
+pb::RunConfig command_config(const Args& args,
+                             const std::function<void(pb::RunConfig&)>& adjust = {}) {
+  pb::RunConfig config = load_config_file(args.positional()[0]);
+  apply_overrides(&config, args.get_all("--set"));
+  if (adjust) adjust(config);
+  return config;
+}
+
+// A trainer holding the weights of --checkpoint (eval and generate).
+std::unique_ptr<Trainer> trainer_with_weights(const pb::RunConfig& config, const Args& args) {
+  auto trainer = std::make_unique<Trainer>(config, mpi_world(comm_timeout_s(config.parallel())));
+  trainer->load_weights(args.get("--checkpoint", ""));
+  return trainer;
+}
+
+}  // namespace
+
 int train_command(const std::vector<std::string>& argv) {
   Args args(argv, {"--set", "--resume"},
             "usage: mpirun -np N switchyard train CONFIG.pbtxt [--set path=value ...] "
@@ -25,8 +47,7 @@ int train_command(const std::vector<std::string>& argv) {
             "  checkpoint folder or its parent (runs/NAME/checkpoints). Exit code 75: stopped by\n"
             "  SIGTERM/SIGINT/SIGUSR1 after writing a checkpoint (resume it)\n");
   SY_USAGE_CHECK(args.positional().size() == 1, args);
-  pb::RunConfig config = load_config_file(args.positional()[0]);
-  apply_overrides(&config, args.get_all("--set"));
+  const pb::RunConfig config = command_config(args);
   std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(config.parallel()));
   validate_config(config, world->size());
   SY_LOG0("# switchyard " << version()
@@ -45,17 +66,14 @@ int eval_command(const std::vector<std::string>& argv) {
             "  validation loss and perplexity of the weights in DIR on data.val_path, over N\n"
             "  batches (default schedule.eval_batches); writes nothing\n");
   SY_USAGE_CHECK(args.positional().size() == 1 && args.has("--checkpoint"), args);
-  pb::RunConfig config = load_config_file(args.positional()[0]);
-  apply_overrides(&config, args.get_all("--set"));
+  const pb::RunConfig config = command_config(args, [&args](pb::RunConfig& c) {
+    if (args.has("--batches"))
+      c.mutable_schedule()->set_eval_batches(static_cast<int>(args.get_int("--batches", 4)));
+  });
   SY_CHECK(!config.data().val_path().empty(),
            "eval reads data.val_path, which is not set: --set data.val_path=...");
-  if (args.has("--batches"))
-    config.mutable_schedule()->set_eval_batches(static_cast<int>(args.get_int("--batches", 4)));
-  std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(config.parallel()));
-  Trainer trainer(config, world);
-  trainer.load_weights(args.get("--checkpoint", ""));
-  const double loss = trainer.evaluate();
-  if (world->rank() == 0)
+  const double loss = trainer_with_weights(config, args)->evaluate();
+  if (process_rank() == 0)
     std::printf("%s: val loss %.4f (ppl %.2f) over %d batches of %d sequences\n",
                 args.get("--checkpoint", "").c_str(), loss, std::exp(loss),
                 std::max(1, config.schedule().eval_batches()), config.data().global_batch());
@@ -68,14 +86,11 @@ int generate_command(const std::vector<std::string>& argv) {
             "[--prompt TEXT] [--tokens 200] [--temperature 0.8 (0 = greedy)] [--seed S]\n"
             "  samples text from the model CONFIG describes with the weights in DIR\n");
   SY_USAGE_CHECK(args.positional().size() == 1 && args.has("--checkpoint"), args);
-  pb::RunConfig config = load_config_file(args.positional()[0]);
-  apply_overrides(&config, args.get_all("--set"));
-  std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(config.parallel()));
-  Trainer trainer(config, world);
-  trainer.load_weights(args.get("--checkpoint", ""));
+  const pb::RunConfig config = command_config(args);
+  std::unique_ptr<Trainer> trainer = trainer_with_weights(config, args);
   const std::string prompt = args.get("--prompt", "");
   const int tokens = static_cast<int>(args.get_int("--tokens", 200));
-  const bool printer = world->rank() == 0;
+  const bool printer = process_rank() == 0;
   // The text streams out as it is generated (rank 0), then the rate.
   if (printer) std::printf("%s", prompt.c_str());
   auto show = [printer](char c) {
@@ -84,8 +99,8 @@ int generate_command(const std::vector<std::string>& argv) {
     std::fflush(stdout);
   };
   const double t0 = now_s();
-  trainer.sample(prompt, tokens, static_cast<float>(args.get_double("--temperature", 0.8)),
-                 static_cast<uint64_t>(args.get_int("--seed", 1)), show);
+  trainer->sample(prompt, tokens, static_cast<float>(args.get_double("--temperature", 0.8)),
+                  static_cast<uint64_t>(args.get_int("--seed", 1)), show);
   const double seconds = now_s() - t0;
   if (printer)
     std::printf("\n# %d tokens in %.1f s (%.1f tokens/s, one forward of %d tokens each)\n", tokens,
