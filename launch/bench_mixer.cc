@@ -9,6 +9,7 @@
 #include "launch/commands.h"
 #include "models/layers/causal_attention.h"
 #include "models/layers/m2_mixers.h"
+#include "runtime/core/blas_info.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/random.h"
@@ -30,6 +31,7 @@ int bench_mixer_command(const std::vector<std::string>& argv) {
   SY_LOG0("# switchyard bench mixer: forward+backward of one layer, batch "
           << batch << ", d " << d << ", attention heads " << heads << ", device "
           << device_name(dev) << ", best of " << reps);
+  report_blas();
   SY_LOG0("#      T   attention(ms)      M2(ms)   attention/M2");
   int64_t crossover = -1;
   double ratio_4096 = 0;

@@ -17,6 +17,7 @@
 #include "launch/commands.h"
 #include "launch/emulated_link.h"
 #include "launch/moe_layer_timing.h"
+#include "runtime/core/blas_info.h"
 #include "runtime/core/config.h"
 #include "runtime/core/deadline.h"
 #include "runtime/core/logging.h"
@@ -192,6 +193,7 @@ void report_header(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
           << rec.world_size() << ", ep " << rec.ep() << ", device " << rec.device()
           << ", OpenBLAS threads " << rec.openblas_threads()
           << (s.link.empty() ? std::string() : ", emulated link " + s.link));
+  report_blas();
   SY_LOG0("# tokens/rank " << s.tokens << ", d " << o.d_model << ", E " << o.num_experts << " ("
                            << o.num_experts / rec.ep() << "/rank), k " << o.top_k << ", F "
                            << o.hidden() << ", h " << o.num_heads

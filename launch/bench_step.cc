@@ -15,6 +15,7 @@
 #include "launch/args.h"
 #include "launch/commands.h"
 #include "launch/emulated_link.h"
+#include "runtime/core/blas_info.h"
 #include "runtime/core/config.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/proto_json.h"
@@ -166,6 +167,7 @@ void describe(const Trainer& trainer, const pb::RunConfig& config, int warmup, i
           << (rec.has_emulated_link()
                   ? ", gradient all-reduces over an emulated " + rec.emulated_link() + " GB/s link"
                   : std::string()));
+  report_blas();
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "runtime/core/blas_info.h"
 #include "runtime/ops/cpu/ops_cpu.h"
 #include "runtime/ops/ops.h"
 #include "tests/finite_difference.h"
@@ -320,6 +321,21 @@ TEST(AdamWStep, NonFiniteNormChangesNothing) {
   }
   adamw_step(p, m, v, g, decay, Tensor::from_vector<double>({1.0, 2.0}, {2}), h);  // control
   EXPECT_NE(p.to_vector<float>(), tensor(ref::random_floats(n, 61), {n}).to_vector<float>());
+}
+
+// The BLAS report (issue 17): the description names OpenBLAS, its core and threads; the advice
+// appears exactly when a generic core runs on a CPU with wider vectors, and names the fix.
+TEST(BlasInfo, DescribesTheLibraryAndAdvisesOnlyForGenericKernels) {
+  const std::string d = blas_description();
+  EXPECT_NE(d.find("OpenBLAS"), std::string::npos) << d;
+  EXPECT_NE(d.find("threads)"), std::string::npos) << d;
+  EXPECT_NE(blas_kernel_advice("Prescott", true, true).find("OPENBLAS_CORETYPE=SkylakeX"),
+            std::string::npos);
+  EXPECT_NE(blas_kernel_advice("Sandybridge", true, false).find("OPENBLAS_CORETYPE=Haswell"),
+            std::string::npos);
+  EXPECT_EQ(blas_kernel_advice("SkylakeX", true, true), "");
+  EXPECT_EQ(blas_kernel_advice("Haswell", true, false), "");
+  EXPECT_EQ(blas_kernel_advice("Prescott", false, false), "");
 }
 
 TEST(Activation, ForwardAndBackwardMatchTheMath) {

@@ -9,6 +9,7 @@
 
 #include "comm/agree.h"
 #include "comm/mpi_communicator.h"
+#include "runtime/core/blas_info.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/config.h"
 #include "runtime/core/config_defaults.h"
@@ -341,6 +342,7 @@ Trainer::RunEnd Trainer::run() {
                << model_->forward_flops_per_token() / 1e6 << " MFLOP per token forward, "
                << world_->size() << " ranks, ep " << config_.parallel().ep() << ", "
                << train_->tokens() << " training tokens; logs in " << run_dir_);
+  report_blas();
   if (val_) {
     double v = evaluate();
     char line[128];

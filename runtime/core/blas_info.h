@@ -1,0 +1,21 @@
+// Which BLAS runs the CPU GEMMs, and whether it uses this CPU well (issue 17): Debian's OpenBLAS
+// 0.3.21 does not recognise some new CPUs and silently runs generic kernels 3–5× slower. The
+// trainer and the benchmarks print the description at start and, when it applies, the advice —
+// never setting anything behind the user's back.
+#pragma once
+
+#include <string>
+
+namespace sy {
+
+// "OpenBLAS 0.3.21 DYNAMIC_ARCH … (core Prescott, 2 threads)".
+std::string blas_description();
+// The advice for a BLAS core on a CPU with these features: empty when the core fits, else the
+// environment variable and value that select the right kernels.
+std::string blas_kernel_advice(const std::string& core, bool cpu_avx2, bool cpu_avx512);
+// The advice for this process's BLAS and CPU.
+std::string blas_kernel_advice();
+// Rank 0 prints "# BLAS: <description>" and, when it applies, the advice as a warning.
+void report_blas();
+
+}  // namespace sy
