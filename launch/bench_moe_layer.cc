@@ -122,6 +122,8 @@ void measure_gemms(const BenchSetup& s, const MoeLayer& layer, Communicator& wor
   rec.set_grouped_gemm_gflops(per_rank / gr[1] / 1e9);
   rec.set_dense_gemm_gflops(per_rank / gr[2] / 1e9);
   rec.set_gemm_ratio(rec.grouped_gemm_gflops() / rec.dense_gemm_gflops());
+  const double limit_ms = per_rank / (rec.dense_gemm_gflops() * 1e9) * 1e3;
+  rec.set_gemm_limit_fraction(limit_ms / rec.layer_ms());
 }
 
 // This rank's random tokens and output gradients, and token ids (for hash routing).
@@ -237,6 +239,12 @@ void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
                 "expert GEMMs: grouped %.2f GFLOP/s vs dense %.2f GFLOP/s on the same FLOPs: "
                 "ratio %.3f",
                 rec.grouped_gemm_gflops(), rec.dense_gemm_gflops(), rec.gemm_ratio());
+  SY_LOG0(line);
+  std::snprintf(line, sizeof line,
+                "layer at %.2f of its GEMM limit (its expert GEMMs' FLOPs at the dense rate: "
+                "%.2f ms of %.2f ms)",
+                rec.gemm_limit_fraction(), rec.gemm_limit_fraction() * rec.layer_ms(),
+                rec.layer_ms());
   SY_LOG0(line);
   int active = 0;
   for (int64_t l : st.load()) active += l > 0;
