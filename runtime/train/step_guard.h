@@ -31,7 +31,6 @@ class StepGuard {
   // more than max_skipped_in_a_row skipped steps in a row.
   bool record(int64_t step, const StepHealth& h);
   int64_t skipped_total() const { return total_; }
-  int64_t skipped_in_a_row() const { return in_a_row_; }
 
  private:
   int max_in_a_row_;

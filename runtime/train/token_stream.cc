@@ -175,10 +175,4 @@ void TokenStream::check_range(int vocab_size) const {
     }
 }
 
-std::vector<std::string> TokenStream::files() const {
-  std::vector<std::string> out;
-  for (const Shard& s : shards_) out.push_back(s.path);
-  return out;
-}
-
 }  // namespace sy

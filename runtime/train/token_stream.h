@@ -34,7 +34,6 @@ class TokenStream {
   // Throws, naming the shard and the first offending token's index and byte offset, when a token
   // is not below vocab_size.
   void check_range(int vocab_size) const;
-  std::vector<std::string> files() const;
 
  private:
   struct Shard {
