@@ -23,12 +23,6 @@ constexpr const char* kUsage =
     "  export:  the parameters as one safetensors file (F32, model names; expert parameters as\n"
     "           one tensor per global expert, <name>.<e>); load with safetensors.torch\n";
 
-uint64_t total_bytes(const pb::CheckpointManifest& m) {
-  uint64_t bytes = m.dense().bytes();
-  for (const auto& e : m.experts()) bytes += e.file().bytes();
-  return bytes;
-}
-
 int inspect(const CheckpointOnDisk& c) {
   const pb::CheckpointManifest& m = c.manifest;
   const pb::ModelConfig& model = m.config().model();
@@ -50,7 +44,8 @@ int inspect(const CheckpointOnDisk& c) {
               m.dense().bytes() / 1048576.0);
   for (const auto& [layer, n] : experts_per_layer)
     std::printf("  %s: %d expert files\n", layer.c_str(), n);
-  std::printf("  %d files, %.2f MiB in all\n", 1 + m.experts_size(), total_bytes(m) / 1048576.0);
+  std::printf("  %d files, %.2f MiB in all\n", 1 + m.experts_size(),
+              checkpoint_file_bytes(m) / 1048576.0);
   return 0;
 }
 
@@ -59,7 +54,7 @@ int verify(const CheckpointOnDisk& c) {
   const std::vector<std::string> problems = verify_checkpoint(c);
   const double seconds = now_s() - t0;
   for (const std::string& p : problems) std::printf("DAMAGED: %s\n", p.c_str());
-  const uint64_t bytes = total_bytes(c.manifest);
+  const uint64_t bytes = checkpoint_file_bytes(c.manifest);
   std::printf("%s: %s — %d files, %.2f MiB read in %.2f s (%.2f GB/s)\n", c.folder.c_str(),
               problems.empty() ? "intact" : "DAMAGED", 1 + c.manifest.experts_size(),
               bytes / 1048576.0, seconds, bytes / 1e9 / std::max(seconds, 1e-9));

@@ -233,6 +233,14 @@ bool is_masked_lm(pb::ModelFamily f) {
   return f == pb::M2_BERT || f == pb::BERT;
 }
 
+bool has_moe_layers(pb::ModelFamily f) {
+  return f == pb::TRANSFORMER_MOE || f == pb::MH_MOE || f == pb::SMLP;
+}
+
+bool is_m2_family(pb::ModelFamily f) {
+  return f == pb::M2_GPT || f == pb::M2_BERT;
+}
+
 pb::ModelConfig::Position resolved_position(const pb::ModelConfig& m) {
   if (m.position() != pb::ModelConfig::POSITION_UNSPECIFIED) return m.position();
   if (m.family() == pb::BERT) return pb::ModelConfig::LEARNED;  // BERT's absolute positions
@@ -297,9 +305,9 @@ void check_model_options(Problems& bad, const pb::ModelConfig& m) {
   if (m.norm() != pb::ModelConfig::NORM_UNSPECIFIED && !attention)
     bad.push_back("model.norm chooses the attention families' pre-norm; " + family +
                   " uses LayerNorm: leave it unset");
-  if (m.post_norm() && m.family() != pb::M2_GPT && m.family() != pb::M2_BERT)
+  if (m.post_norm() && !is_m2_family(m.family()))
     bad.push_back("model.post_norm applies to the M2 families' blocks, not " + family);
-  if (m.has_m2() && m.family() != pb::M2_GPT && m.family() != pb::M2_BERT)
+  if (m.has_m2() && !is_m2_family(m.family()))
     bad.push_back("model.m2 configures the M2 families' mixer and blocks, not " + family);
   if (m.position() == pb::ModelConfig::ROPE && !attention)
     bad.push_back("model.position = ROPE rotates attention's queries and keys; " + family +
@@ -317,9 +325,7 @@ void check_model_options(Problems& bad, const pb::ModelConfig& m) {
 
 // The model-wide MoE settings and every per-layer override.
 void check_moe_layers(Problems& bad, const pb::ModelConfig& m, int ep) {
-  const bool sparse =
-      m.family() == pb::TRANSFORMER_MOE || m.family() == pb::SMLP || m.family() == pb::MH_MOE;
-  if (sparse) check_moe(bad, m.moe(), "model.moe", ep, m.d_model());
+  if (has_moe_layers(m.family())) check_moe(bad, m.moe(), "model.moe", ep, m.d_model());
   std::set<int> seen;
   const int n_blocks =
       m.family() == pb::SMLP ? m.n_dense_blocks() + m.n_sparse_blocks() : m.n_layers();
@@ -376,7 +382,7 @@ void check_m2(Problems& bad, const pb::ModelConfig& m) {
 // suffix-only scoring.
 void check_family_rules(Problems& bad, const pb::ModelConfig& m, int ep) {
   if (m.family() == pb::SMLP) check_smlp(bad, m, ep);
-  if (m.family() == pb::M2_GPT || m.family() == pb::M2_BERT) check_m2(bad, m);
+  if (is_m2_family(m.family())) check_m2(bad, m);
   if (m.score_suffix_only() && !(m.prefix_fraction() > 0 && m.prefix_fraction() < 1))
     bad.push_back(
         "model.score_suffix_only scores from ⌈prefix_fraction · T⌉ on: "

@@ -40,6 +40,9 @@ pb::MoeConfig moe_for_layer(const pb::ModelConfig& model, int layer);
 bool is_attention_family(pb::ModelFamily family);
 // Families trained as masked language models (predict masked tokens of the input itself).
 bool is_masked_lm(pb::ModelFamily family);
+// Families with MoE layers (model.moe applies), and the Monarch Mixer families (model.m2 applies).
+bool has_moe_layers(pb::ModelFamily family);
+bool is_m2_family(pb::ModelFamily family);
 // model.position resolved: unspecified is LEARNED for BERT, ROPE for the other attention families,
 // NONE otherwise.
 pb::ModelConfig::Position resolved_position(const pb::ModelConfig& model);

@@ -38,10 +38,6 @@ void fill_defaults(gp::Message* m) {
   }
 }
 
-bool has_moe(pb::ModelFamily f) {
-  return f == pb::TRANSFORMER_MOE || f == pb::MH_MOE || f == pb::SMLP;
-}
-
 }  // namespace
 
 pb::RunConfig with_defaults(const pb::RunConfig& config) {
@@ -52,9 +48,8 @@ pb::RunConfig with_defaults(const pb::RunConfig& config) {
   c.mutable_optimizer();
   c.mutable_schedule();
   c.mutable_logging();
-  if (has_moe(c.model().family())) c.mutable_model()->mutable_moe();
-  if (c.model().family() == pb::M2_GPT || c.model().family() == pb::M2_BERT)
-    c.mutable_model()->mutable_m2();
+  if (has_moe_layers(c.model().family())) c.mutable_model()->mutable_moe();
+  if (is_m2_family(c.model().family())) c.mutable_model()->mutable_m2();
   fill_defaults(&c);
   return c;
 }

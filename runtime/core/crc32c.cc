@@ -29,6 +29,8 @@ uint32_t crc32c_table(const void* data, size_t bytes, uint32_t crc) {
   return ~crc;
 }
 
+namespace {
+
 #if defined(__x86_64__)
 bool crc32c_hardware_available() {
   static const bool has = __builtin_cpu_supports("sse4.2");
@@ -49,18 +51,15 @@ __attribute__((target("sse4.2"))) uint32_t crc32c_hardware(const void* data, siz
   for (; bytes > 0; --bytes, ++p) c32 = _mm_crc32_u8(c32, *p);
   return ~c32;
 }
-#else
-bool crc32c_hardware_available() {
-  return false;
-}
-uint32_t crc32c_hardware(const void* data, size_t bytes, uint32_t crc) {
-  return crc32c_table(data, bytes, crc);
-}
 #endif
 
+}  // namespace
+
 uint32_t crc32c(const void* data, size_t bytes, uint32_t crc) {
-  return crc32c_hardware_available() ? crc32c_hardware(data, bytes, crc)
-                                     : crc32c_table(data, bytes, crc);
+#if defined(__x86_64__)
+  if (crc32c_hardware_available()) return crc32c_hardware(data, bytes, crc);
+#endif
+  return crc32c_table(data, bytes, crc);
 }
 
 }  // namespace sy

@@ -235,8 +235,9 @@ void save_step(Communicator& world, const char* what, const std::string& tmp,
 
 }  // namespace
 
-std::string save_checkpoint(const std::string& dir, int64_t step, const pb::RunConfig& config,
-                            LanguageModel& model, AdamW* optimizer, const ProcessGroups& groups) {
+CheckpointOnDisk save_checkpoint(const std::string& dir, int64_t step, const pb::RunConfig& config,
+                                 LanguageModel& model, AdamW* optimizer,
+                                 const ProcessGroups& groups) {
   Communicator& world = *groups.world_host;
   const std::string name = "step_" + std::to_string(step);
   const std::string tmp = dir + "/" + name + ".tmp";
@@ -265,7 +266,7 @@ std::string save_checkpoint(const std::string& dir, int64_t step, const pb::RunC
     *manifest.mutable_config() = config;
     publish(manifest, dir, name);
   });
-  return dir + "/" + name;
+  return CheckpointOnDisk{dir + "/" + name, manifest};
 }
 
 namespace {
@@ -356,13 +357,23 @@ CheckpointOnDisk open_checkpoint(const std::string& path) {
   return c;
 }
 
+std::vector<const pb::CheckpointFile*> checkpoint_files(const pb::CheckpointManifest& m) {
+  std::vector<const pb::CheckpointFile*> files = {&m.dense()};
+  for (const auto& e : m.experts()) files.push_back(&e.file());
+  return files;
+}
+
+uint64_t checkpoint_file_bytes(const pb::CheckpointManifest& m) {
+  uint64_t bytes = 0;
+  for (const pb::CheckpointFile* f : checkpoint_files(m)) bytes += f->bytes();
+  return bytes;
+}
+
 std::vector<std::string> verify_checkpoint(const CheckpointOnDisk& c) {
-  std::vector<const pb::CheckpointFile*> files = {&c.manifest.dense()};
-  for (const auto& e : c.manifest.experts()) files.push_back(&e.file());
   std::vector<std::string> problems;
-  for (const pb::CheckpointFile* f : files) {
+  for (const pb::CheckpointFile* f : checkpoint_files(c.manifest)) {
     try {
-      LoadedFile checked(c.folder, *f);
+      read_checkpoint_file(c.folder, *f);
     } catch (const Error& e) {
       problems.push_back(e.message());
     }

@@ -19,18 +19,25 @@
 
 namespace sy {
 
-// Collective. Writes <dir>/step_<step>/ and <dir>/latest; returns the checkpoint folder.
-std::string save_checkpoint(const std::string& dir, int64_t step, const pb::RunConfig& config,
-                            LanguageModel& model, AdamW* optimizer, const ProcessGroups& groups);
-
-// A checkpoint on disk: the folder a path names (itself, the one its `latest` file points at, or
-// that one's ".old" copy after a crash mid re-save) and its manifest, checked against its own
-// checksum. Local: no collective (`switchyard ckpt`, and every rank inside load_checkpoint).
+// A checkpoint on disk: its folder and its manifest.
 struct CheckpointOnDisk {
   std::string folder;
   pb::CheckpointManifest manifest;
 };
+
+// Collective. Writes <dir>/step_<step>/ and <dir>/latest; returns the checkpoint (every rank gets
+// the file records of the manifest).
+CheckpointOnDisk save_checkpoint(const std::string& dir, int64_t step, const pb::RunConfig& config,
+                                 LanguageModel& model, AdamW* optimizer,
+                                 const ProcessGroups& groups);
+
+// The folder a path names (itself, the one its `latest` file points at, or that one's ".old" copy
+// after a crash mid re-save) and its manifest, checked against its own checksum. Local: no
+// collective (`switchyard ckpt`, and every rank inside load_checkpoint).
 CheckpointOnDisk open_checkpoint(const std::string& path);
+// The files a manifest lists (dense first, then the expert files), and their total size.
+std::vector<const pb::CheckpointFile*> checkpoint_files(const pb::CheckpointManifest& manifest);
+uint64_t checkpoint_file_bytes(const pb::CheckpointManifest& manifest);
 // One file of a checkpoint, checked against its size and CRC-32C (throws naming it otherwise).
 std::string read_checkpoint_file(const std::string& folder, const pb::CheckpointFile& meta);
 // Reads every file the manifest lists and checks its size and CRC-32C; returns one message per

@@ -162,8 +162,9 @@ void TokenStream::copy(int64_t begin, int64_t n, int32_t* out) const {
   }
 }
 
-void TokenStream::check_range(int vocab_size) const {
-  for (const Shard& s : shards_)
+void TokenStream::check_range(int vocab_size, int part, int parts) const {
+  for (size_t k = static_cast<size_t>(part); k < shards_.size(); k += static_cast<size_t>(parts)) {
+    const Shard& s = shards_[k];
     for (int64_t i = 0; i < s.count; ++i) {
       const uint32_t t = s.at(i);
       if (t < static_cast<uint32_t>(vocab_size)) continue;
@@ -173,6 +174,7 @@ void TokenStream::check_range(int vocab_size) const {
                       << "): prepare the data with the model's tokenizer, or raise "
                          "model.vocab_size");
     }
+  }
 }
 
 }  // namespace sy

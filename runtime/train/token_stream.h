@@ -32,8 +32,9 @@ class TokenStream {
   // Tokens [begin, begin + n) of the stream (across shard boundaries) into out.
   void copy(int64_t begin, int64_t n, int32_t* out) const;
   // Throws, naming the shard and the first offending token's index and byte offset, when a token
-  // is not below vocab_size.
-  void check_range(int vocab_size) const;
+  // is not below vocab_size. Checks the shards i with i mod parts = part, so that `parts` ranks
+  // share one pass over the data.
+  void check_range(int vocab_size, int part = 0, int parts = 1) const;
 
  private:
   struct Shard {

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 
 #include "comm/agree.h"
@@ -54,12 +53,13 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
   run_dir_ = config_.logging().dir() + "/" + config_.name();
 }
 
-// The shards a data path spec names, memory-mapped and checked against the model's vocabulary, as
-// batches.
+// The shards a data path spec names, memory-mapped and checked against the model's vocabulary (the
+// ranks share the pass: each checks every world-size-th shard), as batches. Collective.
 std::unique_ptr<BatchSampler> Trainer::open_data(const std::string& path, uint64_t seed) const {
   const auto& d = config_.data();
   auto tokens = std::make_shared<const TokenStream>(path, d.format());
-  tokens->check_range(config_.model().vocab_size());
+  agree(*groups_.world_host, "checking the data against the vocabulary",
+        [&] { tokens->check_range(config_.model().vocab_size(), world_->rank(), world_->size()); });
   return std::make_unique<BatchSampler>(std::move(tokens), config_.model().seq_len(),
                                         d.global_batch(), seed);
 }
@@ -244,8 +244,8 @@ std::string Trainer::sample(const std::string& prompt, int tokens, float tempera
   const int64_t t = model_->seq_len(), v = model_->vocab();
   // One sequence per rank, the same on every rank (all of them hold experts, so all take part);
   // the window is the last T tokens of the context.
-  std::vector<int32_t> context(prompt.begin(), prompt.end());
-  for (int32_t& c : context) c = static_cast<unsigned char>(c);
+  std::vector<int32_t> context;
+  for (unsigned char c : prompt) context.push_back(c);
   if (context.empty()) context.push_back(kEndOfDocument);
   std::string out;
   const std::vector<int32_t> targets(static_cast<size_t>(t), -1);
@@ -266,28 +266,14 @@ std::string Trainer::sample(const std::string& prompt, int tokens, float tempera
 
 namespace {
 
-std::string rate_text(uint64_t bytes, double seconds) {
+// " (12.3 MiB in 0.05 s, 0.25 GB/s)": a checkpoint's files over the time since t0.
+std::string transfer_rate(const pb::CheckpointManifest& m, double t0) {
+  const uint64_t bytes = checkpoint_file_bytes(m);
+  const double seconds = now_s() - t0;
   char text[96];
   std::snprintf(text, sizeof text, " (%.1f MiB in %.2f s, %.2f GB/s)", bytes / 1048576.0, seconds,
                 bytes / 1e9 / std::max(seconds, 1e-9));
   return text;
-}
-
-// " (12.3 MiB in 0.05 s, 0.25 GB/s)": a checkpoint folder's size over the time since t0.
-std::string transfer_rate(const std::string& folder, double t0) {
-  const double seconds = now_s() - t0;
-  uint64_t bytes = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(folder, ec))
-    if (e.is_regular_file(ec)) bytes += e.file_size(ec);
-  return rate_text(bytes, seconds);
-}
-
-// The same for a load: the files the manifest lists (every rank reads its part).
-std::string loaded_rate(const pb::CheckpointManifest& m, double t0) {
-  uint64_t bytes = m.dense().bytes();
-  for (const auto& e : m.experts()) bytes += e.file().bytes();
-  return rate_text(bytes, now_s() - t0);
 }
 
 }  // namespace
@@ -310,10 +296,10 @@ std::string Trainer::save() {
                                        "a checkpoint that cannot train must not become `latest`; "
                                        "resume from the last checkpoint with a lower optimizer.lr");
   const double t0 = now_s();
-  std::string folder = save_checkpoint(run_dir_ + "/checkpoints", step_, config_, *model_,
-                                       optimizer_.get(), groups_);
-  if (world_->rank() == 0) SY_LOG0("# checkpoint: " << folder << transfer_rate(folder, t0));
-  return folder;
+  const CheckpointOnDisk c = save_checkpoint(run_dir_ + "/checkpoints", step_, config_, *model_,
+                                             optimizer_.get(), groups_);
+  SY_LOG0("# checkpoint: " << c.folder << transfer_rate(c.manifest, t0));
+  return c.folder;
 }
 
 void Trainer::resume(const std::string& folder) {
@@ -321,7 +307,7 @@ void Trainer::resume(const std::string& folder) {
   pb::CheckpointManifest m = load_checkpoint(folder, *model_, optimizer_.get(), groups_);
   step_ = m.step();
   SY_LOG0("# resumed from " << folder << " at step " << step_ << " (written by " << m.world_size()
-                            << " ranks, ep " << m.ep() << ")" << loaded_rate(m, t0));
+                            << " ranks, ep " << m.ep() << ")" << transfer_rate(m, t0));
 }
 
 void Trainer::load_weights(const std::string& folder) {
