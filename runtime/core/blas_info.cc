@@ -6,6 +6,7 @@
 #include <cctype>
 #include <vector>
 
+#include "runtime/core/cpu_threads.h"
 #include "runtime/core/logging.h"
 
 namespace sy {
@@ -55,6 +56,7 @@ std::string blas_kernel_advice() {
 
 void report_blas() {
   SY_LOG0("# BLAS: " << blas_description());
+  SY_LOG0("# CPU ops: " << cpu_ops_description());
   const std::string advice = blas_kernel_advice();
   if (!advice.empty()) SY_WARN0(advice);
 }

@@ -15,7 +15,8 @@ std::string blas_description();
 std::string blas_kernel_advice(const std::string& core, bool cpu_avx2, bool cpu_avx512);
 // The advice for this process's BLAS and CPU.
 std::string blas_kernel_advice();
-// Rank 0 prints "# BLAS: <description>" and, when it applies, the advice as a warning.
+// Rank 0 prints "# BLAS: <description>", "# CPU ops: <cpu_ops_description()>" and, when it
+// applies, the advice as a warning.
 void report_blas();
 
 }  // namespace sy

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "runtime/ops/cpu/ops_cpu.h"
+#include "runtime/ops/cpu/vectorized.h"
 #include "runtime/ops/shared/combine_math.h"
 #include "runtime/ops/shared/rowwise_math.h"
 
@@ -20,17 +21,19 @@ void combine_typed(const Tensor& out, const Tensor& y, const Tensor& pos, const 
   const T* yv = y.data<T>();
   const int32_t* p = pos.data<int32_t>();
   const float* wv = w.data<float>();
-  for (int64_t s = 0; s < s_rows; ++s) {
-    float* orow = o + s * cols;
-    for (int64_t c = 0; c < cols; ++c) orow[c] = 0.0f;
-    for (int j = 0; j < k; ++j) {
-      int32_t r = p[s * k + j];
-      if (r < 0) continue;
-      const T* yrow = yv + r * cols;
-      const float wj = wv[s * k + j];
-      for (int64_t c = 0; c < cols; ++c) orow[c] += wj * load_float(yrow[c]);
+  for_row_chunks(s_rows, cols * k, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s) {
+      float* orow = o + s * cols;
+      for (int64_t c = 0; c < cols; ++c) orow[c] = 0.0f;
+      for (int j = 0; j < k; ++j) {
+        int32_t r = p[s * k + j];
+        if (r < 0) continue;
+        const T* yrow = yv + r * cols;
+        const float wj = wv[s * k + j];
+        for (int64_t c = 0; c < cols; ++c) orow[c] += wj * load_float(yrow[c]);
+      }
     }
-  }
+  });
 }
 
 template <typename T>
@@ -42,21 +45,21 @@ void combine_backward_typed(const Tensor& dy, const Tensor& dw, const Tensor& do
   const float* wv = w.data<float>();
   const float* g = dout.data<float>();
   T* d = dy.data<T>();
+  const T* yv = y.data<T>();
+  float* dwv = dw.defined() && dw.numel() > 0 ? dw.data<float>() : nullptr;
   if (dy.numel()) std::memset(static_cast<void*>(d), 0, dy.nbytes());
-  for (int64_t s = 0; s < s_rows; ++s)
-    for (int j = 0; j < k; ++j) {
-      int32_t r = p[s * k + j];
-      if (r < 0) continue;
-      for (int64_t c = 0; c < cols; ++c)
-        d[r * cols + c] = store_as<T>(wv[s * k + j] * g[s * cols + c]);
-    }
-  if (!dw.defined() || dw.numel() == 0) return;
-  float* dwv = dw.data<float>();
-  for (int64_t s = 0; s < s_rows; ++s)
-    for (int j = 0; j < k; ++j) {
-      int32_t r = p[s * k + j];
-      dwv[s * k + j] = r < 0 ? 0.0f : kernels::dot_row(g + s * cols, y.data<T>() + r * cols, cols);
-    }
+  // Row s writes the rows pos[s,:] of dy (distinct) and its own dw[s,:]: rows split over threads.
+  for_row_chunks(s_rows, cols * k, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s)
+      for (int j = 0; j < k; ++j) {
+        int32_t r = p[s * k + j];
+        if (r >= 0)
+          for (int64_t c = 0; c < cols; ++c)
+            d[r * cols + c] = store_as<T>(wv[s * k + j] * g[s * cols + c]);
+        if (dwv)
+          dwv[s * k + j] = r < 0 ? 0.0f : kernels::dot_row(g + s * cols, yv + r * cols, cols);
+      }
+  });
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Elementwise ops: activations and SwiGLU with their backwards, casts, biases, scaled adds,
-// products, the causal mask, on the CPU.
+// products, the causal mask, on the CPU — threaded and vectorised (vectorized.h).
 #include "runtime/ops/cpu/ops_cpu.h"
+#include "runtime/ops/cpu/vectorized.h"
 #include "runtime/ops/shared/elementwise_math.h"
 
 namespace sy {
@@ -10,19 +11,45 @@ namespace {
 
 template <typename T, Activation A>
 void activation_forward_typed(const Tensor& out, const Tensor& in) {
-  const int64_t n = in.numel();
   T* y = out.data<T>();
   const T* x = in.data<T>();
-  for (int64_t i = 0; i < n; ++i) kernels::activation_element<T, A>(y, x, i);
+  for_elements(in.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) kernels::activation_element<T, A>(y, x, i);
+  });
 }
 
 template <typename T, Activation A>
 void activation_backward_typed(const Tensor& din, const Tensor& in, const Tensor& dout) {
-  const int64_t n = in.numel();
   T* dx = din.data<T>();
   const T* x = in.data<T>();
   const T* dy = dout.data<T>();
-  for (int64_t i = 0; i < n; ++i) kernels::activation_backward_element<T, A>(dx, x, dy, i);
+  for_elements(in.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) kernels::activation_backward_element<T, A>(dx, x, dy, i);
+  });
+}
+
+template <typename To, typename From>
+To convert_value(From x);
+template <>
+bf16 convert_value(float x) {
+  return float_to_bf16(x);
+}
+template <>
+float convert_value(bf16 x) {
+  return bf16_to_float(x);
+}
+template <>
+double convert_value(int32_t x) {
+  return x;
+}
+
+template <typename From, typename To>
+void convert(const Tensor& out, const Tensor& in) {
+  const From* x = in.data<From>();
+  To* y = out.data<To>();
+  for_elements(in.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = convert_value<To>(x[i]);
+  });
 }
 
 }  // namespace
@@ -43,98 +70,108 @@ void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout
 }
 
 void swiglu_forward(const Tensor& out, const Tensor& in) {
-  const int64_t m = out.rows(), f = out.cols();
+  const int64_t f = out.cols();
   with_float_type(in.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* y = out.data<T>();
     const T* x = in.data<T>();
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t c = 0; c < f; ++c) kernels::swiglu_element(y, x, r, c, f);
+    for_row_chunks(out.rows(), f, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r)
+        for (int64_t c = 0; c < f; ++c) kernels::swiglu_element(y, x, r, c, f);
+    });
   });
 }
 
 void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout) {
-  const int64_t m = dout.rows(), f = dout.cols();
+  const int64_t f = dout.cols();
   with_float_type(in.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* dx = din.data<T>();
     const T* x = in.data<T>();
     const T* dy = dout.data<T>();
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t c = 0; c < f; ++c) kernels::swiglu_backward_element(dx, x, dy, r, c, f);
+    for_row_chunks(dout.rows(), f, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r)
+        for (int64_t c = 0; c < f; ++c) kernels::swiglu_backward_element(dx, x, dy, r, c, f);
+    });
   });
 }
 
 void cast(const Tensor& out, const Tensor& in) {
-  int64_t n = in.numel();
-  if (in.dtype() == out.dtype()) {
+  if (in.dtype() == out.dtype())
     out.copy_from(in);
-  } else if (in.dtype() == DType::kI32) {
-    const int32_t* x = in.data<int32_t>();
-    double* y = out.data<double>();
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i];
-  } else if (in.dtype() == DType::kF32) {
-    const float* x = in.data<float>();
-    bf16* y = out.data<bf16>();
-    for (int64_t i = 0; i < n; ++i) y[i] = float_to_bf16(x[i]);
-  } else {
-    const bf16* x = in.data<bf16>();
-    float* y = out.data<float>();
-    for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_float(x[i]);
-  }
+  else if (in.dtype() == DType::kI32)
+    convert<int32_t, double>(out, in);
+  else if (in.dtype() == DType::kF32)
+    convert<float, bf16>(out, in);
+  else
+    convert<bf16, float>(out, in);
 }
 
 void add_bias(const Tensor& out, const Tensor& bias) {
-  const int64_t n = out.numel(), cols = out.cols();
-  const float* b = bias.data<float>();
+  const int64_t cols = out.cols();
+  const float* bv = bias.data<float>();
   with_float_type(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
-    for (int64_t i = 0; i < n; ++i) kernels::add_bias_element(o, b, i, cols);
+    for_row_chunks(out.rows(), cols, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r)
+        for (int64_t c = 0; c < cols; ++c) kernels::add_bias_element(o, bv, r * cols + c, cols);
+    });
   });
 }
 
 void add_scaled(const Tensor& out, const Tensor& in, float alpha) {
-  int64_t n = out.numel();
   float* o = out.data<float>();
   const float* x = in.data<float>();
-  for (int64_t i = 0; i < n; ++i) o[i] += alpha * x[i];
+  for_elements(out.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) o[i] += alpha * x[i];
+  });
 }
 
 void add_row_scaled(const Tensor& out, const Tensor& x, const Tensor& scale) {
-  int64_t rows = out.rows(), cols = out.cols();
+  const int64_t cols = out.cols();
   float* o = out.data<float>();
   const float* xv = x.data<float>();
   const float* sc = scale.data<float>();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) o[r * cols + c] += sc[r] * xv[r * cols + c];
+  for_row_chunks(out.rows(), cols, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r)
+      for (int64_t c = 0; c < cols; ++c) o[r * cols + c] += sc[r] * xv[r * cols + c];
+  });
 }
 
 void add_row_bias(const Tensor& out, const Tensor& bias) {
-  int64_t rows = out.rows(), cols = out.cols();
+  const int64_t cols = out.cols();
   float* o = out.data<float>();
-  const float* b = bias.data<float>();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) o[r * cols + c] += b[r];
+  const float* bv = bias.data<float>();
+  for_row_chunks(out.rows(), cols, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r)
+      for (int64_t c = 0; c < cols; ++c) o[r * cols + c] += bv[r];
+  });
 }
 
 void mul(const Tensor& out, const Tensor& a, const Tensor& b) {
   float* o = out.data<float>();
   const float* x = a.data<float>();
   const float* y = b.data<float>();
-  for (int64_t i = 0; i < out.numel(); ++i) o[i] = x[i] * y[i];
+  for_elements(out.numel(), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) o[i] = x[i] * y[i];
+  });
 }
 
 void scale_inplace(const Tensor& x, float alpha) {
   float* p = x.data<float>();
-  for (int64_t i = 0; i < x.numel(); ++i) p[i] *= alpha;
+  for_elements(x.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) p[i] *= alpha;
+  });
 }
 
 void scale_by_inverse(const Tensor& out, const Tensor& in, const Tensor& s) {
   const float inv = 1.0f / *s.data<float>();
   float* o = out.data<float>();
   const float* x = in.data<float>();
-  for (int64_t i = 0; i < in.numel(); ++i) o[i] = x[i] * inv;
+  for_elements(in.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) o[i] = x[i] * inv;
+  });
 }
 
 void scale_by_inverse_backward(const Tensor& din, const Tensor& ds, const Tensor& dout,
@@ -142,7 +179,7 @@ void scale_by_inverse_backward(const Tensor& din, const Tensor& ds, const Tensor
   const float sv = *s.data<float>(), inv = 1.0f / sv;
   const float *dy = dout.data<float>(), *x = in.data<float>();
   float* dx = din.data<float>();
-  double dot = 0;
+  double dot = 0;  // one sum in index order, on one thread: the same on every machine
   for (int64_t i = 0; i < in.numel(); ++i) {
     dot += static_cast<double>(dy[i]) * x[i];
     dx[i] = dy[i] * inv;  // after the read of dy[i]: din may alias dout
@@ -151,33 +188,42 @@ void scale_by_inverse_backward(const Tensor& din, const Tensor& ds, const Tensor
 }
 
 void rope(const Tensor& y, const Tensor& x, const Tensor& table, bool inverse) {
-  const int64_t half = x.dim(2) / 2, pairs = x.numel() / 2, t = x.dim(1);
+  const int64_t half = x.dim(2) / 2, t = x.dim(1);
   float* yp = y.data<float>();
   const float *xp = x.data<float>(), *tp = table.data<float>();
-  for (int64_t i = 0; i < pairs; ++i) kernels::rope_pair(yp, xp, tp, i, t, half, inverse);
+  for_elements(x.numel() / 2, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) kernels::rope_pair(yp, xp, tp, i, t, half, inverse);
+  });
 }
 
 void sine_forward(const Tensor& y, const Tensor& x, const Tensor& freq) {
   const int64_t cols = x.dim(1);
-  for (int64_t i = 0; i < x.numel(); ++i)
-    kernels::sine_element(y.data<float>(), x.data<float>(), freq.data<float>(), i, cols);
+  float* yp = y.data<float>();
+  const float *xp = x.data<float>(), *fp = freq.data<float>();
+  for_elements(x.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) kernels::sine_element(yp, xp, fp, i, cols);
+  });
 }
 
 void sine_backward(const Tensor& dx, const Tensor& dfx, const Tensor& x, const Tensor& dy,
                    const Tensor& freq) {
   const int64_t cols = x.dim(1);
-  for (int64_t i = 0; i < x.numel(); ++i)
-    kernels::sine_backward_element(dx.data<float>(), dfx.data<float>(), x.data<float>(),
-                                   dy.data<float>(), freq.data<float>(), i, cols);
+  float *dxp = dx.data<float>(), *dfp = dfx.data<float>();
+  const float *xp = x.data<float>(), *dyp = dy.data<float>(), *fp = freq.data<float>();
+  for_elements(x.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) kernels::sine_backward_element(dxp, dfp, xp, dyp, fp, i, cols);
+  });
 }
 
 void causal_mask(const Tensor& out, const Tensor& in) {
-  const int64_t n = in.numel(), t = in.cols();
+  const int64_t t = in.cols();
   with_float_type(in.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* o = out.data<T>();
     const T* x = in.data<T>();
-    for (int64_t i = 0; i < n; ++i) kernels::causal_mask_element(o, x, i, t);
+    for_elements(in.numel(), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) kernels::causal_mask_element(o, x, i, t);
+    });
   });
 }
 

@@ -5,34 +5,38 @@
 #include <vector>
 
 #include "runtime/ops/cpu/ops_cpu.h"
+#include "runtime/ops/cpu/vectorized.h"
 #include "runtime/ops/shared/counting_sort_chunks.h"
 #include "runtime/ops/shared/index_math.h"
 
 namespace sy {
 namespace cpu {
 
+// Rows are copied by several threads at once (each row by one: the indices into out are distinct).
 void gather_rows(const Tensor& out, const Tensor& in, const Tensor& index) {
-  int64_t n = out.dim(0);
   size_t row_bytes = static_cast<size_t>(in.cols()) * dtype_size(in.dtype());
   const int32_t* idx = index.data<int32_t>();
   const char* src = static_cast<const char*>(in.raw());
   char* dst = static_cast<char*>(out.raw());
-  for (int64_t i = 0; i < n; ++i) {
-    if (idx[i] < 0)
-      std::memset(dst + i * row_bytes, 0, row_bytes);
-    else
-      std::memcpy(dst + i * row_bytes, src + idx[i] * row_bytes, row_bytes);
-  }
+  for_row_chunks(out.dim(0), in.cols(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      if (idx[i] < 0)
+        std::memset(dst + i * row_bytes, 0, row_bytes);
+      else
+        std::memcpy(dst + i * row_bytes, src + idx[i] * row_bytes, row_bytes);
+    }
+  });
 }
 
 void scatter_rows(const Tensor& out, const Tensor& in, const Tensor& index) {
-  int64_t n = in.dim(0);
   size_t row_bytes = static_cast<size_t>(in.cols()) * dtype_size(in.dtype());
   const int32_t* idx = index.data<int32_t>();
   const char* src = static_cast<const char*>(in.raw());
   char* dst = static_cast<char*>(out.raw());
-  for (int64_t i = 0; i < n; ++i)
-    if (idx[i] >= 0) std::memcpy(dst + idx[i] * row_bytes, src + i * row_bytes, row_bytes);
+  for_row_chunks(in.dim(0), in.cols(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      if (idx[i] >= 0) std::memcpy(dst + idx[i] * row_bytes, src + i * row_bytes, row_bytes);
+  });
 }
 
 void counting_sort(const Tensor& order, const Tensor& counts, const Tensor& keys, int num_keys,

@@ -1,0 +1,46 @@
+// How the CPU ops use a rank's cores (issue 17): threads and vector kernels.
+//
+//   Threads   the elementwise and row ops split their work over cpu_threads() threads (the caller
+//             and sleeping workers, runtime/core/cpu_pool.h): SY_CPU_THREADS when set, else as
+//             many as the rank's BLAS uses (OPENBLAS_NUM_THREADS), so that
+//             `mpirun -x OPENBLAS_NUM_THREADS=2` gives a rank two cores for everything.
+//             Work is cut by index ranges, each element or row computed by one thread exactly as
+//             it would be alone: results are bitwise the same for any thread count.
+//   Kernels   the ops' loops are compiled three times — baseline x86-64, AVX2 and AVX-512
+//             (runtime/ops/cpu/vectorized.h) — and run in the widest the CPU supports, or the one
+//             SY_CPU_KERNELS (baseline | avx2 | avx512) names. The loops do the same IEEE
+//             operations in the same order in each (no contraction into FMA, no reordered sums), so
+//             every choice gives bitwise the same numbers; only the speed differs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace sy {
+
+enum class CpuKernels { kBaseline, kAvx2, kAvx512 };
+
+const char* cpu_kernels_name(CpuKernels k);
+// The widest kernels this CPU (and its operating system) can run.
+CpuKernels best_cpu_kernels();
+// "baseline" | "avx2" | "avx512" (SY_CPU_KERNELS's values); an Error if unknown or beyond the CPU.
+CpuKernels cpu_kernels_from_name(const std::string& name);
+// The kernels the ops use: SY_CPU_KERNELS when set (an Error if unknown or beyond the CPU), else
+// best_cpu_kernels().
+CpuKernels cpu_kernels();
+// Tests and benchmarks: use `k` from now on (an Error if the CPU cannot run it).
+void set_cpu_kernels(CpuKernels k);
+
+int cpu_threads();
+// Tests and benchmarks: use n ≥ 1 threads from now on.
+void set_cpu_threads(int n);
+
+// f(begin, end) over consecutive ranges covering [0, n), at most one per thread and none shorter
+// than `grain` (so small ops stay on the calling thread). An exception from f is rethrown here.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& f);
+
+// "avx512 kernels, 2 threads" for the start-up report.
+std::string cpu_ops_description();
+
+}  // namespace sy
