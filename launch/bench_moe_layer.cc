@@ -19,6 +19,7 @@
 #include "launch/moe_layer_timing.h"
 #include "runtime/core/blas_info.h"
 #include "runtime/core/config.h"
+#include "runtime/core/cpu_threads.h"
 #include "runtime/core/deadline.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/proto_json.h"
@@ -41,7 +42,9 @@ const char* kUsage =
     "  --overlap LIST     compare overlap settings, e.g. --overlap 1,2,4,auto: for each n the "
     "layer\n"
     "                     time against overlap off (comm + compute measured in the same run)\n"
-    "  --rounds R         overlap study: interleaved rounds per setting, best kept (default 3)\n"
+    "  --rounds R         interleaved rounds (the layer, then its GEMMs; in the overlap study "
+    "each\n"
+    "                     setting), the best of each kept and the spread printed (default 3)\n"
     "  --emulate-link GBPS[,US]  hold each payload all-to-all until it would have crossed a link "
     "of\n"
     "                     GBPS GB/s per rank (+US µs latency): a transfer that, like a NIC's DMA,\n"
@@ -108,22 +111,24 @@ BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {
 }
 
 // The experts' GEMMs on this rank's real expert-major row segments, grouped vs dense.
-void measure_gemms(const BenchSetup& s, const MoeLayer& layer, Communicator& world,
-                   pb::MoeLayerBenchRecord& rec) {
+std::unique_ptr<ExpertGemmTimer> make_gemm_timer(const BenchSetup& s, const MoeLayer& layer) {
   const MoeOptions& o = s.options;
   const int64_t width = o.item_width(), hidden = o.hidden();
   const int64_t up = (o.expert == pb::SWIGLU ? 2 : 1) * hidden;
-  GemmRates g = time_expert_gemms(layer.exchange_plan().expert_offsets, width, up, hidden, s.device,
-                                  std::max(s.iters, 3));
-  std::vector<double> gr = {g.flops, g.grouped_s, g.dense_s};
-  world.all_reduce(gr.data(), 1, DType::kF64, CommOp::kSum);  // total FLOPs
-  world.all_reduce(gr.data() + 1, 2, DType::kF64, CommOp::kMax);
-  const double per_rank = gr[0] / world.size();
-  rec.set_grouped_gemm_gflops(per_rank / gr[1] / 1e9);
-  rec.set_dense_gemm_gflops(per_rank / gr[2] / 1e9);
-  rec.set_gemm_ratio(rec.grouped_gemm_gflops() / rec.dense_gemm_gflops());
-  const double limit_ms = per_rank / (rec.dense_gemm_gflops() * 1e9) * 1e3;
-  rec.set_gemm_limit_fraction(limit_ms / rec.layer_ms());
+  return std::make_unique<ExpertGemmTimer>(layer.exchange_plan().expert_offsets, width, up, hidden,
+                                           s.device);
+}
+
+// A round's GEMM times over the ranks: FLOPs summed, times the slowest rank's.
+GemmRates over_ranks(const GemmRates& g, Communicator& world) {
+  double v[3] = {g.flops, g.grouped_s, g.dense_s};
+  world.all_reduce(v, 1, DType::kF64, CommOp::kSum);
+  world.all_reduce(v + 1, 2, DType::kF64, CommOp::kMax);
+  GemmRates r;
+  r.flops = v[0];
+  r.grouped_s = v[1];
+  r.dense_s = v[2];
+  return r;
 }
 
 // This rank's random tokens and output gradients, and token ids (for hash routing).
@@ -153,6 +158,51 @@ void set_step_times(pb::MoeLayerBenchRecord& rec, const Timing& t) {
   rec.set_combine_ms(t.steps.combine * 1e3);
 }
 
+// What the interleaved rounds measured: each round times the layer, then its GEMMs grouped and
+// dense, so that a slow spell of a shared machine lands on both and each round's GEMM-limit
+// fraction compares neighbours.
+struct Rounds {
+  Timing best;                    // the layer's fastest round
+  double worst_s = 0;             // its slowest
+  GemmRates gemms;                // the GEMMs' fastest rounds (over ranks)
+  std::vector<double> fractions;  // per round: dense GEMM time / layer time
+  MemoryStats memory;             // the layer's, before the GEMMs' operands exist
+};
+
+Rounds time_rounds(const BenchSetup& s, const BenchInputs& in, TokenMoe& layer,
+                   Communicator& world) {
+  Rounds out;
+  std::unique_ptr<ExpertGemmTimer> gemm_timer;
+  for (int r = 0; r < s.rounds; ++r) {
+    const Timing t = time_layer(layer, in.x, in.dy, in.ids, s.iters, r == 0 ? s.warmup : 1, world);
+    if (r == 0 || t.layer_s < out.best.layer_s) out.best = t;
+    out.worst_s = std::max(out.worst_s, t.layer_s);
+    if (r == 0) {
+      out.memory = backend(s.device).memory_stats();
+      gemm_timer = make_gemm_timer(s, layer.core());
+    }
+    const GemmRates g = over_ranks(gemm_timer->time(std::max(s.iters, 3)), world);
+    out.gemms.keep_best(g);
+    out.fractions.push_back(g.dense_s / t.layer_s);
+  }
+  return out;
+}
+
+// The GEMM rates and the layer against its GEMM limit: the median round's fraction, with the
+// rounds' range.
+void set_gemm_rates(const Rounds& m, int world_size, pb::MoeLayerBenchRecord& rec) {
+  const double per_rank = m.gemms.flops / world_size;
+  rec.set_grouped_gemm_gflops(per_rank / m.gemms.grouped_s / 1e9);
+  rec.set_dense_gemm_gflops(per_rank / m.gemms.dense_s / 1e9);
+  rec.set_gemm_ratio(rec.grouped_gemm_gflops() / rec.dense_gemm_gflops());
+  std::vector<double> f = m.fractions;
+  std::sort(f.begin(), f.end());
+  const size_t n = f.size();
+  rec.set_gemm_limit_fraction(n % 2 ? f[n / 2] : 0.5 * (f[n / 2 - 1] + f[n / 2]));
+  rec.set_gemm_limit_fraction_min(f.front());
+  rec.set_gemm_limit_fraction_max(f.back());
+}
+
 pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communicator& world) {
   pb::MoeLayerBenchRecord rec;
   const int w = world.size();
@@ -163,8 +213,13 @@ pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communic
   std::unique_ptr<TokenMoe> layer =
       make_timed_layer(main_options, compute_dtype(s.config.precision()), s.groups, s.device);
 
-  const Timing main_run = time_layer(*layer, in.x, in.dy, in.ids, s.iters, s.warmup, world);
+  const Rounds rounds = time_rounds(s, in, *layer, world);
+  const Timing& main_run = rounds.best;
   set_step_times(rec, main_run);
+  rec.set_rounds(s.rounds);
+  rec.set_layer_noise(rounds.worst_s / main_run.layer_s - 1);
+  rec.set_system_allocs_per_call(main_run.system_allocs);
+  rec.set_page_faults_per_call(main_run.page_faults);
   rec.set_tokens_per_s(s.tokens * w / main_run.layer_s);
   *rec.mutable_layer_stats() = layer->core().stats();
   double mib = rec.layer_stats().dispatched_mib();
@@ -172,10 +227,10 @@ pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communic
   rec.set_bytes_dispatched(static_cast<int64_t>(mib * (1 << 20)));
   rec.set_activation_ratio(rec.layer_stats().activation_ratio());
   rec.set_drop_rate(rec.layer_stats().drop_rate());
-  measure_gemms(s, layer->core(), world, rec);
+  set_gemm_rates(rounds, w, rec);
 
-  const MemoryStats mem = backend(s.device).memory_stats();
-  double peaks[2] = {static_cast<double>(mem.peak_in_use), static_cast<double>(mem.peak_reserved)};
+  double peaks[2] = {static_cast<double>(rounds.memory.peak_in_use),
+                     static_cast<double>(rounds.memory.peak_reserved)};
   world.all_reduce(peaks, 2, DType::kF64, CommOp::kMax);
   rec.set_peak_memory_mib(peaks[0] / (1 << 20));
   rec.set_peak_reserved_mib(peaks[1] / (1 << 20));
@@ -185,6 +240,8 @@ pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communic
   rec.set_device(device_name(s.device));
   rec.set_tokens_per_rank(s.tokens);
   rec.set_openblas_threads(openblas_get_num_threads());
+  rec.set_cpu_kernels(cpu_kernels_name(cpu_kernels()));
+  rec.set_cpu_threads(cpu_threads());
   if (!s.link.empty()) rec.set_emulated_link(s.link);
   return rec;
 }
@@ -206,15 +263,16 @@ void report_header(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
                                           : "capacity factor " + std::to_string(o.capacity_factor))
                            << ", chunks " << o.chunks << ", precision "
                            << pb::Precision_Name(s.config.precision()));
-  SY_LOG0("# iters " << s.iters << ", warmup " << s.warmup
-                     << "; times are max over ranks of the mean");
+  SY_LOG0("# iters " << s.iters << ", warmup " << s.warmup << ", " << s.rounds
+                     << " interleaved rounds (best kept); times are max over ranks of the mean");
 }
 
 void report_steps(const pb::MoeLayerBenchRecord& rec) {
   char line[256];
   const double layer = rec.layer_ms();
-  std::snprintf(line, sizeof line, "layer forward+backward: %.2f ms, %.0f tokens/s (all ranks)",
-                layer, rec.tokens_per_s());
+  std::snprintf(line, sizeof line,
+                "layer forward+backward: %.2f ms, %.0f tokens/s (all ranks); slowest round +%.1f%%",
+                layer, rec.tokens_per_s(), 100 * rec.layer_noise());
   SY_LOG0(line);
   const std::pair<const char*, double> steps[] = {
       {"route", rec.route_ms()},           {"plan", rec.plan_ms()},
@@ -241,10 +299,10 @@ void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
                 rec.grouped_gemm_gflops(), rec.dense_gemm_gflops(), rec.gemm_ratio());
   SY_LOG0(line);
   std::snprintf(line, sizeof line,
-                "layer at %.2f of its GEMM limit (its expert GEMMs' FLOPs at the dense rate: "
-                "%.2f ms of %.2f ms)",
-                rec.gemm_limit_fraction(), rec.gemm_limit_fraction() * rec.layer_ms(),
-                rec.layer_ms());
+                "layer at %.2f of its GEMM limit (its expert GEMMs' FLOPs at the dense rate over "
+                "the layer's time; median of %d rounds, range %.2f-%.2f)",
+                rec.gemm_limit_fraction(), rec.rounds(), rec.gemm_limit_fraction_min(),
+                rec.gemm_limit_fraction_max());
   SY_LOG0(line);
   int active = 0;
   for (int64_t l : st.load()) active += l > 0;
@@ -267,6 +325,11 @@ void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
   std::snprintf(line, sizeof line,
                 "peak memory per rank: %.1f MiB in use, %.1f MiB reserved (%s, max over ranks)",
                 rec.peak_memory_mib(), rec.peak_reserved_mib(), rec.device().c_str());
+  SY_LOG0(line);
+  std::snprintf(line, sizeof line,
+                "hot path per layer call after warm-up: %.1f allocations from the system, %.1f "
+                "page faults (max over ranks)",
+                rec.system_allocs_per_call(), rec.page_faults_per_call());
   SY_LOG0(line);
 }
 

@@ -1,5 +1,7 @@
 #include "launch/moe_layer_timing.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -12,6 +14,17 @@
 namespace sy {
 
 namespace {
+
+struct HotPathCounts {
+  int64_t allocs = 0, faults = 0;
+};
+
+HotPathCounts hot_path_counts(Device device) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return HotPathCounts{backend(device).memory_stats().system_allocs,
+                       static_cast<int64_t>(u.ru_minflt)};
+}
 
 // Adds a recorded pass (milliseconds) to a sum in seconds.
 void add_times(MoePassTimes& into, const pb::MoeStepTimes& t) {
@@ -38,76 +51,98 @@ Timing time_layer(TokenMoe& layer, const Tensor& x, const Tensor& dy,
   for (int i = 0; i < warmup; ++i) step();
   world.barrier();
   MoePassTimes sum;
+  const HotPathCounts before = hot_path_counts(device);
   double t0 = now_s();
   for (int i = 0; i < iters; ++i) {
     step();
     add_times(sum, layer.core().stats().forward());
     add_times(sum, layer.core().stats().backward());
   }
-  std::vector<double> t = {(now_s() - t0) / iters, sum.route / iters,   sum.plan / iters,
-                           sum.dispatch / iters,   sum.experts / iters, sum.undispatch / iters,
-                           sum.combine / iters};
+  const double elapsed = now_s() - t0;
+  const HotPathCounts after = hot_path_counts(device);
+  std::vector<double> t = {elapsed / iters,
+                           sum.route / iters,
+                           sum.plan / iters,
+                           sum.dispatch / iters,
+                           sum.experts / iters,
+                           sum.undispatch / iters,
+                           sum.combine / iters,
+                           double(after.allocs - before.allocs) / iters,
+                           double(after.faults - before.faults) / iters};
   world.all_reduce(t.data(), t.size(), DType::kF64, CommOp::kMax);
   Timing r;
   r.layer_s = t[0];
   r.steps = MoePassTimes{t[1], t[2], t[3], t[4], t[5], t[6]};
   r.chunks = layer.core().stats().chunks();
+  r.system_allocs = t[7];
+  r.page_faults = t[8];
   return r;
 }
 
-GemmRates time_expert_gemms(const std::vector<int64_t>& offsets, int64_t width, int64_t up,
-                            int64_t hidden, Device device, int iters) {
-  int64_t m = offsets.back(), g = static_cast<int64_t>(offsets.size()) - 1;
-  GemmRates r;
-  r.flops = 3.0 * (2.0 * m * width * up + 2.0 * m * hidden * width);
-  if (m == 0) return r;
-  auto randn = [&](Shape s, uint64_t stream) {
+void GemmRates::keep_best(const GemmRates& r) {
+  flops = r.flops;
+  grouped_s = grouped_s > 0 ? std::min(grouped_s, r.grouped_s) : r.grouped_s;
+  dense_s = dense_s > 0 ? std::min(dense_s, r.dense_s) : r.dense_s;
+}
+
+ExpertGemmTimer::ExpertGemmTimer(const std::vector<int64_t>& offsets, int64_t width, int64_t up,
+                                 int64_t hidden, Device device)
+    : offsets_(offsets), device_(device) {
+  const int64_t m = offsets.back(), g = static_cast<int64_t>(offsets.size()) - 1;
+  flops_ = 3.0 * (2.0 * m * width * up + 2.0 * m * hidden * width);
+  uint64_t stream = 0;
+  auto randn = [&](Shape s) {
     Tensor t = Tensor::empty(s, DType::kF32, device);
-    fill_normal(t, 5, stream, 0.1f);
+    fill_normal(t, 5, ++stream, 0.1f);
     return t;
   };
-  Tensor x = randn({m, width}, 1), h = randn({m, up}, 2), a = randn({m, hidden}, 3);
-  Tensor y = randn({m, width}, 4), dy = randn({m, width}, 5), da = randn({m, hidden}, 6);
-  Tensor dh = randn({m, up}, 7), dx = randn({m, width}, 8);
-  Tensor w1 = randn({g, width, up}, 9), w2 = randn({g, hidden, width}, 10);
-  Tensor dw1 = randn({g, width, up}, 11), dw2 = randn({g, hidden, width}, 12);
-  Tensor v1 = randn({width, up}, 13), v2 = randn({hidden, width}, 14);
-  Tensor dv1 = randn({width, up}, 15), dv2 = randn({hidden, width}, 16);
-  auto grouped = [&] {
-    grouped_gemm(h, x, w1, offsets, false, 1, 0);
-    grouped_gemm(y, a, w2, offsets, false, 1, 0);
-    grouped_gemm_weight_grad(dw2, a, dy, offsets, 1, 1);
-    grouped_gemm(da, dy, w2, offsets, true, 1, 0);
-    grouped_gemm_weight_grad(dw1, x, dh, offsets, 1, 1);
-    grouped_gemm(dx, dh, w1, offsets, true, 1, 0);
-  };
-  auto dense = [&] {
-    gemm(h, x, v1, false, false, 1, 0);
-    gemm(y, a, v2, false, false, 1, 0);
-    gemm(dv2, a, dy, true, false, 1, 1);
-    gemm(da, dy, v2, false, true, 1, 0);
-    gemm(dv1, x, dh, true, false, 1, 1);
-    gemm(dx, dh, v1, false, true, 1, 0);
-  };
-  auto sync = [&] {
-    if (device.is_cuda()) backend(device).synchronize(Stream{});
-  };
-  grouped();
+  x_ = randn({m, width}), h_ = randn({m, up}), a_ = randn({m, hidden});
+  y_ = randn({m, width}), dy_ = randn({m, width}), da_ = randn({m, hidden});
+  dh_ = randn({m, up}), dx_ = randn({m, width});
+  w1_ = randn({g, width, up}), w2_ = randn({g, hidden, width});
+  dw1_ = randn({g, width, up}), dw2_ = randn({g, hidden, width});
+  v1_ = randn({width, up}), v2_ = randn({hidden, width});
+  dv1_ = randn({width, up}), dv2_ = randn({hidden, width});
+  if (m == 0) return;
+  grouped();  // warm-up: first touches, BLAS threads started
   dense();
   sync();
-  // Alternate so that both see the same machine state; keep the best of three rounds.
-  r.grouped_s = r.dense_s = 1e300;
-  for (int round = 0; round < 3; ++round) {
-    double t0 = now_s();
-    for (int i = 0; i < iters; ++i) grouped();
-    sync();
-    double t1 = now_s();
-    for (int i = 0; i < iters; ++i) dense();
-    sync();
-    double t2 = now_s();
-    r.grouped_s = std::min(r.grouped_s, (t1 - t0) / iters);
-    r.dense_s = std::min(r.dense_s, (t2 - t1) / iters);
-  }
+}
+
+void ExpertGemmTimer::grouped() {
+  grouped_gemm(h_, x_, w1_, offsets_, false, 1, 0);
+  grouped_gemm(y_, a_, w2_, offsets_, false, 1, 0);
+  grouped_gemm_weight_grad(dw2_, a_, dy_, offsets_, 1, 1);
+  grouped_gemm(da_, dy_, w2_, offsets_, true, 1, 0);
+  grouped_gemm_weight_grad(dw1_, x_, dh_, offsets_, 1, 1);
+  grouped_gemm(dx_, dh_, w1_, offsets_, true, 1, 0);
+}
+
+void ExpertGemmTimer::dense() {
+  gemm(h_, x_, v1_, false, false, 1, 0);
+  gemm(y_, a_, v2_, false, false, 1, 0);
+  gemm(dv2_, a_, dy_, true, false, 1, 1);
+  gemm(da_, dy_, v2_, false, true, 1, 0);
+  gemm(dv1_, x_, dh_, true, false, 1, 1);
+  gemm(dx_, dh_, v1_, false, true, 1, 0);
+}
+
+void ExpertGemmTimer::sync() {
+  if (device_.is_cuda()) backend(device_).synchronize(Stream{});
+}
+
+GemmRates ExpertGemmTimer::time(int iters) {
+  GemmRates r;
+  r.flops = flops_;
+  if (offsets_.back() == 0) return r;
+  double t0 = now_s();
+  for (int i = 0; i < iters; ++i) grouped();
+  sync();
+  double t1 = now_s();
+  for (int i = 0; i < iters; ++i) dense();
+  sync();
+  r.grouped_s = (t1 - t0) / iters;
+  r.dense_s = (now_s() - t1) / iters;
   return r;
 }
 

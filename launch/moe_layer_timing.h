@@ -17,6 +17,9 @@ struct Timing {
   double layer_s = 0;
   MoePassTimes steps;  // forward + backward per step, seconds
   int chunks = 1;
+  // Per step after warm-up: blocks taken from the system by the caching allocator, and minor
+  // page faults of the process (a warm hot path has neither).
+  double system_allocs = 0, page_faults = 0;
   double comm_s() const { return steps.dispatch + steps.undispatch; }
   double compute_s() const { return steps.experts; }
 };
@@ -28,12 +31,27 @@ Timing time_layer(TokenMoe& layer, const Tensor& x, const Tensor& dy,
 
 // The experts' six GEMMs of one forward + backward on the expert-major buffer, as grouped GEMMs
 // (what the layer runs) and as plain GEMMs over all rows with one weight (the dense baseline).
-// Same shapes, same FLOPs; seconds per pass, best of three interleaved rounds.
+// Same shapes, same FLOPs; seconds per pass. The operands are made once; each time() is one
+// round (grouped, then dense), so that a benchmark can interleave rounds with the layer's.
 struct GemmRates {
   double grouped_s = 0, dense_s = 0, flops = 0;
+  void keep_best(const GemmRates& r);
 };
-GemmRates time_expert_gemms(const std::vector<int64_t>& offsets, int64_t width, int64_t up,
-                            int64_t hidden, Device device, int iters);
+class ExpertGemmTimer {
+ public:
+  ExpertGemmTimer(const std::vector<int64_t>& offsets, int64_t width, int64_t up, int64_t hidden,
+                  Device device);
+  GemmRates time(int iters);
+
+ private:
+  void grouped();
+  void dense();
+  void sync();
+  std::vector<int64_t> offsets_;
+  Device device_;
+  double flops_ = 0;
+  Tensor x_, h_, a_, y_, dy_, da_, dh_, dx_, w1_, w2_, dw1_, dw2_, v1_, v2_, dv1_, dv2_;
+};
 
 // For each item of `list` ("2", "4", "auto", …) the layer time against overlap off, and the overlap
 // efficiency (off − layer) / min(comm, compute), comm and compute measured with overlap off (device

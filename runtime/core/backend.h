@@ -25,8 +25,9 @@ struct Event {
 struct MemoryStats {
   size_t in_use = 0, peak_in_use = 0;
   size_t reserved = 0, peak_reserved = 0;
-  size_t cached = 0;    // free blocks ready for reuse
-  int64_t retries = 0;  // allocations that released the cache and tried again
+  size_t cached = 0;          // free blocks ready for reuse
+  int64_t retries = 0;        // allocations that released the cache and tried again
+  int64_t system_allocs = 0;  // blocks taken from the system (malloc / cudaMalloc) so far
 };
 
 class Backend {

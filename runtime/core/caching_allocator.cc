@@ -66,6 +66,7 @@ void* CachingAllocator::grow(size_t size, size_t bytes) {
     p = raw_alloc_(size);
   }
   if (!p) SY_THROW(out_of_memory(bytes, size));
+  ++stats_.system_allocs;
   Block& b = blocks_[p];
   b.size = size;
   stats_.reserved += size;
