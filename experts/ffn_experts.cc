@@ -80,11 +80,13 @@ void FfnExperts::backward_data(const Tensor& dx, ExpertState& saved, const Tenso
   Tensor da = Tensor::empty({m, hidden_}, dy.dtype(), d);
   grouped_gemm(da, dy, w2_.compute().slice_rows(seg.first, seg.last), seg.offsets, true, 1.0f,
                0.0f);
-  s.dh = Tensor::empty(s.h.shape(), dy.dtype(), d);
-  if (kind_ == pb::SWIGLU)
+  if (kind_ == pb::SWIGLU) {
+    s.dh = Tensor::empty(s.h.shape(), dy.dtype(), d);
     swiglu_backward(s.dh, s.h, da);
-  else
-    activation_backward(s.dh, s.h, da, gelu_);
+  } else {  // in place: one (M, F) buffer less to allocate and write
+    activation_backward(da, s.h, da, gelu_);
+    s.dh = da;
+  }
   grouped_gemm(dx, s.dh, w1_.compute().slice_rows(seg.first, seg.last), seg.offsets, true, 1.0f,
                0.0f);
 }

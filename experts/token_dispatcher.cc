@@ -107,18 +107,28 @@ ExchangePipeline::Handle TokenDispatcher::post_exchange(const Tensor& recv, cons
 
 // Posts every chunk's exchange toward the experts at once: they need only the send buffer, which
 // the compute queued so far has filled. Chunk c's return, posted after its experts, needs more.
+// An ep group of one rank exchanges nothing: its send buffer is already the experts' input.
 void TokenDispatcher::start_pass(const Tensor& send, MoePassTimes& times) {
   pass_.send = send;
-  pass_.recv = Tensor::empty({plan_.recv_total(), width_}, send.dtype(), device_);
-  pass_.back = Tensor::empty({plan_.send_total(), width_}, send.dtype(), device_);
   pass_.times = &times;
   pass_.arrived.clear();
+  if (local_experts_only()) {
+    pass_.recv = send;
+    pass_.back =
+        chunks_.size() == 1 ? Tensor{} : Tensor::empty(send.shape(), send.dtype(), device_);
+    return;
+  }
+  pass_.recv = Tensor::empty({plan_.recv_total(), width_}, send.dtype(), device_);
+  pass_.back = Tensor::empty({plan_.send_total(), width_}, send.dtype(), device_);
   for (const Chunk& ch : chunks_)
     pass_.arrived.push_back(post_exchange(pass_.recv, send, ch.rows, &times.dispatch));
 }
 
+// Chunk c's rows, expert-major. One rank's send buffer is expert-major already (its one source
+// sends expert by expert): the experts read a view of it, with no copy.
 ExpertRows TokenDispatcher::receive(int c) {
   const Chunk& ch = chunks_.at(static_cast<size_t>(c));
+  if (local_experts_only()) return {pass_.recv.slice_rows(ch.row_begin, ch.row_end), ch.segments};
   pipeline_->wait(pass_.arrived[c]);
   ScopedTimer t(&pass_.times->dispatch, sync_timers());
   ExpertRows in{Tensor::empty({ch.row_end - ch.row_begin, width_}, payload_, device_), ch.segments};
@@ -128,6 +138,15 @@ ExpertRows TokenDispatcher::receive(int c) {
 
 void TokenDispatcher::send_back(int c, const Tensor& rows) {
   const Chunk& ch = chunks_.at(static_cast<size_t>(c));
+  if (local_experts_only()) {  // in send order already: the rows are the returned ones
+    if (chunks_.size() == 1) {
+      pass_.back = rows;
+    } else {
+      ScopedTimer t(&pass_.times->undispatch, sync_timers());
+      pass_.back.slice_rows(ch.row_begin, ch.row_end).copy_from(rows);
+    }
+    return;
+  }
   {
     // Back to arrival order, over this chunk's rows of the receive buffer.
     ScopedTimer t(&pass_.times->undispatch, sync_timers());

@@ -11,6 +11,9 @@
 //     receive(c)             wait for chunk c's rows; gather them expert-major
 //     ... the experts ...
 //     send_back(c, rows)     scatter the experts' rows back to arrival order; post their return
+//
+// (an ep group of one rank moves nothing: the send buffer is expert-major already, so receive
+// hands the experts a view of it and send_back keeps their rows as the returned ones)
 //   combine(out)             wait for every return; out = Σ_j w_j · (returned row of choice j)
 //
 // and the backward pass runs the same exchanges with the gradients:
@@ -112,6 +115,8 @@ class TokenDispatcher {
   ExchangePipeline::Handle post_exchange(const Tensor& recv, const Tensor& send,
                                          const AllToAllLayout& rows, double* exposed);
   bool sync_timers() const { return options_.sync_step_timers && device_.is_cuda(); }
+  // An ep group of one rank: its experts see every choice of its own items, nothing moves.
+  bool local_experts_only() const { return groups_.ep_group->size() == 1; }
 
   MoeOptions options_;
   ProcessGroups groups_;

@@ -64,10 +64,15 @@ TEST_P(MoeOverlap, BitwiseIdenticalForAnyChunkCount) {
     MoeOptions off = c.o;
     std::unique_ptr<TokenMoe> base_layer = make_token_moe(off, g, Device::cpu());
     Snapshot want = run(*base_layer, t0, t0 + per);
-    // Serial: every exchange is exposed, nothing is hidden.
+    // Serial: every exchange is exposed, nothing is hidden. An ep group of one rank moves
+    // nothing: its experts read the send buffer itself.
     const pb::MoeLayerStats& base_stats = base_layer->core().stats();
-    EXPECT_GT(base_stats.exchange_ms(), 0);
-    EXPECT_GE(base_stats.a2a_ms(), base_stats.exchange_ms());
+    if (ep == 1) {
+      EXPECT_EQ(base_stats.exchange_ms(), 0) << "an ep group of one rank exchanged rows";
+    } else {
+      EXPECT_GT(base_stats.exchange_ms(), 0);
+      EXPECT_GE(base_stats.a2a_ms(), base_stats.exchange_ms());
+    }
     struct Variant {
       int chunks;
       bool overlap, automatic;
@@ -166,6 +171,7 @@ size_t index_of(const std::vector<std::string>& log, const std::string& event) {
 TEST(MoeOverlapOrder, ComputeOfChunkIRunsWhileChunkIPlusOneIsExchanged) {
   auto world = testing::world();
   const int w = world->size();
+  if (w == 1) GTEST_SKIP() << "needs 2+ ranks: an ep group of one rank exchanges nothing";
   MoeOptions o = cases()[0].o;
   o.chunks = 4;
   o.overlap = true;

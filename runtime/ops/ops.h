@@ -109,7 +109,7 @@ void l2_normalize_rows_backward(const Tensor& din, const Tensor& dout, const Ten
 // exact 0.5·x·(1 + erf(x/√2)) (PyTorch's default, Tutel's and M2's). The
 // activations and SwiGLU take all-f32 or all-bf16 tensors (fp32 math, each result rounded once).
 void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream = {});
-// din = act'(in) ⊙ dout.
+// din = act'(in) ⊙ dout; din may be dout (in place).
 void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
                          Stream stream = {});
 // SwiGLU on a fused input: in (M,2F) holds [gate | up]; out (M,F) = SiLU(gate) ⊙ up.
