@@ -60,11 +60,17 @@ void FfnExperts::forward(const Tensor& y, std::unique_ptr<ExpertState>& saved, c
   s->a = Tensor::empty({m, hidden_}, x.dtype(), d);
   grouped_gemm(s->h, x, w1_.compute().slice_rows(seg.first, seg.last), seg.offsets, false, 1.0f,
                0.0f);
-  if (bias_) add_segment_bias(s->h, b1_, seg);
-  if (kind_ == pb::SWIGLU)
+  if (kind_ == pb::SWIGLU) {
+    if (bias_) add_segment_bias(s->h, b1_, seg);
     swiglu_forward(s->a, s->h);
-  else
+  } else if (bias_) {  // bias and activation in one pass over h, expert by expert
+    seg.for_each([&](int l, int64_t begin, int64_t end) {
+      bias_activation_forward(s->a.slice_rows(begin, end), s->h.slice_rows(begin, end),
+                              b1_.value.slice_rows(l, l + 1), gelu_);
+    });
+  } else {
     activation_forward(s->a, s->h, gelu_);
+  }
   grouped_gemm(y, s->a, w2_.compute().slice_rows(seg.first, seg.last), seg.offsets, false, 1.0f,
                0.0f);
   if (bias_) add_segment_bias(y, b2_, seg);

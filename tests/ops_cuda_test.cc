@@ -314,6 +314,21 @@ TEST_F(CudaOps, activation_forward) {
   }
 }
 
+TEST_F(CudaOps, bias_activation_forward) {
+  for (auto [rows, cols] : kRowShapes) {
+    Tensor h = f(ref::random_floats(rows * cols, 12, -8, 8), {rows, cols});
+    Tensor b = f(ref::random_floats(cols, 14, -2, 2), {cols});
+    for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kGeluErf}) {
+      Tensor hc = f(h.to_vector<float>(), {rows, cols}), hg = gpu(h);
+      Tensor y = empty({rows, cols}), yg = gpu(y);
+      bias_activation_forward(y, hc, b, act);
+      bias_activation_forward(yg, hg, gpu(b), act);
+      expect_close(hg, hc, 0.0f, "bias_activation_forward h");
+      expect_close(yg, y, 1e-5f, "bias_activation_forward");
+    }
+  }
+}
+
 TEST_F(CudaOps, activation_backward) {
   for (auto [rows, cols] : kRowShapes) {
     Tensor x = f(ref::random_floats(rows * cols, 12, -8, 8), {rows, cols});

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "runtime/core/blas_info.h"
 #include "runtime/ops/cpu/ops_cpu.h"
@@ -357,6 +358,28 @@ TEST(Activation, ForwardAndBackwardMatchTheMath) {
       EXPECT_NEAR(dxv[i], fd, 1e-4) << "x = " << x[i];
     }
   }
+}
+
+// The fused bias + activation is add_bias then activation_forward, bitwise, on f32 and bf16.
+TEST(Activation, BiasActivationIsAddBiasThenActivation) {
+  const int64_t rows = 37, cols = 19;
+  Tensor bias = tensor(ref::random_floats(cols, 30, -2, 2), {cols});
+  for (DType d : {DType::kF32, DType::kBF16})
+    for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kGeluErf}) {
+      Tensor h0 = tensor(ref::random_floats(rows * cols, 31, -6, 6), {rows, cols});
+      Tensor h = Tensor::empty({rows, cols}, d), want_h = Tensor::empty({rows, cols}, d);
+      cast(h, h0);
+      cast(want_h, h0);
+      Tensor y = Tensor::empty({rows, cols}, d), want_y = Tensor::empty({rows, cols}, d);
+      add_bias(want_h, bias);
+      activation_forward(want_y, want_h, act);
+      bias_activation_forward(y, h, bias, act);
+      EXPECT_EQ(0, std::memcmp(h.raw(), want_h.raw(), h.nbytes())) << dtype_name(d);
+      EXPECT_EQ(0, std::memcmp(y.raw(), want_y.raw(), y.nbytes())) << dtype_name(d);
+    }
+  EXPECT_THROW(bias_activation_forward(Tensor::empty({2, 3}, DType::kF32),
+                                       Tensor::empty({2, 3}, DType::kF32), bias, Activation::kGelu),
+               Error);
 }
 
 TEST(Reduce, RowsAndColsSumAndMax) {

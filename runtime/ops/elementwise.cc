@@ -17,6 +17,18 @@ void activation_forward(const Tensor& out, const Tensor& in, Activation act, Str
               cuda::activation_forward(out, in, act, stream));
 }
 
+void bias_activation_forward(const Tensor& out, const Tensor& h, const Tensor& bias, Activation act,
+                             Stream stream) {
+  check_float_storage("bias_activation_forward", {&out, &h});
+  check_same_shape("bias_activation_forward", out, h);
+  check_dtype("bias_activation_forward", "bias", bias, DType::kF32);
+  check_same_device("bias_activation_forward", {&out, &h, &bias});
+  SY_CHECK(bias.numel() == h.cols(),
+           "bias_activation_forward: bias must hold " << h.cols() << " values");
+  SY_DISPATCH("bias_activation_forward", h, cpu::bias_activation_forward(out, h, bias, act),
+              cuda::bias_activation_forward(out, h, bias, act, stream));
+}
+
 void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
                          Stream stream) {
   check_float_storage("activation_backward", {&din, &in, &dout});

@@ -109,6 +109,11 @@ void l2_normalize_rows_backward(const Tensor& din, const Tensor& dout, const Ten
 // exact 0.5·x·(1 + erf(x/√2)) (PyTorch's default, Tutel's and M2's). The
 // activations and SwiGLU take all-f32 or all-bf16 tensors (fp32 math, each result rounded once).
 void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream = {});
+// h (R,C) += bias (C) on every row, then out = act(h): add_bias and activation_forward in one pass
+// over h, with bitwise their numbers (h keeps the biased pre-activation for the backward). out
+// and h f32 or bf16 alike, bias f32.
+void bias_activation_forward(const Tensor& out, const Tensor& h, const Tensor& bias, Activation act,
+                             Stream stream = {});
 // din = act'(in) ⊙ dout; din may be dout (in place).
 void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
                          Stream stream = {});

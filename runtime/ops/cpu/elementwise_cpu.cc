@@ -19,6 +19,17 @@ void activation_forward_typed(const Tensor& out, const Tensor& in) {
 }
 
 template <typename T, Activation A>
+void bias_activation_typed(const Tensor& out, const Tensor& h, const Tensor& bias) {
+  T* y = out.data<T>();
+  T* hp = h.data<T>();
+  const float* b = bias.data<float>();
+  const int64_t cols = h.cols();
+  for_elements(h.numel(), [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) kernels::bias_activation_element<T, A>(y, hp, b, i, cols);
+  });
+}
+
+template <typename T, Activation A>
 void activation_backward_typed(const Tensor& din, const Tensor& in, const Tensor& dout) {
   T* dx = din.data<T>();
   const T* x = in.data<T>();
@@ -58,6 +69,15 @@ void activation_forward(const Tensor& out, const Tensor& in, Activation act) {
   with_float_type(in.dtype(), [&](auto tag) {
     kernels::with_activation(
         act, [&](auto a) { activation_forward_typed<decltype(tag), decltype(a)::value>(out, in); });
+  });
+}
+
+void bias_activation_forward(const Tensor& out, const Tensor& h, const Tensor& bias,
+                             Activation act) {
+  with_float_type(h.dtype(), [&](auto tag) {
+    kernels::with_activation(act, [&](auto a) {
+      bias_activation_typed<decltype(tag), decltype(a)::value>(out, h, bias);
+    });
   });
 }
 

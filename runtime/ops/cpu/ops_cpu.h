@@ -41,6 +41,8 @@ void l2_normalize_rows_backward(const Tensor& din, const Tensor& dout, const Ten
 // ---- elementwise ops ---------------------------------------------------------------------------
 void activation_forward(const Tensor& out, const Tensor& in, Activation act);
 void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act);
+void bias_activation_forward(const Tensor& out, const Tensor& h, const Tensor& bias,
+                             Activation act);
 void swiglu_forward(const Tensor& out, const Tensor& in);
 void swiglu_backward(const Tensor& din, const Tensor& in, const Tensor& dout);
 void cast(const Tensor& out, const Tensor& in);

@@ -78,6 +78,11 @@ __global__ void act_forward_kernel(T* y, const T* x, int64_t n) {
 }
 
 template <typename T, Activation A>
+__global__ void bias_act_kernel(T* y, T* h, const float* b, int64_t n, int64_t cols) {
+  SY_GRID_STRIDE(i, n) kernels::bias_activation_element<T, A>(y, h, b, i, cols);
+}
+
+template <typename T, Activation A>
 __global__ void act_backward_kernel(T* dx, const T* x, const T* dy, int64_t n) {
   SY_GRID_STRIDE(i, n) kernels::activation_backward_element<T, A>(dx, x, dy, i);
 }
@@ -107,6 +112,19 @@ void activation_forward(const Tensor& out, const Tensor& in, Activation act, Str
     using T = decltype(tag);
     kernels::with_activation(act, [&](auto a) {
       launch(act_forward_kernel<T, decltype(a)::value>, n, stream, out.data<T>(), in.data<T>(), n);
+    });
+  });
+}
+
+void bias_activation_forward(const Tensor& out, const Tensor& h, const Tensor& bias, Activation act,
+                             Stream stream) {
+  const int64_t n = h.numel();
+  if (n == 0) return;
+  with_float_type(h.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::with_activation(act, [&](auto a) {
+      launch(bias_act_kernel<T, decltype(a)::value>, n, stream, out.data<T>(), h.data<T>(),
+             bias.data<float>(), n, h.cols());
     });
   });
 }

@@ -43,6 +43,8 @@ void l2_normalize_rows_backward(const Tensor& din, const Tensor& dout, const Ten
 
 // ---- elementwise ops ---------------------------------------------------------------------------
 void activation_forward(const Tensor& out, const Tensor& in, Activation act, Stream stream);
+void bias_activation_forward(const Tensor& out, const Tensor& h, const Tensor& bias,
+                             Activation act, Stream stream);
 void activation_backward(const Tensor& din, const Tensor& in, const Tensor& dout, Activation act,
                          Stream stream);
 void swiglu_forward(const Tensor& out, const Tensor& in, Stream stream);

@@ -109,6 +109,16 @@ SY_HD void activation_element(T* y, const T* x, int64_t i) {
   y[i] = store_as<T>(activate<A>(load_float(x[i])));
 }
 
+// The expert FFN's bias and activation in one pass: h[i] += b[i mod cols] (rounded to T, as
+// add_bias_element), then out[i] = act(h[i]) from that rounded value — the same numbers as
+// add_bias followed by activation_forward.
+template <typename T, Activation A>
+SY_HD void bias_activation_element(T* out, T* h, const float* b, int64_t i, int64_t cols) {
+  const T biased = store_as<T>(load_float(h[i]) + b[i % cols]);
+  h[i] = biased;
+  out[i] = store_as<T>(activate<A>(load_float(biased)));
+}
+
 template <typename T, Activation A>
 SY_HD void activation_backward_element(T* dx, const T* x, const T* dy, int64_t i) {
   dx[i] = store_as<T>(activate_grad<A>(load_float(x[i])) * load_float(dy[i]));
