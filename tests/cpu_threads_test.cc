@@ -10,6 +10,7 @@
 #include <functional>
 #include <thread>
 
+#include "runtime/core/blas_info.h"
 #include "runtime/core/cpu_threads.h"
 #include "runtime/core/error.h"
 #include "runtime/ops/ops.h"
@@ -273,6 +274,7 @@ TEST(CpuThreads, SettingsAreCheckedAndReported) {
   set_cpu_kernels(CpuKernels::kBaseline);
   set_cpu_threads(3);
   EXPECT_EQ(cpu_ops_description(), "baseline kernels, 3 threads");
+  EXPECT_GE(cores_this_process_may_use(), 1) << "the affinity check behind the start-up warning";
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 #include "runtime/core/blas_info.h"
 
 #include <cblas.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <vector>
 
 #include "runtime/core/cpu_threads.h"
@@ -22,7 +24,26 @@ bool one_of(const std::string& core, const std::vector<std::string>& names) {
   return std::find(names.begin(), names.end(), lower(core)) != names.end();
 }
 
+// The most threads the environment asks a rank for (OpenBLAS quietly caps its own at the cores
+// the affinity allows).
+int threads_asked_for() {
+  int n = cpu_threads();
+  for (const char* var : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "SY_CPU_THREADS"}) {
+    const char* v = std::getenv(var);
+    if (v != nullptr) n = std::max(n, std::atoi(v));
+  }
+  return n;
+}
+
 }  // namespace
+
+int cores_this_process_may_use() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+#endif
+  return 0;
+}
 
 std::string blas_description() {
   return std::string(openblas_get_config()) + " (core " + openblas_get_corename() + ", " +
@@ -57,6 +78,14 @@ std::string blas_kernel_advice() {
 void report_blas() {
   SY_LOG0("# BLAS: " << blas_description());
   SY_LOG0("# CPU ops: " << cpu_ops_description());
+  const int cores = cores_this_process_may_use(), threads = threads_asked_for();
+  if (cores > 0 && cores < threads)
+    SY_WARN0("this rank may run on " << cores << " core" << (cores == 1 ? "" : "s")
+                                     << " (its CPU affinity) but was asked for " << threads
+                                     << " threads (OpenBLAS then runs "
+                                     << openblas_get_num_threads()
+                                     << "). Give each rank its cores (mpirun --bind-to none, or "
+                                        "--map-by slot:PE=<threads>; srun --cpus-per-task)");
   const std::string advice = blas_kernel_advice();
   if (!advice.empty()) SY_WARN0(advice);
 }

@@ -15,8 +15,10 @@ std::string blas_description();
 std::string blas_kernel_advice(const std::string& core, bool cpu_avx2, bool cpu_avx512);
 // The advice for this process's BLAS and CPU.
 std::string blas_kernel_advice();
-// Rank 0 prints "# BLAS: <description>", "# CPU ops: <cpu_ops_description()>" and, when it
-// applies, the advice as a warning.
+// The cores this process's CPU affinity allows (0 where unknown).
+int cores_this_process_may_use();
+// Rank 0 prints "# BLAS: <description>", "# CPU ops: <cpu_ops_description()>" and, when they
+// apply, warnings: the kernel advice, and threads beyond the cores its affinity allows.
 void report_blas();
 
 }  // namespace sy
