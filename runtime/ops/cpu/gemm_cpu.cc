@@ -3,8 +3,6 @@
 // the GPU's bf16 GEMMs (fp32 accumulation) are checked against.
 #include <cblas.h>
 
-#include <vector>
-
 #include "runtime/ops/cpu/ops_cpu.h"
 
 namespace sy {
@@ -27,31 +25,26 @@ void sgemm(int64_t m, int64_t n, int64_t k, bool ta, bool tb, float alpha, const
               static_cast<blasint>(ldc));
 }
 
-// A GEMM operand as f32: the tensor's own memory, or a widened copy of its bf16 values. For c,
-// finish() rounds the f32 result back into the bf16 tensor.
+// A GEMM operand as f32: the tensor's own memory, or a widened copy of its bf16 values from the
+// caching allocator (no allocation from the system, no page faults once warm). For c, finish()
+// rounds the f32 result back into the bf16 tensor.
 class F32Operand {
  public:
   explicit F32Operand(const Tensor& t) : t_(t) {
     if (t.dtype() == DType::kF32) {
-      p_ = t.data<float>();
+      f32_ = t;
       return;
     }
-    copy_.resize(static_cast<size_t>(t.numel()));
-    const bf16* src = t.data<bf16>();
-    for (size_t i = 0; i < copy_.size(); ++i) copy_[i] = bf16_to_float(src[i]);
-    p_ = copy_.data();
+    f32_ = Tensor::empty(t.shape(), DType::kF32, t.device());
+    cpu::cast(f32_, t);
   }
-  float* data() const { return p_; }
+  float* data() const { return f32_.data<float>(); }
   void finish() const {
-    if (t_.dtype() != DType::kBF16) return;
-    bf16* dst = t_.data<bf16>();
-    for (size_t i = 0; i < copy_.size(); ++i) dst[i] = float_to_bf16(copy_[i]);
+    if (t_.dtype() == DType::kBF16) cpu::cast(t_, f32_);
   }
 
  private:
-  Tensor t_;
-  std::vector<float> copy_;
-  float* p_ = nullptr;
+  Tensor t_, f32_;
 };
 
 }  // namespace
