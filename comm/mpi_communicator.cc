@@ -98,6 +98,17 @@ int mpi_local_size() {
   return n;
 }
 
+int mpi_node_id() {
+  MPI_Comm local;
+  SY_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local));
+  int me = 0, lowest = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &me);
+  const int rc = MPI_Allreduce(&me, &lowest, 1, MPI_INT, MPI_MIN, local);
+  MPI_Comm_free(&local);
+  SY_MPI_CHECK(rc);
+  return lowest;
+}
+
 int mpi_local_rank() {
   MPI_Comm local;
   SY_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local));

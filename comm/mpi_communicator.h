@@ -59,6 +59,8 @@ class MpiCommunicator final : public Communicator {
 int mpi_local_rank();
 // How many ranks run on this node.
 int mpi_local_size();
+// The node this process runs on, as the lowest world rank on it (equal on all of its ranks).
+int mpi_node_id();
 
 // MPI_COMM_WORLD as a communicator named "world".
 std::unique_ptr<MpiCommunicator> mpi_world(double timeout_s);

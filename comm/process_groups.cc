@@ -1,7 +1,9 @@
 #include "comm/process_groups.h"
 
+#include "comm/hierarchical_communicator.h"
 #include "comm/mpi_communicator.h"
 #include "runtime/core/error.h"
+#include "runtime/core/logging.h"
 
 #if defined(SY_WITH_NCCL)
 #include "comm/nccl_communicator.h"
@@ -45,7 +47,14 @@ ProcessGroups make_process_groups(std::shared_ptr<Communicator> world, int ep,
   return g;
 }
 
-ProcessGroups make_run_groups(std::shared_ptr<Communicator> mpi_world, int ep, bool nccl) {
+Topology topology_of(const pb::ParallelConfig& parallel) {
+  return Topology{parallel.a2a(), parallel.ranks_per_node()};
+}
+
+namespace {
+
+// The groups over MPI, or the device exchanges over an NCCL world bootstrapped from mpi_world.
+ProcessGroups make_groups_for_backend(std::shared_ptr<Communicator> mpi_world, int ep, bool nccl) {
   if (!nccl) return make_process_groups(mpi_world, ep);
 #if defined(SY_WITH_NCCL)
   SY_CHECK(cuda_available(),
@@ -65,6 +74,39 @@ ProcessGroups make_run_groups(std::shared_ptr<Communicator> mpi_world, int ep, b
       "parallel.comm_backend = NCCL needs a build with CUDA and NCCL (configure with "
       "-DSY_CUDA=ON), or use comm_backend: MPI");
 #endif
+}
+
+// The ep group's all-to-all as the topology asks, or flat with the reason logged.
+void arrange_all_to_all(ProcessGroups& g, const Topology& t, bool nccl) {
+  if (t.a2a == pb::FLAT || t.a2a == pb::ALL_TO_ALL_ALGORITHM_UNSPECIFIED) return;
+  std::string why;
+  if (nccl) {
+    why = "NCCL's device exchanges are flat for now";
+  } else {
+    const int node = t.ranks_per_node > 0 ? g.world->rank() / t.ranks_per_node : mpi_node_id();
+    auto wrapped = HierarchicalCommunicator::wrap(g.ep_group, node, &why);
+    if (why.empty()) {
+      const auto& h = static_cast<const HierarchicalCommunicator&>(*wrapped);
+      SY_LOG0("ep group all-to-all: hierarchical, " << h.nodes() << " nodes x "
+                                                    << h.ranks_per_node() << " ranks");
+      g.ep_group = wrapped;
+      return;
+    }
+  }
+  const bool asked = t.a2a == pb::HIERARCHICAL;
+  if (asked)
+    SY_WARN0("parallel.a2a = HIERARCHICAL, but the ep group's all-to-all stays flat: " << why);
+  else
+    SY_LOG0("ep group all-to-all: flat (AUTO: " << why << ")");
+}
+
+}  // namespace
+
+ProcessGroups make_run_groups(std::shared_ptr<Communicator> mpi_world, int ep, bool nccl,
+                              const Topology& topology) {
+  ProcessGroups g = make_groups_for_backend(std::move(mpi_world), ep, nccl);
+  arrange_all_to_all(g, topology, nccl);
+  return g;
 }
 
 }  // namespace sy

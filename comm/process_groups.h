@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "comm/communicator.h"
+#include "switchyard/config.pb.h"
 
 namespace sy {
 
@@ -46,9 +47,19 @@ struct ProcessGroups {
 ProcessGroups make_process_groups(std::shared_ptr<Communicator> world, int ep,
                                   std::shared_ptr<Communicator> world_host = nullptr);
 
+// How the ep group's all-to-all runs (parallel.a2a, parallel.ranks_per_node).
+struct Topology {
+  pb::AllToAllAlgorithm a2a = pb::FLAT;
+  int ranks_per_node = 0;  // 0: the nodes MPI reports (shared-memory split)
+};
+Topology topology_of(const pb::ParallelConfig& parallel);
+
 // The groups of a run (parallel.comm_backend): all over MPI, or — nccl — the device exchanges and
 // gradient reductions over an NCCL world bootstrapped from mpi_world, which stays the host groups.
 // NCCL needs one GPU per rank and a build with CUDA; asking for it otherwise is a clear error.
-ProcessGroups make_run_groups(std::shared_ptr<Communicator> mpi_world, int ep, bool nccl);
+// With a topology asking for it (HIERARCHICAL, or AUTO where it applies), the ep group's
+// all-to-all runs in two hops (comm/hierarchical_communicator.h); rank 0 logs the choice.
+ProcessGroups make_run_groups(std::shared_ptr<Communicator> mpi_world, int ep, bool nccl,
+                              const Topology& topology = {});
 
 }  // namespace sy

@@ -101,7 +101,7 @@ BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {
   const pb::ParallelConfig& par = s.config.parallel();
   s.device = par.device() == pb::CUDA ? Device::cuda() : Device::cpu();
   if (s.device.is_cuda()) cuda_set_device(mpi_local_rank());
-  s.groups = make_run_groups(world, par.ep(), par.comm_backend() == pb::NCCL);
+  s.groups = make_run_groups(world, par.ep(), par.comm_backend() == pb::NCCL, topology_of(par));
   emulate_link(s);
   const auto& model = s.config.model();
   s.options = MoeOptions::from_config(model.moe(), model.d_model(), model.family() == pb::MH_MOE,

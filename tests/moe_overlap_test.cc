@@ -1,5 +1,6 @@
 // The overlap scheduler. (1) Bitwise-identical outputs, input gradients and parameter gradients
-// with overlap off and with n = 2, 3, 4 chunks (uneven slices included) and the auto choice, at
+// with overlap off and with n = 2, 3, 4 chunks (uneven slices included) and the auto choice, and
+// over the hierarchical all-to-all (two emulated nodes at np 4), at
 // np 1, 2, 4 and every ep, for every layer of the shared catalogue (tests/moe_test_util.h: each
 // router and expert kind, capacity and dropless modes, MH-MoE). (2) Proof that the
 // pipeline overlaps, without timing: an instrumented communicator makes the exchange of chunk
@@ -15,6 +16,7 @@
 #include <set>
 
 #include "comm/forwarding_communicator.h"
+#include "comm/hierarchical_communicator.h"
 #include "tests/moe_test_util.h"
 #include "tests/test_world.h"
 
@@ -92,6 +94,19 @@ TEST_P(MoeOverlap, BitwiseIdenticalForAnyChunkCount) {
       EXPECT_TRUE(got == want) << c.name << ": ep " << ep << ", chunks " << v.chunks
                                << (v.overlap ? " overlapped" : " serial")
                                << (v.automatic ? " (auto)" : "") << " differs from overlap off";
+    }
+    // The hierarchical all-to-all over nodes of 2 ranks (a real two-hop exchange at ep 4; flat
+    // where the group is one node): the same numbers, serial or overlapped.
+    ProcessGroups hg = g;
+    hg.ep_group = HierarchicalCommunicator::wrap(g.ep_group, world->rank() / 2, nullptr);
+    for (int chunks : {1, 2}) {
+      MoeOptions o = c.o;
+      o.chunks = chunks;
+      o.overlap = chunks > 1;
+      std::unique_ptr<TokenMoe> layer = make_token_moe(o, hg, Device::cpu());
+      EXPECT_TRUE(run(*layer, t0, t0 + per) == want)
+          << c.name << ": ep " << ep << ", hierarchical all-to-all, chunks " << chunks
+          << " differs from the flat exchange";
     }
   }
 }

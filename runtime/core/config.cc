@@ -270,6 +270,10 @@ int check_parallel(Problems& bad, const pb::ParallelConfig& p, int world_size) {
                   std::to_string(world_size));
   }
   if (p.overlap_chunks() < 0) bad.push_back("parallel.overlap_chunks must be ≥ 0 (0 = off)");
+  if (p.ranks_per_node() < 0 || (p.ranks_per_node() > 0 && world_size % p.ranks_per_node() != 0))
+    bad.push_back("parallel.ranks_per_node = " + std::to_string(p.ranks_per_node()) +
+                  " must be 0 (the nodes MPI reports) or divide the world size " +
+                  std::to_string(world_size));
   if (!(p.comm_timeout_s() > 0)) bad.push_back("parallel.comm_timeout_s must be > 0 seconds");
   if (!(p.grad_bucket_mb() >= 0 && std::isfinite(p.grad_bucket_mb())))
     bad.push_back("parallel.grad_bucket_mb must be ≥ 0 MiB (0 = one all-reduce per parameter)");

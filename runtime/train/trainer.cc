@@ -28,7 +28,8 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
   device_ = config_.parallel().device() == pb::CUDA ? Device::cuda() : Device::cpu();
   if (device_.is_cuda()) cuda_set_device(mpi_local_rank());
   groups_ = make_run_groups(world_, config_.parallel().ep(),
-                            config_.parallel().comm_backend() == pb::NCCL);
+                            config_.parallel().comm_backend() == pb::NCCL,
+                            topology_of(config_.parallel()));
   const auto& par = config_.parallel();
   try {
     model_ = std::make_unique<LanguageModel>(config_, groups_, device_);
