@@ -9,12 +9,14 @@
 #include <fstream>
 #include <memory>
 
+#include "comm/hierarchical_communicator.h"
 #include "comm/mpi_communicator.h"
 #if defined(SY_WITH_NCCL)
 #include "comm/nccl_communicator.h"
 #endif
 #include "launch/args.h"
 #include "launch/commands.h"
+#include "launch/emulated_link.h"
 #include "runtime/core/backend.h"
 #include "runtime/core/deadline.h"
 #include "runtime/core/logging.h"
@@ -37,7 +39,11 @@ const char* kUsage =
     "  -r ROUNDS     alternating rounds of ours/native; the best round counts (default 3)\n"
     "  --backend mpi|nccl   communicator (default mpi; nccl needs a CUDA build and GPUs)\n"
     "  --timeout S   deadline of every collective in seconds (default SY_COMM_TIMEOUT_S or 120)\n"
-    "  --json FILE   also write one JSON BenchRecord per size to FILE (rank 0)\n";
+    "  --json FILE   also write one JSON BenchRecord per size to FILE (rank 0)\n"
+    "  --ranks-per-node L   emulate nodes of L consecutive ranks and compare the hierarchical\n"
+    "                all-to-all (ours) with the flat one (the baseline) in the same run\n"
+    "  --emulate-link GBPS[,US]  with --ranks-per-node: what crosses between nodes pays a link of\n"
+    "                GBPS GB/s per rank and US µs per message (launch/emulated_link.h)\n";
 
 // The value peer `src` puts at element i of its block for peer `dst`: exact in f32, different for
 // every (src, dst, i) within a 2^24 window, so the receiver can verify every element.
@@ -81,6 +87,7 @@ struct AlltoallSetup {
   bool check = true;
   std::shared_ptr<MpiCommunicator> mpi;  // the host world: barriers, reductions of results
   std::shared_ptr<Communicator> comm;    // the communicator under test
+  std::shared_ptr<Communicator> flat;    // --ranks-per-node: the baseline, else MPI's own
   Device device;
   std::string baseline = "MPI_Alltoallv";
 };
@@ -101,6 +108,22 @@ void use_backend(AlltoallSetup& s, const std::string& name, double timeout) {
 #endif
 }
 
+// --ranks-per-node L [--emulate-link SPEC]: ours is the hierarchical all-to-all over emulated
+// nodes, the baseline the flat one over the same (emulated) links.
+void use_nodes(AlltoallSetup& s, int64_t per_node, const std::string& link) {
+  SY_CHECK(link.empty() || per_node > 0, "--emulate-link needs --ranks-per-node");
+  if (per_node <= 0) return;
+  SY_CHECK(s.comm == s.mpi, "--ranks-per-node compares all-to-alls over MPI; drop --backend nccl");
+  const int node = s.mpi->rank() / static_cast<int>(per_node);
+  s.flat = link.empty() ? s.comm : EmulatedNodesCommunicator::from_spec(s.comm, node, link);
+  std::string why;
+  s.comm = HierarchicalCommunicator::wrap(s.flat, node, &why);
+  SY_CHECK(why.empty(), "--ranks-per-node " << per_node << " with " << s.mpi->size()
+                                            << " ranks: no hierarchy (" << why
+                                            << "); use N ≥ 2 nodes of L ≥ 2 ranks");
+  s.baseline = "flat all_to_all_v" + std::string(link.empty() ? "" : ", emulated link " + link);
+}
+
 AlltoallSetup parse(const Args& args) {
   AlltoallSetup s;
   const double timeout = args.get_double("--timeout", default_comm_timeout_s());
@@ -118,6 +141,7 @@ AlltoallSetup parse(const Args& args) {
   SY_CHECK(s.min_bytes >= 1 && s.min_bytes <= s.max_bytes, "need 1 ≤ -b ≤ -e");
   s.factor = static_cast<uint64_t>(factor);
   use_backend(s, args.get("--backend", "mpi"), timeout);
+  use_nodes(s, args.get_int("--ranks-per-node", 0), args.get("--emulate-link", ""));
   return s;
 }
 
@@ -142,6 +166,10 @@ class SizeRun {
   void ours() { s_.comm->all_to_all_v(buf_.send, buf_.recv, layout_); }
 
   void native() {
+    if (s_.flat) {
+      s_.flat->all_to_all_v(buf_.send, buf_.recv, layout_);
+      return;
+    }
     if (s_.comm == s_.mpi) {
       std::vector<int> counts(n_, static_cast<int>(elems_)), displs(n_);
       for (int p = 0; p < n_; ++p) displs[p] = static_cast<int>(p * elems_);
@@ -228,14 +256,17 @@ void report_header(const AlltoallSetup& s) {
   SY_LOG0("# iters " << s.iters << ", warmup " << s.warmup << ", rounds " << s.rounds
                      << " (best round; time = max over ranks of the mean), check "
                      << (s.check ? "on" : "off"));
-  SY_LOG0("# busbw = algbw * (n-1)/n; ratio = native time / our time (>= 1: ours is as fast)");
+  SY_LOG0("# busbw = algbw * (n-1)/n; ratio = "
+          << (s.flat ? "flat time / hierarchical time" : "native time / our time")
+          << " (>= 1: ours is as fast)");
   char line[512];
   std::snprintf(line, sizeof line,
                 "# %12s %12s %10s %5s | %10s %8s %8s %7s | %10s %8s %8s %7s | %6s", "size",
                 "per_peer", "count", "type", "time(us)", "algbw", "busbw", "#wrong", "time(us)",
                 "algbw", "busbw", "#wrong", "ratio");
   SY_LOG0(line);
-  SY_LOG0("# " << std::string(40, ' ') << "our all_to_all_v" << std::string(23, ' ') << "native");
+  SY_LOG0("# " << std::string(40, ' ') << (s.flat ? "hierarchical    " : "our all_to_all_v")
+               << std::string(23, ' ') << (s.flat ? "flat" : "native"));
 }
 
 // The nccl-tests row.
@@ -258,7 +289,9 @@ void report_row(const pb::BenchRecord& r) {
 }  // namespace
 
 int bench_alltoall_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"-b", "-e", "-f", "-n", "-w", "-c", "-r", "--backend", "--timeout", "--json"},
+  Args args(argv,
+            {"-b", "-e", "-f", "-n", "-w", "-c", "-r", "--backend", "--timeout", "--json",
+             "--ranks-per-node", "--emulate-link"},
             kUsage);
   const AlltoallSetup s = parse(args);
   std::unique_ptr<std::ofstream> json;

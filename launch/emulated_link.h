@@ -8,6 +8,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "comm/forwarding_communicator.h"
 
@@ -32,6 +34,29 @@ class EmulatedLinkCommunicator final : public ForwardingCommunicator {
   template <typename F>
   void hold(size_t bytes, F&& call);
 
+  double bytes_per_s_, latency_s_;
+};
+
+// Emulated nodes for `bench alltoall --ranks-per-node L --emulate-link GBPS[,US]`: the group's
+// ranks sit on nodes of L consecutive world ranks, and only what crosses between nodes pays the
+// link — the bytes this rank sends to or receives from other nodes (whichever is more) at GBPS,
+// plus the latency once per message to another node (the α-β model). Exchanges inside a node run
+// at the machine's own speed. Its splits are emulated the same way, so the hierarchical
+// all-to-all's inter-node hop pays the link and its intra-node hop does not.
+class EmulatedNodesCommunicator final : public ForwardingCommunicator {
+ public:
+  // Collective over inner: node is this rank's node.
+  EmulatedNodesCommunicator(std::shared_ptr<Communicator> inner, int node, double gbps,
+                            double latency_s);
+  static std::shared_ptr<Communicator> from_spec(std::shared_ptr<Communicator> inner, int node,
+                                                 const std::string& spec);
+
+  void all_to_all_v(const void* send, void* recv, const AllToAllLayout& layout) override;
+  std::unique_ptr<Communicator> split(int color, int key, const std::string& name) override;
+
+ private:
+  int node_;
+  std::vector<int> node_of_;  // group rank → node
   double bytes_per_s_, latency_s_;
 };
 
