@@ -137,6 +137,8 @@ TEST(Config, OtherRules) {
   invalid("schedule { steps: 10 warmup_steps: 20 }", 1, "warmup_steps = 20");
   invalid("model { family: MH_MOE moe { top_k: 9 } }", 1, "top_k = 9");
   invalid("parallel { grad_bucket_mb: -1 }", 1, "parallel.grad_bucket_mb must be ≥ 0");
+  invalid("parallel { ranks_per_node: 3 a2a: HIERARCHICAL }", 4,
+          "parallel.ranks_per_node = 3 must be 0 (the nodes MPI reports) or divide the world size 4");
   invalid("model { family: GMLP position: ROPE }", 1, "GMLP has no attention");
   invalid("model { family: M2_GPT norm: RMSNORM }", 1, "M2_GPT uses LayerNorm");
   invalid("model { family: GMLP post_norm: true }", 1, "post_norm applies to the M2 families");
