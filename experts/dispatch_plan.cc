@@ -94,6 +94,16 @@ AllToAllLayout ExchangePlan::layout(int lb, int le) const {
   return l;
 }
 
+AllToAllLayout ExchangePlan::expert_major_layout(int l, int64_t base) const {
+  AllToAllLayout out = layout(l, l + 1);
+  size_t at = static_cast<size_t>(expert_offsets[l] - base);
+  for (int p = 0; p < ep; ++p) {
+    out.recv_offsets[p] = at;
+    at += out.recv_counts[p];
+  }
+  return out;
+}
+
 namespace {
 
 // Exclusive prefix sums.

@@ -86,6 +86,10 @@ struct ExchangePlan {
   // A whole-plan exchange is packed; a chunk's exchange takes sub-blocks.
   AllToAllLayout layout(int lb, int le) const;
   AllToAllLayout layout() const { return layout(0, e_local); }
+  // The exchange of local expert l's rows of every rank, received straight into the expert-major
+  // buffer (peer p's rows at expert_offsets[l] + the rows of peers before p, minus `base`): the
+  // expert-major rows need no gather.
+  AllToAllLayout expert_major_layout(int l, int64_t base = 0) const;
 };
 
 // Collective over the ep group (host buffers). num_experts is E (global); experts are sharded

@@ -44,6 +44,13 @@ struct MoeOptions {
   // holds each step's own time (the benchmark's serial baseline). Off in training: it defeats the
   // overlap.
   bool sync_step_timers = false;
+  // How rows reach the experts' expert-major buffer over an ep group of several ranks: kGather —
+  // one exchange per chunk in arrival order, then a gather (and a scatter back); kDirect — one
+  // exchange per local expert straight into (and out of) expert-major places, no copies but
+  // E_local messages per peer; kAuto — direct on the CPU (copies cost cores), gather on a GPU
+  // (messages cost latency). The same bytes in the same places either way.
+  enum class ExpertExchange { kAuto, kGather, kDirect };
+  ExpertExchange expert_exchange = ExpertExchange::kAuto;
   // Recompute the experts' forward during backward instead of keeping their hidden activations
   // (recompute: MOE_EXPERTS): only each chunk's input rows are kept.
   bool recompute_experts = false;

@@ -32,6 +32,8 @@ TokenDispatcher::TokenDispatcher(const MoeOptions& o, const ProcessGroups& group
                                  int width)
     : options_(o), groups_(groups), device_(device), width_(width) {
   SY_CHECK(o.chunks >= 1, "MoE layer '" << o.name << "': chunks must be ≥ 1");
+  using X = MoeOptions::ExpertExchange;
+  direct_ = o.expert_exchange == X::kDirect || (o.expert_exchange == X::kAuto && device.is_cpu());
   if (!o.overlap_auto) return;
   Communicator* ep = groups.ep_group.get();
   HostStaging* staging = &staging_;
@@ -120,16 +122,28 @@ void TokenDispatcher::start_pass(const Tensor& send, MoePassTimes& times) {
   }
   pass_.recv = Tensor::empty({plan_.recv_total(), width_}, send.dtype(), device_);
   pass_.back = Tensor::empty({plan_.send_total(), width_}, send.dtype(), device_);
-  for (const Chunk& ch : chunks_)
-    pass_.arrived.push_back(post_exchange(pass_.recv, send, ch.rows, &times.dispatch));
+  for (const Chunk& ch : chunks_) {
+    if (!direct_) {
+      pass_.arrived.push_back(post_exchange(pass_.recv, send, ch.rows, &times.dispatch));
+      continue;
+    }
+    // One exchange per local expert; the pipeline runs its jobs in order, so the chunk's last
+    // exchange stands for all of them.
+    ExchangePipeline::Handle last;
+    for (int l = ch.segments.first; l < ch.segments.last; ++l)
+      last = post_exchange(pass_.recv, send, plan_.expert_major_layout(l), &times.dispatch);
+    pass_.arrived.push_back(last);
+  }
 }
 
-// Chunk c's rows, expert-major. One rank's send buffer is expert-major already (its one source
-// sends expert by expert): the experts read a view of it, with no copy.
+// Chunk c's rows, expert-major: a view of the receive buffer where they arrived in place (one
+// rank's send buffer is expert-major already: its one source sends expert by expert), else
+// gathered from arrival order.
 ExpertRows TokenDispatcher::receive(int c) {
   const Chunk& ch = chunks_.at(static_cast<size_t>(c));
   if (local_experts_only()) return {pass_.recv.slice_rows(ch.row_begin, ch.row_end), ch.segments};
-  pipeline_->wait(pass_.arrived[c]);
+  if (pass_.arrived[c].index >= 0) pipeline_->wait(pass_.arrived[c]);
+  if (direct_) return {pass_.recv.slice_rows(ch.row_begin, ch.row_end), ch.segments};
   ScopedTimer t(&pass_.times->dispatch, sync_timers());
   ExpertRows in{Tensor::empty({ch.row_end - ch.row_begin, width_}, payload_, device_), ch.segments};
   gather_rows(in.rows, pass_.recv, plan_.expert_major_src.slice_rows(ch.row_begin, ch.row_end));
@@ -145,6 +159,12 @@ void TokenDispatcher::send_back(int c, const Tensor& rows) {
       ScopedTimer t(&pass_.times->undispatch, sync_timers());
       pass_.back.slice_rows(ch.row_begin, ch.row_end).copy_from(rows);
     }
+    return;
+  }
+  if (direct_) {  // straight from the experts' rows (chunk-relative) to send order
+    for (int l = ch.segments.first; l < ch.segments.last; ++l)
+      post_exchange(pass_.back, rows, plan_.expert_major_layout(l, ch.row_begin).reversed(),
+                    &pass_.times->undispatch);
     return;
   }
   {

@@ -8,9 +8,12 @@
 //   dispatch(items)          gather the items into send order; post every chunk's exchange toward
 //                            the experts (they need only the send buffer)
 //   for each chunk c:
-//     receive(c)             wait for chunk c's rows; gather them expert-major
+//     receive(c)             wait for chunk c's rows; gather them expert-major (or, exchanged
+//                            expert by expert straight into expert-major places, take them as
+//                            they are: MoeOptions::expert_exchange)
 //     ... the experts ...
 //     send_back(c, rows)     scatter the experts' rows back to arrival order; post their return
+//                            (or post it from the rows themselves, expert by expert)
 //
 // (an ep group of one rank moves nothing: the send buffer is expert-major already, so receive
 // hands the experts a view of it and send_back keeps their rows as the returned ones)
@@ -122,6 +125,7 @@ class TokenDispatcher {
   ProcessGroups groups_;
   Device device_;
   int width_;
+  bool direct_ = false;  // MoeOptions::expert_exchange resolved for this device
   DType payload_ =
       DType::kF32;      // the rows' dtype on the wire: the experts' (bf16 in mixed precision)
   OverlapCosts costs_;  // overlap_auto's cost model

@@ -108,6 +108,18 @@ TEST_P(MoeOverlap, BitwiseIdenticalForAnyChunkCount) {
           << c.name << ": ep " << ep << ", hierarchical all-to-all, chunks " << chunks
           << " differs from the flat exchange";
     }
+    // Rows gathered expert-major after a per-chunk exchange (a GPU's way) against the CPU's
+    // per-expert exchange straight into expert-major places: the same numbers.
+    for (int chunks : {1, 3}) {
+      MoeOptions o = c.o;
+      o.chunks = chunks;
+      o.overlap = chunks > 1;
+      o.expert_exchange = MoeOptions::ExpertExchange::kGather;
+      std::unique_ptr<TokenMoe> layer = make_token_moe(o, g, Device::cpu());
+      EXPECT_TRUE(run(*layer, t0, t0 + per) == want)
+          << c.name << ": ep " << ep << ", gathered exchange, chunks " << chunks
+          << " differs from the direct one";
+    }
   }
 }
 
@@ -183,13 +195,16 @@ size_t index_of(const std::vector<std::string>& log, const std::string& event) {
   return log.size();
 }
 
-TEST(MoeOverlapOrder, ComputeOfChunkIRunsWhileChunkIPlusOneIsExchanged) {
+// One local expert per chunk, so that either expert exchange (per chunk, or per expert straight
+// into expert-major places) posts one exchange per chunk.
+void check_overlap_order(MoeOptions::ExpertExchange exchange) {
   auto world = testing::world();
   const int w = world->size();
-  if (w == 1) GTEST_SKIP() << "needs 2+ ranks: an ep group of one rank exchanges nothing";
   MoeOptions o = cases()[0].o;
+  o.num_experts = 4 * w;
   o.chunks = 4;
   o.overlap = true;
+  o.expert_exchange = exchange;
   ProcessGroups g = make_process_groups(world, w);
   Gates gates;
   auto comm = std::make_shared<InstrumentedComm>(g.ep_group, &gates, o.chunks);
@@ -230,6 +245,15 @@ TEST(MoeOverlapOrder, ComputeOfChunkIRunsWhileChunkIPlusOneIsExchanged) {
       EXPECT_LT(index_of(log, c + " begin"), index_of(log, d1 + " end")) << pass << " chunk " << i;
       EXPECT_LT(index_of(log, d1 + " start"), index_of(log, c + " end")) << pass << " chunk " << i;
     }
+  }
+}
+
+TEST(MoeOverlapOrder, ComputeOfChunkIRunsWhileChunkIPlusOneIsExchanged) {
+  if (testing::world()->size() == 1)
+    GTEST_SKIP() << "needs 2+ ranks: an ep group of one rank exchanges nothing";
+  for (auto exchange : {MoeOptions::ExpertExchange::kGather, MoeOptions::ExpertExchange::kDirect}) {
+    SCOPED_TRACE(exchange == MoeOptions::ExpertExchange::kGather ? "gather" : "direct");
+    check_overlap_order(exchange);
   }
 }
 
