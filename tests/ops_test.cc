@@ -493,6 +493,15 @@ TEST(Combine, WeightedSumOfDispatchedRowsAndItsBackward) {
       }
       EXPECT_NEAR(dwv[s * 2 + j], dot, 1e-5);
     }
+  // A row no choice points at (row 5 of 6) is set to zero; the covered rows as before.
+  auto y6 = yv;
+  y6.resize(6 * cols, 1.0f);
+  Tensor dy6 = Tensor::full({6, cols}, DType::kF32, 9.0);
+  combine_rows_backward(dy6, dw, tensor(dout_v, {3, cols}), tensor(y6, {6, cols}),
+                        itensor(pos, {3, 2}), tensor(w, {3, 2}));
+  auto dy6v = dy6.to_vector<float>();
+  for (int64_t c = 0; c < cols; ++c) EXPECT_EQ(dy6v[5 * cols + c], 0.0f) << "uncovered row";
+  for (int64_t i = 0; i < 5 * cols; ++i) EXPECT_EQ(dy6v[i], dyv[i]) << "covered rows";
   EXPECT_THROW(combine_rows(out, y, itensor({5, 0, 2, -1, 1, 3}, {3, 2}), tensor(w, {3, 2})),
                Error);
 }

@@ -47,7 +47,11 @@ void combine_backward_typed(const Tensor& dy, const Tensor& dw, const Tensor& do
   T* d = dy.data<T>();
   const T* yv = y.data<T>();
   float* dwv = dw.defined() && dw.numel() > 0 ? dw.data<float>() : nullptr;
-  if (dy.numel()) std::memset(static_cast<void*>(d), 0, dy.nbytes());
+  // Rows no choice points at are zero; when the kept choices cover every row (the MoE layer's send
+  // rows are exactly its kept choices) there are none, and the pass over dy is saved.
+  int64_t kept = 0;
+  for (int64_t i = 0; i < s_rows * k; ++i) kept += p[i] >= 0;
+  if (kept < dy.rows() && dy.numel()) std::memset(static_cast<void*>(d), 0, dy.nbytes());
   // Row s writes the rows pos[s,:] of dy (distinct) and its own dw[s,:]: rows split over threads.
   for_row_chunks(s_rows, cols * k, [&](int64_t begin, int64_t end) {
     for (int64_t s = begin; s < end; ++s)
