@@ -5,6 +5,7 @@
 // Parse (the run config and flags) → run (fills a pb::MoeLayerBenchRecord) → report (prints it,
 // and writes it as JSON with --json).
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 
@@ -17,6 +18,7 @@
 #include "launch/commands.h"
 #include "launch/emulated_link.h"
 #include "launch/moe_layer_timing.h"
+#include "launch/torch_peer.h"
 #include "runtime/core/blas_info.h"
 #include "runtime/core/config.h"
 #include "runtime/core/cpu_threads.h"
@@ -49,6 +51,9 @@ const char* kUsage =
     "of\n"
     "                     GBPS GB/s per rank (+US µs latency): a transfer that, like a NIC's DMA,\n"
     "                     takes no CPU (MPI backend only; see launch/emulated_link.h)\n"
+    "  --torch-peer SCRIPT  also time the same layer in PyTorch eager on these cores in every\n"
+    "                     round (launch/torch_moe_peer.py; Python from SY_PYTHON, else python3;\n"
+    "                     CPU, top-k softmax gate and FFN_GELU experts only) and print the ratio\n"
     "Without --config: d_model 256, 8 experts, top-2, d_expert 1024, FFN_GELU, capacity 1.25,\n"
     "ep = world size. On a GPU: --set parallel.device=CUDA, and --set parallel.comm_backend=NCCL\n"
     "for NCCL (one GPU per rank); with MPI, ranks may share a GPU (staged through host).\n";
@@ -62,6 +67,7 @@ struct BenchSetup {
   int64_t tokens = 2048;
   int iters = 10, warmup = 2, rounds = 3;
   std::string overlap, link;
+  std::string torch_peer;  // --torch-peer: launch/torch_moe_peer.py
 };
 
 pb::RunConfig bench_config(const Args& args, int world_size) {
@@ -96,6 +102,7 @@ BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {
   s.rounds = static_cast<int>(args.get_int("--rounds", 3));
   s.overlap = args.get("--overlap", "");
   s.link = args.get("--emulate-link", "");
+  s.torch_peer = args.get("--torch-peer", "");
   SY_CHECK(s.tokens >= 1 && s.iters >= 1 && s.warmup >= 0 && s.rounds >= 1,
            "need --tokens ≥ 1, -n ≥ 1, -w ≥ 0, --rounds ≥ 1");
   const pb::ParallelConfig& par = s.config.parallel();
@@ -107,6 +114,12 @@ BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {
   s.options = MoeOptions::from_config(model.moe(), model.d_model(), model.family() == pb::MH_MOE,
                                       s.config.seed(), "bench");
   s.options.set_overlap(par);
+  if (!s.torch_peer.empty()) {
+    const std::string why = torch_peer_mismatch(s.options);
+    SY_CHECK(why.empty() && !s.device.is_cuda(),
+             "--torch-peer compares on the CPU with the peer's layer, and "
+                 << (why.empty() ? "this run is on a GPU" : why));
+  }
   return s;
 }
 
@@ -162,12 +175,37 @@ void set_step_times(pb::MoeLayerBenchRecord& rec, const Timing& t) {
 // dense, so that a slow spell of a shared machine lands on both and each round's GEMM-limit
 // fraction compares neighbours.
 struct Rounds {
-  Timing best;                    // the layer's fastest round
-  double worst_s = 0;             // its slowest
-  GemmRates gemms;                // the GEMMs' fastest rounds (over ranks)
-  std::vector<double> fractions;  // per round: dense GEMM time / layer time
-  MemoryStats memory;             // the layer's, before the GEMMs' operands exist
+  Timing best;                       // the layer's fastest round
+  double worst_s = 0;                // its slowest
+  GemmRates gemms;                   // the GEMMs' fastest rounds (over ranks)
+  std::vector<double> fractions;     // per round: dense GEMM time / layer time
+  std::vector<double> torch_ratios;  // per round: PyTorch peer time / layer time (--torch-peer)
+  MemoryStats memory;                // the layer's, before the GEMMs' operands exist
 };
+
+// One run of the PyTorch peer on rank 0 (the other ranks wait, sleeping after 100 ms), its time
+// sent to every rank; a failure is every rank's error.
+double time_torch_peer(const BenchSetup& s, Communicator& world) {
+  double ms = -1;
+  std::string why;
+  if (world.rank() == 0) {
+    TorchPeerRun run;
+    if (const char* py = std::getenv("SY_PYTHON")) run.python = py;
+    run.script = s.torch_peer;
+    run.threads = world.size() * std::max(1, cpu_threads());
+    run.tokens = s.tokens * world.size();
+    run.iters = std::max(s.iters, 2);
+    run.bf16 = s.config.precision() == pb::BF16;
+    try {
+      ms = run_torch_peer(run, s.options);
+    } catch (const Error& e) {
+      why = e.what();
+    }
+  }
+  world.broadcast(&ms, sizeof ms, 0);
+  SY_CHECK(ms > 0, "--torch-peer: " << (why.empty() ? "the peer failed on rank 0" : why));
+  return ms;
+}
 
 Rounds time_rounds(const BenchSetup& s, const BenchInputs& in, TokenMoe& layer,
                    Communicator& world) {
@@ -184,23 +222,38 @@ Rounds time_rounds(const BenchSetup& s, const BenchInputs& in, TokenMoe& layer,
     const GemmRates g = over_ranks(gemm_timer->time(std::max(s.iters, 3)), world);
     out.gemms.keep_best(g);
     out.fractions.push_back(g.dense_s / t.layer_s);
+    if (!s.torch_peer.empty())
+      out.torch_ratios.push_back(time_torch_peer(s, world) / (t.layer_s * 1e3));
   }
   return out;
 }
 
+// The median of per-round figures, and their range.
+struct Spread {
+  double median = 0, min = 0, max = 0;
+};
+Spread spread_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return {n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]), v.front(), v.back()};
+}
+
 // The GEMM rates and the layer against its GEMM limit: the median round's fraction, with the
-// rounds' range.
+// rounds' range; the same for the PyTorch peer's ratio.
 void set_gemm_rates(const Rounds& m, int world_size, pb::MoeLayerBenchRecord& rec) {
   const double per_rank = m.gemms.flops / world_size;
   rec.set_grouped_gemm_gflops(per_rank / m.gemms.grouped_s / 1e9);
   rec.set_dense_gemm_gflops(per_rank / m.gemms.dense_s / 1e9);
   rec.set_gemm_ratio(rec.grouped_gemm_gflops() / rec.dense_gemm_gflops());
-  std::vector<double> f = m.fractions;
-  std::sort(f.begin(), f.end());
-  const size_t n = f.size();
-  rec.set_gemm_limit_fraction(n % 2 ? f[n / 2] : 0.5 * (f[n / 2 - 1] + f[n / 2]));
-  rec.set_gemm_limit_fraction_min(f.front());
-  rec.set_gemm_limit_fraction_max(f.back());
+  const Spread f = spread_of(m.fractions);
+  rec.set_gemm_limit_fraction(f.median);
+  rec.set_gemm_limit_fraction_min(f.min);
+  rec.set_gemm_limit_fraction_max(f.max);
+  if (m.torch_ratios.empty()) return;
+  const Spread t = spread_of(m.torch_ratios);
+  rec.set_torch_eager_ratio(t.median);
+  rec.set_torch_eager_ratio_min(t.min);
+  rec.set_torch_eager_ratio_max(t.max);
 }
 
 pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communicator& world) {
@@ -298,6 +351,14 @@ void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
                 "ratio %.3f",
                 rec.grouped_gemm_gflops(), rec.dense_gemm_gflops(), rec.gemm_ratio());
   SY_LOG0(line);
+  if (rec.has_torch_eager_ratio()) {
+    std::snprintf(line, sizeof line,
+                  "layer %.2fx PyTorch eager on the same cores (peer time / layer time; median of "
+                  "%d rounds, range %.2f-%.2f)",
+                  rec.torch_eager_ratio(), rec.rounds(), rec.torch_eager_ratio_min(),
+                  rec.torch_eager_ratio_max());
+    SY_LOG0(line);
+  }
   std::snprintf(line, sizeof line,
                 "layer at %.2f of its GEMM limit (its expert GEMMs' FLOPs at the dense rate over "
                 "the layer's time; median of %d rounds, range %.2f-%.2f)",
@@ -344,7 +405,7 @@ void write_json(const pb::MoeLayerBenchRecord& rec, const std::string& path) {
 int bench_moe_layer_command(const std::vector<std::string>& argv) {
   Args args(argv,
             {"--config", "--set", "--tokens", "-n", "-w", "--json", "--timeout", "--overlap",
-             "--rounds", "--emulate-link"},
+             "--rounds", "--emulate-link", "--torch-peer"},
             kUsage);
   std::shared_ptr<Communicator> world =
       mpi_world(args.get_double("--timeout", default_comm_timeout_s()));
