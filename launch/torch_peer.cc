@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -51,7 +52,9 @@ int with_every_core(F&& f) {
 }  // namespace
 
 double run_torch_peer(const TorchPeerRun& run, const MoeOptions& o) {
-  const std::string json = "/tmp/sy_torch_peer_" + std::to_string(getpid()) + ".json";
+  const std::string json = (std::filesystem::temp_directory_path() /
+                            ("sy_torch_peer_" + std::to_string(getpid()) + ".json"))
+                               .string();
   // The peer gets the cores and threads of all the benchmark's ranks: its BLAS threads set, and
   // the affinity mpirun gave this rank widened while it runs.
   std::ostringstream cmd;
