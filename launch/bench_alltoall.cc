@@ -269,6 +269,36 @@ void report_header(const AlltoallSetup& s) {
                << std::string(23, ' ') << (s.flat ? "flat" : "native"));
 }
 
+// The α-β model of a series of rows, time = α + bytes per rank / β, by least squares on the
+// relative error (each size weighs the same, so the small ones set α and the large ones β): the
+// latency and bandwidth a cost model (the planner's) takes for this communicator.
+struct AlphaBeta {
+  double alpha_us = 0, beta_gbs = 0;
+};
+AlphaBeta fit_alpha_beta(const std::vector<pb::BenchRecord>& rows, bool baseline) {
+  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const pb::BenchRecord& r : rows) {
+    const double x = static_cast<double>(r.bytes());
+    const double y = baseline ? r.baseline_time_us() : r.time_us(), w = 1.0 / (y * y);
+    sw += w, sx += w * x, sy += w * y, sxx += w * x * x, sxy += w * x * y;
+  }
+  const double det = sw * sxx - sx * sx;
+  if (rows.size() < 2 || !(det > 0)) return {};
+  const double slope = (sw * sxy - sx * sy) / det;  // µs per byte
+  return {std::max(0.0, (sy - slope * sx) / sw), slope > 0 ? 1e-3 / slope : 0.0};
+}
+
+void report_fit(const AlltoallSetup& s, const std::vector<pb::BenchRecord>& rows) {
+  const AlphaBeta ours = fit_alpha_beta(rows, false), base = fit_alpha_beta(rows, true);
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "# alpha-beta fit over the sizes (time = alpha + bytes per rank / beta): ours "
+                "alpha %.1f us, beta %.3f GB/s; %s alpha %.1f us, beta %.3f GB/s",
+                ours.alpha_us, ours.beta_gbs, s.flat ? "flat" : "native", base.alpha_us,
+                base.beta_gbs);
+  SY_LOG0(line);
+}
+
 // The nccl-tests row.
 void report_row(const pb::BenchRecord& r) {
   const double bus = r.algbw_gbs() > 0 ? r.busbw_gbs() / r.algbw_gbs() : 0.0;
@@ -317,6 +347,7 @@ int bench_alltoall_command(const std::vector<std::string>& argv) {
     wrong += r.wrong() + r.baseline_wrong();
   }
   SY_LOG0("# Avg bus bandwidth (ours): " << busbw << " GB/s");
+  report_fit(s, rows);
   SY_LOG0("# ratio at the largest size: " << (rows.empty() ? 0.0 : rows.back().ratio()));
   if (wrong > 0) {
     SY_LOG0("# FAILED: " << wrong << " elements arrived wrong");
