@@ -1,8 +1,9 @@
 // How the CPU ops use a rank's cores (issue 17): threads and vector kernels.
 //
-//   Threads   the elementwise and row ops split their work over cpu_threads() threads (the caller
-//             and sleeping workers, runtime/core/cpu_pool.h): SY_CPU_THREADS when set, else as
-//             many as the rank's BLAS uses (OPENBLAS_NUM_THREADS), so that
+//   Threads   the elementwise and row ops split their work over cpu_threads() threads — the
+//             caller and sleeping workers (runtime/core/cpu_pool.h), or OpenMP's threads when
+//             OpenBLAS is its OpenMP build (then the GEMMs' own): SY_CPU_THREADS when set, else
+//             as many as the rank's BLAS uses (OPENBLAS_NUM_THREADS), so that
 //             `mpirun -x OPENBLAS_NUM_THREADS=2` gives a rank two cores for everything.
 //             Work is cut by index ranges, each element or row computed by one thread exactly as
 //             it would be alone: results are bitwise the same for any thread count.
