@@ -91,6 +91,11 @@ void TokenDispatcher::make_chunks(int n) {
     for (int l = ch.segments.first; l <= ch.segments.last; ++l)
       ch.segments.offsets.push_back(plan_.expert_offsets[l] - ch.row_begin);
     ch.rows = plan_.layout(ch.segments.first, ch.segments.last);
+    if (!direct_) continue;
+    for (int l = ch.segments.first; l < ch.segments.last; ++l) {
+      ch.to_experts.push_back(plan_.expert_major_layout(l));
+      ch.from_experts.push_back(plan_.expert_major_layout(l, ch.row_begin).reversed());
+    }
   }
 }
 
@@ -130,8 +135,8 @@ void TokenDispatcher::start_pass(const Tensor& send, MoePassTimes& times) {
     // One exchange per local expert; the pipeline runs its jobs in order, so the chunk's last
     // exchange stands for all of them.
     ExchangePipeline::Handle last;
-    for (int l = ch.segments.first; l < ch.segments.last; ++l)
-      last = post_exchange(pass_.recv, send, plan_.expert_major_layout(l), &times.dispatch);
+    for (const AllToAllLayout& l : ch.to_experts)
+      last = post_exchange(pass_.recv, send, l, &times.dispatch);
     pass_.arrived.push_back(last);
   }
 }
@@ -162,9 +167,8 @@ void TokenDispatcher::send_back(int c, const Tensor& rows) {
     return;
   }
   if (direct_) {  // straight from the experts' rows (chunk-relative) to send order
-    for (int l = ch.segments.first; l < ch.segments.last; ++l)
-      post_exchange(pass_.back, rows, plan_.expert_major_layout(l, ch.row_begin).reversed(),
-                    &pass_.times->undispatch);
+    for (const AllToAllLayout& l : ch.from_experts)
+      post_exchange(pass_.back, rows, l, &pass_.times->undispatch);
     return;
   }
   {

@@ -102,6 +102,9 @@ class TokenDispatcher {
     ExpertSegments segments;             // its local experts, rows relative to row_begin
     int64_t row_begin = 0, row_end = 0;  // its rows of the expert-major buffer
     AllToAllLayout rows;                 // its exchange toward the experts, in rows
+    // Direct exchange: per local expert, toward its expert-major places and back from the chunk's
+    // own rows (ExchangePlan::expert_major_layout).
+    std::vector<AllToAllLayout> to_experts, from_experts;
   };
   // The rows one pass moves: send (send order) → recv (arrival order, per chunk) → back (send
   // order again), with the pass's step times.

@@ -5,8 +5,8 @@
 // Parse (the run config and flags) → run (fills a pb::MoeLayerBenchRecord) → report (prints it,
 // and writes it as JSON with --json).
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include <cblas.h>
@@ -343,6 +343,15 @@ void report_steps(const pb::MoeLayerBenchRecord& rec) {
   SY_LOG0(line);
 }
 
+// "<what, with the median>; median of R rounds, range a-b)".
+void report_spread(const char* what, int rounds, const Spread& s) {
+  char head[256], line[384];
+  std::snprintf(head, sizeof head, what, s.median);
+  std::snprintf(line, sizeof line, "%s; median of %d rounds, range %.2f-%.2f)", head, rounds, s.min,
+                s.max);
+  SY_LOG0(line);
+}
+
 void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
   const pb::MoeLayerStats& st = rec.layer_stats();
   char line[256];
@@ -351,20 +360,15 @@ void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
                 "ratio %.3f",
                 rec.grouped_gemm_gflops(), rec.dense_gemm_gflops(), rec.gemm_ratio());
   SY_LOG0(line);
-  if (rec.has_torch_eager_ratio()) {
-    std::snprintf(line, sizeof line,
-                  "layer %.2fx PyTorch eager on the same cores (peer time / layer time; median of "
-                  "%d rounds, range %.2f-%.2f)",
-                  rec.torch_eager_ratio(), rec.rounds(), rec.torch_eager_ratio_min(),
-                  rec.torch_eager_ratio_max());
-    SY_LOG0(line);
-  }
-  std::snprintf(line, sizeof line,
-                "layer at %.2f of its GEMM limit (its expert GEMMs' FLOPs at the dense rate over "
-                "the layer's time; median of %d rounds, range %.2f-%.2f)",
-                rec.gemm_limit_fraction(), rec.rounds(), rec.gemm_limit_fraction_min(),
-                rec.gemm_limit_fraction_max());
-  SY_LOG0(line);
+  if (rec.has_torch_eager_ratio())
+    report_spread(
+        "layer %.2fx PyTorch eager on the same cores (peer time / layer time", rec.rounds(),
+        {rec.torch_eager_ratio(), rec.torch_eager_ratio_min(), rec.torch_eager_ratio_max()});
+  report_spread(
+      "layer at %.2f of its GEMM limit (its expert GEMMs' FLOPs at the dense rate over the layer's "
+      "time",
+      rec.rounds(),
+      {rec.gemm_limit_fraction(), rec.gemm_limit_fraction_min(), rec.gemm_limit_fraction_max()});
   int active = 0;
   for (int64_t l : st.load()) active += l > 0;
   std::snprintf(line, sizeof line,

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Switchyard's MoE layer against the same layer in PyTorch eager (launch/torch_moe_peer.py) on
-# this CPU, in interleaved rounds (issue 17): each round runs `switchyard bench moe-layer` on
-# RANKS ranks × THREADS threads, then the PyTorch peer on RANKS·THREADS threads, over the same
-# global tokens and shapes; prints each round and the median ratio with its range, and the
-# Switchyard layer's GEMM-limit fraction.
+# Switchyard's MoE layer against the same layer in PyTorch eager on this CPU (issue 17): runs
+# `switchyard bench moe-layer --torch-peer launch/torch_moe_peer.py` on RANKS ranks × THREADS
+# threads over the same global tokens and shapes — each round times the layer, its GEMMs, then the
+# peer on RANKS·THREADS threads — and prints the ratio and the GEMM-limit fraction (medians and
+# ranges over the rounds).
 #
 #   launch/cpu_vs_torch.sh [-np RANKS] [-t THREADS] [-F D_EXPERT] [-r ROUNDS] [-T TOKENS] [-d D]
 #
@@ -29,31 +29,8 @@ if [[ -z "$python" ]]; then
   done
 fi
 [[ -n "$python" ]] || { echo "$0: no Python with torch (apt-get install python3-torch)" >&2; exit 2; }
-sy=${SWITCHYARD:-$here/../build/launch/switchyard}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-for ((r = 0; r < rounds; ++r)); do
-  OPENBLAS_NUM_THREADS=$threads "$here/run.sh" -np "$ranks" "$sy" bench moe-layer \
-    --tokens $((tokens / ranks)) --set model.d_model=$d --set model.moe.d_expert=$hidden \
-    -n 3 -w 1 --rounds 1 --json "$out/sy$r.json" > "$out/sy$r.log"
-  "$python" "$here/torch_moe_peer.py" --device cpu --threads $((ranks * threads)) \
-    --tokens "$tokens" --d-model "$d" --d-expert "$hidden" -n 3 -w 1 --json "$out/torch$r.json" \
-    > "$out/torch$r.log"
-done
-"$python" - "$out" "$rounds" "$ranks" "$threads" <<'PY'
-import json, statistics, sys
-out, rounds, ranks, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-ratios, fractions = [], []
-for r in range(rounds):
-    sy = json.load(open(f"{out}/sy{r}.json"))
-    pt = json.load(open(f"{out}/torch{r}.json"))
-    ratios.append(pt["layer_ms"] / sy["layer_ms"])
-    fractions.append(sy.get("gemm_limit_fraction", 0))
-    print(f"round {r}: switchyard {sy['layer_ms']:.1f} ms ({sy.get('cpu_kernels', '?')} kernels, "
-          f"GEMM-limit fraction {fractions[-1]:.2f}), torch {pt['torch']} eager "
-          f"{pt['layer_ms']:.1f} ms on {pt['threads']} threads: {ratios[-1]:.2f}x")
-print(f"{ranks} ranks x {threads} threads: Switchyard {statistics.median(ratios):.2f}x PyTorch "
-      f"eager (median of {rounds} rounds, range {min(ratios):.2f}-{max(ratios):.2f}); GEMM-limit "
-      f"fraction median {statistics.median(fractions):.2f} "
-      f"(range {min(fractions):.2f}-{max(fractions):.2f})")
-PY
+export SY_PYTHON=$python OPENBLAS_NUM_THREADS=$threads
+exec "$here/run.sh" -np "$ranks" -x SY_PYTHON "${SWITCHYARD:-$here/../build/launch/switchyard}" \
+  bench moe-layer --tokens $((tokens / ranks)) --set model.d_model=$d \
+  --set model.moe.d_expert=$hidden -n 3 -w 1 --rounds "$rounds" \
+  --torch-peer "$here/torch_moe_peer.py"

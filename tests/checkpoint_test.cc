@@ -40,6 +40,14 @@ pb::RunConfig config(int ep, const std::string& run) {
 }
 
 // In both precisions: in bf16 the GEMMs' weight copies must follow the loaded masters.
+// The checkpoint folder of a run of `config` saved after `steps` steps (the trainer then gone).
+std::string saved_after(int steps, const pb::RunConfig& config,
+                        const std::shared_ptr<Communicator>& world) {
+  Trainer t(config, world);
+  for (int s = 0; s < steps; ++s) t.train_step();
+  return t.save();
+}
+
 TEST(Checkpoint, ResumeContinuesTheExactLossCurve) {
   auto world = testing::world();
   const int w = world->size();
@@ -71,12 +79,7 @@ TEST(Checkpoint, ResumeContinuesTheExactLossCurve) {
 TEST(Checkpoint, LoadsWithAnotherEp) {
   auto world = testing::world();
   const int w = world->size();
-  std::string folder;
-  {
-    Trainer t(config(w, "ep-write"), world);
-    for (int s = 0; s < 3; ++s) t.train_step();
-    folder = t.save();
-  }
+  const std::string folder = saved_after(3, config(w, "ep-write"), world);
   // The same weights at ep = 1 and ep = w give the same next-step loss.
   std::vector<double> losses;
   for (int ep : {1, w}) {
@@ -128,12 +131,7 @@ std::string load_error(const pb::RunConfig& c, const std::string& folder) {
 // The manifest carries its own checksum: an edited step (or tensor offset) is refused.
 TEST(Checkpoint, AnEditedManifestIsRefused) {
   auto world = testing::world();
-  std::string folder;
-  {
-    Trainer t(config(world->size(), "edited"), world);
-    t.train_step();
-    folder = t.save();
-  }
+  const std::string folder = saved_after(1, config(world->size(), "edited"), world);
   if (world->rank() == 0) {
     std::ifstream in(folder + "/manifest.pbtxt");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -152,12 +150,7 @@ TEST(Checkpoint, AnEditedManifestIsRefused) {
 // issue 14, an 8-expert top-k checkpoint loaded silently into a 4-expert hash model).
 TEST(Checkpoint, AnotherModelIsRefusedNamingTheSettings) {
   auto world = testing::world();
-  std::string folder;
-  {
-    Trainer t(config(world->size(), "model-a"), world);
-    t.train_step();
-    folder = t.save();
-  }
+  const std::string folder = saved_after(1, config(world->size(), "model-a"), world);
   pb::RunConfig other = config(world->size(), "model-b");
   other.mutable_model()->mutable_moe()->set_num_experts(8);
   const std::string message = load_error(other, folder);

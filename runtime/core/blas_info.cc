@@ -28,7 +28,7 @@ bool one_of(const std::string& core, const std::vector<std::string>& names) {
 // the affinity allows).
 int threads_asked_for() {
   int n = cpu_threads();
-  for (const char* var : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "SY_CPU_THREADS"}) {
+  for (const char* var : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"}) {  // cpu_threads() has ours
     const char* v = std::getenv(var);
     if (v != nullptr) n = std::max(n, std::atoi(v));
   }

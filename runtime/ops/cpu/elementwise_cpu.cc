@@ -39,27 +39,22 @@ void activation_backward_typed(const Tensor& din, const Tensor& in, const Tensor
   });
 }
 
-template <typename To, typename From>
-To convert_value(From x);
-template <>
-bf16 convert_value(float x) {
-  return float_to_bf16(x);
-}
-template <>
-float convert_value(bf16 x) {
-  return bf16_to_float(x);
-}
-template <>
-double convert_value(int32_t x) {
-  return x;
+// i32 → f64, exact.
+void widen_ints(const Tensor& out, const Tensor& in) {
+  const int32_t* x = in.data<int32_t>();
+  double* y = out.data<double>();
+  for_elements(in.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = x[i];
+  });
 }
 
+// f32 ↔ bf16 through the shared load/store (round to nearest even).
 template <typename From, typename To>
 void convert(const Tensor& out, const Tensor& in) {
   const From* x = in.data<From>();
   To* y = out.data<To>();
   for_elements(in.numel(), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = convert_value<To>(x[i]);
+    for (int64_t i = b; i < e; ++i) y[i] = store_as<To>(load_float(x[i]));
   });
 }
 
@@ -120,7 +115,7 @@ void cast(const Tensor& out, const Tensor& in) {
   if (in.dtype() == out.dtype())
     out.copy_from(in);
   else if (in.dtype() == DType::kI32)
-    convert<int32_t, double>(out, in);
+    widen_ints(out, in);
   else if (in.dtype() == DType::kF32)
     convert<float, bf16>(out, in);
   else
