@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "experts/expert_cost.h"
 #include "runtime/core/random.h"
 #include "runtime/ops/ops.h"
 
@@ -23,6 +24,7 @@ FfnExperts::FfnExperts(const MoeOptions& o, int width, ExpertRange range, Device
       gelu_(o.gelu),
       width_(width),
       hidden_(o.hidden()),
+      flops_per_item_(expert_flops_per_item(o, width)),
       w1_(o.name + ".experts.w1",
           {range.count, width, (o.expert == pb::SWIGLU ? 2 : 1) * o.hidden()}, device, true),
       w2_(o.name + ".experts.w2", {range.count, o.hidden(), width}, device, true),
@@ -131,8 +133,7 @@ void FfnExperts::segment_bias_grad(const Param& b, const Tensor& drows, const Ex
 }
 
 double FfnExperts::forward_flops(int64_t m) const {
-  double up = static_cast<double>(w1_.value.dim(2));
-  return 2.0 * m * width_ * up + 2.0 * m * hidden_ * width_;
+  return static_cast<double>(m) * flops_per_item_;
 }
 
 }  // namespace sy

@@ -38,8 +38,9 @@ class FfnExperts final : public Experts {
   pb::ExpertKind kind_;
   Activation gelu_;
   int width_, hidden_;
-  Param w1_;  // (E_local, w, F) or (E_local, w, 2F)
-  Param w2_;  // (E_local, F, w)
+  double flops_per_item_;  // expert_flops_per_item (experts/expert_cost.h)
+  Param w1_;               // (E_local, w, F) or (E_local, w, 2F)
+  Param w2_;               // (E_local, F, w)
   bool bias_;
   Param b1_, b2_;  // with options.expert_bias: (E_local, F or 2F), (E_local, w); zero at start
 

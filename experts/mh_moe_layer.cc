@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "experts/expert_cost.h"
+
 namespace sy {
 
 namespace {
@@ -29,8 +31,7 @@ std::vector<Param*> MhMoeLayer::params() {
 }
 
 double MhMoeLayer::forward_flops_per_token() const {
-  const double projections = head_ ? 2.0 * 2 * static_cast<double>(d_) * d_ : 0.0;
-  return projections + heads_ * core_.forward_flops_per_token();
+  return mh_projection_flops_per_token(core_.options()) + heads_ * core_.forward_flops_per_token();
 }
 
 void MhMoeLayer::forward(const Tensor& y, const Tensor& x, const int32_t* token_ids,

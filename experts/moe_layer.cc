@@ -1,5 +1,6 @@
 #include "experts/moe_layer.h"
 
+#include "experts/expert_cost.h"
 #include "runtime/core/clock.h"
 
 namespace sy {
@@ -26,8 +27,8 @@ std::vector<Param*> MoeLayer::params() {
 }
 
 double MoeLayer::forward_flops_per_token() const {
-  const double w = options_.item_width();
-  return 2.0 * w * options_.num_experts + options_.top_k * experts_->forward_flops(1);
+  // The experts' own count: a feature MoE's SGU experts are not a token-MoE kind.
+  return router_flops_per_item(options_) + options_.top_k * experts_->forward_flops(1);
 }
 
 // ---- forward ------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "experts/expert_cost.h"
 #include "runtime/core/random.h"
 #include "runtime/ops/monarch.h"
 #include "runtime/ops/ops.h"
@@ -18,7 +19,11 @@ struct StructuredState final : ExpertState {
 
 StructuredExperts::StructuredExperts(const MoeOptions& o, int width, ExpertRange range,
                                      Device device)
-    : kind_(o.expert), gelu_(o.gelu), width_(width), hidden_(o.hidden()) {
+    : kind_(o.expert),
+      gelu_(o.gelu),
+      width_(width),
+      hidden_(o.hidden()),
+      flops_per_item_(expert_flops_per_item(o, width)) {
   const int local = range.count, first = range.first;
   const std::string base = o.name + ".experts.";
   if (kind_ == pb::BLOCKDIAG) {
@@ -32,8 +37,7 @@ StructuredExperts::StructuredExperts(const MoeOptions& o, int width, ExpertRange
   } else {
     SY_CHECK(kind_ == pb::MONARCH, "StructuredExperts: kind must be BLOCKDIAG or MONARCH");
     hidden_ = width;
-    for (int64_t dv = 1; dv * dv <= width; ++dv)
-      if (width % dv == 0) b1_ = dv;
+    b1_ = monarch_b1(width);
     b2_ = width / b1_;
     for (const char* m : {"m1", "m2"}) {
       p_.emplace_back(base + m + "_l", Shape{local, b2_, b1_, b1_}, device, true);
@@ -57,8 +61,7 @@ std::vector<Param*> StructuredExperts::params() {
 }
 
 double StructuredExperts::forward_flops(int64_t m) const {
-  if (kind_ == pb::BLOCKDIAG) return 2.0 * 2.0 * m * width_ * hidden_ / p_[0].value.dim(1);
-  return 2.0 * 2.0 * m * width_ * (b1_ + b2_);
+  return static_cast<double>(m) * flops_per_item_;
 }
 
 void StructuredExperts::project(int which, int l, const Tensor& y, const Tensor& x) {

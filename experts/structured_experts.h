@@ -34,7 +34,8 @@ class StructuredExperts final : public Experts {
   pb::ExpertKind kind_;
   Activation gelu_;
   int64_t width_, hidden_, b1_ = 1, b2_ = 1;
-  std::vector<Param> p_;  // BLOCKDIAG: w1, w2; MONARCH: l1, r1, l2, r2 — each (E_local, …)
+  double flops_per_item_;  // expert_flops_per_item (experts/expert_cost.h)
+  std::vector<Param> p_;   // BLOCKDIAG: w1, w2; MONARCH: l1, r1, l2, r2 — each (E_local, …)
 };
 
 }  // namespace sy
