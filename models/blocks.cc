@@ -1,5 +1,6 @@
 #include "models/blocks.h"
 
+#include "models/model_cost.h"
 #include "models/residual.h"
 
 #include "runtime/ops/ops.h"
@@ -76,11 +77,10 @@ TransformerBlock::TransformerBlock(const BlockSpec& s, bool rms_norm, const MoeO
     dense_ = std::make_unique<DenseFfn>(s.name + ".ffn", s.dim, s.d_ff, s.seed, s.device, s.gelu);
 }
 
-// Attention: QKV and output projections (4d²), scores and weighted sum (2·T·d); then the FFN.
 double TransformerBlock::forward_flops_per_token() const {
-  const double d = spec_.dim, t = spec_.seq_len;
-  const double ffn = moe_ ? moe_->forward_flops_per_token() : 2.0 * 2 * d * spec_.d_ff;
-  return 2.0 * (4 * d * d + 2 * t * d) + ffn;
+  const double ffn =
+      moe_ ? moe_->forward_flops_per_token() : dense_ffn_flops_per_token(spec_.dim, spec_.d_ff);
+  return attention_flops_per_token(spec_.dim, spec_.seq_len) + ffn;
 }
 
 void TransformerBlock::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {

@@ -7,11 +7,7 @@
 
 namespace sy {
 
-namespace {
-
-using Blocks = std::vector<std::unique_ptr<Block>>;
-
-BlockSpec spec(const pb::RunConfig& c, int index, Device device) {
+BlockSpec block_spec(const pb::RunConfig& c, int index, Device device) {
   const pb::ModelConfig& m = c.model();
   BlockSpec s;
   s.name = "block" + std::to_string(index);
@@ -27,19 +23,22 @@ BlockSpec spec(const pb::RunConfig& c, int index, Device device) {
   return s;
 }
 
-// Whether the attention families' pre-norms are RMSNorm (model.norm; unset: MH-MoE's choice).
-bool rms_norm(const pb::ModelConfig& m) {
+bool attention_rms_norm(const pb::ModelConfig& m) {
   if (m.norm() != pb::ModelConfig::NORM_UNSPECIFIED) return m.norm() == pb::ModelConfig::RMSNORM;
   return m.family() == pb::MH_MOE;
 }
+
+namespace {
+
+using Blocks = std::vector<std::unique_ptr<Block>>;
 
 // TRANSFORMER, and BERT with bidirectional attention.
 Blocks transformer(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
   Blocks b;
   for (int i = 0; i < c.model().n_layers(); ++i) {
-    BlockSpec s = spec(c, i, device);
+    BlockSpec s = block_spec(c, i, device);
     s.bidirectional = c.model().family() == pb::BERT;
-    b.push_back(std::make_unique<TransformerBlock>(s, rms_norm(c.model()), nullptr, g));
+    b.push_back(std::make_unique<TransformerBlock>(s, attention_rms_norm(c.model()), nullptr, g));
   }
   return b;
 }
@@ -59,13 +58,11 @@ MoeOptions layer_moe_options(const pb::RunConfig& c, const pb::MoeConfig& moe, c
 // TRANSFORMER_MOE and MH_MOE: every moe_freq-th block's FFN is a MoE layer.
 Blocks moe_transformer(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
   const pb::ModelConfig& m = c.model();
-  const bool mh = m.family() == pb::MH_MOE;
   Blocks b;
   for (int i = 0; i < m.n_layers(); ++i) {
-    const BlockSpec s = spec(c, i, device);
-    const MoeOptions o = layer_moe_options(c, moe_for_layer(m, i), s, mh, ".moe");
-    const bool sparse = (i + 1) % m.moe_freq() == 0;
-    b.push_back(std::make_unique<TransformerBlock>(s, rms_norm(m), sparse ? &o : nullptr, g));
+    const std::optional<MoeOptions> o = attention_block_moe(c, i);
+    b.push_back(std::make_unique<TransformerBlock>(block_spec(c, i, device), attention_rms_norm(m),
+                                                   o ? &*o : nullptr, g));
   }
   return b;
 }
@@ -73,7 +70,7 @@ Blocks moe_transformer(const pb::RunConfig& c, const ProcessGroups& g, Device de
 Blocks gmlp(const pb::RunConfig& c, const ProcessGroups&, Device device) {
   Blocks b;
   for (int i = 0; i < c.model().n_layers(); ++i)
-    b.push_back(std::make_unique<GmlpBlock>(spec(c, i, device)));
+    b.push_back(std::make_unique<GmlpBlock>(block_spec(c, i, device)));
   return b;
 }
 
@@ -101,7 +98,7 @@ Blocks m2(const pb::RunConfig& c, const ProcessGroups&, Device device) {
   const M2BlockOptions o = m2_options(c.model());
   Blocks b;
   for (int i = 0; i < c.model().n_layers(); ++i)
-    b.push_back(std::make_unique<M2Block>(spec(c, i, device), o));
+    b.push_back(std::make_unique<M2Block>(block_spec(c, i, device), o));
   return b;
 }
 
@@ -109,7 +106,7 @@ Blocks m2(const pb::RunConfig& c, const ProcessGroups&, Device device) {
 std::unique_ptr<Block> smlp_sparse_block(const pb::RunConfig& c, int i, const ProcessGroups& g,
                                          Device device) {
   const pb::ModelConfig& m = c.model();
-  const BlockSpec s = spec(c, i, device);
+  const BlockSpec s = block_spec(c, i, device);
   const pb::MoeConfig moe = moe_for_layer(m, i);
   FeatureMoeOptions f;
   f.num_experts = m.smoe_experts() > 0 ? m.smoe_experts() : moe.num_experts();
@@ -133,7 +130,7 @@ Blocks smlp(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
   const pb::ModelConfig& m = c.model();
   Blocks b;
   for (int i = 0; i < m.n_dense_blocks(); ++i)
-    b.push_back(std::make_unique<GmlpBlock>(spec(c, i, device)));
+    b.push_back(std::make_unique<GmlpBlock>(block_spec(c, i, device)));
   for (int j = 0; j < m.n_sparse_blocks(); ++j)
     b.push_back(smlp_sparse_block(c, m.n_dense_blocks() + j, g, device));
   return b;
@@ -148,6 +145,14 @@ int64_t prefix_of(const pb::ModelConfig& m) {
 }
 
 }  // namespace
+
+std::optional<MoeOptions> attention_block_moe(const pb::RunConfig& c, int index) {
+  const pb::ModelConfig& m = c.model();
+  const bool moe_family = m.family() == pb::TRANSFORMER_MOE || m.family() == pb::MH_MOE;
+  if (!moe_family || (index + 1) % m.moe_freq() != 0) return std::nullopt;
+  return layer_moe_options(c, moe_for_layer(m, index), block_spec(c, index, Device::cpu()),
+                           m.family() == pb::MH_MOE, ".moe");
+}
 
 int64_t routed_prefix_len(const pb::ModelConfig& m) {
   if (m.family() != pb::SMLP || m.feature_routing() != pb::PARTIAL_PREDICTION) return 0;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "comm/process_groups.h"
@@ -20,6 +21,14 @@ namespace sy {
 
 std::vector<std::unique_ptr<Block>> build_blocks(const pb::RunConfig& config,
                                                  const ProcessGroups& groups, Device device);
+
+// Block `index`'s shared settings (name, widths, positions, GELU form) on `device`.
+BlockSpec block_spec(const pb::RunConfig& config, int index, Device device);
+// Whether the attention families' pre-norms are RMSNorm (model.norm; unset: MH-MoE's choice).
+bool attention_rms_norm(const pb::ModelConfig& model);
+// TRANSFORMER_MOE and MH_MOE: block `index`'s MoE layer (every moe_freq-th block), resolved from
+// the config as the builder resolves it; none for a dense block or another family.
+std::optional<MoeOptions> attention_block_moe(const pb::RunConfig& config, int index);
 
 // sMLP with partial prediction: the routed prefix Tp = ⌈prefix_fraction · T⌉ (0 otherwise).
 int64_t routed_prefix_len(const pb::ModelConfig& model);

@@ -1,0 +1,60 @@
+// What a model config costs, from the config alone — nothing allocated, so a config for
+// thousands of GPUs can be costed on a laptop: forward FLOPs per token, weights (replicated vs
+// expert), and an estimate of the activations kept for backward. The built blocks report their
+// FLOPs through the same functions (attention, dense FFN here; the MoE layer's in
+// experts/expert_cost.h), and a test holds the counts equal to the built model's.
+//
+// Covers the attention families (TRANSFORMER, BERT, TRANSFORMER_MOE, MH_MOE): the ones the
+// planner (`switchyard plan`) scales out. Other families throw, naming those.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "experts/moe_options.h"
+#include "switchyard/config.pb.h"
+
+namespace sy {
+
+// Attention per token: QKV and output projections (4d²) and the T×T scores and weighted sum
+// (2·T·d), as multiply-adds × 2.
+double attention_flops_per_token(int64_t dim, int64_t seq_len);
+// The dense GELU FFN per token: d → F → d.
+double dense_ffn_flops_per_token(int64_t dim, int64_t hidden);
+
+struct BlockCost {
+  // Everything but the routed experts: attention, the dense FFN or the MoE router and MH-MoE
+  // projections.
+  double dense_flops_per_token = 0;
+  int64_t dense_weights = 0;      // replicated on every rank (norms, attention, FFN, router)
+  std::optional<MoeOptions> moe;  // the block's MoE layer, if any
+  // Values kept for backward per token outside the experts, and per routed item inside them
+  // (input, hidden pre-activation and activation, output); estimates of what the layers keep.
+  double kept_per_token = 0;
+  double kept_per_item = 0;
+  double kept_input_per_item = 0;  // what recompute MOE_EXPERTS keeps instead
+
+  double items_per_token() const { return moe ? moe->num_heads * moe->top_k : 0; }
+  double expert_flops_per_token() const;  // routed items × one expert's FLOPs per item
+  int64_t expert_weights() const;         // every global expert's weights
+};
+
+struct ModelCost {
+  std::vector<BlockCost> blocks;
+  int64_t dim = 0, seq_len = 0, vocab = 0;
+  double head_flops_per_token = 0;
+  int64_t other_weights = 0;  // embedding, learned positions, final norm, an untied head
+
+  // Equal to LanguageModel::forward_flops_per_token of the built model.
+  double forward_flops_per_token() const;
+  double expert_flops_per_token() const;
+  int64_t dense_weights() const;
+  int64_t expert_weights() const;
+  int64_t weight_count() const { return dense_weights() + expert_weights(); }
+  int moe_layers() const;
+};
+
+ModelCost model_cost(const pb::RunConfig& config);
+
+}  // namespace sy
