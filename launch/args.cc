@@ -8,12 +8,16 @@
 namespace sy {
 
 Args::Args(const std::vector<std::string>& argv, const std::vector<std::string>& flags,
-           std::string usage)
+           std::string usage, const std::vector<std::string>& switches)
     : usage_(std::move(usage)) {
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     if (a == "--help" || a == "-h") throw HelpRequested(usage_);
     if (a.size() > 1 && a[0] == '-' && !std::isdigit(static_cast<unsigned char>(a[1]))) {
+      if (std::find(switches.begin(), switches.end(), a) != switches.end()) {
+        values_.emplace(a, "");
+        continue;
+      }
       std::string name = a, value;
       auto eq = a.find('=');
       bool inline_value = a.rfind("--", 0) == 0 && eq != std::string::npos;

@@ -30,10 +30,11 @@ class HelpRequested : public std::exception {
 
 class Args {
  public:
-  // `flags` lists the options that take a value; `usage` is the command's help text. --help or -h
-  // anywhere throws HelpRequested; an unknown option or one without its value throws UsageError.
+  // `flags` lists the options that take a value, `switches` those that take none (has() tells);
+  // `usage` is the command's help text. --help or -h anywhere throws HelpRequested; an unknown
+  // option or one without its value throws UsageError.
   Args(const std::vector<std::string>& argv, const std::vector<std::string>& flags,
-       std::string usage);
+       std::string usage, const std::vector<std::string>& switches = {});
 
   bool has(const std::string& flag) const { return values_.count(flag) > 0; }
   std::string get(const std::string& flag, const std::string& fallback) const;

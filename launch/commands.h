@@ -17,5 +17,6 @@ int bench_mixer_command(const std::vector<std::string>& args);
 int bench_step_command(const std::vector<std::string>& args);
 int eval_command(const std::vector<std::string>& args);
 int ckpt_command(const std::vector<std::string>& args);
+int plan_command(const std::vector<std::string>& args);
 
 }  // namespace sy

@@ -33,6 +33,9 @@ const char* kUsage =
     "                              validation loss and perplexity of a checkpoint (writes "
     "nothing)\n"
     "  ckpt inspect|verify DIR     what a checkpoint holds; whether every file is intact\n"
+    "  plan CONFIG --hardware NAME [--nodes N] [--gpus-per-node G]\n"
+    "                              project a step's time, MFU and memory per GPU on a cluster\n"
+    "                              for every ep / all-to-all choice; recommend one\n"
     "  prepare --out DIR PATH...   byte-level tokenisation of text into train/val shards\n"
     "  help                        this text (also --help)\n"
     "  --version                   the version\n"
@@ -61,6 +64,7 @@ int dispatch(const std::vector<std::string>& a) {
   if (a[0] == "generate") return sy::generate_command(rest(1));
   if (a[0] == "eval") return sy::eval_command(rest(1));
   if (a[0] == "ckpt") return sy::ckpt_command(rest(1));
+  if (a[0] == "plan") return sy::plan_command(rest(1));
   if (a[0] == "config" && a.size() >= 2 && a[1] == "check")
     return sy::config_check_command(rest(2));
   if (sy::process_rank() <= 0)

@@ -1,0 +1,137 @@
+// `switchyard plan CONFIG --nodes N --gpus-per-node G --hardware NAME`: what a config costs per
+// step and per GPU on a cluster, for every ep / all-to-all / overlap choice, and which to use
+// (planner/plan.h). Nothing runs on the cluster; the assumptions are printed with the answer.
+#include <cstdio>
+#include <string>
+
+#include "launch/args.h"
+#include "launch/commands.h"
+#include "planner/hardware.h"
+#include "planner/plan.h"
+#include "planner/validation.h"
+#include "runtime/core/config.h"
+
+namespace sy {
+
+namespace {
+
+const char* kPlanUsage =
+    "usage: switchyard plan CONFIG --hardware NAME|FILE [--nodes N] [--gpus-per-node G]\n"
+    "                       [--set path=value ...]\n"
+    "  projects one training step of CONFIG per GPU on N nodes of G GPUs (default: 1 node of\n"
+    "  the profile's gpus_per_node) for every valid ep, all-to-all algorithm and overlap\n"
+    "  setting, and recommends one. NAME: a profile in launch/hardware/ (h100_sxm, h200,\n"
+    "  a100_sxm, h800) or $SY_HARDWARE_DIR; FILE: a HardwareProfile .pbtxt.\n"
+    "  Covers TRANSFORMER, BERT, TRANSFORMER_MOE and MH_MOE configs.\n"
+    "usage: switchyard plan --validate\n"
+    "  projects published runs (NCCL, DeepEP, Megatron-Core) and prints the planner's validation\n"
+    "  table (Markdown, as in launch/results/README.md); run from the source tree\n";
+
+std::string a2a_name(pb::AllToAllAlgorithm a) {
+  return a == pb::HIERARCHICAL ? "hier" : "flat";
+}
+
+void print_header(const std::string& file, const pb::RunConfig& c, const ModelCost& m,
+                  const Cluster& cl, const pb::HardwareProfile& hw) {
+  const double tokens = static_cast<double>(c.data().global_batch()) * m.seq_len;
+  std::printf("# plan: %s on %d node%s x %d GPUs = %d of %s (%s)\n", file.c_str(), cl.nodes,
+              cl.nodes == 1 ? "" : "s", cl.gpus_per_node, cl.world(), hw.name().c_str(),
+              hw.description().c_str());
+  std::printf(
+      "# model: %s, %zu blocks (%d MoE), %.3g B weights (%.3g B in experts), "
+      "%.3g GFLOP per token forward (%.3g in experts)\n",
+      pb::ModelFamily_Name(c.model().family()).c_str(), m.blocks.size(), m.moe_layers(),
+      m.weight_count() / 1e9, m.expert_weights() / 1e9, m.forward_flops_per_token() / 1e9,
+      m.expert_flops_per_token() / 1e9);
+  std::printf(
+      "# step: global_batch %d x %lld tokens = %.4g M tokens, %.0f per GPU; %s, "
+      "recompute %s\n",
+      c.data().global_batch(), static_cast<long long>(m.seq_len), tokens / 1e6, tokens / cl.world(),
+      pb::Precision_Name(c.precision()).c_str(), pb::Recompute_Name(c.recompute()).c_str());
+  std::printf(
+      "# hardware: GEMM %.0f TFLOP/s (%.2f of %.0f peak), memory %.0f GB at %.0f GB/s, "
+      "NVLink %.0f GB/s (%.0f us), network %.0f GB/s per GPU (%.0f us), %.1f us per "
+      "message\n",
+      (c.precision() == pb::BF16 ? hw.peak_bf16_tflops() : hw.peak_fp32_tflops()) *
+          hw.gemm_efficiency(),
+      hw.gemm_efficiency(),
+      c.precision() == pb::BF16 ? hw.peak_bf16_tflops() : hw.peak_fp32_tflops(), hw.memory_gb(),
+      hw.memory_gbs(), hw.intra_node_gbs(), hw.intra_node_latency_us(), hw.inter_node_gbs(),
+      hw.inter_node_latency_us(), hw.message_us());
+  std::printf(
+      "# assumed: tokens spread evenly over experts (no drops or imbalance); every GEMM "
+      "FLOP at the GEMM rate; activations moved 4x through memory; data parallelism over "
+      "all GPUs (no tensor or pipeline parallelism); fp32 master weights, gradients and "
+      "AdamW moments on every GPU\n");
+}
+
+void print_row(const StepProjection& p, bool recommended) {
+  const StepTimes& t = p.time;
+  std::printf(
+      "%s%4d  %-4s  %-3s  %9.1f  %10.4g  %7.1f  %5.1f%%  %8.1f  %8.1f  %8.1f  %8.1f  "
+      "%8.1f  %7.1f  %-3s\n",
+      recommended ? "*" : " ", p.choice.ep, a2a_name(p.choice.a2a).c_str(),
+      p.choice.overlap ? "on" : "off", t.step * 1e3, p.tokens_per_s, p.model_tflops_per_gpu,
+      p.mfu * 100, t.dense_gemm * 1e3, t.expert_gemm * 1e3, t.a2a * 1e3, t.a2a_exposed * 1e3,
+      t.grad_reduce_exposed * 1e3, p.memory.total() / 1e9, p.fits ? "yes" : "NO");
+}
+
+void print_breakdown(const StepProjection& p, const pb::HardwareProfile& hw) {
+  const StepTimes& t = p.time;
+  const StepMemory& m = p.memory;
+  std::printf(
+      "# recommended: ep %d, %s all-to-all, overlap %s (parallel.ep, parallel.a2a, "
+      "parallel.overlap_auto)\n",
+      p.choice.ep, a2a_name(p.choice.a2a).c_str(), p.choice.overlap ? "on" : "off");
+  std::printf(
+      "#   per step and GPU: dense GEMM %.1f ms, expert GEMM %.1f ms, memory-bound %.1f ms, "
+      "all-to-all %.1f ms (NVLink %.1f, network %.1f; %.1f exposed, %d chunk%s), "
+      "gradient all-reduce %.1f ms (%.1f exposed), optimizer %.1f ms -> %.1f ms\n",
+      t.dense_gemm * 1e3, t.expert_gemm * 1e3, t.memory_bound * 1e3, t.a2a * 1e3, t.a2a_intra * 1e3,
+      t.a2a_inter * 1e3, t.a2a_exposed * 1e3, p.chunks, p.chunks == 1 ? "" : "s",
+      t.grad_reduce * 1e3, t.grad_reduce_exposed * 1e3, t.optimizer * 1e3, t.step * 1e3);
+  std::printf(
+      "#   memory per GPU: weights %.1f GB, gradients %.1f, AdamW %.1f, activations %.1f, "
+      "exchange buffers %.2f -> %.1f GB of %.1f usable%s\n",
+      m.weights / 1e9, m.gradients / 1e9, m.optimizer / 1e9, m.activations / 1e9, m.exchange / 1e9,
+      m.total() / 1e9, hw.memory_gb() * hw.usable_memory_fraction(),
+      p.fits ? "" : " — does NOT fit: lower data.global_batch, raise ep, or recompute");
+}
+
+}  // namespace
+
+int plan_command(const std::vector<std::string>& argv) {
+  Args args(argv, {"--hardware", "--nodes", "--gpus-per-node", "--set"}, kPlanUsage,
+            {"--validate"});
+  if (args.has("--validate")) {
+    SY_USAGE_CHECK(args.positional().empty(), args);
+    const std::string table = validation_table(validation_rows());
+    if (process_rank() <= 0) std::fputs(table.c_str(), stdout);
+    return 0;
+  }
+  SY_USAGE_CHECK(args.positional().size() == 1 && args.has("--hardware"), args);
+  pb::RunConfig config = load_config_file(args.positional()[0]);
+  apply_overrides(&config, args.get_all("--set"));
+  const pb::HardwareProfile hw = load_hardware_profile(args.get("--hardware", ""));
+  Cluster cl;
+  cl.nodes = static_cast<int>(args.get_int("--nodes", 1));
+  cl.gpus_per_node = static_cast<int>(args.get_int("--gpus-per-node", hw.gpus_per_node()));
+  SY_USAGE_CHECK(cl.nodes >= 1 && cl.gpus_per_node >= 1, args);
+  const ModelCost model = model_cost(config);
+  const std::vector<StepProjection> p = compare_choices(model, config, cl, hw);
+  if (process_rank() > 0) return 0;
+  print_header(args.positional()[0], config, model, cl, hw);
+  SY_CHECK(!p.empty(), "no ep divides both the " << cl.world() << " GPUs and the experts, or "
+                                                 << "data.global_batch is not a multiple of "
+                                                 << cl.world() << "; change --set "
+                                                 << "data.global_batch or the cluster");
+  const int best = recommend(p);
+  std::printf(
+      "  ep  a2a   ovl    step ms       tok/s  TFLOP/s    MFU  dense ms  exprt ms  "
+      "a2a ms   a2a exp  grad exp  mem GB  fit\n");
+  for (int i = 0; i < static_cast<int>(p.size()); ++i) print_row(p[i], i == best);
+  print_breakdown(p[best], hw);
+  return 0;
+}
+
+}  // namespace sy
