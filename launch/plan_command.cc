@@ -4,11 +4,20 @@
 #include <cstdio>
 #include <string>
 
+#include <google/protobuf/text_format.h>
+
+#include <fstream>
+#include <memory>
+
+#include "comm/mpi_communicator.h"
 #include "launch/args.h"
 #include "launch/commands.h"
+#include "planner/calibrate.h"
 #include "planner/hardware.h"
 #include "planner/plan.h"
 #include "planner/validation.h"
+#include "runtime/core/backend.h"
+#include "runtime/core/blas_info.h"
 #include "runtime/core/config.h"
 
 namespace sy {
@@ -25,7 +34,14 @@ const char* kPlanUsage =
     "  Covers TRANSFORMER, BERT, TRANSFORMER_MOE and MH_MOE configs.\n"
     "usage: switchyard plan --validate\n"
     "  projects published runs (NCCL, DeepEP, Megatron-Core) and prints the planner's validation\n"
-    "  table (Markdown, as in launch/results/README.md); run from the source tree\n";
+    "  table (Markdown, as in launch/results/README.md); run from the source tree\n"
+    "usage: mpirun -np N switchyard plan --calibrate [--out FILE] [--device cpu|cuda]\n"
+    "                       [--hardware BASE] [--emulate-link GBPS[,US]]\n"
+    "  measures this machine as a hardware profile (GEMM rate and memory bandwidth of one rank\n"
+    "  with all ranks busy, the ranks' all-to-all latency and bandwidth) and prints it (and\n"
+    "  writes FILE) for --hardware FILE. BASE (required on a GPU) gives what is not measured:\n"
+    "  the GPU's memory size, the network. --emulate-link: every rank a node behind such a\n"
+    "  link, as `bench moe-layer --emulate-link` runs.\n";
 
 std::string a2a_name(pb::AllToAllAlgorithm a) {
   return a == pb::HIERARCHICAL ? "hier" : "flat";
@@ -98,11 +114,43 @@ void print_breakdown(const StepProjection& p, const pb::HardwareProfile& hw) {
       p.fits ? "" : " — does NOT fit: lower data.global_batch, raise ep, or recompute");
 }
 
+// --calibrate: measures, prints the profile, writes it with --out.
+int calibrate(const Args& args) {
+  SY_USAGE_CHECK(args.positional().empty(), args);
+  const std::string device = args.get("--device", "cpu");
+  SY_USAGE_CHECK(device == "cpu" || device == "cuda", args);
+  std::shared_ptr<Communicator> world = mpi_world(comm_timeout_s(pb::ParallelConfig()));
+  CalibrateOptions o;
+  o.device = device == "cuda" ? Device::cuda() : Device::cpu();
+  if (o.device.is_cuda()) cuda_set_device(mpi_local_rank());
+  pb::HardwareProfile base;
+  if (args.has("--hardware")) {
+    base = load_hardware_profile(args.get("--hardware", ""));
+    o.base = &base;
+  }
+  o.emulate_link = args.get("--emulate-link", "");
+  if (world->rank() == 0) report_blas();
+  const pb::HardwareProfile hw = calibrate_hardware(*world, o);
+  if (world->rank() != 0) return 0;
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(hw, &text);
+  std::printf("# %s\n%s", hw.description().c_str(), text.c_str());
+  if (args.has("--out")) {
+    std::ofstream out(args.get("--out", ""));
+    out << "# " << hw.description() << "\n" << text;
+    SY_CHECK(out, "cannot write the profile to " << args.get("--out", ""));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int plan_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"--hardware", "--nodes", "--gpus-per-node", "--set"}, kPlanUsage,
-            {"--validate"});
+  Args args(
+      argv,
+      {"--hardware", "--nodes", "--gpus-per-node", "--set", "--out", "--device", "--emulate-link"},
+      kPlanUsage, {"--validate", "--calibrate"});
+  if (args.has("--calibrate")) return calibrate(args);
   if (args.has("--validate")) {
     SY_USAGE_CHECK(args.positional().empty(), args);
     const std::string table = validation_table(validation_rows());

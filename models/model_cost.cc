@@ -67,6 +67,13 @@ BlockCost attention_block_cost(const pb::RunConfig& c, int index) {
 
 }  // namespace
 
+BlockCost moe_layer_cost(const MoeOptions& o) {
+  BlockCost b;
+  add_moe(b, o);
+  b.kept_per_token += o.d_model;  // the layer's input (the router's backward reads it)
+  return b;
+}
+
 ModelCost model_cost(const pb::RunConfig& c) {
   const pb::ModelConfig& m = c.model();
   const pb::ModelFamily f = m.family();

@@ -56,5 +56,7 @@ struct ModelCost {
 };
 
 ModelCost model_cost(const pb::RunConfig& config);
+// A lone MoE layer (as `bench moe-layer` runs it): its router, projections and experts.
+BlockCost moe_layer_cost(const MoeOptions& options);
 
 }  // namespace sy

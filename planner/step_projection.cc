@@ -51,40 +51,40 @@ double exposed_exchange_s(const CollectiveCost& one, double bytes, int x, double
   return predict_pipeline_s(c, flops, x * bytes, x, *chunks) - flops / rate;
 }
 
-// The MoE layers' expert GEMMs and exchanges.
-void add_moe_layers(StepProjection& p, const ModelCost& m, const pb::RunConfig& c,
-                    const pb::HardwareProfile& hw, double rate, const GroupSpan& span) {
+// One MoE layer's expert GEMMs and exchanges, added to `p`.
+void add_moe_layer(StepProjection& p, const BlockCost& b, const pb::RunConfig& c,
+                   const pb::HardwareProfile& hw, double rate, const GroupSpan& span) {
   const Passes passes = passes_of(c);
-  for (const BlockCost& b : m.blocks) {
-    if (!b.moe) continue;
-    const double flops = p.tokens_per_gpu * b.expert_flops_per_token();
-    p.time.expert_gemm += passes.expert_gemm * flops / rate;
-    if (p.choice.ep == 1) continue;  // an ep group of one rank exchanges nothing
-    const double bytes =
-        p.tokens_per_gpu * b.items_per_token() * b.moe->item_width() * activation_bytes(c);
-    p.exchange = all_to_all_cost(hw, span, bytes, p.choice.a2a);
-    const int x = passes.exchanges;
-    p.time.a2a += x * p.exchange.seconds();
-    p.time.a2a_intra += x * p.exchange.intra_bytes / (hw.intra_node_gbs() * kGB);
-    p.time.a2a_inter += x * p.exchange.inter_bytes / (hw.inter_node_gbs() * kGB);
-    const int max_chunks = b.moe->num_experts / p.choice.ep;
-    // Forward: two exchanges around the expert forward; backward: two around twice its FLOPs.
-    int n = 1;
-    p.time.a2a_exposed +=
-        exposed_exchange_s(p.exchange, bytes, x / 2, flops, rate, max_chunks, p.choice.overlap, &n);
-    p.time.a2a_exposed += exposed_exchange_s(p.exchange, bytes, x - x / 2, 2 * flops, rate,
-                                             max_chunks, p.choice.overlap, &p.chunks);
-  }
+  const double flops = p.tokens_per_gpu * b.expert_flops_per_token();
+  p.time.expert_gemm += passes.expert_gemm * flops / rate;
+  if (p.choice.ep == 1) return;  // an ep group of one rank exchanges nothing
+  const double bytes =
+      p.tokens_per_gpu * b.items_per_token() * b.moe->item_width() * activation_bytes(c);
+  p.exchange = all_to_all_cost(hw, span, bytes, p.choice.a2a);
+  const int x = passes.exchanges;
+  p.time.a2a += x * p.exchange.seconds();
+  p.time.a2a_intra += x * p.exchange.intra_bytes / (hw.intra_node_gbs() * kGB);
+  p.time.a2a_inter += x * p.exchange.inter_bytes / (hw.inter_node_gbs() * kGB);
+  const int max_chunks = b.moe->num_experts / p.choice.ep;
+  // Forward: two exchanges around the expert forward; backward: two around twice its FLOPs.
+  int n = 1;
+  p.time.a2a_exposed +=
+      exposed_exchange_s(p.exchange, bytes, x / 2, flops, rate, max_chunks, p.choice.overlap, &n);
+  p.time.a2a_exposed += exposed_exchange_s(p.exchange, bytes, x - x / 2, 2 * flops, rate,
+                                           max_chunks, p.choice.overlap, &p.chunks);
+}
+
+// Values a block keeps for backward per token (outside and inside the experts).
+double kept_per_token(const BlockCost& b, const pb::RunConfig& c) {
+  const bool inputs_only = c.recompute() == pb::MOE_EXPERTS;
+  return b.kept_per_token +
+         b.items_per_token() * (inputs_only ? b.kept_input_per_item : b.kept_per_item);
 }
 
 // Values kept for backward per token of this GPU (outside and inside the experts).
 double kept_values(const ModelCost& m, const pb::RunConfig& c, double tokens) {
   double v = 0;
-  for (const BlockCost& b : m.blocks) {
-    const double per_item =
-        c.recompute() == pb::MOE_EXPERTS ? b.kept_input_per_item : b.kept_per_item;
-    v += b.kept_per_token + b.items_per_token() * per_item;
-  }
+  for (const BlockCost& b : m.blocks) v += kept_per_token(b, c);
   if (c.recompute() == pb::BLOCK && !m.blocks.empty())  // block inputs, and one block at a time
     v = static_cast<double>(m.blocks.size()) * m.dim + v / m.blocks.size();
   return v * tokens;
@@ -152,7 +152,8 @@ StepProjection project_step(const ModelCost& m, const pb::RunConfig& c, const Cl
   const double rate = peak_flops(c, hw) * hw.gemm_efficiency();
   const double dense = m.forward_flops_per_token() - m.expert_flops_per_token();
   p.time.dense_gemm = passes_of(c).gemm * p.tokens_per_gpu * dense / rate;
-  add_moe_layers(p, m, c, hw, rate, ep_group_span(choice.ep, cl.gpus_per_node));
+  for (const BlockCost& b : m.blocks)
+    if (b.moe) add_moe_layer(p, b, c, hw, rate, ep_group_span(choice.ep, cl.gpus_per_node));
   add_memory(p, m, c, hw);
   add_grad_reduce(p, m, c, cl, hw);
   const StepTimes& t = p.time;
@@ -163,6 +164,26 @@ StepProjection project_step(const ModelCost& m, const pb::RunConfig& c, const Cl
       3.0 * m.forward_flops_per_token() * p.tokens_per_gpu / p.time.step / kTera;
   p.mfu = p.model_tflops_per_gpu * kTera / peak_flops(c, hw);
   return p;
+}
+
+LayerProjection project_moe_layer(const MoeOptions& o, double tokens_per_rank,
+                                  const pb::RunConfig& c, const Cluster& cl,
+                                  const pb::HardwareProfile& hw, const PlanChoice& choice) {
+  const BlockCost b = moe_layer_cost(o);
+  StepProjection p;
+  p.choice = choice;
+  p.tokens_per_gpu = tokens_per_rank;
+  const double rate = peak_flops(c, hw) * hw.gemm_efficiency();
+  p.time.dense_gemm = 3.0 * tokens_per_rank * b.dense_flops_per_token / rate;
+  add_moe_layer(p, b, c, hw, rate, ep_group_span(choice.ep, cl.gpus_per_node));
+  p.time.memory_bound =
+      4.0 * kept_per_token(b, c) * tokens_per_rank * activation_bytes(c) / (hw.memory_gbs() * kGB);
+  LayerProjection l;
+  l.time = p.time;
+  l.exchange = p.exchange;
+  l.chunks = p.chunks;
+  l.time.step = p.time.dense_gemm + p.time.expert_gemm + p.time.memory_bound + p.time.a2a_exposed;
+  return l;
 }
 
 }  // namespace sy

@@ -62,6 +62,19 @@ StepProjection project_step(const ModelCost& model, const pb::RunConfig& config,
                             const Cluster& cluster, const pb::HardwareProfile& hw,
                             const PlanChoice& choice);
 
+// One MoE layer's forward + backward on one rank of `cluster` over `tokens_per_rank` tokens (what
+// `bench moe-layer` measures): router and projection GEMMs, expert GEMMs, the memory-bound
+// passes over what it keeps, and the exchanges the overlap pipeline leaves exposed; time.step is
+// their sum. Precision and recompute from `config`.
+struct LayerProjection {
+  StepTimes time;
+  CollectiveCost exchange;
+  int chunks = 1;
+};
+LayerProjection project_moe_layer(const MoeOptions& options, double tokens_per_rank,
+                                  const pb::RunConfig& config, const Cluster& cluster,
+                                  const pb::HardwareProfile& hw, const PlanChoice& choice);
+
 // Why `choice` cannot run `config` on `cluster`; empty when it can.
 std::string why_invalid(const ModelCost& model, const pb::RunConfig& config, const Cluster& cluster,
                         const PlanChoice& choice);

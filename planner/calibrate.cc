@@ -1,0 +1,118 @@
+#include "planner/calibrate.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "runtime/core/backend.h"
+#include "runtime/core/clock.h"
+#include "runtime/core/error.h"
+#include "runtime/ops/ops.h"
+
+namespace sy {
+
+namespace {
+
+void sync(Device device) {
+  if (device.is_cuda()) backend(device).synchronize(Stream{});
+}
+
+// The best of `reps` timings of f(), after one warm-up call.
+template <typename F>
+double best_s(Device device, int reps, F&& f) {
+  f();
+  sync(device);
+  double best = 1e30;
+  for (int i = 0; i < reps; ++i) {
+    const double t0 = now_s();
+    f();
+    sync(device);
+    best = std::min(best, now_s() - t0);
+  }
+  return best;
+}
+
+// FLOP/s of an expert-sized GEMM: (4096 × 512) · (512 × 2048), bf16 operands on a GPU.
+double gemm_flops_per_s(Device device) {
+  const int64_t m = 4096, k = 512, n = 2048;
+  const DType t = device.is_cuda() ? DType::kBF16 : DType::kF32;
+  Tensor a = Tensor::zeros({m, k}, t, device), b = Tensor::zeros({k, n}, t, device);
+  Tensor c = Tensor::zeros({m, n}, DType::kF32, device);
+  const double s = best_s(device, 5, [&] { gemm(c, a, b, false, false, 1, 0); });
+  return 2.0 * m * k * n / s;
+}
+
+// Bytes/s of the ops' streaming loop y += x over 64 Mi floats (two reads, one write each).
+double memory_bytes_per_s(Device device) {
+  const int64_t n = int64_t{64} << 20;
+  Tensor x = Tensor::zeros({n}, DType::kF32, device), y = Tensor::zeros({n}, DType::kF32, device);
+  const double s = best_s(device, 5, [&] { add_scaled(y, x, 1.0f); });
+  return 3.0 * 4.0 * static_cast<double>(n) / s;
+}
+
+// Seconds of one all-to-all-v of `per_peer` bytes to every other rank (host buffers).
+double all_to_all_s(Communicator& world, size_t per_peer, int reps) {
+  const int n = world.size();
+  std::vector<size_t> counts(n, per_peer);
+  counts[world.rank()] = 0;
+  const AllToAllLayout layout = AllToAllLayout::packed(counts, counts);
+  std::vector<char> send(layout.total_send()), recv(layout.total_recv());
+  return best_s(Device::cpu(), reps, [&] { world.all_to_all_v(send.data(), recv.data(), layout); });
+}
+
+double max_over(Communicator& world, double v) {
+  world.all_reduce(&v, 1, DType::kF64, CommOp::kMax);
+  return v;
+}
+
+// The ranks' all-to-all as the intra-node figures; across nodes: the emulated link, else the
+// base profile's network (keep_network), else the same as inside.
+void set_links(pb::HardwareProfile& hw, Communicator& world, const std::string& link,
+               bool keep_network) {
+  const int n = world.size();
+  const size_t big = size_t{1} << 20;
+  const double small_s = max_over(world, all_to_all_s(world, 64, 20));
+  const double big_s = max_over(world, all_to_all_s(world, big, 5));
+  const double moved = static_cast<double>(big) * (n - 1);
+  hw.set_intra_node_latency_us(n > 1 ? small_s * 1e6 : 0);
+  hw.set_intra_node_gbs(n > 1 ? moved / std::max(big_s - small_s, 1e-9) / 1e9 : 1e3);
+  hw.set_message_us(0);  // measured at this group size: in the latency
+  hw.set_gpus_per_node(link.empty() ? n : 1);
+  if (link.empty()) {
+    if (keep_network) return;
+    hw.set_inter_node_gbs(hw.intra_node_gbs());
+    hw.set_inter_node_latency_us(hw.intra_node_latency_us());
+    return;
+  }
+  const size_t comma = link.find(',');
+  hw.set_inter_node_gbs(std::atof(link.c_str()));
+  hw.set_inter_node_latency_us(comma == std::string::npos ? 0
+                                                          : std::atof(link.c_str() + comma + 1));
+}
+
+}  // namespace
+
+pb::HardwareProfile calibrate_hardware(Communicator& world, const CalibrateOptions& o) {
+  SY_CHECK(o.base || !o.device.is_cuda(),
+           "calibrating a GPU measures its GEMM rate, memory bandwidth and NVLink but not its "
+           "memory size or the network: give --hardware BASE (e.g. h100_sxm) for those");
+  pb::HardwareProfile hw;
+  if (o.base) hw = *o.base;
+  hw.set_name("calibrated");
+  const double flops = 1.0 / max_over(world, 1.0 / gemm_flops_per_s(o.device));
+  const double bytes = 1.0 / max_over(world, 1.0 / memory_bytes_per_s(o.device));
+  hw.set_peak_fp32_tflops(flops / 1e12);
+  hw.set_peak_bf16_tflops(flops / 1e12);  // the measured rate is the rate: efficiency 1
+  hw.set_gemm_efficiency(1);
+  hw.set_memory_gbs(bytes / 1e9);
+  const double host = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  if (!o.base) hw.set_memory_gb(host / 1e9 / world.size());
+  set_links(hw, world, o.emulate_link, o.base != nullptr);
+  hw.set_description("measured by `switchyard plan --calibrate` on " +
+                     std::to_string(world.size()) + " rank(s)" +
+                     (o.emulate_link.empty() ? "" : ", link " + o.emulate_link));
+  return hw;
+}
+
+}  // namespace sy
