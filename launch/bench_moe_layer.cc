@@ -19,6 +19,8 @@
 #include "launch/emulated_link.h"
 #include "launch/moe_layer_timing.h"
 #include "launch/torch_peer.h"
+#include "planner/hardware.h"
+#include "planner/step_projection.h"
 #include "runtime/core/blas_info.h"
 #include "runtime/core/config.h"
 #include "runtime/core/cpu_threads.h"
@@ -54,6 +56,9 @@ const char* kUsage =
     "  --torch-peer SCRIPT  also time the same layer in PyTorch eager on these cores in every\n"
     "                     round (launch/torch_moe_peer.py; Python from SY_PYTHON, else python3;\n"
     "                     CPU, top-k softmax gate and FFN_GELU experts only) and print the ratio\n"
+    "  --hardware FILE    also print the planner's projection of this layer call on that\n"
+    "                     profile (`switchyard plan --calibrate --out FILE` measures one here)\n"
+    "                     and each round's measured time over it\n"
     "Without --config: d_model 256, 8 experts, top-2, d_expert 1024, FFN_GELU, capacity 1.25,\n"
     "ep = world size. On a GPU: --set parallel.device=CUDA, and --set parallel.comm_backend=NCCL\n"
     "for NCCL (one GPU per rank); with MPI, ranks may share a GPU (staged through host).\n";
@@ -68,6 +73,7 @@ struct BenchSetup {
   int iters = 10, warmup = 2, rounds = 3;
   std::string overlap, link;
   std::string torch_peer;  // --torch-peer: launch/torch_moe_peer.py
+  std::string hardware;    // --hardware: a profile to project the layer on
 };
 
 pb::RunConfig bench_config(const Args& args, int world_size) {
@@ -103,6 +109,7 @@ BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {
   s.overlap = args.get("--overlap", "");
   s.link = args.get("--emulate-link", "");
   s.torch_peer = args.get("--torch-peer", "");
+  s.hardware = args.get("--hardware", "");
   SY_CHECK(s.tokens >= 1 && s.iters >= 1 && s.warmup >= 0 && s.rounds >= 1,
            "need --tokens ≥ 1, -n ≥ 1, -w ≥ 0, --rounds ≥ 1");
   const pb::ParallelConfig& par = s.config.parallel();
@@ -177,6 +184,7 @@ void set_step_times(pb::MoeLayerBenchRecord& rec, const Timing& t) {
 struct Rounds {
   Timing best;                       // the layer's fastest round
   double worst_s = 0;                // its slowest
+  std::vector<double> layer_s;       // every round's
   GemmRates gemms;                   // the GEMMs' fastest rounds (over ranks)
   std::vector<double> fractions;     // per round: dense GEMM time / layer time
   std::vector<double> torch_ratios;  // per round: PyTorch peer time / layer time (--torch-peer)
@@ -215,6 +223,7 @@ Rounds time_rounds(const BenchSetup& s, const BenchInputs& in, TokenMoe& layer,
     const Timing t = time_layer(layer, in.x, in.dy, in.ids, s.iters, r == 0 ? s.warmup : 1, world);
     if (r == 0 || t.layer_s < out.best.layer_s) out.best = t;
     out.worst_s = std::max(out.worst_s, t.layer_s);
+    out.layer_s.push_back(t.layer_s);
     if (r == 0) {
       out.memory = backend(s.device).memory_stats();
       gemm_timer = make_gemm_timer(s, layer.core());
@@ -256,7 +265,43 @@ void set_gemm_rates(const Rounds& m, int world_size, pb::MoeLayerBenchRecord& re
   rec.set_torch_eager_ratio_max(t.max);
 }
 
-pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communicator& world) {
+// --hardware: the planner's projection of one layer call on this world (planner/step_projection.h)
+// and the rounds' measured times over it.
+void set_projection(const BenchSetup& s, const Rounds& m, int world_size,
+                    pb::MoeLayerBenchRecord& rec) {
+  const pb::HardwareProfile hw = load_hardware_profile(s.hardware);
+  Cluster cl;
+  cl.gpus_per_node = std::min(world_size, hw.gpus_per_node());
+  cl.nodes = world_size / cl.gpus_per_node;
+  const pb::ParallelConfig& par = s.config.parallel();
+  const GroupSpan span = ep_group_span(par.ep(), cl.gpus_per_node);
+  const bool hier = par.a2a() == pb::HIERARCHICAL ||
+                    (par.a2a() == pb::AUTO && span.nodes > 1 && span.per_node > 1);
+  const PlanChoice choice{par.ep(), hier ? pb::HIERARCHICAL : pb::FLAT,
+                          s.options.chunks > 1 || s.options.overlap_auto};
+  const LayerProjection p =
+      project_moe_layer(s.options, static_cast<double>(s.tokens), s.config, cl, hw, choice);
+  std::vector<double> ratios;
+  for (double t : m.layer_s) ratios.push_back(t / p.time.step);
+  const Spread r = spread_of(ratios);
+  rec.set_planner_hardware(s.hardware);
+  rec.set_planner_projected_ms(p.time.step * 1e3);
+  rec.set_planner_ratio(rec.layer_ms() / (p.time.step * 1e3));  // the best round, as layer_ms
+  rec.set_planner_ratio_min(r.min);
+  rec.set_planner_ratio_max(r.max);
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "planner (%s): projected %.2f ms per layer call (expert GEMMs %.2f, router %.2f, "
+                "memory-bound %.2f, all-to-all %.2f exposed); measured / projected %.2f (best "
+                "round; rounds %.2f-%.2f)",
+                s.hardware.c_str(), p.time.step * 1e3, p.time.expert_gemm * 1e3,
+                p.time.dense_gemm * 1e3, p.time.memory_bound * 1e3, p.time.a2a_exposed * 1e3,
+                rec.planner_ratio(), r.min, r.max);
+  SY_LOG0(line);
+}
+
+pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communicator& world,
+                            Rounds* rounds_out) {
   pb::MoeLayerBenchRecord rec;
   const int w = world.size();
   // On a GPU the step split needs the device synchronised at each step boundary (a few µs each);
@@ -281,6 +326,7 @@ pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communic
   rec.set_activation_ratio(rec.layer_stats().activation_ratio());
   rec.set_drop_rate(rec.layer_stats().drop_rate());
   set_gemm_rates(rounds, w, rec);
+  *rounds_out = rounds;
 
   double peaks[2] = {static_cast<double>(rounds.memory.peak_in_use),
                      static_cast<double>(rounds.memory.peak_reserved)};
@@ -409,15 +455,17 @@ void write_json(const pb::MoeLayerBenchRecord& rec, const std::string& path) {
 int bench_moe_layer_command(const std::vector<std::string>& argv) {
   Args args(argv,
             {"--config", "--set", "--tokens", "-n", "-w", "--json", "--timeout", "--overlap",
-             "--rounds", "--emulate-link", "--torch-peer"},
+             "--rounds", "--emulate-link", "--torch-peer", "--hardware"},
             kUsage);
   std::shared_ptr<Communicator> world =
       mpi_world(args.get_double("--timeout", default_comm_timeout_s()));
   const BenchSetup s = parse(args, world);
   const BenchInputs in = make_inputs(s, world->rank());
-  pb::MoeLayerBenchRecord rec = run(s, in, *world);
+  Rounds rounds;
+  pb::MoeLayerBenchRecord rec = run(s, in, *world, &rounds);
   report_header(s, rec);
   report_steps(rec);
+  if (!s.hardware.empty()) set_projection(s, rounds, world->size(), rec);
   report_routing(s, rec);
   if (!s.overlap.empty())
     overlap_study(s.options, compute_dtype(s.config.precision()), s.groups, in.x, in.dy, in.ids,
