@@ -19,8 +19,8 @@
 #include "launch/emulated_link.h"
 #include "launch/moe_layer_timing.h"
 #include "launch/torch_peer.h"
+#include "planner/calibrate.h"
 #include "planner/hardware.h"
-#include "planner/step_projection.h"
 #include "runtime/core/blas_info.h"
 #include "runtime/core/config.h"
 #include "runtime/core/cpu_threads.h"
@@ -56,9 +56,11 @@ const char* kUsage =
     "  --torch-peer SCRIPT  also time the same layer in PyTorch eager on these cores in every\n"
     "                     round (launch/torch_moe_peer.py; Python from SY_PYTHON, else python3;\n"
     "                     CPU, top-k softmax gate and FFN_GELU experts only) and print the ratio\n"
-    "  --hardware FILE    also print the planner's projection of this layer call on that\n"
-    "                     profile (`switchyard plan --calibrate --out FILE` measures one here)\n"
-    "                     and each round's measured time over it\n"
+    "  --hardware FILE|here  also print the planner's projection of this layer call on that\n"
+    "                     profile and the measured time over it (median of the rounds); `here`\n"
+    "                     calibrates this machine at the start of every round (GEMM rate, memory\n"
+    "                     bandwidth, all-to-all; `switchyard plan --calibrate`), so a slow spell\n"
+    "                     of a shared machine lands on both\n"
     "Without --config: d_model 256, 8 experts, top-2, d_expert 1024, FFN_GELU, capacity 1.25,\n"
     "ep = world size. On a GPU: --set parallel.device=CUDA, and --set parallel.comm_backend=NCCL\n"
     "for NCCL (one GPU per rank); with MPI, ranks may share a GPU (staged through host).\n";
@@ -182,11 +184,12 @@ void set_step_times(pb::MoeLayerBenchRecord& rec, const Timing& t) {
 // dense, so that a slow spell of a shared machine lands on both and each round's GEMM-limit
 // fraction compares neighbours.
 struct Rounds {
-  Timing best;                       // the layer's fastest round
-  double worst_s = 0;                // its slowest
-  std::vector<double> layer_s;       // every round's
-  GemmRates gemms;                   // the GEMMs' fastest rounds (over ranks)
-  std::vector<double> fractions;     // per round: dense GEMM time / layer time
+  Timing best;                                // the layer's fastest round
+  double worst_s = 0;                         // its slowest
+  std::vector<double> layer_s;                // every round's
+  std::vector<pb::HardwareProfile> profiles;  // --hardware here: each round's calibration
+  GemmRates gemms;                            // the GEMMs' fastest rounds (over ranks)
+  std::vector<double> fractions;              // per round: dense GEMM time / layer time
   std::vector<double> torch_ratios;  // per round: PyTorch peer time / layer time (--torch-peer)
   MemoryStats memory;                // the layer's, before the GEMMs' operands exist
 };
@@ -233,6 +236,8 @@ Rounds time_rounds(const BenchSetup& s, const BenchInputs& in, TokenMoe& layer,
     out.fractions.push_back(g.dense_s / t.layer_s);
     if (!s.torch_peer.empty())
       out.torch_ratios.push_back(time_torch_peer(s, world) / (t.layer_s * 1e3));
+    if (s.hardware == "here")  // last: its buffers must not count in the layer's memory
+      out.profiles.push_back(calibrate_hardware(world, {s.device, nullptr, s.link}));
   }
   return out;
 }
@@ -265,38 +270,33 @@ void set_gemm_rates(const Rounds& m, int world_size, pb::MoeLayerBenchRecord& re
   rec.set_torch_eager_ratio_max(t.max);
 }
 
-// --hardware: the planner's projection of one layer call on this world (planner/step_projection.h)
-// and the rounds' measured times over it.
+// --hardware: the planner's projection of each round's layer call (planner/step_projection.h) on
+// the profile — the round's own measurement with `here` — and the rounds' measured times over it.
 void set_projection(const BenchSetup& s, const Rounds& m, int world_size,
                     pb::MoeLayerBenchRecord& rec) {
-  const pb::HardwareProfile hw = load_hardware_profile(s.hardware);
-  Cluster cl;
-  cl.gpus_per_node = std::min(world_size, hw.gpus_per_node());
-  cl.nodes = world_size / cl.gpus_per_node;
-  const pb::ParallelConfig& par = s.config.parallel();
-  const GroupSpan span = ep_group_span(par.ep(), cl.gpus_per_node);
-  const bool hier = par.a2a() == pb::HIERARCHICAL ||
-                    (par.a2a() == pb::AUTO && span.nodes > 1 && span.per_node > 1);
-  const PlanChoice choice{par.ep(), hier ? pb::HIERARCHICAL : pb::FLAT,
-                          s.options.chunks > 1 || s.options.overlap_auto};
-  const LayerProjection p =
-      project_moe_layer(s.options, static_cast<double>(s.tokens), s.config, cl, hw, choice);
+  const bool here = s.hardware == "here";
+  const pb::HardwareProfile file = here ? pb::HardwareProfile() : load_hardware_profile(s.hardware);
   std::vector<double> ratios;
-  for (double t : m.layer_s) ratios.push_back(t / p.time.step);
+  LayerProjection p;
+  for (size_t r = 0; r < m.layer_s.size(); ++r) {
+    const pb::HardwareProfile& hw = here ? m.profiles[r] : file;
+    p = project_bench_layer(s.options, s.config, s.tokens, world_size, hw);
+    ratios.push_back(m.layer_s[r] / p.time.step);
+  }
   const Spread r = spread_of(ratios);
   rec.set_planner_hardware(s.hardware);
   rec.set_planner_projected_ms(p.time.step * 1e3);
-  rec.set_planner_ratio(rec.layer_ms() / (p.time.step * 1e3));  // the best round, as layer_ms
+  rec.set_planner_ratio(r.median);
   rec.set_planner_ratio_min(r.min);
   rec.set_planner_ratio_max(r.max);
   char line[320];
   std::snprintf(line, sizeof line,
                 "planner (%s): projected %.2f ms per layer call (expert GEMMs %.2f, router %.2f, "
-                "memory-bound %.2f, all-to-all %.2f exposed); measured / projected %.2f (best "
-                "round; rounds %.2f-%.2f)",
+                "memory-bound %.2f, all-to-all %.2f exposed; last round); measured / projected "
+                "%.2f (median of %zu rounds, range %.2f-%.2f)",
                 s.hardware.c_str(), p.time.step * 1e3, p.time.expert_gemm * 1e3,
                 p.time.dense_gemm * 1e3, p.time.memory_bound * 1e3, p.time.a2a_exposed * 1e3,
-                rec.planner_ratio(), r.min, r.max);
+                r.median, ratios.size(), r.min, r.max);
   SY_LOG0(line);
 }
 

@@ -245,4 +245,18 @@ void overlap_study(const MoeOptions& o, DType compute, const ProcessGroups& grou
   report_overlap(*record, rounds);
 }
 
+LayerProjection project_bench_layer(const MoeOptions& o, const pb::RunConfig& c, int64_t tokens,
+                                    int world_size, const pb::HardwareProfile& hw) {
+  Cluster cl;
+  cl.gpus_per_node = std::min(world_size, hw.gpus_per_node());
+  cl.nodes = world_size / cl.gpus_per_node;
+  const pb::ParallelConfig& par = c.parallel();
+  const GroupSpan span = ep_group_span(par.ep(), cl.gpus_per_node);
+  const bool hier = par.a2a() == pb::HIERARCHICAL ||
+                    (par.a2a() == pb::AUTO && span.nodes > 1 && span.per_node > 1);
+  const PlanChoice choice{par.ep(), hier ? pb::HIERARCHICAL : pb::FLAT,
+                          o.chunks > 1 || o.overlap_auto};
+  return project_moe_layer(o, static_cast<double>(tokens), c, cl, hw, choice);
+}
+
 }  // namespace sy

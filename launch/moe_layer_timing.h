@@ -9,6 +9,7 @@
 
 #include "comm/process_groups.h"
 #include "experts/moe_layer.h"
+#include "planner/step_projection.h"
 #include "switchyard/bench.pb.h"
 
 namespace sy {
@@ -62,6 +63,12 @@ class ExpertGemmTimer {
 // A layer for timing, its weights in `compute` (kBF16: mixed precision's bf16 copies).
 std::unique_ptr<TokenMoe> make_timed_layer(const MoeOptions& o, DType compute,
                                            const ProcessGroups& groups, Device device);
+
+// The planner's projection (planner/step_projection.h) of the layer call this benchmark times, on
+// `world_size` ranks of `hw`: nodes of hw.gpus_per_node ranks, the config's ep, all-to-all
+// algorithm (AUTO resolved as the run resolves it) and overlap setting.
+LayerProjection project_bench_layer(const MoeOptions& o, const pb::RunConfig& config,
+                                    int64_t tokens, int world_size, const pb::HardwareProfile& hw);
 
 void overlap_study(const MoeOptions& o, DType compute, const ProcessGroups& groups, const Tensor& x,
                    const Tensor& dy, const std::vector<int32_t>& ids, const std::string& list,
