@@ -81,10 +81,12 @@ void validate_hardware_profile(const pb::HardwareProfile& hw) {
     SY_CHECK(value > 0, "hardware profile '" << hw.name() << "': " << field
                                              << " must be set and positive (got " << value << ")");
   SY_CHECK(hw.gemm_efficiency() <= 1 && hw.gpus_per_node() >= 1 &&
+               hw.grouped_gemm_efficiency() > 0 && hw.grouped_gemm_efficiency() <= 1.5 &&
                hw.usable_memory_fraction() > 0 && hw.usable_memory_fraction() <= 1,
            "hardware profile '" << hw.name()
                                 << "': gemm_efficiency and usable_memory_fraction must be in "
-                                   "(0, 1] and gpus_per_node at least 1");
+                                   "(0, 1], grouped_gemm_efficiency in (0, 1.5] and "
+                                   "gpus_per_node at least 1");
 }
 
 }  // namespace sy

@@ -37,6 +37,30 @@ std::vector<StepProjection> compare_choices(const ModelCost& m, const pb::RunCon
   return out;
 }
 
+namespace {
+
+int largest_fitting_batch(const ModelCost& m, pb::RunConfig c, const Cluster& cl,
+                          const pb::HardwareProfile& hw, const PlanChoice& choice) {
+  for (int gb = c.data().global_batch() / cl.world() * cl.world(); gb >= cl.world();
+       gb -= cl.world()) {
+    c.mutable_data()->set_global_batch(gb);
+    if (project_step(m, c, cl, hw, choice).fits) return gb;
+  }
+  return 0;
+}
+
+}  // namespace
+
+FitAdvice fit_advice(const ModelCost& m, const pb::RunConfig& c, const Cluster& cl,
+                     const pb::HardwareProfile& hw, const PlanChoice& choice) {
+  FitAdvice a;
+  a.global_batch = largest_fitting_batch(m, c, cl, hw, choice);
+  pb::RunConfig block = c;
+  block.set_recompute(pb::BLOCK);
+  a.global_batch_recompute_block = largest_fitting_batch(m, block, cl, hw, choice);
+  return a;
+}
+
 int recommend(const std::vector<StepProjection>& p) {
   int best = -1;
   bool any_fits = false;

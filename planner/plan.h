@@ -23,4 +23,12 @@ std::vector<StepProjection> compare_choices(const ModelCost& model, const pb::Ru
 // when none fits. -1 when there is none.
 int recommend(const std::vector<StepProjection>& projections);
 
+// When `choice` does not fit: the largest global batch (a multiple of the world) that does, with
+// the config's recompute setting and with recompute BLOCK; 0 where none does.
+struct FitAdvice {
+  int global_batch = 0, global_batch_recompute_block = 0;
+};
+FitAdvice fit_advice(const ModelCost& model, const pb::RunConfig& config, const Cluster& cluster,
+                     const pb::HardwareProfile& hw, const PlanChoice& choice);
+
 }  // namespace sy

@@ -56,7 +56,7 @@ void add_moe_layer(StepProjection& p, const BlockCost& b, const pb::RunConfig& c
                    const pb::HardwareProfile& hw, double rate, const GroupSpan& span) {
   const Passes passes = passes_of(c);
   const double flops = p.tokens_per_gpu * b.expert_flops_per_token();
-  p.time.expert_gemm += passes.expert_gemm * flops / rate;
+  p.time.expert_gemm += passes.expert_gemm * flops / (rate * hw.grouped_gemm_efficiency());
   if (p.choice.ep == 1) return;  // an ep group of one rank exchanges nothing
   const double bytes =
       p.tokens_per_gpu * b.items_per_token() * b.moe->item_width() * activation_bytes(c);

@@ -160,6 +160,12 @@ TEST(StepProjection, EpShrinksMemoryNotExpertWorkAndOverlapHidesExchange) {
   EXPECT_GE(e8.time.step, e8.time.dense_gemm + e8.time.expert_gemm);
   const double flops = 3 * m.forward_flops_per_token() * e8.tokens_per_gpu;
   EXPECT_NEAR(e8.model_tflops_per_gpu, flops / e8.time.step / 1e12, 1e-9);
+  // Experts' grouped GEMMs at half the dense rate: their time doubles, nothing else moves.
+  pb::HardwareProfile slow = hw;
+  slow.set_grouped_gemm_efficiency(0.5);
+  const StepProjection g = project_step(m, c, cl, slow, {8, pb::FLAT, false});
+  EXPECT_NEAR(g.time.expert_gemm, 2 * e8.time.expert_gemm, 1e-12);
+  EXPECT_DOUBLE_EQ(g.time.dense_gemm, e8.time.dense_gemm);
 }
 
 TEST(Plan, ComparesOnlyValidChoicesAndRecommendsTheFastestThatFits) {
