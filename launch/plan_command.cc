@@ -19,6 +19,7 @@
 #include "runtime/core/backend.h"
 #include "runtime/core/blas_info.h"
 #include "runtime/core/config.h"
+#include "runtime/core/proto_json.h"
 
 namespace sy {
 
@@ -26,12 +27,13 @@ namespace {
 
 const char* kPlanUsage =
     "usage: switchyard plan CONFIG --hardware NAME|FILE [--nodes N] [--gpus-per-node G]\n"
-    "                       [--set path=value ...]\n"
+    "                       [--set path=value ...] [--json FILE]\n"
     "  projects one training step of CONFIG per GPU on N nodes of G GPUs (default: 1 node of\n"
     "  the profile's gpus_per_node) for every valid ep, all-to-all algorithm and overlap\n"
     "  setting, and recommends one. NAME: a profile in launch/hardware/ (h100_sxm, h200,\n"
     "  a100_sxm, h800) or $SY_HARDWARE_DIR; FILE: a HardwareProfile .pbtxt.\n"
-    "  Covers TRANSFORMER, BERT, TRANSFORMER_MOE and MH_MOE configs.\n"
+    "  Covers TRANSFORMER, BERT, TRANSFORMER_MOE and MH_MOE configs. --json: every projection\n"
+    "  as a PlanRecord (proto/switchyard/hardware.proto), one JSON line each.\n"
     "usage: switchyard plan --validate\n"
     "  projects published runs (NCCL, DeepEP, Megatron-Core) and prints the planner's validation\n"
     "  table (Markdown, as in launch/results/README.md); run from the source tree\n"
@@ -84,8 +86,8 @@ void print_header(const std::string& file, const pb::RunConfig& c, const ModelCo
 void print_row(const StepProjection& p, bool recommended) {
   const StepTimes& t = p.time;
   std::printf(
-      "%s%4d  %-4s  %-3s  %9.1f  %10.4g  %7.1f  %5.1f%%  %8.1f  %8.1f  %8.1f  %8.1f  "
-      "%8.1f  %7.1f  %-3s\n",
+      "%s%4d  %-4s  %-3s  %9.4g  %10.4g  %7.3g  %5.1f%%  %8.3g  %8.3g  %8.3g  %8.3g  "
+      "%8.3g  %7.3g  %-3s\n",
       recommended ? "*" : " ", p.choice.ep, a2a_name(p.choice.a2a).c_str(),
       p.choice.overlap ? "on" : "off", t.step * 1e3, p.tokens_per_s, p.model_tflops_per_gpu,
       p.mfu * 100, t.dense_gemm * 1e3, t.expert_gemm * 1e3, t.a2a * 1e3, t.a2a_exposed * 1e3,
@@ -96,22 +98,69 @@ void print_breakdown(const StepProjection& p, const pb::HardwareProfile& hw) {
   const StepTimes& t = p.time;
   const StepMemory& m = p.memory;
   std::printf(
-      "# recommended: ep %d, %s all-to-all, overlap %s (parallel.ep, parallel.a2a, "
-      "parallel.overlap_auto)\n",
-      p.choice.ep, a2a_name(p.choice.a2a).c_str(), p.choice.overlap ? "on" : "off");
+      "# recommended: ep %d, %s all-to-all, overlap %s: --set parallel.ep=%d --set "
+      "parallel.a2a=%s --set parallel.overlap_auto=%s\n",
+      p.choice.ep, a2a_name(p.choice.a2a).c_str(), p.choice.overlap ? "on" : "off", p.choice.ep,
+      pb::AllToAllAlgorithm_Name(p.choice.a2a).c_str(), p.choice.overlap ? "true" : "false");
   std::printf(
-      "#   per step and GPU: dense GEMM %.1f ms, expert GEMM %.1f ms, memory-bound %.1f ms, "
-      "all-to-all %.1f ms (NVLink %.1f, network %.1f; %.1f exposed, %d chunk%s), "
-      "gradient all-reduce %.1f ms (%.1f exposed), optimizer %.1f ms -> %.1f ms\n",
+      "#   per step and GPU: dense GEMM %.3g ms, expert GEMM %.3g ms, memory-bound %.3g ms, "
+      "all-to-all %.3g ms (NVLink %.3g, network %.3g; %.3g exposed, %d chunk%s), "
+      "gradient all-reduce %.3g ms (%.3g exposed), optimizer %.3g ms -> %.4g ms\n",
       t.dense_gemm * 1e3, t.expert_gemm * 1e3, t.memory_bound * 1e3, t.a2a * 1e3, t.a2a_intra * 1e3,
       t.a2a_inter * 1e3, t.a2a_exposed * 1e3, p.chunks, p.chunks == 1 ? "" : "s",
       t.grad_reduce * 1e3, t.grad_reduce_exposed * 1e3, t.optimizer * 1e3, t.step * 1e3);
   std::printf(
-      "#   memory per GPU: weights %.1f GB, gradients %.1f, AdamW %.1f, activations %.1f, "
-      "exchange buffers %.2f -> %.1f GB of %.1f usable%s\n",
+      "#   memory per GPU: weights %.3g GB, gradients %.3g, AdamW %.3g, activations %.3g, "
+      "exchange buffers %.3g -> %.3g GB of %.3g usable%s\n",
       m.weights / 1e9, m.gradients / 1e9, m.optimizer / 1e9, m.activations / 1e9, m.exchange / 1e9,
       m.total() / 1e9, hw.memory_gb() * hw.usable_memory_fraction(),
-      p.fits ? "" : " — does NOT fit: lower data.global_batch, raise ep, or recompute");
+      p.fits ? "" : " — does NOT fit");
+}
+
+void print_fit_advice(const FitAdvice& a, int global_batch) {
+  auto batch = [](int gb) {
+    return gb > 0 ? "--set data.global_batch=" + std::to_string(gb) : std::string("none");
+  };
+  std::printf("#   what fits instead of global_batch %d: %s; with --set recompute=BLOCK: %s\n",
+              global_batch, batch(a.global_batch).c_str(),
+              batch(a.global_batch_recompute_block).c_str());
+}
+
+pb::PlanRecord plan_record(const std::string& file, const Cluster& cl,
+                           const pb::HardwareProfile& hw, const StepProjection& p,
+                           bool recommended) {
+  pb::PlanRecord r;
+  r.set_config(file);
+  r.set_hardware(hw.name());
+  r.set_nodes(cl.nodes);
+  r.set_gpus_per_node(cl.gpus_per_node);
+  r.set_ep(p.choice.ep);
+  r.set_a2a(pb::AllToAllAlgorithm_Name(p.choice.a2a));
+  r.set_overlap(p.choice.overlap);
+  r.set_recommended(recommended);
+  r.set_step_ms(p.time.step * 1e3);
+  r.set_tokens_per_s(p.tokens_per_s);
+  r.set_model_tflops_per_gpu(p.model_tflops_per_gpu);
+  r.set_mfu(p.mfu);
+  r.set_memory_gb(p.memory.total() / 1e9);
+  r.set_fits(p.fits);
+  r.set_dense_gemm_ms(p.time.dense_gemm * 1e3);
+  r.set_expert_gemm_ms(p.time.expert_gemm * 1e3);
+  r.set_memory_bound_ms(p.time.memory_bound * 1e3);
+  r.set_a2a_ms(p.time.a2a * 1e3);
+  r.set_a2a_exposed_ms(p.time.a2a_exposed * 1e3);
+  r.set_grad_reduce_ms(p.time.grad_reduce * 1e3);
+  r.set_grad_reduce_exposed_ms(p.time.grad_reduce_exposed * 1e3);
+  r.set_optimizer_ms(p.time.optimizer * 1e3);
+  return r;
+}
+
+void write_json(const std::string& path, const std::string& file, const Cluster& cl,
+                const pb::HardwareProfile& hw, const std::vector<StepProjection>& p, int best) {
+  std::ofstream out(path);
+  for (int i = 0; i < static_cast<int>(p.size()); ++i)
+    out << json_line(plan_record(file, cl, hw, p[i], i == best)) << "\n";
+  SY_CHECK(out, "cannot write --json " << path);
 }
 
 // --calibrate: measures, prints the profile, writes it with --out.
@@ -146,10 +195,10 @@ int calibrate(const Args& args) {
 }  // namespace
 
 int plan_command(const std::vector<std::string>& argv) {
-  Args args(
-      argv,
-      {"--hardware", "--nodes", "--gpus-per-node", "--set", "--out", "--device", "--emulate-link"},
-      kPlanUsage, {"--validate", "--calibrate"});
+  Args args(argv,
+            {"--hardware", "--nodes", "--gpus-per-node", "--set", "--out", "--device",
+             "--emulate-link", "--json"},
+            kPlanUsage, {"--validate", "--calibrate"});
   if (args.has("--calibrate")) return calibrate(args);
   if (args.has("--validate")) {
     SY_USAGE_CHECK(args.positional().empty(), args);
@@ -179,6 +228,10 @@ int plan_command(const std::vector<std::string>& argv) {
       "a2a ms   a2a exp  grad exp  mem GB  fit\n");
   for (int i = 0; i < static_cast<int>(p.size()); ++i) print_row(p[i], i == best);
   print_breakdown(p[best], hw);
+  if (!p[best].fits)
+    print_fit_advice(fit_advice(model, config, cl, hw, p[best].choice),
+                     config.data().global_batch());
+  if (args.has("--json")) write_json(args.get("--json", ""), args.positional()[0], cl, hw, p, best);
   return 0;
 }
 
