@@ -10,6 +10,10 @@
     launch/plot.py --bench alltoall.jsonl [...] --out DIR
         DIR/scaling.png  `bench alltoall --json`: bus bandwidth against bytes per rank (log x),
                          ours and the baseline of each file
+    launch/plot.py --sweep sweep.csv --out DIR
+        DIR/throughput.png  launch/sweep.sh: tokens/s against ranks, measured and projected by the
+                            planner, strong and weak scaling
+        DIR/efficiency.png  scaling efficiency (strong: T1 / (N TN), weak: T1 / TN), the same four
 
 Prints which colour is which and the y range of each plot.
 """
@@ -84,14 +88,46 @@ def plot_bench(files, out):
     report(os.path.join(out, "scaling.png"), names, lo, hi, "bus bandwidth GB/s against bytes per rank")
 
 
+def sweep_curves(rows, mode, column):
+    """(ranks, values) of one mode's column, in rank order."""
+    picked = sorted((int(r["ranks"]), float(r[column])) for r in rows if r["mode"] == mode)
+    return [n for n, _ in picked], [v for _, v in picked]
+
+
+def efficiency(ranks, step_ms, mode):
+    t1 = step_ms[0] * ranks[0] if mode == "strong" else step_ms[0]
+    return [t1 / (n * t if mode == "strong" else t) for n, t in zip(ranks, step_ms)]
+
+
+def plot_sweep(files, out):
+    import csv
+    rows = [r for p in files for r in csv.DictReader(open(p))]
+    tput, eff, xs, names = [], [], [], []
+    for mode in ("strong", "weak"):
+        for source in ("measured", "projected"):
+            ranks, tps = sweep_curves(rows, mode, f"{source}_tokens_per_s")
+            _, ms = sweep_curves(rows, mode, f"{source}_ms")
+            if not ranks:
+                continue
+            tput.append(tps)
+            eff.append(efficiency(ranks, ms, mode))
+            xs.append([float(n) for n in ranks])
+            names.append(f"{mode}, {source}")
+    lo, hi = line_plot(os.path.join(out, "throughput.png"), tput, xs=xs, skip_head=0)
+    report(os.path.join(out, "throughput.png"), names, lo, hi, "tokens/s against ranks")
+    lo, hi = line_plot(os.path.join(out, "efficiency.png"), eff, xs=xs, skip_head=0)
+    report(os.path.join(out, "efficiency.png"), names, lo, hi, "scaling efficiency against ranks")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("files", nargs="+", help="log.jsonl files, or benchmark --json files with --bench")
     ap.add_argument("--bench", action="store_true", help="the files are benchmark records")
+    ap.add_argument("--sweep", action="store_true", help="the files are launch/sweep.sh CSVs")
     ap.add_argument("--out", required=True, help="folder for the PNGs")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    (plot_bench if args.bench else plot_logs)(args.files, args.out)
+    (plot_sweep if args.sweep else plot_bench if args.bench else plot_logs)(args.files, args.out)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """launch/plot.py end to end on synthetic records: a falling loss is drawn falling (the first
 point high, the last low), a balanced layer's load curve sits at the bottom of its plot and a
-skewed one above it, and the scaling plot draws ours and the baseline."""
+skewed one above it, the scaling plot draws ours and the baseline, and a sweep's strong-scaling
+efficiency is drawn at 1 for perfect scaling and below it for a flat step time."""
 import json
 import os
 import subprocess
@@ -45,6 +46,18 @@ def main():
         assert balanced and skewed and min(skewed) < min(balanced), "load 3.25 above load 1"
         w, h, pixel = read_png(os.path.join(out, "scaling.png"))
         assert rows_with(pixel, w, h, BLUE, w // 2) and rows_with(pixel, w, h, ORANGE, w // 2)
+        sweep = os.path.join(d, "sweep.csv")
+        with open(sweep, "w") as f:  # measured: no speed-up; projected: perfect strong scaling
+            f.write("mode,ranks,global_batch,ep,measured_ms,projected_ms,measured_tokens_per_s,"
+                    "projected_tokens_per_s\n")
+            for n in (1, 2, 4):
+                f.write(f"strong,{n},4,{n},100,{100 / n},40,{40 * n}\n")
+        subprocess.run([sys.executable, SCRIPT, "--sweep", sweep, "--out", out], check=True,
+                       stdout=subprocess.DEVNULL)
+        w, h, pixel = read_png(os.path.join(out, "efficiency.png"))
+        measured, projected = rows_with(pixel, w, h, BLUE, w - 2), rows_with(pixel, w, h, ORANGE, w - 2)
+        assert measured and projected and min(projected) < min(measured), "1 above 0.25"
+        assert os.path.exists(os.path.join(out, "throughput.png"))
     print("plot: ok")
 
 
