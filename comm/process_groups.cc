@@ -1,5 +1,10 @@
 #include "comm/process_groups.h"
 
+#include <algorithm>
+#include <iomanip>
+#include <sstream>
+
+#include "comm/exchange_timing.h"
 #include "comm/hierarchical_communicator.h"
 #include "comm/mpi_communicator.h"
 #include "runtime/core/error.h"
@@ -76,6 +81,22 @@ ProcessGroups make_groups_for_backend(std::shared_ptr<Communicator> mpi_world, i
 #endif
 }
 
+// AUTO: times the flat and the hierarchical exchange of `bytes` per rank on the group; empty when
+// the hierarchical one is faster, else why the group stays flat (both logged).
+std::string auto_by_measurement(Communicator& flat, Communicator& hierarchical, size_t bytes) {
+  const size_t per_peer = std::max<size_t>(bytes / flat.size(), 1);
+  const double f = time_all_to_all_s(flat, per_peer, 5);
+  const double h = time_all_to_all_s(hierarchical, per_peer, 5);
+  std::ostringstream times;
+  times << std::fixed << std::setprecision(3) << "hierarchical " << h * 1e3 << " ms vs flat " << f * 1e3 << " ms for " << bytes
+        << " bytes per rank, measured";
+  if (h < f) {
+    SY_LOG0("ep group all-to-all: AUTO measured " << times.str());
+    return "";
+  }
+  return times.str();
+}
+
 // The ep group's all-to-all as the topology asks, or flat with the reason logged.
 void arrange_all_to_all(ProcessGroups& g, const Topology& t, bool nccl) {
   if (t.a2a == pb::FLAT || t.a2a == pb::ALL_TO_ALL_ALGORITHM_UNSPECIFIED) return;
@@ -85,6 +106,8 @@ void arrange_all_to_all(ProcessGroups& g, const Topology& t, bool nccl) {
   } else {
     const int node = t.ranks_per_node > 0 ? g.world->rank() / t.ranks_per_node : mpi_node_id();
     auto wrapped = HierarchicalCommunicator::wrap(g.ep_group, node, &why);
+    if (why.empty() && t.a2a == pb::AUTO && t.auto_probe_bytes > 0)
+      why = auto_by_measurement(*g.ep_group, *wrapped, t.auto_probe_bytes);
     if (why.empty()) {
       const auto& h = static_cast<const HierarchicalCommunicator&>(*wrapped);
       SY_LOG0("ep group all-to-all: hierarchical, " << h.nodes() << " nodes x "

@@ -51,6 +51,10 @@ ProcessGroups make_process_groups(std::shared_ptr<Communicator> world, int ep,
 struct Topology {
   pb::AllToAllAlgorithm a2a = pb::FLAT;
   int ranks_per_node = 0;  // 0: the nodes MPI reports (shared-memory split)
+  // AUTO where the hierarchical form applies: the bytes one rank sends in the run's largest MoE
+  // exchange. Both algorithms are timed at that size on the ep group and the faster kept (the
+  // same choice on every rank: the slowest rank's times); 0 = hierarchical wherever it applies.
+  size_t auto_probe_bytes = 0;
 };
 Topology topology_of(const pb::ParallelConfig& parallel);
 
