@@ -117,11 +117,15 @@ BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {
   const pb::ParallelConfig& par = s.config.parallel();
   s.device = par.device() == pb::CUDA ? Device::cuda() : Device::cpu();
   if (s.device.is_cuda()) cuda_set_device(mpi_local_rank());
-  s.groups = make_run_groups(world, par.ep(), par.comm_backend() == pb::NCCL, topology_of(par));
-  emulate_link(s);
   const auto& model = s.config.model();
   s.options = MoeOptions::from_config(model.moe(), model.d_model(), model.family() == pb::MH_MOE,
                                       s.config.seed(), "bench");
+  Topology topology = topology_of(par);  // AUTO: both all-to-alls timed at this layer's payload
+  topology.auto_probe_bytes = static_cast<size_t>(s.tokens) * s.options.top_k *
+                              s.options.num_heads * s.options.item_width() *
+                              (s.config.precision() == pb::BF16 ? 2 : 4);
+  s.groups = make_run_groups(world, par.ep(), par.comm_backend() == pb::NCCL, topology);
+  emulate_link(s);
   s.options.set_overlap(par);
   if (!s.torch_peer.empty()) {
     const std::string why = torch_peer_mismatch(s.options);

@@ -1,5 +1,7 @@
 #include "models/model_cost.h"
 
+#include <algorithm>
+
 #include "experts/expert_cost.h"
 #include "models/family_builders.h"
 #include "runtime/core/config.h"
@@ -66,6 +68,19 @@ BlockCost attention_block_cost(const pb::RunConfig& c, int index) {
 }
 
 }  // namespace
+
+size_t moe_exchange_bytes_per_rank(const pb::RunConfig& c, int world) {
+  const pb::ModelFamily f = c.model().family();
+  if (f != pb::TRANSFORMER_MOE && f != pb::MH_MOE) return 0;
+  const ModelCost m = model_cost(c);
+  const double tokens = static_cast<double>(c.data().global_batch()) * m.seq_len / world;
+  const double payload = c.precision() == pb::BF16 ? 2.0 : 4.0;
+  double bytes = 0;
+  for (const BlockCost& b : m.blocks)
+    if (b.moe)
+      bytes = std::max(bytes, tokens * b.items_per_token() * b.moe->item_width() * payload);
+  return static_cast<size_t>(bytes);
+}
 
 BlockCost moe_layer_cost(const MoeOptions& o) {
   BlockCost b;

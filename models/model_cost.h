@@ -56,6 +56,10 @@ struct ModelCost {
 };
 
 ModelCost model_cost(const pb::RunConfig& config);
+// The bytes one rank sends in the config's largest MoE exchange (tokens per rank × items per
+// token × item width × payload bytes) on `world` ranks: what parallel.a2a AUTO times the two
+// all-to-alls at. 0 for a model without MoE layers or a family model_cost does not cover.
+size_t moe_exchange_bytes_per_rank(const pb::RunConfig& config, int world);
 // A lone MoE layer (as `bench moe-layer` runs it): its router, projections and experts.
 BlockCost moe_layer_cost(const MoeOptions& options);
 

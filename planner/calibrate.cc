@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "comm/exchange_timing.h"
 #include "runtime/core/backend.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/error.h"
@@ -66,16 +67,6 @@ double memory_bytes_per_s(Device device) {
   return 3.0 * 4.0 * static_cast<double>(n) / s;
 }
 
-// Seconds of one all-to-all-v of `per_peer` bytes to every other rank (host buffers).
-double all_to_all_s(Communicator& world, size_t per_peer, int reps) {
-  const int n = world.size();
-  std::vector<size_t> counts(n, per_peer);
-  counts[world.rank()] = 0;
-  const AllToAllLayout layout = AllToAllLayout::packed(counts, counts);
-  std::vector<char> send(layout.total_send()), recv(layout.total_recv());
-  return best_s(Device::cpu(), reps, [&] { world.all_to_all_v(send.data(), recv.data(), layout); });
-}
-
 double max_over(Communicator& world, double v) {
   world.all_reduce(&v, 1, DType::kF64, CommOp::kMax);
   return v;
@@ -87,8 +78,8 @@ void set_links(pb::HardwareProfile& hw, Communicator& world, const std::string& 
                bool keep_network) {
   const int n = world.size();
   const size_t big = size_t{1} << 20;
-  const double small_s = max_over(world, all_to_all_s(world, 64, 20));
-  const double big_s = max_over(world, all_to_all_s(world, big, 5));
+  const double small_s = time_all_to_all_s(world, 64, 20);
+  const double big_s = time_all_to_all_s(world, big, 5);
   const double moved = static_cast<double>(big) * (n - 1);
   hw.set_intra_node_latency_us(n > 1 ? small_s * 1e6 : 0);
   hw.set_intra_node_gbs(n > 1 ? moved / std::max(big_s - small_s, 1e-9) / 1e9 : 1e3);

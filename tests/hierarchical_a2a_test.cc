@@ -94,5 +94,24 @@ TEST(HierarchicalAllToAll, RunGroupsFollowTheTopology) {
   EXPECT_EQ(dynamic_cast<HierarchicalCommunicator*>(a.ep_group.get()) != nullptr, w == 4);
 }
 
+// AUTO by measurement: whichever algorithm wins on this machine, every rank makes the same choice
+// (a split choice would deadlock the first exchange), and the exchange gives the flat one's bytes.
+TEST(HierarchicalAllToAll, AutoByMeasurementChoosesTheSameOnEveryRank) {
+  auto world = testing::world();
+  const int w = world->size();
+  for (size_t probe : {size_t{256}, size_t{1} << 20}) {
+    ProcessGroups a = make_run_groups(world, w, false, Topology{pb::AUTO, 2, probe});
+    double hier = dynamic_cast<HierarchicalCommunicator*>(a.ep_group.get()) != nullptr ? 1 : 0;
+    double sum = hier;
+    world->all_reduce(&sum, 1, DType::kF64, CommOp::kSum);
+    EXPECT_TRUE(sum == 0 || sum == w) << sum << " of " << w << " ranks chose hierarchical";
+    if (w < 4) {
+      EXPECT_EQ(hier, 0);  // one node of 2, or 1 rank: nothing to choose
+    }
+    const AllToAllLayout l = scattered_layout(world->rank(), w, 7);
+    EXPECT_EQ(exchange(*a.ep_group, l, 7), exchange(*world, l, 7));
+  }
+}
+
 }  // namespace
 }  // namespace sy

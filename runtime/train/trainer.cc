@@ -8,6 +8,7 @@
 
 #include "comm/agree.h"
 #include "comm/mpi_communicator.h"
+#include "models/model_cost.h"
 #include "runtime/core/blas_info.h"
 #include "runtime/core/clock.h"
 #include "runtime/core/config.h"
@@ -27,9 +28,10 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
   validate_config(config_, w);
   device_ = config_.parallel().device() == pb::CUDA ? Device::cuda() : Device::cpu();
   if (device_.is_cuda()) cuda_set_device(mpi_local_rank());
+  Topology topology = topology_of(config_.parallel());
+  topology.auto_probe_bytes = moe_exchange_bytes_per_rank(config_, w);
   groups_ = make_run_groups(world_, config_.parallel().ep(),
-                            config_.parallel().comm_backend() == pb::NCCL,
-                            topology_of(config_.parallel()));
+                            config_.parallel().comm_backend() == pb::NCCL, topology);
   const auto& par = config_.parallel();
   try {
     model_ = std::make_unique<LanguageModel>(config_, groups_, device_);
