@@ -33,8 +33,8 @@ constexpr const char* kUsage =
     "One training step's time split (forward, backward, exposed gradient communication,\n"
     "optimizer) with gradients reduced per parameter, in buckets after backward, and in buckets\n"
     "overlapped with backward, interleaved in the same run; then the peak memory per recompute\n"
-    "setting. --emulate-link holds each gradient all-reduce as if it crossed a link of GBPS GB/s\n"
-    "(plus US microseconds), taking no CPU (MPI only; launch/emulated_link.h).\n";
+    "setting. --emulate-link holds each gradient all-reduce and MoE all-to-all as if it crossed a\n"
+    "link of GBPS GB/s (plus US microseconds), taking no CPU (MPI only; launch/emulated_link.h).\n";
 
 struct Reduction {
   const char* name;
@@ -142,7 +142,8 @@ void report_reductions(const pb::StepBenchRecord& rec) {
   }
 }
 
-// The gradient all-reduces held as if they crossed a link of the spec's bandwidth.
+// The gradient all-reduces held as if they crossed a link of the spec's bandwidth (the MoE
+// exchanges: through the trainer's groups hook).
 void emulate_link(Trainer& trainer, const std::string& spec, pb::StepBenchRecord& rec) {
   GradComms c = trainer.grad_comms();
   c.dense = EmulatedLinkCommunicator::from_spec(c.dense, spec);
@@ -165,7 +166,8 @@ void describe(const Trainer& trainer, const pb::RunConfig& config, int warmup, i
           << rec.world_size() << " ranks, ep " << config.parallel().ep() << ", " << rec.device()
           << ", " << warmup << " warm-up rounds"
           << (rec.has_emulated_link()
-                  ? ", gradient all-reduces over an emulated " + rec.emulated_link() + " GB/s link"
+                  ? ", gradient all-reduces and MoE exchanges over an emulated " +
+                        rec.emulated_link() + " GB/s link"
                   : std::string()));
   report_blas();
 }
@@ -187,8 +189,11 @@ int bench_step_command(const std::vector<std::string>& argv) {
   validate_config(config, world->size());
   pb::StepBenchRecord rec;
   {
-    Trainer trainer(config, world);
-    if (args.has("--emulate-link")) emulate_link(trainer, args.get("--emulate-link", ""), rec);
+    const std::string link = args.get("--emulate-link", "");
+    Trainer trainer(config, world, [&](ProcessGroups& g) {
+      if (!link.empty()) g.ep_group = EmulatedLinkCommunicator::from_spec(g.ep_group, link);
+    });
+    if (!link.empty()) emulate_link(trainer, link, rec);
     describe(trainer, config, warmup, rounds, rec);
     reduction_study(trainer, warmup, rounds, rec);
     report_reductions(rec);

@@ -22,7 +22,8 @@
 
 namespace sy {
 
-Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> world)
+Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> world,
+                 const GroupsHook& arrange_groups)
     : config_(config), world_(std::move(world)) {
   const int w = world_->size();
   validate_config(config_, w);
@@ -32,6 +33,7 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
   topology.auto_probe_bytes = moe_exchange_bytes_per_rank(config_, w);
   groups_ = make_run_groups(world_, config_.parallel().ep(),
                             config_.parallel().comm_backend() == pb::NCCL, topology);
+  if (arrange_groups) arrange_groups(groups_);
   const auto& par = config_.parallel();
   try {
     model_ = std::make_unique<LanguageModel>(config_, groups_, device_);

@@ -36,7 +36,11 @@ namespace sy {
 
 class Trainer {
  public:
-  Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> world);
+  // Called on the run's process groups before the model is built (a benchmark wraps the ep group
+  // in an emulated link, launch/emulated_link.h).
+  using GroupsHook = std::function<void(ProcessGroups&)>;
+  Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> world,
+          const GroupsHook& arrange_groups = {});
 
   pb::StepRecord train_step();
   // Mean validation cross-entropy over schedule.eval_batches batches (0 when there is no val data);
