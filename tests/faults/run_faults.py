@@ -350,6 +350,29 @@ def case_export(env):
     check(all(np.isfinite(t).all() for t in tensors.values()), "non-finite values")
     print("export: %d tensors load with safetensors; dense values equal the checkpoint's, %d "
           "expert parameters split per global expert" % (len(tensors), len(per_param)))
+    load_into_torch(out, {k: list(v.shape) for k, v in tensors.items()})
+
+
+def torch_python():
+    """A Python with torch and safetensors: SY_PYTHON, this one, or Debian's."""
+    for py in (os.environ.get("SY_PYTHON"), sys.executable, "/usr/bin/python3"):
+        if py and subprocess.run([py, "-c", "import torch, safetensors.torch"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+            return py
+    return None
+
+
+def load_into_torch(path, shapes):
+    py = torch_python()
+    if py is None:
+        raise Skip("the PyTorch half of the export check needs a Python with torch and safetensors "
+                   "(SY_PYTHON; launch/test.sh installs Debian's python3-torch); the safetensors "
+                   "half passed")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_load.py")
+    done = subprocess.run([py, script, path, json.dumps(shapes)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    check(done.returncode == 0, "loading the export into PyTorch failed:\n" + done.stdout[-2000:])
+    print("export: " + done.stdout.strip())
 
 
 def case_nonfinite(env):
