@@ -1,5 +1,9 @@
-// Command-line parsing for the subcommands: flags with values (-n 20, --backend mpi), byte sizes
-// with K/M/G suffixes (nccl-tests style: powers of 1024), repeated --set overrides.
+// Command-line parsing for the subcommands: flags with values (-n 20, --backend mpi), switches
+// (--validate), byte sizes with K/M/G suffixes (nccl-tests style: powers of 1024), repeated --set
+// overrides. Kept rather than CLI11 (issue 15 asked for a reason): what broke --help was fixed
+// here, and the contract that matters under mpirun — every command answers --help with exit 0,
+// an unknown option with its usage printed once and exit 2, never an MPI abort — is held by a
+// test over every command (tests/cli_help_check.sh); CLI11 would add a dependency for the same.
 #pragma once
 
 #include <cstdint>

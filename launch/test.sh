@@ -23,7 +23,8 @@ if ! python3 -c "import safetensors, numpy" 2>/dev/null; then
 fi
 if [ "$(id -u)" = 0 ] && ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
   echo "switchyard: installing python3-torch (Debian) for the safetensors export test"
-  apt-get install -y -qq --no-install-recommends python3-torch >/dev/null ||
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends python3-torch >/dev/null; } ||
     echo "switchyard: could not install python3-torch; the export test will report Skipped"
 fi
 if /usr/bin/python3 -c "import torch" 2>/dev/null &&
