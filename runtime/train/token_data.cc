@@ -72,22 +72,95 @@ std::vector<uint16_t> read_shard(const std::string& path, pb::DataFormat format)
 
 namespace {
 
-// Writes tokens [begin, end) of the stream as one split; returns the path spec to read it back.
-std::string write_split(const std::vector<uint16_t>& stream, int64_t begin, int64_t end,
-                        const std::string& out_dir, const std::string& split, pb::DataFormat format,
-                        int64_t shard_tokens) {
-  if (end - begin <= shard_tokens) {
-    write_shard(out_dir + "/" + split + ".bin", {stream.begin() + begin, stream.begin() + end},
-                format);
-    return out_dir + "/" + split + ".bin";
+// Writes one split's tokens as they come, in shards of at most `per_shard` tokens: <split>.bin when
+// the split fits one shard, else <split>_000000.bin, …; each shard under a .tmp name with its
+// count in the header (known ahead: the split's size is), fsync'd and renamed when full — the
+// protocol of write_shard, without holding the split in memory.
+class SplitWriter {
+ public:
+  SplitWriter(const std::string& dir, const std::string& split, int64_t total, int64_t per_shard,
+              pb::DataFormat format)
+      : dir_(dir), split_(split), total_(total), per_shard_(per_shard), format_(format) {}
+  ~SplitWriter() {
+    if (fd_ >= 0) ::close(fd_);
   }
-  for (int64_t at = begin, i = 0; at < end; at += shard_tokens, ++i) {
+
+  void push(const uint16_t* tokens, int64_t n) {
+    while (n > 0) {
+      if (fd_ < 0) open_next();
+      const int64_t take = std::min(n, shard_size_ - in_shard_);
+      write_all(fd_, tokens, static_cast<size_t>(take) * sizeof(uint16_t), tmp_);
+      tokens += take, n -= take, in_shard_ += take, written_ += take;
+      if (in_shard_ == shard_size_) close_current();
+    }
+  }
+
+  // The path spec to read the split back (a file, or a glob of shards).
+  std::string finish() {
+    SY_CHECK(written_ == total_ && fd_ < 0,
+             "the " << split_ << " split got " << written_ << " tokens, " << total_
+                    << " expected: did a text file change while it was being prepared?");
+    return sharded() ? dir_ + "/" + split_ + "_*.bin" : dir_ + "/" + split_ + ".bin";
+  }
+
+ private:
+  bool sharded() const { return total_ > per_shard_; }
+
+  void open_next() {
+    SY_CHECK(written_ < total_, "the " << split_ << " split got more tokens than counted: did a "
+                                       << "text file change while it was being prepared?");
     char name[32];
-    std::snprintf(name, sizeof name, "_%06lld.bin", static_cast<long long>(i));
-    const int64_t stop = std::min(end, at + shard_tokens);
-    write_shard(out_dir + "/" + split + name, {stream.begin() + at, stream.begin() + stop}, format);
+    std::snprintf(name, sizeof name, "_%06lld.bin", static_cast<long long>(shards_));
+    path_ = dir_ + "/" + split_ + (sharded() ? name : ".bin");
+    tmp_ = path_ + ".tmp";
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    SY_CHECK(fd_ >= 0, "cannot create " << tmp_ << ": " << std::strerror(errno));
+    shard_size_ = std::min(per_shard_, total_ - written_);
+    in_shard_ = 0;
+    if (format_ == pb::LLMC) {
+      int32_t header[256] = {};
+      header[0] = kLlmcMagic;
+      header[1] = kLlmcVersion;
+      header[2] = static_cast<int32_t>(shard_size_);
+      write_all(fd_, header, sizeof header, tmp_);
+    }
   }
-  return out_dir + "/" + split + "_*.bin";
+
+  void close_current() {
+    SY_CHECK(::fsync(fd_) == 0, "fsync of " << tmp_ << " failed: " << std::strerror(errno));
+    ::close(fd_);
+    fd_ = -1;
+    SY_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0,
+             "cannot rename " << tmp_ << " to " << path_ << ": " << std::strerror(errno));
+    ++shards_;
+  }
+
+  std::string dir_, split_, path_, tmp_;
+  int64_t total_, per_shard_, shard_size_ = 0, in_shard_ = 0, written_ = 0, shards_ = 0;
+  pb::DataFormat format_;
+  int fd_ = -1;
+};
+
+constexpr size_t kReadChunk = size_t{1} << 20;
+
+// f(tokens, n) for every chunk of a text file's tokens: its bytes but NUL (the document
+// separator), then kEndOfDocument.
+template <typename F>
+void for_each_token_chunk(const std::string& file, F&& f) {
+  std::ifstream in(file, std::ios::binary);
+  SY_CHECK(in.good(), "cannot read text file '" << file << "'");
+  std::vector<char> bytes(kReadChunk);
+  std::vector<uint16_t> tokens;
+  tokens.reserve(kReadChunk + 1);
+  while (in) {
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    tokens.clear();
+    for (std::streamsize i = 0; i < in.gcount(); ++i)
+      if (bytes[i] != 0) tokens.push_back(static_cast<unsigned char>(bytes[i]));
+    f(tokens.data(), static_cast<int64_t>(tokens.size()));
+  }
+  const uint16_t end = kEndOfDocument;
+  f(&end, 1);
 }
 
 }  // namespace
@@ -99,30 +172,36 @@ PrepareStats prepare_text(const std::vector<std::string>& files, const std::stri
   SY_CHECK(val_fraction > 0 && val_fraction < 1, "the validation fraction must be in (0, 1)");
   SY_CHECK(shard_tokens >= 1 && shard_tokens <= kMaxShardTokens,
            "tokens per shard must be in [1, 2^30], got " << shard_tokens);
-  std::vector<uint16_t> stream;
+  SY_CHECK(format == pb::LLMC || format == pb::NANOGPT_U16,
+           "unknown data format " << pb::DataFormat_Name(format));
+  // Pass 1 counts the tokens (the split point), pass 2 streams them into the shards.
+  int64_t total = 0;
+  for (const auto& f : files)
+    for_each_token_chunk(f, [&](const uint16_t*, int64_t n) { total += n; });
   PrepareStats st;
-  const size_t every = std::max<size_t>(1, files.size() / 10);
+  st.val_tokens = static_cast<int64_t>(static_cast<double>(total) * val_fraction);
+  st.train_tokens = total - st.val_tokens;
+  SY_CHECK(st.val_tokens > 0 && st.train_tokens > 0,
+           "too little text (" << total << " bytes) to split");
+  SplitWriter train(out_dir, "train", st.train_tokens, shard_tokens, format);
+  SplitWriter val(out_dir, "val", st.val_tokens, shard_tokens, format);
+  int64_t done = 0, next_report = total / 10;
   for (const auto& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    SY_CHECK(in.good(), "cannot read text file '" << f << "'");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    for (unsigned char c : ss.str())
-      if (c != 0) stream.push_back(c);  // NUL is the document separator
-    stream.push_back(kEndOfDocument);
+    for_each_token_chunk(f, [&](const uint16_t* t, int64_t n) {
+      const int64_t to_train = std::max<int64_t>(0, std::min(n, st.train_tokens - done));
+      train.push(t, to_train);
+      val.push(t + to_train, n - to_train);
+      done += n;
+    });
     ++st.documents;
-    if (progress && st.documents % static_cast<int64_t>(every) == 0)
-      std::printf("# prepare: %lld of %zu files read, %.1f M tokens\n",
-                  static_cast<long long>(st.documents), files.size(), stream.size() / 1e6);
+    if (progress && done >= next_report) {
+      std::printf("# prepare: %lld of %zu files, %.1f of %.1f M tokens\n",
+                  static_cast<long long>(st.documents), files.size(), done / 1e6, total / 1e6);
+      next_report += total / 10;
+    }
   }
-  const int64_t total = static_cast<int64_t>(stream.size());
-  const int64_t n_val = static_cast<int64_t>(static_cast<double>(total) * val_fraction);
-  const int64_t n_train = total - n_val;
-  SY_CHECK(n_val > 0 && n_train > 0, "too little text (" << total << " bytes) to split");
-  st.train_path = write_split(stream, 0, n_train, out_dir, "train", format, shard_tokens);
-  st.val_path = write_split(stream, n_train, total, out_dir, "val", format, shard_tokens);
-  st.train_tokens = n_train;
-  st.val_tokens = n_val;
+  st.train_path = train.finish();
+  st.val_path = val.finish();
   return st;
 }
 

@@ -43,8 +43,9 @@ constexpr int64_t kMaxShardTokens = int64_t{1} << 30;
 // Byte-level tokenisation of text files: each file's bytes followed by kEndOfDocument; the first
 // (1 − val_fraction) of the stream goes to the train split in out_dir, the rest to val.
 // A split of more than shard_tokens tokens goes into numbered shards <split>_000000.bin, … (read
-// them back with the glob <split>_*.bin); a smaller one into <split>.bin. Prints a progress line
-// every 10% of the files when `progress`.
+// them back with the glob <split>_*.bin); a smaller one into <split>.bin. Streams: the text is
+// read twice (to count, then to write) in 1 MiB chunks, so memory does not grow with the corpus.
+// Prints a progress line every 10% of the tokens when `progress`.
 PrepareStats prepare_text(const std::vector<std::string>& files, const std::string& out_dir,
                           double val_fraction, pb::DataFormat format,
                           int64_t shard_tokens = kMaxShardTokens, bool progress = false);
