@@ -152,6 +152,11 @@ pb::PlanRecord plan_record(const std::string& file, const Cluster& cl,
   r.set_grad_reduce_ms(p.time.grad_reduce * 1e3);
   r.set_grad_reduce_exposed_ms(p.time.grad_reduce_exposed * 1e3);
   r.set_optimizer_ms(p.time.optimizer * 1e3);
+  r.set_weights_gb(p.memory.weights / 1e9);
+  r.set_gradients_gb(p.memory.gradients / 1e9);
+  r.set_optimizer_state_gb(p.memory.optimizer / 1e9);
+  r.set_activations_gb(p.memory.activations / 1e9);
+  r.set_exchange_gb(p.memory.exchange / 1e9);
   return r;
 }
 

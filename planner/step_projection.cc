@@ -82,11 +82,20 @@ double kept_per_token(const BlockCost& b, const pb::RunConfig& c) {
 }
 
 // Values kept for backward per token of this GPU (outside and inside the experts).
+// Recompute keeps less, but the part being recomputed comes back during its backward: MOE_EXPERTS
+// adds the largest layer's expert activations to the kept inputs, BLOCK the largest block's whole
+// activations to every block's input.
 double kept_values(const ModelCost& m, const pb::RunConfig& c, double tokens) {
-  double v = 0;
-  for (const BlockCost& b : m.blocks) v += kept_per_token(b, c);
-  if (c.recompute() == pb::BLOCK && !m.blocks.empty())  // block inputs, and one block at a time
-    v = static_cast<double>(m.blocks.size()) * m.dim + v / m.blocks.size();
+  double v = 0, largest_block = 0, largest_experts = 0;
+  for (const BlockCost& b : m.blocks) {
+    v += kept_per_token(b, c);
+    const double whole = b.kept_per_token + b.items_per_token() * b.kept_per_item;
+    largest_block = std::max(largest_block, whole);
+    largest_experts = std::max(
+        largest_experts, b.items_per_token() * (b.kept_per_item - b.kept_input_per_item));
+  }
+  if (c.recompute() == pb::MOE_EXPERTS) v += largest_experts;
+  if (c.recompute() == pb::BLOCK) v = static_cast<double>(m.blocks.size()) * m.dim + largest_block;
   return v * tokens;
 }
 
