@@ -56,7 +56,8 @@ void add_moe_layer(StepProjection& p, const BlockCost& b, const pb::RunConfig& c
                    const pb::HardwareProfile& hw, double rate, const GroupSpan& span) {
   const Passes passes = passes_of(c);
   const double flops = p.tokens_per_gpu * b.expert_flops_per_token();
-  p.time.expert_gemm += passes.expert_gemm * flops / (rate * hw.grouped_gemm_efficiency());
+  const double expert_rate = rate * hw.grouped_gemm_efficiency();
+  p.time.expert_gemm += passes.expert_gemm * flops / expert_rate;
   if (p.choice.ep == 1) return;  // an ep group of one rank exchanges nothing
   const double bytes =
       p.tokens_per_gpu * b.items_per_token() * b.moe->item_width() * activation_bytes(c);
@@ -68,9 +69,9 @@ void add_moe_layer(StepProjection& p, const BlockCost& b, const pb::RunConfig& c
   const int max_chunks = b.moe->num_experts / p.choice.ep;
   // Forward: two exchanges around the expert forward; backward: two around twice its FLOPs.
   int n = 1;
-  p.time.a2a_exposed +=
-      exposed_exchange_s(p.exchange, bytes, x / 2, flops, rate, max_chunks, p.choice.overlap, &n);
-  p.time.a2a_exposed += exposed_exchange_s(p.exchange, bytes, x - x / 2, 2 * flops, rate,
+  p.time.a2a_exposed += exposed_exchange_s(p.exchange, bytes, x / 2, flops, expert_rate, max_chunks,
+                                           p.choice.overlap, &n);
+  p.time.a2a_exposed += exposed_exchange_s(p.exchange, bytes, x - x / 2, 2 * flops, expert_rate,
                                            max_chunks, p.choice.overlap, &p.chunks);
 }
 
@@ -91,8 +92,8 @@ double kept_values(const ModelCost& m, const pb::RunConfig& c, double tokens) {
     v += kept_per_token(b, c);
     const double whole = b.kept_per_token + b.items_per_token() * b.kept_per_item;
     largest_block = std::max(largest_block, whole);
-    largest_experts = std::max(
-        largest_experts, b.items_per_token() * (b.kept_per_item - b.kept_input_per_item));
+    largest_experts =
+        std::max(largest_experts, b.items_per_token() * (b.kept_per_item - b.kept_input_per_item));
   }
   if (c.recompute() == pb::MOE_EXPERTS) v += largest_experts;
   if (c.recompute() == pb::BLOCK) v = static_cast<double>(m.blocks.size()) * m.dim + largest_block;
