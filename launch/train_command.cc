@@ -81,15 +81,25 @@ int eval_command(const std::vector<std::string>& argv) {
 }
 
 int generate_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"--set", "--checkpoint", "--prompt", "--tokens", "--temperature", "--seed"},
-            "usage: mpirun -np N switchyard generate CONFIG.pbtxt --checkpoint DIR "
-            "[--prompt TEXT] [--tokens 200] [--temperature 0.8 (0 = greedy)] [--seed S]\n"
-            "  samples text from the model CONFIG describes with the weights in DIR\n");
+  Args args(
+      argv,
+      {"--set", "--checkpoint", "--prompt", "--tokens", "--temperature", "--seed", "--samples"},
+      "usage: mpirun -np N switchyard generate CONFIG.pbtxt --checkpoint DIR "
+      "[--prompt TEXT] [--tokens 200] [--temperature 0.8 (0 = greedy)] [--seed S]\n"
+      "       [--samples K]\n"
+      "  samples text from the model CONFIG describes with the weights in DIR. Every rank\n"
+      "  continues the prompt on its own (rank r draws with seed S + r) in the same\n"
+      "  forwards: rank 0's text streams out, and --samples K (≤ N) prints K of them.\n");
   SY_USAGE_CHECK(args.positional().size() == 1 && args.has("--checkpoint"), args);
   const pb::RunConfig config = command_config(args);
   std::unique_ptr<Trainer> trainer = trainer_with_weights(config, args);
   const std::string prompt = args.get("--prompt", "");
   const int tokens = static_cast<int>(args.get_int("--tokens", 200));
+  const int samples = static_cast<int>(args.get_int("--samples", 1));
+  SY_CHECK(samples >= 1 && samples <= trainer->world_size(),
+           "--samples " << samples << ": each of the " << trainer->world_size()
+                        << " ranks makes one sample; ask for 1 to " << trainer->world_size()
+                        << ", or launch more ranks");
   const bool printer = process_rank() == 0;
   // The text streams out as it is generated (rank 0), then the rate.
   if (printer) std::printf("%s", prompt.c_str());
@@ -99,12 +109,20 @@ int generate_command(const std::vector<std::string>& argv) {
     std::fflush(stdout);
   };
   const double t0 = now_s();
-  trainer->sample(prompt, tokens, static_cast<float>(args.get_double("--temperature", 0.8)),
-                  static_cast<uint64_t>(args.get_int("--seed", 1)), show);
+  const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 1));
+  const std::string mine = trainer->sample(
+      prompt, tokens, static_cast<float>(args.get_double("--temperature", 0.8)), seed, show);
   const double seconds = now_s() - t0;
-  if (printer)
-    std::printf("\n# %d tokens in %.1f s (%.1f tokens/s, one forward of %d tokens each)\n", tokens,
-                seconds, tokens / std::max(seconds, 1e-9), config.model().seq_len());
+  const std::vector<std::string> all = trainer->gather_samples(mine);
+  if (!printer) return 0;
+  std::printf(
+      "\n# %d tokens in %.1f s (%.1f tokens/s per sample, one forward of %d tokens each, "
+      "%d samples computed)\n",
+      tokens, seconds, tokens / std::max(seconds, 1e-9), config.model().seq_len(),
+      static_cast<int>(all.size()));
+  for (int k = 1; k < samples; ++k)
+    std::printf("# sample %d (seed %llu)\n%s%s\n", k + 1, static_cast<unsigned long long>(seed + k),
+                prompt.c_str(), all[k].c_str());
   return 0;
 }
 

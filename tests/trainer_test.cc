@@ -179,6 +179,11 @@ TEST(Trainer, SampleStreamsEveryTokenAndRepeatsWithTheSeed) {
     EXPECT_EQ(text.size(), 24u);
     EXPECT_EQ(streamed, text);
     EXPECT_EQ(t.sample("The ", 24, temperature, 7), text) << "temperature " << temperature;
+    // Every rank's own sample, gathered in rank order; sampled with different seeds, they differ.
+    const std::vector<std::string> all = t.gather_samples(text);
+    ASSERT_EQ(static_cast<int>(all.size()), t.world_size());
+    EXPECT_EQ(all[t.world_rank()], text);
+    for (size_t r = 1; r < all.size() && temperature > 0; ++r) EXPECT_NE(all[r], all[0]) << r;
   }
 }
 

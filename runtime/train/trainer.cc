@@ -247,8 +247,8 @@ int32_t pick_token(const float* l, int64_t v, float temperature, uint64_t seed, 
 std::string Trainer::sample(const std::string& prompt, int tokens, float temperature, uint64_t seed,
                             const std::function<void(char)>& on_char) {
   const int64_t t = model_->seq_len(), v = model_->vocab();
-  // One sequence per rank, the same on every rank (all of them hold experts, so all take part);
-  // the window is the last T tokens of the context.
+  // One sequence per rank, each rank's own continuation (all of them hold experts, so all take
+  // part); the window is the last T tokens of the context.
   std::vector<int32_t> context;
   for (unsigned char c : prompt) context.push_back(c);
   if (context.empty()) context.push_back(kEndOfDocument);
@@ -261,11 +261,21 @@ std::string Trainer::sample(const std::string& prompt, int tokens, float tempera
     window.resize(t, 0);
     model_->forward(window, targets, 1, false);
     Tensor row = model_->logits().slice_rows(pos, pos + 1).to(Device::cpu());
-    const int32_t next = pick_token(row.data<float>(), v, temperature, seed, i);
+    const int32_t next = pick_token(row.data<float>(), v, temperature,
+                                    seed + static_cast<uint64_t>(world_->rank()), i);
     context.push_back(next);
     out.push_back(next == kEndOfDocument ? '\n' : static_cast<char>(next));
     if (on_char) on_char(out.back());
   }
+  return out;
+}
+
+std::vector<std::string> Trainer::gather_samples(const std::string& mine) {
+  const int n = world_->size();
+  std::string all(mine.size() * static_cast<size_t>(n), '\0');
+  world_->all_gather(mine.data(), all.data(), mine.size());
+  std::vector<std::string> out;
+  for (int r = 0; r < n; ++r) out.push_back(all.substr(r * mine.size(), mine.size()));
   return out;
 }
 

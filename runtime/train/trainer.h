@@ -49,10 +49,14 @@ class Trainer {
   const std::vector<pb::ExpertUsage>& last_usage() const { return val_usage_; }
   // Generates `tokens` bytes after `prompt` (byte-level vocabulary): greedy when temperature is 0,
   // else sampling with that temperature from the seeded counter RNG; on_char sees each byte as it
-  // comes (progress). One sequence per rank, each token a forward over the last seq_len tokens.
-  // Collective.
+  // comes (progress). Every rank continues the prompt on its own (rank r draws with seed + r), so
+  // one forward per token — over the last seq_len tokens — gives a sample per rank. Returns this
+  // rank's. (Under capacity limits a rank's text also depends on the others': capacity is
+  // counted over the world.) Collective.
   std::string sample(const std::string& prompt, int tokens, float temperature, uint64_t seed,
                      const std::function<void(char)>& on_char = {});
+  // Every rank's text of sample() (equal lengths), in rank order, on every rank. Collective.
+  std::vector<std::string> gather_samples(const std::string& mine);
   // The whole run: schedule.steps steps with logging, evaluation and checkpoints (every
   // schedule.ckpt_every steps and at the end, under <logging.dir>/<name>/checkpoints), then a
   // sample. The run folder is locked for the job (runtime/train/run_folder.h); a non-finite step
@@ -81,6 +85,7 @@ class Trainer {
   const FlatParams& flat_params() const { return *flat_; }
   Device device() const { return device_; }
   int world_size() const { return world_->size(); }
+  int world_rank() const { return world_->rank(); }
   int64_t step() const { return step_; }
   const std::string& run_dir() const { return run_dir_; }
 

@@ -289,11 +289,13 @@ def case_eval_and_ckpt_tools(env):
     check(not os.path.exists(env.run_dir("tools-eval")), "eval must write nothing")
     generate = env.train_cmd("tools-gen", 3)
     generate[generate.index("train")] = "generate"
-    generate += ["--checkpoint", ckpt, "--prompt", "The ", "--tokens", "20", "--temperature", "0"]
+    generate += ["--checkpoint", ckpt, "--prompt", "The ", "--tokens", "20", "--temperature", "0",
+                 "--samples", "2"]
     outs = [run(generate, expect=0)[1] for _ in range(2)]
     check("# 20 tokens in" in outs[0] and outs[0].count("The ") >= 1, "generate:\n" + outs[0])
     texts = [o[o.index("The "):o.index("# 20 tokens")] for o in outs]
     check(texts[0] == texts[1], "greedy generation must repeat: %r vs %r" % tuple(texts))
+    check("\n# sample 2 (seed 2)\nThe " in outs[0], "--samples 2 prints rank 1's:\n" + outs[0][-1000:])
     code, out = run([env.bin, "ckpt", "inspect", ckpt], expect=0)
     check("step 3 (optimizer steps 3)" in out and "TRANSFORMER_MOE" in out, "inspect:\n" + out)
     code, out = run([env.bin, "ckpt", "verify", ckpt], expect=0)
