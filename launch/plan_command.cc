@@ -1,13 +1,12 @@
 // `switchyard plan CONFIG --nodes N --gpus-per-node G --hardware NAME`: what a config costs per
 // step and per GPU on a cluster, for every ep / all-to-all / overlap choice, and which to use
 // (planner/plan.h). Nothing runs on the cluster; the assumptions are printed with the answer.
-#include <cstdio>
-#include <string>
-
 #include <google/protobuf/text_format.h>
 
+#include <cstdio>
 #include <fstream>
 #include <memory>
+#include <string>
 
 #include "comm/mpi_communicator.h"
 #include "launch/args.h"
@@ -67,15 +66,15 @@ void print_header(const std::string& file, const pb::RunConfig& c, const ModelCo
       c.data().global_batch(), static_cast<long long>(m.seq_len), tokens / 1e6, tokens / cl.world(),
       pb::Precision_Name(c.precision()).c_str(), pb::Recompute_Name(c.recompute()).c_str());
   std::printf(
-      "# hardware: GEMM %.0f TFLOP/s (%.2f of %.0f peak), memory %.0f GB at %.0f GB/s, "
-      "NVLink %.0f GB/s (%.0f us), network %.0f GB/s per GPU (%.0f us), %.1f us per "
-      "message\n",
+      "# hardware: GEMM %.3g TFLOP/s (%.2f of %.3g peak; grouped %.2f of that), memory %.3g GB "
+      "at %.4g GB/s, NVLink %.4g GB/s (%.3g us), network %.4g GB/s per GPU (%.3g us), %.3g us "
+      "per message\n",
       (c.precision() == pb::BF16 ? hw.peak_bf16_tflops() : hw.peak_fp32_tflops()) *
           hw.gemm_efficiency(),
       hw.gemm_efficiency(),
-      c.precision() == pb::BF16 ? hw.peak_bf16_tflops() : hw.peak_fp32_tflops(), hw.memory_gb(),
-      hw.memory_gbs(), hw.intra_node_gbs(), hw.intra_node_latency_us(), hw.inter_node_gbs(),
-      hw.inter_node_latency_us(), hw.message_us());
+      c.precision() == pb::BF16 ? hw.peak_bf16_tflops() : hw.peak_fp32_tflops(),
+      hw.grouped_gemm_efficiency(), hw.memory_gb(), hw.memory_gbs(), hw.intra_node_gbs(),
+      hw.intra_node_latency_us(), hw.inter_node_gbs(), hw.inter_node_latency_us(), hw.message_us());
   std::printf(
       "# assumed: tokens spread evenly over experts (no drops or imbalance); every GEMM "
       "FLOP at the GEMM rate; activations moved 4x through memory; data parallelism over "
