@@ -251,12 +251,16 @@ LayerProjection project_bench_layer(const MoeOptions& o, const pb::RunConfig& c,
   cl.gpus_per_node = std::min(world_size, hw.gpus_per_node());
   cl.nodes = world_size / cl.gpus_per_node;
   const pb::ParallelConfig& par = c.parallel();
-  const GroupSpan span = ep_group_span(par.ep(), cl.gpus_per_node);
-  const bool hier = par.a2a() == pb::HIERARCHICAL ||
-                    (par.a2a() == pb::AUTO && span.nodes > 1 && span.per_node > 1);
-  const PlanChoice choice{par.ep(), hier ? pb::HIERARCHICAL : pb::FLAT,
-                          o.chunks > 1 || o.overlap_auto};
-  return project_moe_layer(o, static_cast<double>(tokens), c, cl, hw, choice);
+  const bool overlap = o.chunks > 1 || o.overlap_auto;
+  auto project = [&](pb::AllToAllAlgorithm a) {
+    return project_moe_layer(o, static_cast<double>(tokens), c, cl, hw,
+                             PlanChoice{par.ep(), a, overlap});
+  };
+  if (par.a2a() != pb::AUTO)
+    return project(par.a2a() == pb::HIERARCHICAL ? pb::HIERARCHICAL : pb::FLAT);
+  // AUTO keeps the faster of the two (the run measures; the projection compares its own costs).
+  const LayerProjection flat = project(pb::FLAT), hier = project(pb::HIERARCHICAL);
+  return hier.time.step < flat.time.step ? hier : flat;
 }
 
 }  // namespace sy

@@ -66,7 +66,8 @@ std::unique_ptr<TokenMoe> make_timed_layer(const MoeOptions& o, DType compute,
 
 // The planner's projection (planner/step_projection.h) of the layer call this benchmark times, on
 // `world_size` ranks of `hw`: nodes of hw.gpus_per_node ranks, the config's ep, all-to-all
-// algorithm (AUTO resolved as the run resolves it) and overlap setting.
+// algorithm (AUTO: the faster of the two projections, as the run keeps the faster measured one)
+// and overlap setting.
 LayerProjection project_bench_layer(const MoeOptions& o, const pb::RunConfig& config,
                                     int64_t tokens, int world_size, const pb::HardwareProfile& hw);
 
