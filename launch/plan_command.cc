@@ -82,12 +82,34 @@ void print_header(const std::string& file, const pb::RunConfig& c, const ModelCo
       "AdamW moments on every GPU\n");
 }
 
-void print_row(const StepProjection& p, bool recommended) {
+// The row of the choice the config itself makes, or -1: its ep; its all-to-all as the run
+// resolves it (HIERARCHICAL where the group spans nodes, else flat; AUTO: the faster); its overlap
+// (overlap_auto or more than one chunk) where the ep has something to pipeline.
+int config_row(const std::vector<StepProjection>& p, const pb::ParallelConfig& par) {
+  const bool overlap = par.overlap_auto() || par.overlap_chunks() > 1;
+  bool hier_possible = false;  // HIERARCHICAL asked where the group stays in a node runs flat
+  for (const StepProjection& s : p)
+    hier_possible = hier_possible || (s.choice.ep == par.ep() && s.choice.a2a == pb::HIERARCHICAL);
+  const bool hier = par.a2a() == pb::HIERARCHICAL && hier_possible;
+  int row = -1;
+  for (int i = 0; i < static_cast<int>(p.size()); ++i) {
+    const PlanChoice& c = p[i].choice;
+    const bool a2a = par.a2a() == pb::AUTO || (c.a2a == pb::HIERARCHICAL) == hier;
+    if (c.ep != par.ep() || !a2a || (c.overlap && !overlap)) continue;
+    const bool better = row < 0 || (c.overlap == overlap && p[row].choice.overlap != overlap) ||
+                        (c.overlap == p[row].choice.overlap && p[i].time.step < p[row].time.step);
+    if (better) row = i;
+  }
+  return row;
+}
+
+// One choice's row: * marks the recommended one, > the config's own.
+void print_row(const StepProjection& p, bool recommended, bool config) {
   const StepTimes& t = p.time;
   std::printf(
-      "%s%4d  %-4s  %-3s  %9.4g  %10.4g  %7.3g  %5.1f%%  %8.3g  %8.3g  %8.3g  %8.3g  "
+      "%s%s%3d  %-4s  %-3s  %9.4g  %10.4g  %7.3g  %5.1f%%  %8.3g  %8.3g  %8.3g  %8.3g  "
       "%8.3g  %7.3g  %-3s\n",
-      recommended ? "*" : " ", p.choice.ep, a2a_name(p.choice.a2a).c_str(),
+      recommended ? "*" : " ", config ? ">" : " ", p.choice.ep, a2a_name(p.choice.a2a).c_str(),
       p.choice.overlap ? "on" : "off", t.step * 1e3, p.tokens_per_s, p.model_tflops_per_gpu,
       p.mfu * 100, t.dense_gemm * 1e3, t.expert_gemm * 1e3, t.a2a * 1e3, t.a2a_exposed * 1e3,
       t.grad_reduce_exposed * 1e3, p.memory.total() / 1e9, p.fits ? "yes" : "NO");
@@ -230,7 +252,9 @@ int plan_command(const std::vector<std::string>& argv) {
   std::printf(
       "  ep  a2a   ovl    step ms       tok/s  TFLOP/s    MFU  dense ms  exprt ms  "
       "a2a ms   a2a exp  grad exp  mem GB  fit\n");
-  for (int i = 0; i < static_cast<int>(p.size()); ++i) print_row(p[i], i == best);
+  const int mine = config_row(p, config.parallel());
+  for (int i = 0; i < static_cast<int>(p.size()); ++i) print_row(p[i], i == best, i == mine);
+  std::printf("# * recommended, > the config's own choice (parallel.ep, a2a, overlap)\n");
   print_breakdown(p[best], hw);
   if (!p[best].fits)
     print_fit_advice(fit_advice(model, config, cl, hw, p[best].choice),
