@@ -55,6 +55,15 @@ int64_t expert_weight_count(const MoeOptions& o, int64_t width) {
                           << " has no cost formula; use FFN_GELU, SWIGLU, BLOCKDIAG or MONARCH");
 }
 
+double sgu_expert_flops_per_item(int64_t seq_len, int64_t channels) {
+  const double t = static_cast<double>(seq_len);
+  return 2.0 * t * t * static_cast<double>(channels);
+}
+
+int64_t sgu_expert_weight_count(int64_t seq_len) {
+  return seq_len * seq_len + seq_len;
+}
+
 double router_flops_per_item(const MoeOptions& o) {
   return 2.0 * o.item_width() * o.num_experts;
 }

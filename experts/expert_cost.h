@@ -18,6 +18,12 @@ double expert_flops_per_item(const MoeOptions& o, int64_t width);
 // One expert's weights over items of `width` (biases included with o.expert_bias).
 int64_t expert_weight_count(const MoeOptions& o, int64_t width);
 
+// sMLP's sMoE experts (experts/sgu_experts.h): one item — a sequence's chunk of c channels —
+// mixed along T by a T×T matrix (2·T²·c), and each expert's weights (the matrix and a bias per
+// position).
+double sgu_expert_flops_per_item(int64_t seq_len, int64_t channels);
+int64_t sgu_expert_weight_count(int64_t seq_len);
+
 // The router's scores of one item (the 2·w·E projection; hash routing included, as the layer
 // has always counted it).
 double router_flops_per_item(const MoeOptions& o);

@@ -12,6 +12,7 @@
 
 #include <vector>
 
+#include "experts/expert_cost.h"
 #include "experts/experts.h"
 
 namespace sy {
@@ -32,7 +33,9 @@ class SguExperts final : public Experts {
   void backward_weights(const ExpertState& saved, const Tensor& dy,
                         const ExpertSegments& segments) override;
   std::vector<Param*> params() override { return {&w_, &b_}; }
-  double forward_flops(int64_t m) const override { return 2.0 * m * t_ * t_ * c_; }
+  double forward_flops(int64_t m) const override {
+    return static_cast<double>(m) * sgu_expert_flops_per_item(t_, c_);
+  }
 
  private:
   // W_e with the upper triangle zeroed: (T, T).

@@ -31,7 +31,7 @@ const char* kPlanUsage =
     "  the profile's gpus_per_node) for every valid ep, all-to-all algorithm and overlap\n"
     "  setting, and recommends one. NAME: a profile in launch/hardware/ (h100_sxm, h200,\n"
     "  a100_sxm, h800) or $SY_HARDWARE_DIR; FILE: a HardwareProfile .pbtxt.\n"
-    "  Covers TRANSFORMER, BERT, TRANSFORMER_MOE and MH_MOE configs. --json: every projection\n"
+    "  Covers every family but M2 (M2_GPT, M2_BERT). --json: every projection\n"
     "  as a PlanRecord (proto/switchyard/hardware.proto), one JSON line each.\n"
     "usage: switchyard plan --validate\n"
     "  projects published runs (NCCL, DeepEP, Megatron-Core) and prints the planner's validation\n"
@@ -55,7 +55,7 @@ void print_header(const std::string& file, const pb::RunConfig& c, const ModelCo
               cl.nodes == 1 ? "" : "s", cl.gpus_per_node, cl.world(), hw.name().c_str(),
               hw.description().c_str());
   std::printf(
-      "# model: %s, %zu blocks (%d MoE), %.3g B weights (%.3g B in experts), "
+      "# model: %s, %zu blocks, %d MoE layers, %.3g B weights (%.3g B in experts), "
       "%.3g GFLOP per token forward (%.3g in experts)\n",
       pb::ModelFamily_Name(c.model().family()).c_str(), m.blocks.size(), m.moe_layers(),
       m.weight_count() / 1e9, m.expert_weights() / 1e9, m.forward_flops_per_token() / 1e9,

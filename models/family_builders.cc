@@ -105,25 +105,9 @@ Blocks m2(const pb::RunConfig& c, const ProcessGroups&, Device device) {
 // sMLP's sparse block i: the sMoE over channel chunks and the BASE-routed tMoE.
 std::unique_ptr<Block> smlp_sparse_block(const pb::RunConfig& c, int i, const ProcessGroups& g,
                                          Device device) {
-  const pb::ModelConfig& m = c.model();
-  const BlockSpec s = block_spec(c, i, device);
-  const pb::MoeConfig moe = moe_for_layer(m, i);
-  FeatureMoeOptions f;
-  f.num_experts = m.smoe_experts() > 0 ? m.smoe_experts() : moe.num_experts();
-  f.channels = s.d_ff;
-  f.seq_len = s.seq_len;
-  f.routing = m.feature_routing();
-  f.prefix_len = routed_prefix_len(m);
-  f.balance_coef = moe.balance_loss_coef();
-  f.z_coef = moe.z_loss_coef();
-  f.seed = c.seed();
-  f.name = s.name + ".smoe";
-  f.recompute_experts = c.recompute() == pb::MOE_EXPERTS;
-  // tMoE: token MoE with BASE routing (the paper's choice), one expert per token.
-  MoeOptions t = layer_moe_options(c, moe, s, false, ".tmoe");
-  t.use_base(moe.base_form());
-  t.num_heads = 1;
-  return std::make_unique<SmlpSparseBlock>(s, f, t, g, &c.parallel());
+  SmlpSparseOptions o = smlp_sparse_options(c, i);
+  o.spec.device = device;
+  return std::make_unique<SmlpSparseBlock>(o.spec, o.smoe, o.tmoe, g, &c.parallel());
 }
 
 Blocks smlp(const pb::RunConfig& c, const ProcessGroups& g, Device device) {
@@ -145,6 +129,30 @@ int64_t prefix_of(const pb::ModelConfig& m) {
 }
 
 }  // namespace
+
+SmlpSparseOptions smlp_sparse_options(const pb::RunConfig& c, int index) {
+  const pb::ModelConfig& m = c.model();
+  SmlpSparseOptions o;
+  o.spec = block_spec(c, index, Device::cpu());
+  const BlockSpec& s = o.spec;
+  const pb::MoeConfig moe = moe_for_layer(m, index);
+  FeatureMoeOptions& f = o.smoe;
+  f.num_experts = m.smoe_experts() > 0 ? m.smoe_experts() : moe.num_experts();
+  f.channels = s.d_ff;
+  f.seq_len = s.seq_len;
+  f.routing = m.feature_routing();
+  f.prefix_len = routed_prefix_len(m);
+  f.balance_coef = moe.balance_loss_coef();
+  f.z_coef = moe.z_loss_coef();
+  f.seed = c.seed();
+  f.name = s.name + ".smoe";
+  f.recompute_experts = c.recompute() == pb::MOE_EXPERTS;
+  // tMoE: token MoE with BASE routing (the paper's choice), one expert per token.
+  o.tmoe = layer_moe_options(c, moe, s, false, ".tmoe");
+  o.tmoe.use_base(moe.base_form());
+  o.tmoe.num_heads = 1;
+  return o;
+}
 
 std::optional<MoeOptions> attention_block_moe(const pb::RunConfig& c, int index) {
   const pb::ModelConfig& m = c.model();

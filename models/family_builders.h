@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "comm/process_groups.h"
+#include "experts/feature_moe_layer.h"
 #include "models/blocks.h"
 #include "switchyard/config.pb.h"
 
@@ -29,6 +30,15 @@ bool attention_rms_norm(const pb::ModelConfig& model);
 // TRANSFORMER_MOE and MH_MOE: block `index`'s MoE layer (every moe_freq-th block), resolved from
 // the config as the builder resolves it; none for a dense block or another family.
 std::optional<MoeOptions> attention_block_moe(const pb::RunConfig& config, int index);
+
+// sMLP's sparse block `index` (on the CPU; set spec.device): its shared settings, the sMoE over
+// channel chunks and the BASE-routed tMoE, resolved from the config as the builder resolves them.
+struct SmlpSparseOptions {
+  BlockSpec spec;
+  FeatureMoeOptions smoe;
+  MoeOptions tmoe;
+};
+SmlpSparseOptions smlp_sparse_options(const pb::RunConfig& config, int index);
 
 // sMLP with partial prediction: the routed prefix Tp = ⌈prefix_fraction · T⌉ (0 otherwise).
 int64_t routed_prefix_len(const pb::ModelConfig& model);

@@ -18,14 +18,30 @@ double dense_ffn_flops_per_token(int64_t dim, int64_t hidden) {
   return 2.0 * 2.0 * static_cast<double>(dim) * static_cast<double>(hidden);
 }
 
+MoeCost token_moe_cost(const MoeOptions& o) {
+  MoeCost m;
+  const int64_t w = o.item_width();
+  m.num_experts = o.num_experts;
+  m.items_per_token = o.num_heads * o.top_k;
+  m.item_width = w;
+  m.expert_flops_per_item = expert_flops_per_item(o, w);
+  m.weights_per_expert = expert_weight_count(o, w);
+  const double up = (o.expert == pb::SWIGLU ? 2.0 : 1.0) * o.hidden();
+  m.kept_per_item = w + up + o.hidden() + w;  // input, pre-activation, activation, output
+  m.kept_input_per_item = w;
+  return m;
+}
+
 double BlockCost::expert_flops_per_token() const {
-  if (!moe) return 0;
-  return items_per_token() * expert_flops_per_item(*moe, moe->item_width());
+  double f = 0;
+  for (const MoeCost& m : moes) f += m.expert_flops_per_token();
+  return f;
 }
 
 int64_t BlockCost::expert_weights() const {
-  if (!moe) return 0;
-  return static_cast<int64_t>(moe->num_experts) * expert_weight_count(*moe, moe->item_width());
+  int64_t n = 0;
+  for (const MoeCost& m : moes) n += m.expert_weights();
+  return n;
 }
 
 namespace {
@@ -34,16 +50,13 @@ int64_t norm_weights(int64_t d, bool rms) {
   return rms ? d : 2 * d;
 }
 
-// The MoE layer in block `s`: its router and projections, and what its experts keep per item.
+// A token MoE layer in block `b`: its router and projections, and its experts.
 void add_moe(BlockCost& b, const MoeOptions& o) {
-  const double h = o.num_heads, w = o.item_width();
+  const double h = o.num_heads;
   b.dense_flops_per_token += mh_projection_flops_per_token(o) + h * router_flops_per_item(o);
   b.dense_weights += router_weight_count(o) + mh_projection_weight_count(o);
-  const double up = (o.expert == pb::SWIGLU ? 2.0 : 1.0) * o.hidden();
-  b.kept_per_item = w + up + o.hidden() + w;  // input, pre-activation, activation, output
-  b.kept_input_per_item = w;
   b.kept_per_token += (o.mh_projections ? 2.0 : 0.0) * o.d_model + h * o.top_k;  // + gate weights
-  b.moe = o;
+  b.moes.push_back(token_moe_cost(o));
 }
 
 BlockCost attention_block_cost(const pb::RunConfig& c, int index) {
@@ -67,18 +80,83 @@ BlockCost attention_block_cost(const pb::RunConfig& c, int index) {
   return b;
 }
 
+// gMLP's block: LayerNorm, U (d → 2F, bias), the SGU (LayerNorm over F, h spatial T×T matrices
+// and biases), V (F → d, bias). Kept: norm in/out, U's output, the gate's norm, mix and product.
+BlockCost gmlp_block_cost(const BlockSpec& s) {
+  const int64_t d = s.dim, f = s.d_ff, t = s.seq_len, h = s.heads;
+  BlockCost b;
+  b.dense_flops_per_token = gmlp_flops_per_token(s);
+  b.dense_weights = 2 * d + (d * 2 * f + 2 * f) + (2 * f + h * t * t + h * t) + (f * d + d);
+  b.kept_per_token = 2.0 * d + 2.0 * f + 3.0 * f;
+  return b;
+}
+
+// sMLP's sparse block: gMLP's U and V around the sMoE (the SGU's spatial mixing, as experts over
+// channel chunks), then the tMoE (BASE) with its own norm unless fairseq's form normalises.
+BlockCost smlp_sparse_block_cost(const pb::RunConfig& c, int index) {
+  const SmlpSparseOptions o = smlp_sparse_options(c, index);
+  const int64_t d = o.spec.dim, f = o.spec.d_ff, t = o.spec.seq_len;
+  const int64_t e = o.smoe.num_experts, chunk = f / e;
+  BlockCost b;
+  // The sMoE's mixing is gMLP's T·F term, now in the experts; its gate is counted with them.
+  b.dense_flops_per_token = gmlp_flops_per_token(o.spec) - sgu_expert_flops_per_item(t, f) / t;
+  b.dense_weights = 2 * d + (d * 2 * f + 2 * f) + 2 * f + (f * d + d) +
+                    (o.tmoe.base_fairseq ? 0 : 2 * d) +
+                    (o.smoe.prefix_len > 0 ? o.smoe.prefix_len * chunk * e : 0);
+  b.kept_per_token = 2.0 * d + 2.0 * f + 2.0 * f + (o.tmoe.base_fairseq ? 0.0 : 2.0 * d);
+  MoeCost smoe;
+  smoe.num_experts = static_cast<int>(e);
+  smoe.items_per_token = static_cast<double>(e) / static_cast<double>(t);
+  smoe.item_width = t * chunk;
+  smoe.expert_flops_per_item = sgu_expert_flops_per_item(t, chunk);
+  smoe.weights_per_expert = sgu_expert_weight_count(t);
+  smoe.kept_per_item = 2.0 * static_cast<double>(t * chunk);  // input and output
+  smoe.kept_input_per_item = static_cast<double>(t * chunk);
+  b.moes.push_back(smoe);
+  add_moe(b, o.tmoe);
+  // The built block counts gMLP's FLOPs and the tMoE's, not a router for the sMoE.
+  return b;
+}
+
+std::vector<BlockCost> family_blocks(const pb::RunConfig& c) {
+  const pb::ModelConfig& m = c.model();
+  std::vector<BlockCost> blocks;
+  switch (m.family()) {
+    case pb::TRANSFORMER:
+    case pb::BERT:
+    case pb::TRANSFORMER_MOE:
+    case pb::MH_MOE:
+      for (int i = 0; i < m.n_layers(); ++i) blocks.push_back(attention_block_cost(c, i));
+      return blocks;
+    case pb::GMLP:
+      for (int i = 0; i < m.n_layers(); ++i)
+        blocks.push_back(gmlp_block_cost(block_spec(c, i, Device::cpu())));
+      return blocks;
+    case pb::SMLP:
+      for (int i = 0; i < m.n_dense_blocks(); ++i)
+        blocks.push_back(gmlp_block_cost(block_spec(c, i, Device::cpu())));
+      for (int j = 0; j < m.n_sparse_blocks(); ++j)
+        blocks.push_back(smlp_sparse_block_cost(c, m.n_dense_blocks() + j));
+      return blocks;
+    default: break;
+  }
+  SY_THROW("model family " << pb::ModelFamily_Name(m.family())
+                           << " has no cost model yet; the planner covers TRANSFORMER, BERT, "
+                              "TRANSFORMER_MOE, MH_MOE, GMLP and SMLP");
+}
+
 }  // namespace
 
 size_t moe_exchange_bytes_per_rank(const pb::RunConfig& c, int world) {
   const pb::ModelFamily f = c.model().family();
-  if (f != pb::TRANSFORMER_MOE && f != pb::MH_MOE) return 0;
+  if (f != pb::TRANSFORMER_MOE && f != pb::MH_MOE && f != pb::SMLP) return 0;
   const ModelCost m = model_cost(c);
   const double tokens = static_cast<double>(c.data().global_batch()) * m.seq_len / world;
   const double payload = c.precision() == pb::BF16 ? 2.0 : 4.0;
   double bytes = 0;
   for (const BlockCost& b : m.blocks)
-    if (b.moe)
-      bytes = std::max(bytes, tokens * b.items_per_token() * b.moe->item_width() * payload);
+    for (const MoeCost& moe : b.moes)
+      bytes = std::max(bytes, tokens * moe.items_per_token * moe.item_width * payload);
   return static_cast<size_t>(bytes);
 }
 
@@ -91,17 +169,12 @@ BlockCost moe_layer_cost(const MoeOptions& o) {
 
 ModelCost model_cost(const pb::RunConfig& c) {
   const pb::ModelConfig& m = c.model();
-  const pb::ModelFamily f = m.family();
-  SY_CHECK(f == pb::TRANSFORMER || f == pb::BERT || f == pb::TRANSFORMER_MOE || f == pb::MH_MOE,
-           "model family " << pb::ModelFamily_Name(f)
-                           << " has no cost model yet; the planner covers TRANSFORMER, BERT, "
-                              "TRANSFORMER_MOE and MH_MOE");
   ModelCost mc;
+  mc.blocks = family_blocks(c);
   mc.dim = m.d_model();
   mc.seq_len = m.seq_len();
   mc.vocab = m.vocab_size();
   mc.head_flops_per_token = 2.0 * static_cast<double>(mc.dim) * static_cast<double>(mc.vocab);
-  for (int i = 0; i < m.n_layers(); ++i) mc.blocks.push_back(attention_block_cost(c, i));
   mc.other_weights = mc.vocab * mc.dim + 2 * mc.dim;  // embedding, final LayerNorm
   if (!m.tie_embeddings()) mc.other_weights += mc.dim * mc.vocab;
   if (resolved_position(m) == pb::ModelConfig::LEARNED) mc.other_weights += mc.seq_len * mc.dim;
@@ -134,7 +207,7 @@ int64_t ModelCost::expert_weights() const {
 
 int ModelCost::moe_layers() const {
   int n = 0;
-  for (const BlockCost& b : blocks) n += b.moe ? 1 : 0;
+  for (const BlockCost& b : blocks) n += static_cast<int>(b.moes.size());
   return n;
 }
 

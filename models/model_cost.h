@@ -4,8 +4,8 @@
 // FLOPs through the same functions (attention, dense FFN here; the MoE layer's in
 // experts/expert_cost.h), and a test holds the counts equal to the built model's.
 //
-// Covers the attention families (TRANSFORMER, BERT, TRANSFORMER_MOE, MH_MOE): the ones the
-// planner (`switchyard plan`) scales out. Other families throw, naming those.
+// Covers the attention families (TRANSFORMER, BERT, TRANSFORMER_MOE, MH_MOE), gMLP and sMLP: the
+// ones the planner (`switchyard plan`) scales out. M2 throws, naming those.
 #pragma once
 
 #include <cstdint>
@@ -23,21 +23,33 @@ double attention_flops_per_token(int64_t dim, int64_t seq_len);
 // The dense GELU FFN per token: d → F → d.
 double dense_ffn_flops_per_token(int64_t dim, int64_t hidden);
 
-struct BlockCost {
-  // Everything but the routed experts: attention, the dense FFN or the MoE router and MH-MoE
-  // projections.
-  double dense_flops_per_token = 0;
-  int64_t dense_weights = 0;      // replicated on every rank (norms, attention, FFN, router)
-  std::optional<MoeOptions> moe;  // the block's MoE layer, if any
-  // Values kept for backward per token outside the experts, and per routed item inside them
-  // (input, hidden pre-activation and activation, output); estimates of what the layers keep.
-  double kept_per_token = 0;
-  double kept_per_item = 0;
-  double kept_input_per_item = 0;  // what recompute MOE_EXPERTS keeps instead
+// One MoE layer of a block, as the planner needs it: a token MoE (items: tokens or MH-MoE
+// sub-tokens) or sMLP's feature MoE (items: one sequence's chunk of channels).
+struct MoeCost {
+  int num_experts = 0;
+  double items_per_token = 0;  // routed items per token (k·h; the sMoE: E / T)
+  int64_t item_width = 0;      // values per item: what the all-to-all moves
+  double expert_flops_per_item = 0;
+  int64_t weights_per_expert = 0;
+  // Values kept for backward per item inside the experts (input, hidden, output); the input only
+  // under recompute MOE_EXPERTS. Estimates of what the experts keep.
+  double kept_per_item = 0, kept_input_per_item = 0;
 
-  double items_per_token() const { return moe ? moe->num_heads * moe->top_k : 0; }
-  double expert_flops_per_token() const;  // routed items × one expert's FLOPs per item
-  int64_t expert_weights() const;         // every global expert's weights
+  double expert_flops_per_token() const { return items_per_token * expert_flops_per_item; }
+  int64_t expert_weights() const { return num_experts * weights_per_expert; }
+};
+MoeCost token_moe_cost(const MoeOptions& options);
+
+struct BlockCost {
+  // Everything but the routed experts: attention or spatial gating, the dense FFN, the MoE
+  // routers and MH-MoE projections.
+  double dense_flops_per_token = 0;
+  int64_t dense_weights = 0;  // replicated on every rank (norms, attention, FFN, routers)
+  std::vector<MoeCost> moes;  // the block's MoE layers (sMLP's sparse block: sMoE and tMoE)
+  double kept_per_token = 0;  // values kept for backward per token outside the experts
+
+  double expert_flops_per_token() const;
+  int64_t expert_weights() const;  // every global expert's weights
 };
 
 struct ModelCost {

@@ -8,7 +8,8 @@ namespace {
 // of an ep group of several ranks (it slices the local experts).
 bool pipelines(const ModelCost& m, int ep) {
   for (const BlockCost& b : m.blocks)
-    if (ep > 1 && b.moe && b.moe->num_experts / ep >= 2) return true;
+    for (const MoeCost& moe : b.moes)
+      if (ep > 1 && moe.num_experts / ep >= 2) return true;
   return false;
 }
 

@@ -52,21 +52,21 @@ double exposed_exchange_s(const CollectiveCost& one, double bytes, int x, double
 }
 
 // One MoE layer's expert GEMMs and exchanges, added to `p`.
-void add_moe_layer(StepProjection& p, const BlockCost& b, const pb::RunConfig& c,
+void add_moe_layer(StepProjection& p, const MoeCost& moe, const pb::RunConfig& c,
                    const pb::HardwareProfile& hw, double rate, const GroupSpan& span) {
   const Passes passes = passes_of(c);
-  const double flops = p.tokens_per_gpu * b.expert_flops_per_token();
+  const double flops = p.tokens_per_gpu * moe.expert_flops_per_token();
   const double expert_rate = rate * hw.grouped_gemm_efficiency();
   p.time.expert_gemm += passes.expert_gemm * flops / expert_rate;
   if (p.choice.ep == 1) return;  // an ep group of one rank exchanges nothing
-  const double bytes =
-      p.tokens_per_gpu * b.items_per_token() * b.moe->item_width() * activation_bytes(c);
+  const double bytes = p.tokens_per_gpu * moe.items_per_token *
+                       static_cast<double>(moe.item_width) * activation_bytes(c);
   p.exchange = all_to_all_cost(hw, span, bytes, p.choice.a2a);
   const int x = passes.exchanges;
   p.time.a2a += x * p.exchange.seconds();
   p.time.a2a_intra += x * p.exchange.intra_bytes / (hw.intra_node_gbs() * kGB);
   p.time.a2a_inter += x * p.exchange.inter_bytes / (hw.inter_node_gbs() * kGB);
-  const int max_chunks = b.moe->num_experts / p.choice.ep;
+  const int max_chunks = moe.num_experts / p.choice.ep;
   // Forward: two exchanges around the expert forward; backward: two around twice its FLOPs.
   int n = 1;
   p.time.a2a_exposed += exposed_exchange_s(p.exchange, bytes, x / 2, flops, expert_rate, max_chunks,
@@ -78,8 +78,10 @@ void add_moe_layer(StepProjection& p, const BlockCost& b, const pb::RunConfig& c
 // Values a block keeps for backward per token (outside and inside the experts).
 double kept_per_token(const BlockCost& b, const pb::RunConfig& c) {
   const bool inputs_only = c.recompute() == pb::MOE_EXPERTS;
-  return b.kept_per_token +
-         b.items_per_token() * (inputs_only ? b.kept_input_per_item : b.kept_per_item);
+  double v = b.kept_per_token;
+  for (const MoeCost& m : b.moes)
+    v += m.items_per_token * (inputs_only ? m.kept_input_per_item : m.kept_per_item);
+  return v;
 }
 
 // Values kept for backward per token of this GPU (outside and inside the experts).
@@ -88,12 +90,14 @@ double kept_per_token(const BlockCost& b, const pb::RunConfig& c) {
 // activations to every block's input.
 double kept_values(const ModelCost& m, const pb::RunConfig& c, double tokens) {
   double v = 0, largest_block = 0, largest_experts = 0;
+  pb::RunConfig keep_all = c;
+  keep_all.set_recompute(pb::NONE);
   for (const BlockCost& b : m.blocks) {
     v += kept_per_token(b, c);
-    const double whole = b.kept_per_token + b.items_per_token() * b.kept_per_item;
-    largest_block = std::max(largest_block, whole);
-    largest_experts =
-        std::max(largest_experts, b.items_per_token() * (b.kept_per_item - b.kept_input_per_item));
+    largest_block = std::max(largest_block, kept_per_token(b, keep_all));
+    for (const MoeCost& e : b.moes)
+      largest_experts =
+          std::max(largest_experts, e.items_per_token * (e.kept_per_item - e.kept_input_per_item));
   }
   if (c.recompute() == pb::MOE_EXPERTS) v += largest_experts;
   if (c.recompute() == pb::BLOCK) v = static_cast<double>(m.blocks.size()) * m.dim + largest_block;
@@ -145,8 +149,9 @@ std::string why_invalid(const ModelCost& m, const pb::RunConfig& c, const Cluste
   else if (choice.ep % cl.gpus_per_node != 0 && cl.gpus_per_node % choice.ep != 0)
     why << "an ep group of " << choice.ep << " does not tile nodes of " << cl.gpus_per_node;
   for (const BlockCost& b : m.blocks)
-    if (why.str().empty() && b.moe && b.moe->num_experts % choice.ep != 0)
-      why << "ep " << choice.ep << " does not divide " << b.moe->num_experts << " experts";
+    for (const MoeCost& moe : b.moes)
+      if (why.str().empty() && moe.num_experts % choice.ep != 0)
+        why << "ep " << choice.ep << " does not divide " << moe.num_experts << " experts";
   if (why.str().empty() && m.moe_layers() == 0 && choice.ep > 1) why << "no MoE layer to split";
   return why.str();
 }
@@ -163,7 +168,8 @@ StepProjection project_step(const ModelCost& m, const pb::RunConfig& c, const Cl
   const double dense = m.forward_flops_per_token() - m.expert_flops_per_token();
   p.time.dense_gemm = passes_of(c).gemm * p.tokens_per_gpu * dense / rate;
   for (const BlockCost& b : m.blocks)
-    if (b.moe) add_moe_layer(p, b, c, hw, rate, ep_group_span(choice.ep, cl.gpus_per_node));
+    for (const MoeCost& moe : b.moes)
+      add_moe_layer(p, moe, c, hw, rate, ep_group_span(choice.ep, cl.gpus_per_node));
   add_memory(p, m, c, hw);
   add_grad_reduce(p, m, c, cl, hw);
   const StepTimes& t = p.time;
@@ -185,7 +191,7 @@ LayerProjection project_moe_layer(const MoeOptions& o, double tokens_per_rank,
   p.tokens_per_gpu = tokens_per_rank;
   const double rate = peak_flops(c, hw) * hw.gemm_efficiency();
   p.time.dense_gemm = 3.0 * tokens_per_rank * b.dense_flops_per_token / rate;
-  add_moe_layer(p, b, c, hw, rate, ep_group_span(choice.ep, cl.gpus_per_node));
+  add_moe_layer(p, b.moes.front(), c, hw, rate, ep_group_span(choice.ep, cl.gpus_per_node));
   p.time.memory_bound =
       4.0 * kept_per_token(b, c) * tokens_per_rank * activation_bytes(c) / (hw.memory_gbs() * kGB);
   LayerProjection l;
