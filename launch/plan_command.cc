@@ -31,7 +31,7 @@ const char* kPlanUsage =
     "  the profile's gpus_per_node) for every valid ep, all-to-all algorithm and overlap\n"
     "  setting, and recommends one. NAME: a profile in launch/hardware/ (h100_sxm, h200,\n"
     "  a100_sxm, h800) or $SY_HARDWARE_DIR; FILE: a HardwareProfile .pbtxt.\n"
-    "  Covers every family but M2 (M2_GPT, M2_BERT). --json: every projection\n"
+    "  Every model family. --json: every projection\n"
     "  as a PlanRecord (proto/switchyard/hardware.proto), one JSON line each.\n"
     "usage: switchyard plan --validate\n"
     "  projects published runs (NCCL, DeepEP, Megatron-Core) and prints the planner's validation\n"

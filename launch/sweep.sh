@@ -12,7 +12,6 @@
 # B·N; ep = N where the model's experts allow it (the largest valid ep ≤ N otherwise; 1 for a
 # dense model). Writes DIR/sweep.csv, and DIR/throughput.png and DIR/efficiency.png through
 # launch/plot.py --sweep. Efficiency: strong T1 / (N·TN), weak T1 / TN.
-# The planner covers every family but M2.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")

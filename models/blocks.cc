@@ -135,17 +135,21 @@ M2Block::M2Block(const BlockSpec& s, const M2BlockOptions& o)
 // of 2T points per row, 4·(b1 + b2) real multiply-adds per point (the kernels — their transforms
 // and the implicit filters, once per call — are left out). The MLP: block-diagonal W1 (d → 2F)
 // and W2 (F → d).
-double M2Block::forward_flops_per_token() const {
-  const double d = spec_.dim, n = 2.0 * spec_.seq_len;
+double m2_flops_per_token(const BlockSpec& s, const M2BlockOptions& o) {
+  const double d = s.dim, n = 2.0 * s.seq_len;
   int64_t b1 = 1;
-  for (int64_t v = 1; v * v <= 2 * spec_.seq_len; ++v)
-    if ((2 * spec_.seq_len) % v == 0) b1 = v;
+  for (int64_t v = 1; v * v <= 2 * s.seq_len; ++v)
+    if ((2 * s.seq_len) % v == 0) b1 = v;
   const double b1b2 = static_cast<double>(b1) + n / static_cast<double>(b1);
-  const double long_conv = 2 * (n / spec_.seq_len) * 4 * b1b2;  // per channel and token
-  const double convs = o_.mixer.residual_long_conv ? 2 : 1;
+  const double long_conv = 2 * (n / s.seq_len) * 4 * b1b2;  // per channel and token
+  const double convs = o.mixer.residual_long_conv ? 2 : 1;
   const double mixer = 4 * d * d + 3 * 3 * d + convs * long_conv * d;
-  const double mlp = mlp_ ? 3 * d * spec_.d_ff / o_.blocks : 0.0;
+  const double mlp = o.mlp ? 3 * d * s.d_ff / o.blocks : 0.0;
   return 2.0 * (mixer + mlp);
+}
+
+double M2Block::forward_flops_per_token() const {
+  return m2_flops_per_token(spec_, o_);
 }
 
 void M2Block::forward(const Tensor& y, const Tensor& x, const BatchShape& s) {

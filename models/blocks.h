@@ -126,6 +126,9 @@ struct M2BlockOptions {
   int blocks = 4;
 };
 
+// M2's forward FLOPs per token (the formula above M2Block::forward_flops_per_token in blocks.cc).
+double m2_flops_per_token(const BlockSpec& spec, const M2BlockOptions& options);
+
 class M2Block final : public Block {
  public:
   M2Block(const BlockSpec& spec, const M2BlockOptions& options);

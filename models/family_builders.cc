@@ -74,28 +74,8 @@ Blocks gmlp(const pb::RunConfig& c, const ProcessGroups&, Device device) {
   return b;
 }
 
-// M2-GPT and M2-BERT: the block's options from model.m2 (and model.m2_blocks).
-M2BlockOptions m2_options(const pb::ModelConfig& m) {
-  const pb::M2Config& c = m.m2();
-  M2BlockOptions o;
-  o.mlp = c.mlp();
-  o.blocks = m.m2_blocks();
-  o.mixer.bidirectional = m.family() == pb::M2_BERT;
-  o.mixer.residual_long_conv = c.residual_long_conv();
-  LongKernelOptions& k = o.mixer.kernel;
-  k.implicit = c.filter() != pb::M2Config::EXPLICIT;
-  k.heads = c.filter_heads();
-  k.filter_lr = c.filter_lr();
-  k.filter_weight_decay = c.filter_weight_decay();
-  k.filter.width = c.filter_width();
-  k.filter.features = c.filter_features();
-  k.filter.inner_layers = c.filter_inner_layers();
-  k.filter.frequency = c.filter_frequency();
-  return o;
-}
-
 Blocks m2(const pb::RunConfig& c, const ProcessGroups&, Device device) {
-  const M2BlockOptions o = m2_options(c.model());
+  const M2BlockOptions o = m2_block_options(c.model());
   Blocks b;
   for (int i = 0; i < c.model().n_layers(); ++i)
     b.push_back(std::make_unique<M2Block>(block_spec(c, i, device), o));
@@ -129,6 +109,26 @@ int64_t prefix_of(const pb::ModelConfig& m) {
 }
 
 }  // namespace
+
+// M2-GPT and M2-BERT: the block's options from model.m2 (and model.m2_blocks).
+M2BlockOptions m2_block_options(const pb::ModelConfig& m) {
+  const pb::M2Config& c = m.m2();
+  M2BlockOptions o;
+  o.mlp = c.mlp();
+  o.blocks = m.m2_blocks();
+  o.mixer.bidirectional = m.family() == pb::M2_BERT;
+  o.mixer.residual_long_conv = c.residual_long_conv();
+  LongKernelOptions& k = o.mixer.kernel;
+  k.implicit = c.filter() != pb::M2Config::EXPLICIT;
+  k.heads = c.filter_heads();
+  k.filter_lr = c.filter_lr();
+  k.filter_weight_decay = c.filter_weight_decay();
+  k.filter.width = c.filter_width();
+  k.filter.features = c.filter_features();
+  k.filter.inner_layers = c.filter_inner_layers();
+  k.filter.frequency = c.filter_frequency();
+  return o;
+}
 
 SmlpSparseOptions smlp_sparse_options(const pb::RunConfig& c, int index) {
   const pb::ModelConfig& m = c.model();

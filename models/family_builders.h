@@ -31,6 +31,9 @@ bool attention_rms_norm(const pb::ModelConfig& model);
 // the config as the builder resolves it; none for a dense block or another family.
 std::optional<MoeOptions> attention_block_moe(const pb::RunConfig& config, int index);
 
+// M2-GPT and M2-BERT: the blocks' options from model.m2 (and model.m2_blocks).
+M2BlockOptions m2_block_options(const pb::ModelConfig& model);
+
 // sMLP's sparse block `index` (on the CPU; set spec.device): its shared settings, the sMoE over
 // channel chunks and the BASE-routed tMoE, resolved from the config as the builder resolves them.
 struct SmlpSparseOptions {

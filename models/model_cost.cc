@@ -118,6 +118,35 @@ BlockCost smlp_sparse_block_cost(const pb::RunConfig& c, int index) {
   return b;
 }
 
+// One long convolution's kernel: C = d/heads channels; EXPLICIT: a weight per channel and tap
+// (T, or 2T bidirectional); IMPLICIT: the skip D (C), the shared sine frequency (W) and per
+// direction the filter MLP (features → W, inner W → W layers, W → C without bias).
+int64_t long_kernel_weights(int64_t d, int64_t t, const M2BlockOptions& o) {
+  const LongKernelOptions& k = o.mixer.kernel;
+  const int64_t ch = d / k.heads, taps = o.mixer.bidirectional ? 2 * t : t;
+  if (!k.implicit) return ch * taps;
+  const int64_t w = k.filter.width;
+  const int64_t mlp = (k.filter.features * w + w) + k.filter.inner_layers * (w * w + w) + w * ch;
+  return ch + w + (o.mixer.bidirectional ? 2 : 1) * mlp;
+}
+
+// M2's block: LayerNorm, the mixer (in d → 3d and out d → d with biases, the 3-tap short kernel of
+// 3d channels, one or two long kernels), then — unless MLP-free — LayerNorm and the block-diagonal
+// GLU (W1 d → 2F, W2 F → d in `blocks` blocks, a bias on the output).
+BlockCost m2_block_cost(const BlockSpec& s, const M2BlockOptions& o) {
+  const int64_t d = s.dim, f = s.d_ff, t = s.seq_len;
+  BlockCost b;
+  b.dense_flops_per_token = m2_flops_per_token(s, o);
+  const int64_t kernels = o.mixer.residual_long_conv ? 2 : 1;
+  b.dense_weights = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 3 * d * 3 +
+                    kernels * long_kernel_weights(d, t, o);
+  if (o.mlp) b.dense_weights += 2 * d + 2 * f * d / o.blocks + d * f / o.blocks + d;
+  // Norm in/out, the 3d projections and their short convolution, the gated product, the out
+  // projection; the GLU's 2F, F and output.
+  b.kept_per_token = 2.0 * d + 6.0 * d + 2.0 * d + (o.mlp ? 2.0 * d + 3.0 * f : 0.0);
+  return b;
+}
+
 std::vector<BlockCost> family_blocks(const pb::RunConfig& c) {
   const pb::ModelConfig& m = c.model();
   std::vector<BlockCost> blocks;
@@ -138,11 +167,16 @@ std::vector<BlockCost> family_blocks(const pb::RunConfig& c) {
       for (int j = 0; j < m.n_sparse_blocks(); ++j)
         blocks.push_back(smlp_sparse_block_cost(c, m.n_dense_blocks() + j));
       return blocks;
+    case pb::M2_GPT:
+    case pb::M2_BERT:
+      for (int i = 0; i < m.n_layers(); ++i)
+        blocks.push_back(m2_block_cost(block_spec(c, i, Device::cpu()), m2_block_options(m)));
+      return blocks;
     default: break;
   }
   SY_THROW("model family " << pb::ModelFamily_Name(m.family())
-                           << " has no cost model yet; the planner covers TRANSFORMER, BERT, "
-                              "TRANSFORMER_MOE, MH_MOE, GMLP and SMLP");
+                           << " is not set or not known; use TRANSFORMER, BERT, TRANSFORMER_MOE, "
+                              "MH_MOE, GMLP, SMLP, M2_GPT or M2_BERT");
 }
 
 }  // namespace

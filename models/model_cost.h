@@ -4,8 +4,8 @@
 // FLOPs through the same functions (attention, dense FFN here; the MoE layer's in
 // experts/expert_cost.h), and a test holds the counts equal to the built model's.
 //
-// Covers the attention families (TRANSFORMER, BERT, TRANSFORMER_MOE, MH_MOE), gMLP and sMLP: the
-// ones the planner (`switchyard plan`) scales out. M2 throws, naming those.
+// Covers every family: the attention families (TRANSFORMER, BERT, TRANSFORMER_MOE, MH_MOE), gMLP,
+// sMLP (its sMoE as the feature MoE it is) and M2 (GPT and BERT).
 #pragma once
 
 #include <cstdint>
