@@ -88,8 +88,8 @@ std::string auto_by_measurement(Communicator& flat, Communicator& hierarchical, 
   const double f = time_all_to_all_s(flat, per_peer, 5);
   const double h = time_all_to_all_s(hierarchical, per_peer, 5);
   std::ostringstream times;
-  times << std::fixed << std::setprecision(3) << "hierarchical " << h * 1e3 << " ms vs flat " << f * 1e3 << " ms for " << bytes
-        << " bytes per rank, measured";
+  times << std::fixed << std::setprecision(3) << "hierarchical " << h * 1e3 << " ms vs flat "
+        << f * 1e3 << " ms for " << bytes << " bytes per rank, measured";
   if (h < f) {
     SY_LOG0("ep group all-to-all: AUTO measured " << times.str());
     return "";

@@ -4,14 +4,9 @@
 
 namespace sy {
 
-namespace {
-
-// The FFN's first projection's width: F, or 2F for SwiGLU's gate and up halves.
 int64_t ffn_up_width(const MoeOptions& o) {
   return (o.expert == pb::SWIGLU ? 2 : 1) * static_cast<int64_t>(o.hidden());
 }
-
-}  // namespace
 
 int64_t monarch_b1(int64_t width) {
   int64_t b1 = 1;

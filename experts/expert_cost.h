@@ -10,6 +10,9 @@
 
 namespace sy {
 
+// The FFN experts' first projection's width: F, or 2F for SwiGLU's gate and up halves.
+int64_t ffn_up_width(const MoeOptions& o);
+
 // MONARCH experts: w = b1·b2 with b1 the largest divisor of w not above √w.
 int64_t monarch_b1(int64_t width);
 

@@ -74,8 +74,10 @@ struct BenchSetup {
   int64_t tokens = 2048;
   int iters = 10, warmup = 2, rounds = 3;
   std::string overlap, link;
-  std::string torch_peer;  // --torch-peer: launch/torch_moe_peer.py
-  std::string hardware;    // --hardware: a profile to project the layer on
+  std::string torch_peer;        // --torch-peer: launch/torch_moe_peer.py
+  std::string hardware;          // --hardware: a profile to project the layer on, or "here"
+  pb::HardwareProfile profile;   // --hardware FILE, loaded before anything is timed
+  CalibrateOptions calibration;  // --hardware here: this machine, with --emulate-link's link
 };
 
 pb::RunConfig bench_config(const Args& args, int world_size) {
@@ -112,18 +114,25 @@ BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {
   s.link = args.get("--emulate-link", "");
   s.torch_peer = args.get("--torch-peer", "");
   s.hardware = args.get("--hardware", "");
+  if (!s.hardware.empty() && s.hardware != "here") s.profile = load_hardware_profile(s.hardware);
   SY_CHECK(s.tokens >= 1 && s.iters >= 1 && s.warmup >= 0 && s.rounds >= 1,
            "need --tokens ≥ 1, -n ≥ 1, -w ≥ 0, --rounds ≥ 1");
   const pb::ParallelConfig& par = s.config.parallel();
   s.device = par.device() == pb::CUDA ? Device::cuda() : Device::cpu();
+  s.calibration.device = s.device;
+  if (!s.link.empty()) {
+    const LinkSpec link = parse_link_spec(s.link);
+    s.calibration.link_gbs = link.gbps;
+    s.calibration.link_latency_us = link.latency_us;
+  }
   if (s.device.is_cuda()) cuda_set_device(mpi_local_rank());
   const auto& model = s.config.model();
   s.options = MoeOptions::from_config(model.moe(), model.d_model(), model.family() == pb::MH_MOE,
                                       s.config.seed(), "bench");
   Topology topology = topology_of(par);  // AUTO: both all-to-alls timed at this layer's payload
-  topology.auto_probe_bytes = static_cast<size_t>(s.tokens) * s.options.top_k *
-                              s.options.num_heads * s.options.item_width() *
-                              (s.config.precision() == pb::BF16 ? 2 : 4);
+  topology.auto_probe_bytes = static_cast<size_t>(static_cast<double>(s.tokens) *
+                                                  token_moe_cost(s.options).payload_per_token() *
+                                                  (s.config.precision() == pb::BF16 ? 2 : 4));
   s.groups = make_run_groups(world, par.ep(), par.comm_backend() == pb::NCCL, topology);
   emulate_link(s);
   s.options.set_overlap(par);
@@ -241,7 +250,7 @@ Rounds time_rounds(const BenchSetup& s, const BenchInputs& in, TokenMoe& layer,
     if (!s.torch_peer.empty())
       out.torch_ratios.push_back(time_torch_peer(s, world) / (t.layer_s * 1e3));
     if (s.hardware == "here")  // last: its buffers must not count in the layer's memory
-      out.profiles.push_back(calibrate_hardware(world, {s.device, nullptr, s.link}));
+      out.profiles.push_back(calibrate_hardware(world, s.calibration));
   }
   return out;
 }
@@ -279,11 +288,10 @@ void set_gemm_rates(const Rounds& m, int world_size, pb::MoeLayerBenchRecord& re
 void set_projection(const BenchSetup& s, const Rounds& m, int world_size,
                     pb::MoeLayerBenchRecord& rec) {
   const bool here = s.hardware == "here";
-  const pb::HardwareProfile file = here ? pb::HardwareProfile() : load_hardware_profile(s.hardware);
   std::vector<double> ratios;
-  LayerProjection p;
+  StepProjection p;
   for (size_t r = 0; r < m.layer_s.size(); ++r) {
-    const pb::HardwareProfile& hw = here ? m.profiles[r] : file;
+    const pb::HardwareProfile& hw = here ? m.profiles[r] : s.profile;
     p = project_bench_layer(s.options, s.config, s.tokens, world_size, hw);
     ratios.push_back(m.layer_s[r] / p.time.step);
   }

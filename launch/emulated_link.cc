@@ -18,19 +18,17 @@ void hold_for(double link_s, F&& call) {
   std::this_thread::sleep_until(until);
 }
 
-// "GBPS[,US]" as bytes per second and seconds.
-std::pair<double, double> link_spec(const std::string& spec) {
-  const size_t comma = spec.find(',');
-  const double gbps = std::stod(spec.substr(0, comma));
-  const double latency_us = comma == std::string::npos ? 0.0 : std::stod(spec.substr(comma + 1));
-  SY_CHECK(gbps > 0 && latency_us >= 0,
-           "--emulate-link needs a bandwidth > 0 GB/s and a latency "
-           "≥ 0 µs, got '"
-               << spec << "'");
-  return {gbps, latency_us * 1e-6};
-}
-
 }  // namespace
+
+LinkSpec parse_link_spec(const std::string& spec) {
+  const size_t comma = spec.find(',');
+  LinkSpec l;
+  l.gbps = std::stod(spec.substr(0, comma));
+  l.latency_us = comma == std::string::npos ? 0.0 : std::stod(spec.substr(comma + 1));
+  SY_CHECK(l.gbps > 0 && l.latency_us >= 0,
+           "--emulate-link needs a bandwidth > 0 GB/s and a latency ≥ 0 µs, got '" << spec << "'");
+  return l;
+}
 
 EmulatedLinkCommunicator::EmulatedLinkCommunicator(std::shared_ptr<Communicator> inner, double gbps,
                                                    double latency_s)
@@ -43,8 +41,8 @@ std::shared_ptr<Communicator> EmulatedLinkCommunicator::from_spec(
     std::shared_ptr<Communicator> inner, const std::string& spec) {
   SY_CHECK(std::string(inner->backend_name()) == "mpi",
            "--emulate-link wraps the MPI backend; drop it or use parallel.comm_backend=MPI");
-  const auto [gbps, latency_s] = link_spec(spec);
-  return std::make_shared<EmulatedLinkCommunicator>(std::move(inner), gbps, latency_s);
+  const LinkSpec l = parse_link_spec(spec);
+  return std::make_shared<EmulatedLinkCommunicator>(std::move(inner), l.gbps, l.latency_us * 1e-6);
 }
 
 template <typename F>
@@ -76,8 +74,7 @@ std::unique_ptr<Communicator> EmulatedLinkCommunicator::split(int color, int key
       latency_s_);
 }
 
-// ---- emulated nodes
-// ------------------------------------------------------------------------------
+// ---- emulated nodes ---------------------------------------------------------------------------
 
 EmulatedNodesCommunicator::EmulatedNodesCommunicator(std::shared_ptr<Communicator> inner, int node,
                                                      double gbps, double latency_s)
@@ -93,8 +90,9 @@ std::shared_ptr<Communicator> EmulatedNodesCommunicator::from_spec(
     std::shared_ptr<Communicator> inner, int node, const std::string& spec) {
   SY_CHECK(std::string(inner->backend_name()) == "mpi",
            "--emulate-link wraps the MPI backend; drop it or use --backend mpi");
-  const auto [gbps, latency_s] = link_spec(spec);
-  return std::make_shared<EmulatedNodesCommunicator>(std::move(inner), node, gbps, latency_s);
+  const LinkSpec l = parse_link_spec(spec);
+  return std::make_shared<EmulatedNodesCommunicator>(std::move(inner), node, l.gbps,
+                                                     l.latency_us * 1e-6);
 }
 
 void EmulatedNodesCommunicator::all_to_all_v(const void* send, void* recv,

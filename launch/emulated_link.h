@@ -15,6 +15,12 @@
 
 namespace sy {
 
+// A command's --emulate-link "GBPS[,US]": bandwidth in GB/s per rank, latency in microseconds.
+struct LinkSpec {
+  double gbps = 0, latency_us = 0;
+};
+LinkSpec parse_link_spec(const std::string& spec);
+
 class EmulatedLinkCommunicator final : public ForwardingCommunicator {
  public:
   // gbps: link bandwidth in GB/s per rank (bytes this rank sends or receives from other ranks,

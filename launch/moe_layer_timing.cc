@@ -245,8 +245,8 @@ void overlap_study(const MoeOptions& o, DType compute, const ProcessGroups& grou
   report_overlap(*record, rounds);
 }
 
-LayerProjection project_bench_layer(const MoeOptions& o, const pb::RunConfig& c, int64_t tokens,
-                                    int world_size, const pb::HardwareProfile& hw) {
+StepProjection project_bench_layer(const MoeOptions& o, const pb::RunConfig& c, int64_t tokens,
+                                   int world_size, const pb::HardwareProfile& hw) {
   Cluster cl;
   cl.gpus_per_node = std::min(world_size, hw.gpus_per_node());
   cl.nodes = world_size / cl.gpus_per_node;
@@ -259,7 +259,7 @@ LayerProjection project_bench_layer(const MoeOptions& o, const pb::RunConfig& c,
   if (par.a2a() != pb::AUTO)
     return project(par.a2a() == pb::HIERARCHICAL ? pb::HIERARCHICAL : pb::FLAT);
   // AUTO keeps the faster of the two (the run measures; the projection compares its own costs).
-  const LayerProjection flat = project(pb::FLAT), hier = project(pb::HIERARCHICAL);
+  const StepProjection flat = project(pb::FLAT), hier = project(pb::HIERARCHICAL);
   return hier.time.step < flat.time.step ? hier : flat;
 }
 

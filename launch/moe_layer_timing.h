@@ -68,8 +68,8 @@ std::unique_ptr<TokenMoe> make_timed_layer(const MoeOptions& o, DType compute,
 // `world_size` ranks of `hw`: nodes of hw.gpus_per_node ranks, the config's ep, all-to-all
 // algorithm (AUTO: the faster of the two projections, as the run keeps the faster measured one)
 // and overlap setting.
-LayerProjection project_bench_layer(const MoeOptions& o, const pb::RunConfig& config,
-                                    int64_t tokens, int world_size, const pb::HardwareProfile& hw);
+StepProjection project_bench_layer(const MoeOptions& o, const pb::RunConfig& config, int64_t tokens,
+                                   int world_size, const pb::HardwareProfile& hw);
 
 void overlap_study(const MoeOptions& o, DType compute, const ProcessGroups& groups, const Tensor& x,
                    const Tensor& dy, const std::vector<int32_t>& ids, const std::string& list,

@@ -11,6 +11,7 @@
 #include "comm/mpi_communicator.h"
 #include "launch/args.h"
 #include "launch/commands.h"
+#include "launch/emulated_link.h"
 #include "planner/calibrate.h"
 #include "planner/hardware.h"
 #include "planner/plan.h"
@@ -69,12 +70,10 @@ void print_header(const std::string& file, const pb::RunConfig& c, const ModelCo
       "# hardware: GEMM %.3g TFLOP/s (%.2f of %.3g peak; grouped %.2f of that), memory %.3g GB "
       "at %.4g GB/s, NVLink %.4g GB/s (%.3g us), network %.4g GB/s per GPU (%.3g us), %.3g us "
       "per message\n",
-      (c.precision() == pb::BF16 ? hw.peak_bf16_tflops() : hw.peak_fp32_tflops()) *
-          hw.gemm_efficiency(),
-      hw.gemm_efficiency(),
-      c.precision() == pb::BF16 ? hw.peak_bf16_tflops() : hw.peak_fp32_tflops(),
-      hw.grouped_gemm_efficiency(), hw.memory_gb(), hw.memory_gbs(), hw.intra_node_gbs(),
-      hw.intra_node_latency_us(), hw.inter_node_gbs(), hw.inter_node_latency_us(), hw.message_us());
+      peak_flops(c, hw) / 1e12 * hw.gemm_efficiency(), hw.gemm_efficiency(),
+      peak_flops(c, hw) / 1e12, hw.grouped_gemm_efficiency(), hw.memory_gb(), hw.memory_gbs(),
+      hw.intra_node_gbs(), hw.intra_node_latency_us(), hw.inter_node_gbs(),
+      hw.inter_node_latency_us(), hw.message_us());
   std::printf(
       "# assumed: tokens spread evenly over experts (no drops or imbalance); every GEMM "
       "FLOP at the GEMM rate; activations moved 4x through memory; data parallelism over "
@@ -203,7 +202,11 @@ int calibrate(const Args& args) {
     base = load_hardware_profile(args.get("--hardware", ""));
     o.base = &base;
   }
-  o.emulate_link = args.get("--emulate-link", "");
+  if (args.has("--emulate-link")) {
+    const LinkSpec link = parse_link_spec(args.get("--emulate-link", ""));
+    o.link_gbs = link.gbps;
+    o.link_latency_us = link.latency_us;
+  }
   if (world->rank() == 0) report_blas();
   const pb::HardwareProfile hw = calibrate_hardware(*world, o);
   if (world->rank() != 0) return 0;

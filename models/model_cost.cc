@@ -26,25 +26,21 @@ MoeCost token_moe_cost(const MoeOptions& o) {
   m.item_width = w;
   m.expert_flops_per_item = expert_flops_per_item(o, w);
   m.weights_per_expert = expert_weight_count(o, w);
-  const double up = (o.expert == pb::SWIGLU ? 2.0 : 1.0) * o.hidden();
-  m.kept_per_item = w + up + o.hidden() + w;  // input, pre-activation, activation, output
+  // Input, pre-activation, activation, output.
+  m.kept_per_item = static_cast<double>(w + ffn_up_width(o) + o.hidden() + w);
   m.kept_input_per_item = w;
   return m;
 }
 
-double BlockCost::expert_flops_per_token() const {
-  double f = 0;
-  for (const MoeCost& m : moes) f += m.expert_flops_per_token();
-  return f;
-}
-
-int64_t BlockCost::expert_weights() const {
-  int64_t n = 0;
-  for (const MoeCost& m : moes) n += m.expert_weights();
-  return n;
-}
-
 namespace {
+
+// The sum of f(x) over the items of v.
+template <typename T, typename F>
+auto sum_of(const std::vector<T>& v, F&& f) {
+  decltype(f(v.front())) s{};
+  for (const T& x : v) s += f(x);
+  return s;
+}
 
 int64_t norm_weights(int64_t d, bool rms) {
   return rms ? d : 2 * d;
@@ -181,16 +177,22 @@ std::vector<BlockCost> family_blocks(const pb::RunConfig& c) {
 
 }  // namespace
 
+double BlockCost::expert_flops_per_token() const {
+  return sum_of(moes, [](const MoeCost& m) { return m.expert_flops_per_token(); });
+}
+
+int64_t BlockCost::expert_weights() const {
+  return sum_of(moes, [](const MoeCost& m) { return m.expert_weights(); });
+}
+
 size_t moe_exchange_bytes_per_rank(const pb::RunConfig& c, int world) {
-  const pb::ModelFamily f = c.model().family();
-  if (f != pb::TRANSFORMER_MOE && f != pb::MH_MOE && f != pb::SMLP) return 0;
   const ModelCost m = model_cost(c);
   const double tokens = static_cast<double>(c.data().global_batch()) * m.seq_len / world;
   const double payload = c.precision() == pb::BF16 ? 2.0 : 4.0;
   double bytes = 0;
   for (const BlockCost& b : m.blocks)
     for (const MoeCost& moe : b.moes)
-      bytes = std::max(bytes, tokens * moe.items_per_token * moe.item_width * payload);
+      bytes = std::max(bytes, tokens * moe.payload_per_token() * payload);
   return static_cast<size_t>(bytes);
 }
 
@@ -216,33 +218,24 @@ ModelCost model_cost(const pb::RunConfig& c) {
 }
 
 double ModelCost::forward_flops_per_token() const {
-  double f = head_flops_per_token;
-  for (const BlockCost& b : blocks) f += b.dense_flops_per_token + b.expert_flops_per_token();
-  return f;
+  return head_flops_per_token + expert_flops_per_token() +
+         sum_of(blocks, [](const BlockCost& b) { return b.dense_flops_per_token; });
 }
 
 double ModelCost::expert_flops_per_token() const {
-  double f = 0;
-  for (const BlockCost& b : blocks) f += b.expert_flops_per_token();
-  return f;
+  return sum_of(blocks, [](const BlockCost& b) { return b.expert_flops_per_token(); });
 }
 
 int64_t ModelCost::dense_weights() const {
-  int64_t n = other_weights;
-  for (const BlockCost& b : blocks) n += b.dense_weights;
-  return n;
+  return other_weights + sum_of(blocks, [](const BlockCost& b) { return b.dense_weights; });
 }
 
 int64_t ModelCost::expert_weights() const {
-  int64_t n = 0;
-  for (const BlockCost& b : blocks) n += b.expert_weights();
-  return n;
+  return sum_of(blocks, [](const BlockCost& b) { return b.expert_weights(); });
 }
 
 int ModelCost::moe_layers() const {
-  int n = 0;
-  for (const BlockCost& b : blocks) n += static_cast<int>(b.moes.size());
-  return n;
+  return sum_of(blocks, [](const BlockCost& b) { return static_cast<int>(b.moes.size()); });
 }
 
 }  // namespace sy

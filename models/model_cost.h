@@ -36,6 +36,8 @@ struct MoeCost {
   double kept_per_item = 0, kept_input_per_item = 0;
 
   double expert_flops_per_token() const { return items_per_token * expert_flops_per_item; }
+  // Values per token the layer's all-to-all moves each way.
+  double payload_per_token() const { return items_per_token * static_cast<double>(item_width); }
   int64_t expert_weights() const { return num_experts * weights_per_expert; }
 };
 MoeCost token_moe_cost(const MoeOptions& options);
@@ -70,7 +72,7 @@ struct ModelCost {
 ModelCost model_cost(const pb::RunConfig& config);
 // The bytes one rank sends in the config's largest MoE exchange (tokens per rank × items per
 // token × item width × payload bytes) on `world` ranks: what parallel.a2a AUTO times the two
-// all-to-alls at. 0 for a model without MoE layers or a family model_cost does not cover.
+// all-to-alls at. 0 for a model without MoE layers.
 size_t moe_exchange_bytes_per_rank(const pb::RunConfig& config, int world);
 // A lone MoE layer (as `bench moe-layer` runs it): its router, projections and experts.
 BlockCost moe_layer_cost(const MoeOptions& options);

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
+#include <sstream>
 
 #include "comm/exchange_timing.h"
 #include "runtime/core/backend.h"
@@ -67,15 +67,9 @@ double memory_bytes_per_s(Device device) {
   return 3.0 * 4.0 * static_cast<double>(n) / s;
 }
 
-double max_over(Communicator& world, double v) {
-  world.all_reduce(&v, 1, DType::kF64, CommOp::kMax);
-  return v;
-}
-
 // The ranks' all-to-all as the intra-node figures; across nodes: the emulated link, else the
-// base profile's network (keep_network), else the same as inside.
-void set_links(pb::HardwareProfile& hw, Communicator& world, const std::string& link,
-               bool keep_network) {
+// base profile's network, else the same as inside.
+void set_links(pb::HardwareProfile& hw, Communicator& world, const CalibrateOptions& o) {
   const int n = world.size();
   const size_t big = size_t{1} << 20;
   const double small_s = time_all_to_all_s(world, 64, 20);
@@ -84,17 +78,22 @@ void set_links(pb::HardwareProfile& hw, Communicator& world, const std::string& 
   hw.set_intra_node_latency_us(n > 1 ? small_s * 1e6 : 0);
   hw.set_intra_node_gbs(n > 1 ? moved / std::max(big_s - small_s, 1e-9) / 1e9 : 1e3);
   hw.set_message_us(0);  // measured at this group size: in the latency
-  hw.set_gpus_per_node(link.empty() ? n : 1);
-  if (link.empty()) {
-    if (keep_network) return;
+  const bool link = o.link_gbs > 0;
+  hw.set_gpus_per_node(link ? 1 : n);
+  if (link) {
+    hw.set_inter_node_gbs(o.link_gbs);
+    hw.set_inter_node_latency_us(o.link_latency_us);
+  } else if (!o.base) {
     hw.set_inter_node_gbs(hw.intra_node_gbs());
     hw.set_inter_node_latency_us(hw.intra_node_latency_us());
-    return;
   }
-  const size_t comma = link.find(',');
-  hw.set_inter_node_gbs(std::atof(link.c_str()));
-  hw.set_inter_node_latency_us(comma == std::string::npos ? 0
-                                                          : std::atof(link.c_str() + comma + 1));
+}
+
+// The slowest rank's value of a rate.
+double min_over(Communicator& world, double v) {
+  double inverse = 1.0 / v;
+  world.all_reduce(&inverse, 1, DType::kF64, CommOp::kMax);
+  return 1.0 / inverse;
 }
 
 }  // namespace
@@ -106,19 +105,20 @@ pb::HardwareProfile calibrate_hardware(Communicator& world, const CalibrateOptio
   pb::HardwareProfile hw;
   if (o.base) hw = *o.base;
   hw.set_name("calibrated");
-  const double flops = 1.0 / max_over(world, 1.0 / gemm_flops_per_s(o.device));
-  const double bytes = 1.0 / max_over(world, 1.0 / memory_bytes_per_s(o.device));
+  const double flops = min_over(world, gemm_flops_per_s(o.device));
+  const double bytes = min_over(world, memory_bytes_per_s(o.device));
   hw.set_peak_fp32_tflops(flops / 1e12);
   hw.set_peak_bf16_tflops(flops / 1e12);  // the measured rate is the rate: efficiency 1
   hw.set_gemm_efficiency(1);
-  hw.set_grouped_gemm_efficiency(1.0 / max_over(world, 1.0 / grouped_over_dense(o.device)));
+  hw.set_grouped_gemm_efficiency(min_over(world, grouped_over_dense(o.device)));
   hw.set_memory_gbs(bytes / 1e9);
   const double host = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
   if (!o.base) hw.set_memory_gb(host / 1e9 / world.size());
-  set_links(hw, world, o.emulate_link, o.base != nullptr);
-  hw.set_description("measured by `switchyard plan --calibrate` on " +
-                     std::to_string(world.size()) + " rank(s)" +
-                     (o.emulate_link.empty() ? "" : ", link " + o.emulate_link));
+  set_links(hw, world, o);
+  std::ostringstream what;
+  what << "measured by `switchyard plan --calibrate` on " << world.size() << " rank(s)";
+  if (o.link_gbs > 0) what << ", link " << o.link_gbs << " GB/s + " << o.link_latency_us << " us";
+  hw.set_description(what.str());
   return hw;
 }
 

@@ -6,8 +6,6 @@
 // planner's projection can be checked against `bench moe-layer --emulate-link` too.
 #pragma once
 
-#include <string>
-
 #include "comm/communicator.h"
 #include "runtime/core/tensor.h"
 #include "switchyard/hardware.pb.h"
@@ -19,7 +17,9 @@ struct CalibrateOptions {
   // What is not measured (a GPU's memory size, the network across real nodes) comes from `base`
   // when set; required on a GPU. On the CPU: the host's memory split over the ranks.
   const pb::HardwareProfile* base = nullptr;
-  std::string emulate_link;  // "GBPS[,US]": each rank a node behind such a link; empty: none
+  // A link every rank sits behind as a node of its own (a benchmark's --emulate-link): its
+  // bandwidth per rank, GB/s (0: none), and latency.
+  double link_gbs = 0, link_latency_us = 0;
 };
 
 // Collective over `world`; every rank returns the same profile.

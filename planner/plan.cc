@@ -13,6 +13,17 @@ bool pipelines(const ModelCost& m, int ep) {
   return false;
 }
 
+// The largest global batch (a multiple of the world, at most the config's) whose step fits.
+int largest_fitting_batch(const ModelCost& m, pb::RunConfig c, const Cluster& cl,
+                          const pb::HardwareProfile& hw, const PlanChoice& choice) {
+  for (int gb = c.data().global_batch() / cl.world() * cl.world(); gb >= cl.world();
+       gb -= cl.world()) {
+    c.mutable_data()->set_global_batch(gb);
+    if (project_step(m, c, cl, hw, choice).fits) return gb;
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::vector<PlanChoice> plan_choices(const ModelCost& m, const pb::RunConfig& c,
@@ -37,20 +48,6 @@ std::vector<StepProjection> compare_choices(const ModelCost& m, const pb::RunCon
     out.push_back(project_step(m, c, cl, hw, choice));
   return out;
 }
-
-namespace {
-
-int largest_fitting_batch(const ModelCost& m, pb::RunConfig c, const Cluster& cl,
-                          const pb::HardwareProfile& hw, const PlanChoice& choice) {
-  for (int gb = c.data().global_batch() / cl.world() * cl.world(); gb >= cl.world();
-       gb -= cl.world()) {
-    c.mutable_data()->set_global_batch(gb);
-    if (project_step(m, c, cl, hw, choice).fits) return gb;
-  }
-  return 0;
-}
-
-}  // namespace
 
 FitAdvice fit_advice(const ModelCost& m, const pb::RunConfig& c, const Cluster& cl,
                      const pb::HardwareProfile& hw, const PlanChoice& choice) {

@@ -30,10 +30,6 @@ double activation_bytes(const pb::RunConfig& c) {
   return c.precision() == pb::BF16 ? 2.0 : 4.0;
 }
 
-double peak_flops(const pb::RunConfig& c, const pb::HardwareProfile& hw) {
-  return (c.precision() == pb::BF16 ? hw.peak_bf16_tflops() : hw.peak_fp32_tflops()) * kTera;
-}
-
 // The exchange of one MoE layer pass (x exchanges) pipelined with `flops` of expert GEMMs.
 // Returns the time not hidden by those GEMMs; sets the chunks used.
 double exposed_exchange_s(const CollectiveCost& one, double bytes, int x, double flops, double rate,
@@ -59,19 +55,20 @@ void add_moe_layer(StepProjection& p, const MoeCost& moe, const pb::RunConfig& c
   const double expert_rate = rate * hw.grouped_gemm_efficiency();
   p.time.expert_gemm += passes.expert_gemm * flops / expert_rate;
   if (p.choice.ep == 1) return;  // an ep group of one rank exchanges nothing
-  const double bytes = p.tokens_per_gpu * moe.items_per_token *
-                       static_cast<double>(moe.item_width) * activation_bytes(c);
-  p.exchange = all_to_all_cost(hw, span, bytes, p.choice.a2a);
+  const double bytes = p.tokens_per_gpu * moe.payload_per_token() * activation_bytes(c);
+  const CollectiveCost one = all_to_all_cost(hw, span, bytes, p.choice.a2a);
+  if (one.intra_bytes + one.inter_bytes >= p.exchange.intra_bytes + p.exchange.inter_bytes)
+    p.exchange = one;
   const int x = passes.exchanges;
-  p.time.a2a += x * p.exchange.seconds();
-  p.time.a2a_intra += x * p.exchange.intra_bytes / (hw.intra_node_gbs() * kGB);
-  p.time.a2a_inter += x * p.exchange.inter_bytes / (hw.inter_node_gbs() * kGB);
+  p.time.a2a += x * one.seconds();
+  p.time.a2a_intra += x * one.intra_bytes / (hw.intra_node_gbs() * kGB);
+  p.time.a2a_inter += x * one.inter_bytes / (hw.inter_node_gbs() * kGB);
   const int max_chunks = moe.num_experts / p.choice.ep;
   // Forward: two exchanges around the expert forward; backward: two around twice its FLOPs.
   int n = 1;
-  p.time.a2a_exposed += exposed_exchange_s(p.exchange, bytes, x / 2, flops, expert_rate, max_chunks,
-                                           p.choice.overlap, &n);
-  p.time.a2a_exposed += exposed_exchange_s(p.exchange, bytes, x - x / 2, 2 * flops, expert_rate,
+  p.time.a2a_exposed +=
+      exposed_exchange_s(one, bytes, x / 2, flops, expert_rate, max_chunks, p.choice.overlap, &n);
+  p.time.a2a_exposed += exposed_exchange_s(one, bytes, x - x / 2, 2 * flops, expert_rate,
                                            max_chunks, p.choice.overlap, &p.chunks);
 }
 
@@ -137,6 +134,10 @@ void add_grad_reduce(StepProjection& p, const ModelCost& m, const pb::RunConfig&
 
 }  // namespace
 
+double peak_flops(const pb::RunConfig& c, const pb::HardwareProfile& hw) {
+  return (c.precision() == pb::BF16 ? hw.peak_bf16_tflops() : hw.peak_fp32_tflops()) * kTera;
+}
+
 std::string why_invalid(const ModelCost& m, const pb::RunConfig& c, const Cluster& cl,
                         const PlanChoice& choice) {
   std::ostringstream why;
@@ -182,9 +183,9 @@ StepProjection project_step(const ModelCost& m, const pb::RunConfig& c, const Cl
   return p;
 }
 
-LayerProjection project_moe_layer(const MoeOptions& o, double tokens_per_rank,
-                                  const pb::RunConfig& c, const Cluster& cl,
-                                  const pb::HardwareProfile& hw, const PlanChoice& choice) {
+StepProjection project_moe_layer(const MoeOptions& o, double tokens_per_rank,
+                                 const pb::RunConfig& c, const Cluster& cl,
+                                 const pb::HardwareProfile& hw, const PlanChoice& choice) {
   const BlockCost b = moe_layer_cost(o);
   StepProjection p;
   p.choice = choice;
@@ -194,12 +195,8 @@ LayerProjection project_moe_layer(const MoeOptions& o, double tokens_per_rank,
   add_moe_layer(p, b.moes.front(), c, hw, rate, ep_group_span(choice.ep, cl.gpus_per_node));
   p.time.memory_bound =
       4.0 * kept_per_token(b, c) * tokens_per_rank * activation_bytes(c) / (hw.memory_gbs() * kGB);
-  LayerProjection l;
-  l.time = p.time;
-  l.exchange = p.exchange;
-  l.chunks = p.chunks;
-  l.time.step = p.time.dense_gemm + p.time.expert_gemm + p.time.memory_bound + p.time.a2a_exposed;
-  return l;
+  p.time.step = p.time.dense_gemm + p.time.expert_gemm + p.time.memory_bound + p.time.a2a_exposed;
+  return p;
 }
 
 }  // namespace sy

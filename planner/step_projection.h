@@ -50,13 +50,16 @@ struct StepProjection {
   PlanChoice choice;
   std::string invalid;  // why this choice cannot run; empty when it can
   double tokens_per_gpu = 0;
-  CollectiveCost exchange;  // one exchange of one MoE layer
+  CollectiveCost exchange;  // one exchange of the MoE layer that moves the most
   int chunks = 1;           // the overlap pipeline's chunks
   StepTimes time;
   StepMemory memory;
   bool fits = false;
   double tokens_per_s = 0, model_tflops_per_gpu = 0, mfu = 0;
 };
+
+// The peak rate of the config's precision (bf16 or fp32), FLOP/s: MFU's denominator.
+double peak_flops(const pb::RunConfig& config, const pb::HardwareProfile& hw);
 
 StepProjection project_step(const ModelCost& model, const pb::RunConfig& config,
                             const Cluster& cluster, const pb::HardwareProfile& hw,
@@ -65,15 +68,10 @@ StepProjection project_step(const ModelCost& model, const pb::RunConfig& config,
 // One MoE layer's forward + backward on one rank of `cluster` over `tokens_per_rank` tokens (what
 // `bench moe-layer` measures): router and projection GEMMs, expert GEMMs, the memory-bound
 // passes over what it keeps, and the exchanges the overlap pipeline leaves exposed; time.step is
-// their sum. Precision and recompute from `config`.
-struct LayerProjection {
-  StepTimes time;
-  CollectiveCost exchange;
-  int chunks = 1;
-};
-LayerProjection project_moe_layer(const MoeOptions& options, double tokens_per_rank,
-                                  const pb::RunConfig& config, const Cluster& cluster,
-                                  const pb::HardwareProfile& hw, const PlanChoice& choice);
+// their sum (the other fields of a step stay unset). Precision and recompute from `config`.
+StepProjection project_moe_layer(const MoeOptions& options, double tokens_per_rank,
+                                 const pb::RunConfig& config, const Cluster& cluster,
+                                 const pb::HardwareProfile& hw, const PlanChoice& choice);
 
 // Why `choice` cannot run `config` on `cluster`; empty when it can.
 std::string why_invalid(const ModelCost& model, const pb::RunConfig& config, const Cluster& cluster,

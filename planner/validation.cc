@@ -13,19 +13,21 @@ namespace {
 
 constexpr double kGB = 1e9;
 
-// An all-to-all of `bytes` per rank on `ep` ranks of 8-GPU nodes: the bandwidth of the hop a
-// published figure measures (NVLink inside a node, the NIC across nodes), as bytes over time.
+// A flat all-to-all of `bytes` per rank on `ep` ranks of the profile's nodes.
+CollectiveCost flat_a2a(const pb::HardwareProfile& hw, int ep, double bytes) {
+  return all_to_all_cost(hw, ep_group_span(ep, hw.gpus_per_node()), bytes, pb::FLAT);
+}
+
+// The bandwidth of the hop a published figure measures (NVLink inside a node, the NIC across
+// nodes), as bytes over time.
 double a2a_gbs(const pb::HardwareProfile& hw, int ep, double bytes, bool nic) {
-  const CollectiveCost c =
-      all_to_all_cost(hw, ep_group_span(ep, hw.gpus_per_node()), bytes, pb::FLAT);
+  const CollectiveCost c = flat_a2a(hw, ep, bytes);
   return (nic ? c.inter_bytes : c.intra_bytes) / c.seconds() / kGB;
 }
 
 // nccl-tests' bus bandwidth of an all-to-all: algbw · (n − 1) / n.
 double a2a_busbw(const pb::HardwareProfile& hw, int ep, double bytes) {
-  const CollectiveCost c =
-      all_to_all_cost(hw, ep_group_span(ep, hw.gpus_per_node()), bytes, pb::FLAT);
-  return bytes * (ep - 1) / ep / c.seconds() / kGB;
+  return bytes * (ep - 1) / ep / flat_a2a(hw, ep, bytes).seconds() / kGB;
 }
 
 const char* kNccl = "nccl-tests alltoall_perf; issue 16's figures";

@@ -33,28 +33,39 @@ int64_t gcd64(int64_t a, int64_t b) {
   return b == 0 ? a : gcd64(b, a % b);
 }
 
-}  // namespace
-
-void write_shard(const std::string& path, const std::vector<uint16_t>& tokens,
-                 pb::DataFormat format) {
-  std::string tmp = path + ".tmp";
+// A shard of `count` tokens is written under `tmp`: created here with its header (llm.c's format),
+// the tokens appended by the caller, then committed — fsync'd, closed and renamed to its path.
+int open_shard(const std::string& tmp, pb::DataFormat format, int64_t count) {
+  SY_CHECK(format == pb::LLMC || format == pb::NANOGPT_U16,
+           "unknown data format " << pb::DataFormat_Name(format));
+  SY_CHECK(count <= 0x7fffffff, "a shard holds at most 2^31 tokens");
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   SY_CHECK(fd >= 0, "cannot create " << tmp << ": " << std::strerror(errno));
   if (format == pb::LLMC) {
     int32_t header[256] = {};
     header[0] = kLlmcMagic;
     header[1] = kLlmcVersion;
-    SY_CHECK(tokens.size() <= 0x7fffffffu, "a shard holds at most 2^31 tokens");
-    header[2] = static_cast<int32_t>(tokens.size());
+    header[2] = static_cast<int32_t>(count);
     write_all(fd, header, sizeof header, tmp);
-  } else {
-    SY_CHECK(format == pb::NANOGPT_U16, "unknown data format " << pb::DataFormat_Name(format));
   }
-  write_all(fd, tokens.data(), tokens.size() * sizeof(uint16_t), tmp);
+  return fd;
+}
+
+void commit_shard(int fd, const std::string& tmp, const std::string& path) {
   SY_CHECK(::fsync(fd) == 0, "fsync of " << tmp << " failed: " << std::strerror(errno));
   ::close(fd);
   SY_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0,
            "cannot rename " << tmp << " to " << path << ": " << std::strerror(errno));
+}
+
+}  // namespace
+
+void write_shard(const std::string& path, const std::vector<uint16_t>& tokens,
+                 pb::DataFormat format) {
+  const std::string tmp = path + ".tmp";
+  const int fd = open_shard(tmp, format, static_cast<int64_t>(tokens.size()));
+  write_all(fd, tokens.data(), tokens.size() * sizeof(uint16_t), tmp);
+  commit_shard(fd, tmp, path);
 }
 
 std::vector<uint16_t> read_shard(const std::string& path, pb::DataFormat format) {
@@ -74,8 +85,8 @@ namespace {
 
 // Writes one split's tokens as they come, in shards of at most `per_shard` tokens: <split>.bin when
 // the split fits one shard, else <split>_000000.bin, …; each shard under a .tmp name with its
-// count in the header (known ahead: the split's size is), fsync'd and renamed when full — the
-// protocol of write_shard, without holding the split in memory.
+// count in the header (known ahead: the split's size is), committed when full — write_shard's
+// open_shard/commit_shard, without holding the split in memory.
 class SplitWriter {
  public:
   SplitWriter(const std::string& dir, const std::string& split, int64_t total, int64_t per_shard,
@@ -113,25 +124,15 @@ class SplitWriter {
     std::snprintf(name, sizeof name, "_%06lld.bin", static_cast<long long>(shards_));
     path_ = dir_ + "/" + split_ + (sharded() ? name : ".bin");
     tmp_ = path_ + ".tmp";
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    SY_CHECK(fd_ >= 0, "cannot create " << tmp_ << ": " << std::strerror(errno));
     shard_size_ = std::min(per_shard_, total_ - written_);
     in_shard_ = 0;
-    if (format_ == pb::LLMC) {
-      int32_t header[256] = {};
-      header[0] = kLlmcMagic;
-      header[1] = kLlmcVersion;
-      header[2] = static_cast<int32_t>(shard_size_);
-      write_all(fd_, header, sizeof header, tmp_);
-    }
+    fd_ = open_shard(tmp_, format_, shard_size_);
   }
 
   void close_current() {
-    SY_CHECK(::fsync(fd_) == 0, "fsync of " << tmp_ << " failed: " << std::strerror(errno));
-    ::close(fd_);
+    const int fd = fd_;
     fd_ = -1;
-    SY_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0,
-             "cannot rename " << tmp_ << " to " << path_ << ": " << std::strerror(errno));
+    commit_shard(fd, tmp_, path_);
     ++shards_;
   }
 
@@ -172,8 +173,6 @@ PrepareStats prepare_text(const std::vector<std::string>& files, const std::stri
   SY_CHECK(val_fraction > 0 && val_fraction < 1, "the validation fraction must be in (0, 1)");
   SY_CHECK(shard_tokens >= 1 && shard_tokens <= kMaxShardTokens,
            "tokens per shard must be in [1, 2^30], got " << shard_tokens);
-  SY_CHECK(format == pb::LLMC || format == pb::NANOGPT_U16,
-           "unknown data format " << pb::DataFormat_Name(format));
   // Pass 1 counts the tokens (the split point), pass 2 streams them into the shards.
   int64_t total = 0;
   for (const auto& f : files)
