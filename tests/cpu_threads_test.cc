@@ -1,8 +1,8 @@
 // The CPU ops' threads and vector kernels (runtime/core/cpu_threads.h): every threaded or
 // vectorised op gives bitwise the same result under every kernel choice this CPU can run and any
-// thread count, against the baseline kernels on one thread; parallel_for covers its range once,
-// passes exceptions on, and runs nested or concurrent calls without deadlock; bad settings are
-// clear errors.
+// thread count, against the baseline kernels on one thread (the GEMMs too, split over the threads);
+// parallel_for covers its range once, passes exceptions on, and runs nested or concurrent calls
+// without deadlock; bad settings are clear errors.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -147,6 +147,27 @@ std::vector<Tensor> loss_and_optimizer_case() {
   return {losses, dl, p, m, v};
 }
 
+// Every GEMM op, each big enough to be split over three threads: by rows, by columns (c wider
+// than tall), by the rows of the groups (an empty and a split group), by the weight gradient's
+// rows, and over a batch whose items are split (a broadcast operand).
+std::vector<Tensor> gemm_case(DType d) {
+  Tensor a = as(randn({kRows, kCols}, 26), d), b = as(randn({kCols, 256}, 27), d);
+  Tensor c = Tensor::empty({kRows, 256}, DType::kF32), ct = randn({kCols, 256}, 28);
+  gemm(c, a, b, false, false, 1.0f, 0.0f);
+  gemm(ct, a, as(c, d), true, false, 0.5f, 1.0f);  // (512,300)·(300,256), beta 1
+  Tensor wide = Tensor::empty({64, kRows}, DType::kF32);
+  gemm(wide, a.slice_rows(0, 64), a, false, true, 1.0f, 0.0f);  // (64,512)·(512,300)
+  const std::vector<int64_t> offsets = {0, 70, 70, 230, kRows};
+  Tensor w = as(randn({4, kCols, 128}, 29), d), g = Tensor::empty({kRows, 128}, DType::kF32);
+  grouped_gemm(g, a, w, offsets, false, 1.0f, 0.0f);
+  Tensor dw = randn({4, kCols, 128}, 30);
+  grouped_gemm_weight_grad(dw, a, as(g, d), offsets, 1.0f, 1.0f);
+  Tensor ba = as(randn({1, 100, kCols}, 31), d), bb = as(randn({3, 256, kCols}, 32), d);
+  Tensor bc = Tensor::empty({3, 100, 256}, DType::kF32);
+  batched_gemm(bc, ba, bb, false, true, 1.0f, 0.0f);
+  return {c, ct, wide, g, dw, bc};
+}
+
 std::vector<OpCase> op_cases() {
   std::vector<OpCase> cases;
   for (DType d : {DType::kF32, DType::kBF16}) {
@@ -158,6 +179,7 @@ std::vector<OpCase> op_cases() {
     cases.push_back({f32 ? "erf gelu f32" : "erf gelu bf16",
                      [d] { return activation_case(Activation::kGeluErf, d); }});
     cases.push_back({f32 ? "combine f32" : "combine bf16", [d] { return combine_case(d); }});
+    cases.push_back({f32 ? "gemms f32" : "gemms bf16", [d] { return gemm_case(d); }});
   }
   cases.push_back({"swiglu", swiglu_case});
   cases.push_back({"arithmetic", arithmetic_case});
@@ -273,7 +295,12 @@ TEST(CpuThreads, SettingsAreCheckedAndReported) {
   }
   set_cpu_kernels(CpuKernels::kBaseline);
   set_cpu_threads(3);
-  EXPECT_EQ(cpu_ops_description(), "baseline kernels, 3 threads");
+  EXPECT_EQ(cpu_ops_description(), "baseline kernels, 3 threads (the GEMMs' too)");
+  EXPECT_TRUE(gemms_on_cpu_threads());
+  EXPECT_NE(blas_description().find("1 thread per call"), std::string::npos) << blas_description();
+  set_cpu_threads(1);
+  EXPECT_EQ(cpu_ops_description(), "baseline kernels, 1 thread");
+  EXPECT_FALSE(gemms_on_cpu_threads());
   EXPECT_GE(cores_this_process_may_use(), 1) << "the affinity check behind the start-up warning";
 }
 

@@ -46,8 +46,10 @@ int cores_this_process_may_use() {
 }
 
 std::string blas_description() {
+  cpu_threads();  // settles who threads the GEMMs: OpenBLAS, or the CPU ops' threads
+  const int threads = openblas_get_num_threads();
   return std::string(openblas_get_config()) + " (core " + openblas_get_corename() + ", " +
-         std::to_string(openblas_get_num_threads()) + " threads)";
+         std::to_string(threads) + (threads == 1 ? " thread" : " threads") + " per call)";
 }
 
 std::string blas_kernel_advice(const std::string& core, bool cpu_avx2, bool cpu_avx512) {

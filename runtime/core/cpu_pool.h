@@ -1,7 +1,8 @@
-// The threads behind parallel_for (runtime/core/cpu_threads.h): workers that sleep on a condition
-// variable between jobs. They never spin: a rank's BLAS threads (OpenBLAS's own pool) run in the
-// gaps between the CPU ops, and a pool that busy-waits there takes their cores — measured with
-// OpenMP's active wait policy, the MoE layer ran 1.6× slower (launch/results/README.md).
+// The threads behind parallel_for (runtime/core/cpu_threads.h) — the CPU ops' and the GEMMs' —
+// workers that sleep on a condition variable between jobs. They never spin: a pool that
+// busy-waits between jobs takes the cores of whatever runs there (the communication threads,
+// other ranks, or OpenBLAS's own pool when it threads the GEMMs) — measured with OpenMP's active
+// wait policy beside OpenBLAS's threads, the MoE layer ran 1.6× slower (launch/results/README.md).
 #pragma once
 
 #include <condition_variable>

@@ -96,18 +96,39 @@ void set_cpu_kernels(CpuKernels k) {
   g_kernels.store(static_cast<int>(k));
 }
 
+namespace {
+
+// The CPU threads from now on; with several, OpenBLAS gives its calls one thread (the GEMM ops
+// split their work over ours).
+void use_threads(int n) {
+  g_threads.store(n);
+  if (n > 1 && openblas_get_num_threads() > 1) openblas_set_num_threads(1);
+}
+
+}  // namespace
+
 int cpu_threads() {
   int n = g_threads.load(std::memory_order_relaxed);
   if (n == 0) {
-    n = threads_from_environment();
-    g_threads.store(n);
+    static std::once_flag once;
+    std::call_once(once, [] { use_threads(threads_from_environment()); });
+    n = g_threads.load();
   }
   return n;
 }
 
 void set_cpu_threads(int n) {
   SY_CHECK(n >= 1, "set_cpu_threads: need at least one thread, got " << n);
-  g_threads.store(n);
+  cpu_threads();  // the environment's choice settled first, so that it cannot overwrite n later
+  use_threads(n);
+}
+
+bool gemms_on_cpu_threads() {
+  return cpu_threads() > 1 && openblas_get_num_threads() == 1;
+}
+
+void set_gemms_on_cpu_threads(bool on) {
+  if (cpu_threads() > 1) openblas_set_num_threads(on ? 1 : cpu_threads());
 }
 
 namespace {
@@ -143,7 +164,8 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
 
 std::string cpu_ops_description() {
   return std::string(cpu_kernels_name(cpu_kernels())) + " kernels, " +
-         std::to_string(cpu_threads()) + " thread" + (cpu_threads() == 1 ? "" : "s");
+         std::to_string(cpu_threads()) + " thread" + (cpu_threads() == 1 ? "" : "s") +
+         (gemms_on_cpu_threads() ? " (the GEMMs' too)" : "");
 }
 
 }  // namespace sy

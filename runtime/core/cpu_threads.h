@@ -7,6 +7,12 @@
 //             `mpirun -x OPENBLAS_NUM_THREADS=2` gives a rank two cores for everything.
 //             Work is cut by index ranges, each element or row computed by one thread exactly as
 //             it would be alone: results are bitwise the same for any thread count.
+//   GEMMs     with more than one thread, the GEMMs run on the same threads: OpenBLAS is set to
+//             one thread per call and each GEMM op splits its rows over parallel_for. One set of
+//             threads that sleep between jobs, instead of OpenBLAS's workers, which spin
+//             (sched_yield, up to 2^28 cycles after every GEMM) on the cores the ops want next —
+//             ~10% of a one-rank, two-thread MoE layer's cycles went to that spin (perf,
+//             launch/results/README.md). With one thread OpenBLAS is left as it is.
 //   Kernels   the ops' loops are compiled three times — baseline x86-64, AVX2 and AVX-512
 //             (runtime/ops/cpu/vectorized.h) — and run in the widest the CPU supports, or the one
 //             SY_CPU_KERNELS (baseline | avx2 | avx512) names. The loops do the same IEEE
@@ -34,8 +40,13 @@ CpuKernels cpu_kernels();
 void set_cpu_kernels(CpuKernels k);
 
 int cpu_threads();
-// Tests and benchmarks: use n ≥ 1 threads from now on.
+// Tests and benchmarks: use n ≥ 1 threads from now on (the GEMMs too, when n > 1).
 void set_cpu_threads(int n);
+// Whether the GEMM ops split their work over the CPU threads (OpenBLAS at one thread per call).
+bool gemms_on_cpu_threads();
+// Benchmarks: false hands the GEMMs back to OpenBLAS's own cpu_threads() threads (the way before
+// issue 17's change), true takes them again. No effect with one thread.
+void set_gemms_on_cpu_threads(bool on);
 
 // f(begin, end) over consecutive ranges covering [0, n), at most one per thread and none shorter
 // than `grain` (so small ops stay on the calling thread). An exception from f is rethrown here.

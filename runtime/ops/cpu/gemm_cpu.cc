@@ -1,8 +1,13 @@
 // GEMMs on the CPU through OpenBLAS's CBLAS interface (row-major). bf16 operands are widened to
 // f32 first and a bf16 c is rounded once from the f32 result: fp32 math on bf16 data, the oracle
-// the GPU's bf16 GEMMs (fp32 accumulation) are checked against.
+// the GPU's bf16 GEMMs (fp32 accumulation) are checked against. With several CPU threads the
+// GEMMs split their rows (or columns) over them, each part a single-threaded OpenBLAS call
+// (runtime/core/cpu_threads.h says why).
 #include <cblas.h>
 
+#include <algorithm>
+
+#include "runtime/core/cpu_threads.h"
 #include "runtime/ops/cpu/ops_cpu.h"
 
 namespace sy {
@@ -47,6 +52,43 @@ class F32Operand {
   Tensor t_, f32_;
 };
 
+// Row segments — one matrix, a grouped GEMM's groups, a batch's items: segment s has rows
+// [starts[s], starts[s+1]) — split over the CPU threads when the GEMMs run there
+// (gemms_on_cpu_threads()), each piece a single-threaded GEMM. f(s, r0, r1) computes rows [r0, r1)
+// counted from segment s's start. Pieces are cut at multiples of kRowBlock from a segment's start,
+// where OpenBLAS's kernels' blocks are cut too, so that every element is computed as in the whole
+// call (bitwise, tested); a piece gets at least kMinMacsPerPart multiply-adds (`macs_per_row` per
+// row), so that small GEMMs stay on the calling thread rather than pay a wake-up. Without the
+// split, f(s, 0, rows) for every non-empty segment, OpenBLAS threading each call itself.
+constexpr int64_t kRowBlock = 64;
+constexpr int64_t kMinMacsPerPart = int64_t{1} << 21;
+
+using RowPiece = std::function<void(int64_t segment, int64_t r0, int64_t r1)>;
+
+void for_row_pieces(const std::vector<int64_t>& starts, int64_t macs_per_row, const RowPiece& f) {
+  const int64_t segments = static_cast<int64_t>(starts.size()) - 1;
+  auto rows = [&](int64_t s) { return starts[s + 1] - starts[s]; };
+  if (!gemms_on_cpu_threads()) {
+    for (int64_t s = 0; s < segments; ++s)
+      if (rows(s) > 0) f(s, 0, rows(s));
+    return;
+  }
+  std::vector<int64_t> first_block(static_cast<size_t>(segments) + 1, 0);
+  for (int64_t s = 0; s < segments; ++s)
+    first_block[s + 1] = first_block[s] + (rows(s) + kRowBlock - 1) / kRowBlock;
+  const int64_t macs_per_block = std::max<int64_t>(1, macs_per_row * kRowBlock);
+  parallel_for(first_block.back(), std::max<int64_t>(1, kMinMacsPerPart / macs_per_block),
+               [&](int64_t b0, int64_t b1) {
+                 int64_t s = std::upper_bound(first_block.begin(), first_block.end(), b0) -
+                             first_block.begin() - 1;
+                 for (; s < segments && first_block[s] < b1; ++s) {
+                   const int64_t lo = std::max(b0, first_block[s]) - first_block[s];
+                   const int64_t hi = std::min(b1, first_block[s + 1]) - first_block[s];
+                   if (hi > lo) f(s, lo * kRowBlock, std::min(hi * kRowBlock, rows(s)));
+                 }
+               });
+}
+
 }  // namespace
 
 void gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
@@ -54,27 +96,38 @@ void gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_a, bool 
   int64_t m = c.dim(0), n = c.dim(1);
   int64_t k = trans_a ? a.dim(0) : a.dim(1);
   const F32Operand a32(a), b32(b), c32(c);
-  sgemm(m, n, k, trans_a, trans_b, alpha, a32.data(), a.dim(1), b32.data(), b.dim(1), beta,
-        c32.data(), n);
+  const float *ap = a32.data(), *bp = b32.data();
+  float* cp = c32.data();
+  const int64_t lda = a.dim(1), ldb = b.dim(1);
+  if (m >= n) {  // pieces of c's rows: op(a)'s rows
+    for_row_pieces({0, m}, n * k, [&](int64_t, int64_t r0, int64_t r1) {
+      sgemm(r1 - r0, n, k, trans_a, trans_b, alpha, ap + (trans_a ? r0 : r0 * lda), lda, bp, ldb,
+            beta, cp + r0 * n, n);
+    });
+  } else {  // pieces of c's columns: op(b)'s columns
+    for_row_pieces({0, n}, m * k, [&](int64_t, int64_t c0, int64_t c1) {
+      sgemm(m, c1 - c0, k, trans_a, trans_b, alpha, ap, lda, bp + (trans_b ? c0 * ldb : c0), ldb,
+            beta, cp + c0, n);
+    });
+  }
   c32.finish();
 }
 
-// A loop of GEMMs, one per non-empty group: on the CPU this already runs at the dense rate for
-// the sizes experts have, and it is the reference the CUDA grouped GEMM is checked against.
+// A GEMM per non-empty group (per part of one, when the CPU threads split the rows): on the CPU
+// this runs at about the dense rate for the sizes experts have, and it is the reference the CUDA
+// grouped GEMM is checked against.
 void grouped_gemm(const Tensor& c, const Tensor& a, const Tensor& b,
                   const std::vector<int64_t>& offsets, bool trans_b, float alpha, float beta) {
-  int64_t groups = static_cast<int64_t>(offsets.size()) - 1;
   int64_t kdim = a.dim(1), n = c.dim(1);
   const F32Operand a32(a), b32(b), c32(c);
   const float* ap = a32.data();
   const float* bp = b32.data();
   float* cp = c32.data();
-  for (int64_t g = 0; g < groups; ++g) {
-    int64_t rows = offsets[g + 1] - offsets[g];
-    if (rows == 0) continue;
-    sgemm(rows, n, kdim, false, trans_b, alpha, ap + offsets[g] * kdim, kdim, bp + g * kdim * n,
-          trans_b ? kdim : n, beta, cp + offsets[g] * n, n);
-  }
+  for_row_pieces(offsets, n * kdim, [&](int64_t g, int64_t r0, int64_t r1) {
+    const int64_t row = offsets[g] + r0;
+    sgemm(r1 - r0, n, kdim, false, trans_b, alpha, ap + row * kdim, kdim, bp + g * kdim * n,
+          trans_b ? kdim : n, beta, cp + row * n, n);
+  });
   c32.finish();
 }
 
@@ -86,12 +139,15 @@ void grouped_gemm_weight_grad(const Tensor& c, const Tensor& a, const Tensor& b,
   const float* ap = a32.data();
   const float* bp = b32.data();
   float* cp = c32.data();
-  for (int64_t g = 0; g < groups; ++g) {
-    int64_t rows = offsets[g + 1] - offsets[g];
-    // (K,rows)·(rows,N): rows is the reduction dimension; rows = 0 scales c[g] by beta.
-    sgemm(kdim, n, rows, true, false, alpha, ap + offsets[g] * kdim, kdim, bp + offsets[g] * n, n,
-          beta, cp + g * kdim * n, n);
-  }
+  // Pieces of c's rows (a's columns), each piece in every group.
+  for_row_pieces({0, kdim}, n * offsets[groups], [&](int64_t, int64_t k0, int64_t k1) {
+    for (int64_t g = 0; g < groups; ++g) {
+      int64_t rows = offsets[g + 1] - offsets[g];
+      // (K,rows)·(rows,N): rows is the reduction dimension; rows = 0 scales c[g] by beta.
+      sgemm(k1 - k0, n, rows, true, false, alpha, ap + offsets[g] * kdim + k0, kdim,
+            bp + offsets[g] * n, n, beta, cp + (g * kdim + k0) * n, n);
+    }
+  });
   c32.finish();
 }
 
@@ -102,9 +158,14 @@ void batched_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool trans_
           sb = b.dim(0) == 1 ? 0 : b.dim(1) * b.dim(2);
   int64_t k = trans_a ? a.dim(1) : a.dim(2);
   const F32Operand a32(a), b32(b), c32(c);
-  for (int64_t i = 0; i < batch; ++i)
-    sgemm(m, n, k, trans_a, trans_b, alpha, a32.data() + i * sa, a.dim(2), b32.data() + i * sb,
-          b.dim(2), beta, c32.data() + i * m * n, n);
+  const float *ap = a32.data(), *bp = b32.data();
+  float* cp = c32.data();
+  std::vector<int64_t> starts(static_cast<size_t>(batch) + 1);
+  for (int64_t i = 0; i <= batch; ++i) starts[i] = i * m;
+  for_row_pieces(starts, n * k, [&](int64_t i, int64_t r0, int64_t r1) {
+    sgemm(r1 - r0, n, k, trans_a, trans_b, alpha, ap + i * sa + (trans_a ? r0 : r0 * a.dim(2)),
+          a.dim(2), bp + i * sb, b.dim(2), beta, cp + (i * m + r0) * n, n);
+  });
   c32.finish();
 }
 
