@@ -61,6 +61,10 @@ const char* kUsage =
     "                     calibrates this machine at the start of every round (GEMM rate, memory\n"
     "                     bandwidth, all-to-all; `switchyard plan --calibrate`), so a slow spell\n"
     "                     of a shared machine lands on both\n"
+    "  --blas-threads-baseline  also time the layer in every round with OpenBLAS threading its\n"
+    "                     own GEMMs (the CPU ops' threads running the rest, the way before they\n"
+    "                     took the GEMMs too) and print that time over the layer's (CPU, > 1\n"
+    "                     thread per rank)\n"
     "Without --config: d_model 256, 8 experts, top-2, d_expert 1024, FFN_GELU, capacity 1.25,\n"
     "ep = world size. On a GPU: --set parallel.device=CUDA, and --set parallel.comm_backend=NCCL\n"
     "for NCCL (one GPU per rank); with MPI, ranks may share a GPU (staged through host).\n";
@@ -76,6 +80,7 @@ struct BenchSetup {
   std::string overlap, link;
   std::string torch_peer;        // --torch-peer: launch/torch_moe_peer.py
   std::string hardware;          // --hardware: a profile to project the layer on, or "here"
+  bool blas_baseline = false;    // --blas-threads-baseline
   pb::HardwareProfile profile;   // --hardware FILE, loaded before anything is timed
   CalibrateOptions calibration;  // --hardware here: this machine, with --emulate-link's link
 };
@@ -114,6 +119,7 @@ BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {
   s.link = args.get("--emulate-link", "");
   s.torch_peer = args.get("--torch-peer", "");
   s.hardware = args.get("--hardware", "");
+  s.blas_baseline = args.has("--blas-threads-baseline");
   if (!s.hardware.empty() && s.hardware != "here") s.profile = load_hardware_profile(s.hardware);
   SY_CHECK(s.tokens >= 1 && s.iters >= 1 && s.warmup >= 0 && s.rounds >= 1,
            "need --tokens ≥ 1, -n ≥ 1, -w ≥ 0, --rounds ≥ 1");
@@ -136,6 +142,9 @@ BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {
   s.groups = make_run_groups(world, par.ep(), par.comm_backend() == pb::NCCL, topology);
   emulate_link(s);
   s.options.set_overlap(par);
+  SY_CHECK(!s.blas_baseline || (!s.device.is_cuda() && cpu_threads() > 1),
+           "--blas-threads-baseline compares two ways of threading the CPU GEMMs: run on the CPU "
+           "with more than one thread per rank (OPENBLAS_NUM_THREADS or SY_CPU_THREADS)");
   if (!s.torch_peer.empty()) {
     const std::string why = torch_peer_mismatch(s.options);
     SY_CHECK(why.empty() && !s.device.is_cuda(),
@@ -204,6 +213,7 @@ struct Rounds {
   GemmRates gemms;                            // the GEMMs' fastest rounds (over ranks)
   std::vector<double> fractions;              // per round: dense GEMM time / layer time
   std::vector<double> torch_ratios;  // per round: PyTorch peer time / layer time (--torch-peer)
+  std::vector<double> blas_ratios;   // per round: time with OpenBLAS's threads / layer time
   MemoryStats memory;                // the layer's, before the GEMMs' operands exist
 };
 
@@ -231,12 +241,24 @@ double time_torch_peer(const BenchSetup& s, Communicator& world) {
   return ms;
 }
 
+// --blas-threads-baseline: the layer's time with OpenBLAS threading the GEMMs itself.
+double time_with_blas_threads(const BenchSetup& s, const BenchInputs& in, TokenMoe& layer,
+                              Communicator& world) {
+  set_gemms_on_cpu_threads(false);
+  const double t = time_layer(layer, in.x, in.dy, in.ids, s.iters, 1, world).layer_s;
+  set_gemms_on_cpu_threads(true);
+  return t;
+}
+
 Rounds time_rounds(const BenchSetup& s, const BenchInputs& in, TokenMoe& layer,
                    Communicator& world) {
   Rounds out;
   std::unique_ptr<ExpertGemmTimer> gemm_timer;
   for (int r = 0; r < s.rounds; ++r) {
+    double blas_threads_s = 0;  // first, so that OpenBLAS's idle workers spin into the warm-up
+    if (s.blas_baseline) blas_threads_s = time_with_blas_threads(s, in, layer, world);
     const Timing t = time_layer(layer, in.x, in.dy, in.ids, s.iters, r == 0 ? s.warmup : 1, world);
+    if (s.blas_baseline) out.blas_ratios.push_back(blas_threads_s / t.layer_s);
     if (r == 0 || t.layer_s < out.best.layer_s) out.best = t;
     out.worst_s = std::max(out.worst_s, t.layer_s);
     out.layer_s.push_back(t.layer_s);
@@ -276,11 +298,18 @@ void set_gemm_rates(const Rounds& m, int world_size, pb::MoeLayerBenchRecord& re
   rec.set_gemm_limit_fraction(f.median);
   rec.set_gemm_limit_fraction_min(f.min);
   rec.set_gemm_limit_fraction_max(f.max);
-  if (m.torch_ratios.empty()) return;
-  const Spread t = spread_of(m.torch_ratios);
-  rec.set_torch_eager_ratio(t.median);
-  rec.set_torch_eager_ratio_min(t.min);
-  rec.set_torch_eager_ratio_max(t.max);
+  if (!m.torch_ratios.empty()) {
+    const Spread t = spread_of(m.torch_ratios);
+    rec.set_torch_eager_ratio(t.median);
+    rec.set_torch_eager_ratio_min(t.min);
+    rec.set_torch_eager_ratio_max(t.max);
+  }
+  if (!m.blas_ratios.empty()) {
+    const Spread b = spread_of(m.blas_ratios);
+    rec.set_blas_threads_ratio(b.median);
+    rec.set_blas_threads_ratio_min(b.min);
+    rec.set_blas_threads_ratio_max(b.max);
+  }
 }
 
 // --hardware: the planner's projection of each round's layer call (planner/step_projection.h) on
@@ -422,6 +451,12 @@ void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
     report_spread(
         "layer %.2fx PyTorch eager on the same cores (peer time / layer time", rec.rounds(),
         {rec.torch_eager_ratio(), rec.torch_eager_ratio_min(), rec.torch_eager_ratio_max()});
+  if (rec.has_blas_threads_ratio())
+    report_spread(
+        "layer %.2fx faster with the GEMMs on the CPU ops' threads than on OpenBLAS's own (their "
+        "time / its time, the two interleaved",
+        rec.rounds(),
+        {rec.blas_threads_ratio(), rec.blas_threads_ratio_min(), rec.blas_threads_ratio_max()});
   report_spread(
       "layer at %.2f of its GEMM limit (its expert GEMMs' FLOPs at the dense rate over the layer's "
       "time",
@@ -468,7 +503,7 @@ int bench_moe_layer_command(const std::vector<std::string>& argv) {
   Args args(argv,
             {"--config", "--set", "--tokens", "-n", "-w", "--json", "--timeout", "--overlap",
              "--rounds", "--emulate-link", "--torch-peer", "--hardware"},
-            kUsage);
+            kUsage, {"--blas-threads-baseline"});
   std::shared_ptr<Communicator> world =
       mpi_world(args.get_double("--timeout", default_comm_timeout_s()));
   const BenchSetup s = parse(args, world);
