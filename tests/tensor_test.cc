@@ -1,8 +1,10 @@
 // Tensors, the CPU backend and bf16 conversion.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <unordered_map>
 
@@ -262,6 +264,25 @@ TEST(CachingAllocator, TheCpuBackendRecordsStreamsAndFreesAtOnce) {
   EXPECT_EQ(b, raw);
   cpu.deallocate(b);
   cpu.destroy_stream(s);
+}
+
+// A block the CPU backend takes from the system comes with its pages already touched (by the CPU
+// threads, first touch): writing all of it afterwards page-faults on almost none of its pages.
+TEST(CachingAllocator, TheCpuBackendTouchesFreshBlocksFirst) {
+  Backend& cpu = backend(DeviceType::kCPU);
+  cpu.release_cached_memory();
+  const size_t bytes = 41 * kMiB, pages = bytes / 4096;  // an odd size: a fresh block
+  auto minor_faults = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<size_t>(u.ru_minflt);
+  };
+  void* p = cpu.allocate(bytes);
+  const size_t before = minor_faults();
+  std::memset(p, 1, bytes);
+  const size_t faults = minor_faults() - before;
+  cpu.deallocate(p);
+  EXPECT_LT(faults, pages / 100) << "of " << pages << " pages";
 }
 
 }  // namespace
