@@ -339,6 +339,19 @@ TEST(BlasInfo, DescribesTheLibraryAndAdvisesOnlyForGenericKernels) {
   EXPECT_EQ(blas_kernel_advice("Prescott", false, false), "");
 }
 
+// Ranks whose threads together ask for more than the node's cores are told how many to give each.
+TEST(BlasInfo, AdvisesWhenTheNodesRanksAskForMoreThreadsThanCores) {
+  const std::string crowded = oversubscription_advice(8, 32, 64);
+  EXPECT_NE(crowded.find("256 threads on 64 cores"), std::string::npos) << crowded;
+  EXPECT_NE(crowded.find("OPENBLAS_NUM_THREADS=8"), std::string::npos) << crowded;
+  EXPECT_NE(oversubscription_advice(3, 2, 2).find("OPENBLAS_NUM_THREADS=1"), std::string::npos);
+  EXPECT_EQ(oversubscription_advice(8, 8, 64), "");
+  EXPECT_EQ(oversubscription_advice(2, 1, 2), "");
+  EXPECT_EQ(oversubscription_advice(4, 1, 2), "") << "one thread each: fewer threads cannot help";
+  EXPECT_EQ(oversubscription_advice(4, 2, 0), "") << "cores unknown: no advice";
+  EXPECT_GE(ranks_on_this_node(), 1);
+}
+
 TEST(Activation, ForwardAndBackwardMatchTheMath) {
   auto x = ref::random_floats(1001, 16, -6, 6);
   x.push_back(0.0f);

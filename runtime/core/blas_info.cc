@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -43,6 +44,26 @@ int cores_this_process_may_use() {
   if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
 #endif
   return 0;
+}
+
+int ranks_on_this_node() {
+  for (const char* var :
+       {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"}) {
+    const char* v = std::getenv(var);
+    if (v != nullptr && std::atoi(v) >= 1) return std::atoi(v);
+  }
+  return 1;
+}
+
+std::string oversubscription_advice(int ranks, int threads, int cores) {
+  if (cores <= 0 || threads <= 1 || ranks * threads <= cores) return "";  // fewer threads: no help
+  const int fit = std::max(1, cores / ranks);
+  return std::to_string(ranks) + " ranks on this node with " + std::to_string(threads) +
+         " CPU threads each ask for " + std::to_string(ranks * threads) + " threads on " +
+         std::to_string(cores) + " cores: they will take turns, and every threaded op waits " +
+         "for its slowest part. Give each rank " + std::to_string(fit) +
+         ": OPENBLAS_NUM_THREADS=" + std::to_string(fit) +
+         " (mpirun -x OPENBLAS_NUM_THREADS), or launch/run.sh, which sets it";
 }
 
 std::string blas_description() {
@@ -90,6 +111,9 @@ void report_blas() {
                                         "--map-by slot:PE=<threads>; srun --cpus-per-task)");
   const std::string advice = blas_kernel_advice();
   if (!advice.empty()) SY_WARN0(advice);
+  const std::string crowded = oversubscription_advice(
+      ranks_on_this_node(), cpu_threads(), static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
+  if (!crowded.empty()) SY_WARN0(crowded);
 }
 
 }  // namespace sy

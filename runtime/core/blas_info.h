@@ -17,8 +17,17 @@ std::string blas_kernel_advice(const std::string& core, bool cpu_avx2, bool cpu_
 std::string blas_kernel_advice();
 // The cores this process's CPU affinity allows (0 where unknown).
 int cores_this_process_may_use();
+// The ranks the launcher started on this node (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE, MPICH's
+// MPI_LOCALNRANKS, Slurm's SLURM_NTASKS_PER_NODE), 1 where none says.
+int ranks_on_this_node();
+// The advice when `ranks` ranks of `threads` CPU threads each ask for more than the node's `cores`
+// (their threads then take turns on the cores, and every threaded op waits for its slowest
+// part): empty when they fit or run one thread each (more ranks than cores is the launcher's
+// choice), else the thread count per rank that fits and how to set it.
+std::string oversubscription_advice(int ranks, int threads, int cores);
 // Rank 0 prints "# BLAS: <description>", "# CPU ops: <cpu_ops_description()>" and, when they
-// apply, warnings: the kernel advice, and threads beyond the cores its affinity allows.
+// apply, warnings: the kernel advice, threads beyond the cores its affinity allows, and the
+// node's ranks' threads beyond its cores.
 void report_blas();
 
 }  // namespace sy
