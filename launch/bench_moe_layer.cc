@@ -379,9 +379,9 @@ pb::MoeLayerBenchRecord run(const BenchSetup& s, const BenchInputs& in, Communic
   rec.set_ep(s.config.parallel().ep());
   rec.set_device(device_name(s.device));
   rec.set_tokens_per_rank(s.tokens);
+  rec.set_cpu_threads(cpu_threads());  // first: it settles OpenBLAS's threads per call
   rec.set_openblas_threads(openblas_get_num_threads());
   rec.set_cpu_kernels(cpu_kernels_name(cpu_kernels()));
-  rec.set_cpu_threads(cpu_threads());
   if (!s.link.empty()) rec.set_emulated_link(s.link);
   return rec;
 }
@@ -390,7 +390,7 @@ void report_header(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
   const MoeOptions& o = s.options;
   SY_LOG0("# switchyard bench moe-layer: world "
           << rec.world_size() << ", ep " << rec.ep() << ", device " << rec.device()
-          << ", OpenBLAS threads " << rec.openblas_threads()
+          << ", CPU threads " << rec.cpu_threads()
           << (s.link.empty() ? std::string() : ", emulated link " + s.link));
   report_blas();
   SY_LOG0("# tokens/rank " << s.tokens << ", d " << o.d_model << ", E " << o.num_experts << " ("
