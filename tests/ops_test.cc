@@ -341,6 +341,7 @@ TEST(BlasInfo, DescribesTheLibraryAndAdvisesOnlyForGenericKernels) {
 
 // Ranks whose threads together ask for more than the node's cores are told how many to give each.
 TEST(BlasInfo, AdvisesWhenTheNodesRanksAskForMoreThreadsThanCores) {
+  unsetenv("SY_CPU_THREADS");  // the advice names the variable that sets the threads
   const std::string crowded = oversubscription_advice(8, 32, 64);
   EXPECT_NE(crowded.find("256 threads on 64 cores"), std::string::npos) << crowded;
   EXPECT_NE(crowded.find("OPENBLAS_NUM_THREADS=8"), std::string::npos) << crowded;
@@ -350,6 +351,9 @@ TEST(BlasInfo, AdvisesWhenTheNodesRanksAskForMoreThreadsThanCores) {
   EXPECT_EQ(oversubscription_advice(4, 1, 2), "") << "one thread each: fewer threads cannot help";
   EXPECT_EQ(oversubscription_advice(4, 2, 0), "") << "cores unknown: no advice";
   EXPECT_GE(ranks_on_this_node(), 1);
+  setenv("SY_CPU_THREADS", "32", 1);
+  EXPECT_NE(oversubscription_advice(8, 32, 64).find("SY_CPU_THREADS=8"), std::string::npos);
+  unsetenv("SY_CPU_THREADS");
 }
 
 TEST(Activation, ForwardAndBackwardMatchTheMath) {

@@ -58,12 +58,13 @@ int ranks_on_this_node() {
 std::string oversubscription_advice(int ranks, int threads, int cores) {
   if (cores <= 0 || threads <= 1 || ranks * threads <= cores) return "";  // fewer threads: no help
   const int fit = std::max(1, cores / ranks);
+  const char* var = std::getenv("SY_CPU_THREADS") ? "SY_CPU_THREADS" : "OPENBLAS_NUM_THREADS";
   return std::to_string(ranks) + " ranks on this node with " + std::to_string(threads) +
          " CPU threads each ask for " + std::to_string(ranks * threads) + " threads on " +
          std::to_string(cores) + " cores: they will take turns, and every threaded op waits " +
-         "for its slowest part. Give each rank " + std::to_string(fit) +
-         ": OPENBLAS_NUM_THREADS=" + std::to_string(fit) +
-         " (mpirun -x OPENBLAS_NUM_THREADS), or launch/run.sh, which sets it";
+         "for its slowest part. Give each rank " + std::to_string(fit) + ": " + var + "=" +
+         std::to_string(fit) + " (mpirun -x " + var + ")" +
+         (std::string(var) == "OPENBLAS_NUM_THREADS" ? "; launch/run.sh sets 1 unless told" : "");
 }
 
 std::string blas_description() {
@@ -105,8 +106,7 @@ void report_blas() {
   if (cores > 0 && cores < threads)
     SY_WARN0("this rank may run on " << cores << " core" << (cores == 1 ? "" : "s")
                                      << " (its CPU affinity) but was asked for " << threads
-                                     << " threads (OpenBLAS then runs "
-                                     << openblas_get_num_threads()
+                                     << " threads (it runs " << cpu_threads()
                                      << "). Give each rank its cores (mpirun --bind-to none, or "
                                         "--map-by slot:PE=<threads>; srun --cpus-per-task)");
   const std::string advice = blas_kernel_advice();
