@@ -453,8 +453,8 @@ void report_routing(const BenchSetup& s, const pb::MoeLayerBenchRecord& rec) {
         {rec.torch_eager_ratio(), rec.torch_eager_ratio_min(), rec.torch_eager_ratio_max()});
   if (rec.has_blas_threads_ratio())
     report_spread(
-        "layer %.2fx faster with the GEMMs on the CPU ops' threads than on OpenBLAS's own (their "
-        "time / its time, the two interleaved",
+        "layer %.2fx faster with the GEMMs on the CPU ops' threads than on OpenBLAS's own "
+        "(OpenBLAS-threaded time / layer time, interleaved",
         rec.rounds(),
         {rec.blas_threads_ratio(), rec.blas_threads_ratio_min(), rec.blas_threads_ratio_max()});
   report_spread(
