@@ -3,9 +3,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "runtime/core/caching_allocator.h"
 #include "runtime/core/cpu_threads.h"
 #include "runtime/core/error.h"
+#include "runtime/core/pooled_backend.h"
 
 namespace sy {
 
@@ -30,16 +30,14 @@ void fill_typed(void* dst, size_t n, T v) {
   for (size_t i = 0; i < n; ++i) p[i] = v;
 }
 
-class CpuBackend final : public Backend {
+// 64-byte alignment: cache lines and AVX-512 loads (the rounded sizes are multiples of 64).
+class CpuBackend final : public PooledBackend {
  public:
+  CpuBackend()
+      : PooledBackend(
+            take_from_system, [](void* p) { std::free(p); }, StreamEvents{}, "host") {}
   DeviceType type() const override { return DeviceType::kCPU; }
 
-  void* allocate(size_t bytes) override { return pool_.allocate(bytes); }
-  void deallocate(void* ptr) override { pool_.deallocate(ptr); }
-  void record_stream(void* ptr, Stream stream) override { pool_.record_stream(ptr, stream); }
-  MemoryStats memory_stats() const override { return pool_.stats(); }
-  void reset_peak_memory() override { pool_.reset_peaks(); }
-  void release_cached_memory() override { pool_.release_cached(); }
   void* allocate_pinned(size_t bytes) override {
     void* p = std::malloc(bytes ? bytes : 1);
     SY_CHECK(p != nullptr, "out of host memory allocating " << bytes << " bytes");
@@ -76,10 +74,6 @@ class CpuBackend final : public Backend {
   void wait(Stream, Event) override {}
   void synchronize(Event) override {}
   bool query(Event) override { return true; }
-
- private:
-  // 64-byte alignment: cache lines and AVX-512 loads (the rounded sizes are multiples of 64).
-  CachingAllocator pool_{take_from_system, [](void* p) { std::free(p); }, StreamEvents{}, "host"};
 };
 
 }  // namespace

@@ -4,9 +4,9 @@
 #include <mutex>
 #include <vector>
 
-#include "runtime/core/caching_allocator.h"
 #include "runtime/core/cpu_backend.h"
 #include "runtime/core/cuda_check.h"
+#include "runtime/core/pooled_backend.h"
 
 namespace sy {
 
@@ -24,18 +24,15 @@ void launch_fill(void* dst, size_t n, T v, Stream stream) {
   launch(fill_kernel<T>, static_cast<int64_t>(n), stream, static_cast<T*>(dst), n, v);
 }
 
-class CudaBackend final : public Backend {
+// Freed blocks are reused by later allocations on the default stream (caching_allocator.h); a
+// block that work on another stream uses (record_stream) comes back only once that work is done.
+class CudaBackend final : public PooledBackend {
  public:
+  CudaBackend()
+      : PooledBackend(
+            raw_alloc, [](void* p) { cudaFree(p); }, stream_events(), "GPU") {}
   DeviceType type() const override { return DeviceType::kCUDA; }
 
-  // Freed blocks are reused by later allocations on the default stream (caching_allocator.h); a
-  // block that work on another stream uses (record_stream) comes back only once that work is done.
-  void* allocate(size_t bytes) override { return pool_.allocate(bytes); }
-  void deallocate(void* ptr) override { pool_.deallocate(ptr); }
-  void record_stream(void* ptr, Stream stream) override { pool_.record_stream(ptr, stream); }
-  MemoryStats memory_stats() const override { return pool_.stats(); }
-  void reset_peak_memory() override { pool_.reset_peaks(); }
-  void release_cached_memory() override { pool_.release_cached(); }
   void* allocate_pinned(size_t bytes) override {
     void* p = nullptr;
     cudaError_t rc = cudaMallocHost(&p, bytes ? bytes : 1);
@@ -139,8 +136,6 @@ class CudaBackend final : public Backend {
     e.destroy = [](void* ev) { cudaEventDestroy(static_cast<cudaEvent_t>(ev)); };
     return e;
   }
-
-  CachingAllocator pool_{raw_alloc, [](void* p) { cudaFree(p); }, stream_events(), "GPU"};
 };
 
 std::mutex g_mutex;
