@@ -2,8 +2,9 @@
 // one training step of the config, its time split into forward, backward, the gradient
 // communication left after backward, and the optimizer — for each gradient reduction (one
 // all-reduce per parameter, the baseline; buckets after backward; buckets overlapped with
-// backward), interleaved round by round on one trainer so the machine's noise falls on all
-// alike, with each step's ratio to the baseline. Times are host times (on a GPU the step ends
+// backward; with --blas-threads-baseline, overlapped with OpenBLAS threading its own GEMMs),
+// interleaved round by round on one trainer so the machine's noise falls on all alike, with each
+// step's ratio to the baseline. Times are host times (on a GPU the step ends
 // with a device synchronisation, so the step total is the device's; the phase split is where
 // the host waited). Then the peak memory per rank of one step with each activation recompute
 // setting (NONE, MOE_EXPERTS, BLOCK), each on a trainer of its own after the cache was released.
@@ -17,6 +18,7 @@
 #include "launch/emulated_link.h"
 #include "runtime/core/blas_info.h"
 #include "runtime/core/config.h"
+#include "runtime/core/cpu_threads.h"
 #include "runtime/core/logging.h"
 #include "runtime/core/proto_json.h"
 #include "runtime/train/trainer.h"
@@ -29,21 +31,29 @@ namespace {
 constexpr const char* kUsage =
     "usage: mpirun -np N switchyard bench step CONFIG.pbtxt [--set path=value ...] [-n ROUNDS "
     "(5)]\n"
-    "       [-w WARMUP (2)] [--emulate-link GBPS[,US]] [--json PATH]\n"
+    "       [-w WARMUP (2)] [--emulate-link GBPS[,US]] [--blas-threads-baseline] [--json PATH]\n"
     "One training step's time split (forward, backward, exposed gradient communication,\n"
     "optimizer) with gradients reduced per parameter, in buckets after backward, and in buckets\n"
     "overlapped with backward, interleaved in the same run; then the peak memory per recompute\n"
     "setting. --emulate-link holds each gradient all-reduce and MoE all-to-all as if it crossed a\n"
-    "link of GBPS GB/s (plus US microseconds), taking no CPU (MPI only; launch/emulated_link.h).\n";
+    "link of GBPS GB/s (plus US microseconds), taking no CPU (MPI only; launch/emulated_link.h).\n"
+    "--blas-threads-baseline adds a row: buckets overlapped with OpenBLAS threading its own GEMMs\n"
+    "instead of the CPU ops' threads running them (CPU, more than one thread per rank).\n";
 
 struct Reduction {
   const char* name;
   GradReduceOptions options;
+  bool gemms_on_cpu_threads = true;  // false: OpenBLAS threads its own GEMMs
 };
 
-const Reduction kReductions[] = {{"per parameter", {false, false}},
-                                 {"buckets after backward", {true, false}},
-                                 {"buckets overlapped", {true, true}}};
+// The settings a run compares, the first the baseline of the ratios.
+std::vector<Reduction> reductions(bool blas_threads_baseline) {
+  std::vector<Reduction> r = {{"per parameter", {false, false}},
+                              {"buckets after backward", {true, false}},
+                              {"buckets overlapped", {true, true}}};
+  if (blas_threads_baseline) r.push_back({"overlap + BLAS threads", {true, true}, false});
+  return r;
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -51,15 +61,18 @@ double median(std::vector<double> v) {
 }
 
 // Rounds × one step of every reduction; the rows of the record, medians per phase.
-void reduction_study(Trainer& trainer, int warmup, int rounds, pb::StepBenchRecord& rec) {
-  const size_t n = std::size(kReductions);
+void reduction_study(Trainer& trainer, const std::vector<Reduction>& settings, int warmup,
+                     int rounds, pb::StepBenchRecord& rec) {
+  const size_t n = settings.size();
   std::vector<std::vector<pb::StepRecord>> steps(n);
   for (int r = 0; r < warmup + rounds; ++r)
     for (size_t i = 0; i < n; ++i) {
-      trainer.set_grad_reduction(kReductions[i].options);
+      trainer.set_grad_reduction(settings[i].options);
+      set_gemms_on_cpu_threads(settings[i].gemms_on_cpu_threads);
       pb::StepRecord s = trainer.train_step();
       if (r >= warmup) steps[i].push_back(s);
     }
+  set_gemms_on_cpu_threads(true);
   for (size_t i = 0; i < n; ++i) {
     auto phase = [&](double (pb::StepRecord::*field)() const) {
       std::vector<double> v;
@@ -67,7 +80,7 @@ void reduction_study(Trainer& trainer, int warmup, int rounds, pb::StepBenchReco
       return median(v);
     };
     pb::StepBenchRecord::ReductionRow* row = rec.add_reduction();
-    row->set_setting(kReductions[i].name);
+    row->set_setting(settings[i].name);
     row->set_forward_ms(phase(&pb::StepRecord::forward_ms));
     row->set_backward_ms(phase(&pb::StepRecord::backward_ms));
     row->set_grad_comm_ms(phase(&pb::StepRecord::grad_comm_exposed_ms));
@@ -175,7 +188,8 @@ void describe(const Trainer& trainer, const pb::RunConfig& config, int warmup, i
 }  // namespace
 
 int bench_step_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"--set", "-n", "-w", "--json", "--emulate-link"}, kUsage);
+  Args args(argv, {"--set", "-n", "-w", "--json", "--emulate-link"}, kUsage,
+            {"--blas-threads-baseline"});
   SY_USAGE_CHECK(args.positional().size() == 1, args);
   pb::RunConfig config = load_config_file(args.positional()[0]);
   apply_overrides(&config, args.get_all("--set"));
@@ -187,6 +201,10 @@ int bench_step_command(const std::vector<std::string>& argv) {
   config.mutable_schedule()->set_steps(
       std::max(config.schedule().steps(), (warmup + rounds) * 3 + 2));
   validate_config(config, world->size());
+  const bool blas_baseline = args.has("--blas-threads-baseline");
+  SY_CHECK(!blas_baseline || (config.parallel().device() != pb::CUDA && cpu_threads() > 1),
+           "--blas-threads-baseline compares two ways of threading the CPU GEMMs: run on the CPU "
+           "with more than one thread per rank (OPENBLAS_NUM_THREADS or SY_CPU_THREADS)");
   pb::StepBenchRecord rec;
   {
     const std::string link = args.get("--emulate-link", "");
@@ -195,7 +213,7 @@ int bench_step_command(const std::vector<std::string>& argv) {
     });
     if (!link.empty()) emulate_link(trainer, link, rec);
     describe(trainer, config, warmup, rounds, rec);
-    reduction_study(trainer, warmup, rounds, rec);
+    reduction_study(trainer, reductions(blas_baseline), warmup, rounds, rec);
     report_reductions(rec);
   }
   memory_study(config, world, rec);
