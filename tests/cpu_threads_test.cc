@@ -8,11 +8,14 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "runtime/core/blas_info.h"
 #include "runtime/core/cpu_threads.h"
 #include "runtime/core/error.h"
+#include "runtime/ops/cpu/row_pieces.h"
 #include "runtime/ops/ops.h"
 #include "tests/ops_reference.h"
 
@@ -246,6 +249,38 @@ TEST(CpuThreads, ParallelForCoversTheRangeOnceInOrderedRanges) {
         EXPECT_EQ(calls.load(), threads) << "n " << n;
       }
     }
+}
+
+// The GEMMs' pieces (runtime/ops/cpu/row_pieces.h): with several threads every row of every
+// segment is covered once, cut only at multiples of kRowBlock from its segment's start, on both
+// threads when the work is large; small work runs whole segments on the calling thread.
+TEST(CpuThreads, GemmRowPiecesCoverEveryRowOnceAlignedAndShareLargeWork) {
+  KeepCpuSettings keep;
+  set_cpu_threads(2);
+  ASSERT_TRUE(gemms_on_cpu_threads());
+  const std::vector<int64_t> starts = {0, 70, 70, 230, 1000, 1001};  // an empty, a one-row segment
+  for (int64_t macs_per_row : {int64_t{1} << 16, int64_t{1}}) {
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(starts.back()));
+    std::mutex mu;
+    std::set<std::thread::id> threads;
+    int calls = 0;
+    cpu::for_row_pieces(starts, macs_per_row, [&](int64_t s, int64_t r0, int64_t r1) {
+      const int64_t rows = starts[s + 1] - starts[s];
+      EXPECT_TRUE(r0 < r1 && r0 % cpu::kRowBlock == 0 && (r1 == rows || r1 % cpu::kRowBlock == 0))
+          << "segment " << s << " rows " << r0 << "-" << r1;
+      for (int64_t r = r0; r < r1; ++r) ++hits[static_cast<size_t>(starts[s] + r)];
+      std::lock_guard<std::mutex> lock(mu);
+      threads.insert(std::this_thread::get_id());
+      ++calls;
+    });
+    for (size_t i = 0; i < hits.size(); ++i) EXPECT_EQ(hits[i].load(), 1) << "row " << i;
+    if (macs_per_row > 1) {
+      EXPECT_EQ(threads.size(), 2u) << "large work on both threads";
+    } else {
+      EXPECT_EQ(calls, 4) << "small work: one call per non-empty segment";
+      EXPECT_TRUE(threads.size() == 1 && *threads.begin() == std::this_thread::get_id());
+    }
+  }
 }
 
 TEST(CpuThreads, ExceptionsReachTheCaller) {

@@ -7,8 +7,8 @@
 
 #include <algorithm>
 
-#include "runtime/core/cpu_threads.h"
 #include "runtime/ops/cpu/ops_cpu.h"
+#include "runtime/ops/cpu/row_pieces.h"
 
 namespace sy {
 namespace cpu {
@@ -51,43 +51,6 @@ class F32Operand {
  private:
   Tensor t_, f32_;
 };
-
-// Row segments — one matrix, a grouped GEMM's groups, a batch's items: segment s has rows
-// [starts[s], starts[s+1]) — split over the CPU threads when the GEMMs run there
-// (gemms_on_cpu_threads()), each piece a single-threaded GEMM. f(s, r0, r1) computes rows [r0, r1)
-// counted from segment s's start. Pieces are cut at multiples of kRowBlock from a segment's start,
-// where OpenBLAS's kernels' blocks are cut too, so that every element is computed as in the whole
-// call (bitwise, tested); a piece gets at least kMinMacsPerPart multiply-adds (`macs_per_row` per
-// row), so that small GEMMs stay on the calling thread rather than pay a wake-up. Without the
-// split, f(s, 0, rows) for every non-empty segment, OpenBLAS threading each call itself.
-constexpr int64_t kRowBlock = 64;
-constexpr int64_t kMinMacsPerPart = int64_t{1} << 21;
-
-using RowPiece = std::function<void(int64_t segment, int64_t r0, int64_t r1)>;
-
-void for_row_pieces(const std::vector<int64_t>& starts, int64_t macs_per_row, const RowPiece& f) {
-  const int64_t segments = static_cast<int64_t>(starts.size()) - 1;
-  auto rows = [&](int64_t s) { return starts[s + 1] - starts[s]; };
-  if (!gemms_on_cpu_threads()) {
-    for (int64_t s = 0; s < segments; ++s)
-      if (rows(s) > 0) f(s, 0, rows(s));
-    return;
-  }
-  std::vector<int64_t> first_block(static_cast<size_t>(segments) + 1, 0);
-  for (int64_t s = 0; s < segments; ++s)
-    first_block[s + 1] = first_block[s] + (rows(s) + kRowBlock - 1) / kRowBlock;
-  const int64_t macs_per_block = std::max<int64_t>(1, macs_per_row * kRowBlock);
-  parallel_for(first_block.back(), std::max<int64_t>(1, kMinMacsPerPart / macs_per_block),
-               [&](int64_t b0, int64_t b1) {
-                 int64_t s = std::upper_bound(first_block.begin(), first_block.end(), b0) -
-                             first_block.begin() - 1;
-                 for (; s < segments && first_block[s] < b1; ++s) {
-                   const int64_t lo = std::max(b0, first_block[s]) - first_block[s];
-                   const int64_t hi = std::min(b1, first_block[s + 1]) - first_block[s];
-                   if (hi > lo) f(s, lo * kRowBlock, std::min(hi * kRowBlock, rows(s)));
-                 }
-               });
-}
 
 }  // namespace
 
