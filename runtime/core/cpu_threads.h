@@ -8,11 +8,13 @@
 //             Work is cut by index ranges, each element or row computed by one thread exactly as
 //             it would be alone: results are bitwise the same for any thread count.
 //   GEMMs     with more than one thread, the GEMMs run on the same threads: OpenBLAS is set to
-//             one thread per call and each GEMM op splits its rows over parallel_for. One set of
-//             threads that sleep between jobs, instead of OpenBLAS's workers, which spin
-//             (sched_yield, up to 2^28 cycles after every GEMM) on the cores the ops want next —
-//             ~10% of a one-rank, two-thread MoE layer's cycles went to that spin (perf,
-//             launch/results/README.md). With one thread OpenBLAS is left as it is.
+//             one thread per call and each GEMM op splits its rows over parallel_for, cut where
+//             OpenBLAS's blocks are (runtime/ops/cpu/row_pieces.h), so they too give bitwise the
+//             same numbers for any thread count. One set of threads that sleep between jobs,
+//             instead of OpenBLAS's workers, which spin (sched_yield, up to 2^28 cycles after
+//             every GEMM) on the cores the ops want next — ~10% of a one-rank, two-thread MoE
+//             layer's cycles went to that spin (perf, launch/results/README.md). With one thread
+//             OpenBLAS is left as it is.
 //   Kernels   the ops' loops are compiled three times — baseline x86-64, AVX2 and AVX-512
 //             (runtime/ops/cpu/vectorized.h) — and run in the widest the CPU supports, or the one
 //             SY_CPU_KERNELS (baseline | avx2 | avx512) names. The loops do the same IEEE
