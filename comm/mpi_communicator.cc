@@ -89,33 +89,46 @@ MpiCommunicator::~MpiCommunicator() {
   if (comm_ != MPI_COMM_NULL && !finalised) MPI_Comm_free(&comm_);
 }
 
+namespace {
+
+// f(node): what f reads from the communicator of this node's ranks (MPI_COMM_TYPE_SHARED), which
+// is freed afterwards.
+template <typename F>
+int on_node_comm(F&& f) {
+  MPI_Comm node;
+  SY_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  int rc = MPI_SUCCESS;
+  const int value = f(node, rc);
+  MPI_Comm_free(&node);
+  SY_MPI_CHECK(rc);
+  return value;
+}
+
+}  // namespace
+
 int mpi_local_size() {
-  MPI_Comm local;
-  SY_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local));
-  int n = 1;
-  MPI_Comm_size(local, &n);
-  MPI_Comm_free(&local);
-  return n;
+  return on_node_comm([](MPI_Comm node, int& rc) {
+    int n = 1;
+    rc = MPI_Comm_size(node, &n);
+    return n;
+  });
 }
 
 int mpi_node_id() {
-  MPI_Comm local;
-  SY_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local));
-  int me = 0, lowest = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &me);
-  const int rc = MPI_Allreduce(&me, &lowest, 1, MPI_INT, MPI_MIN, local);
-  MPI_Comm_free(&local);
-  SY_MPI_CHECK(rc);
-  return lowest;
+  return on_node_comm([](MPI_Comm node, int& rc) {
+    int me = 0, lowest = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    rc = MPI_Allreduce(&me, &lowest, 1, MPI_INT, MPI_MIN, node);
+    return lowest;
+  });
 }
 
 int mpi_local_rank() {
-  MPI_Comm local;
-  SY_MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local));
-  int r = 0;
-  MPI_Comm_rank(local, &r);
-  MPI_Comm_free(&local);
-  return r;
+  return on_node_comm([](MPI_Comm node, int& rc) {
+    int r = 0;
+    rc = MPI_Comm_rank(node, &r);
+    return r;
+  });
 }
 
 std::unique_ptr<MpiCommunicator> mpi_world(double timeout_s) {
