@@ -1,18 +1,12 @@
 #include "experts/expert_cost.h"
 
 #include "runtime/core/error.h"
+#include "runtime/ops/monarch.h"
 
 namespace sy {
 
 int64_t ffn_up_width(const MoeOptions& o) {
   return (o.expert == pb::SWIGLU ? 2 : 1) * static_cast<int64_t>(o.hidden());
-}
-
-int64_t monarch_b1(int64_t width) {
-  int64_t b1 = 1;
-  for (int64_t d = 1; d * d <= width; ++d)
-    if (width % d == 0) b1 = d;
-  return b1;
 }
 
 double expert_flops_per_item(const MoeOptions& o, int64_t width) {

@@ -13,9 +13,6 @@ namespace sy {
 // The FFN experts' first projection's width: F, or 2F for SwiGLU's gate and up halves.
 int64_t ffn_up_width(const MoeOptions& o);
 
-// MONARCH experts: w = b1·b2 with b1 the largest divisor of w not above √w.
-int64_t monarch_b1(int64_t width);
-
 // One item of `width` through one expert of kind o.expert (FFN_GELU, SWIGLU, BLOCKDIAG, MONARCH).
 double expert_flops_per_item(const MoeOptions& o, int64_t width);
 // One expert's weights over items of `width` (biases included with o.expert_bias).

@@ -136,9 +136,8 @@ BenchSetup parse(const Args& args, const std::shared_ptr<Communicator>& world) {
   s.options = MoeOptions::from_config(model.moe(), model.d_model(), model.family() == pb::MH_MOE,
                                       s.config.seed(), "bench");
   Topology topology = topology_of(par);  // AUTO: both all-to-alls timed at this layer's payload
-  topology.auto_probe_bytes = static_cast<size_t>(static_cast<double>(s.tokens) *
-                                                  token_moe_cost(s.options).payload_per_token() *
-                                                  (s.config.precision() == pb::BF16 ? 2 : 4));
+  topology.auto_probe_bytes = static_cast<size_t>(
+      token_moe_cost(s.options).payload_bytes(static_cast<double>(s.tokens), s.config.precision()));
   s.groups = make_run_groups(world, par.ep(), par.comm_backend() == pb::NCCL, topology);
   emulate_link(s);
   s.options.set_overlap(par);

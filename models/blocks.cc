@@ -3,6 +3,7 @@
 #include "models/model_cost.h"
 #include "models/residual.h"
 
+#include "runtime/ops/monarch.h"
 #include "runtime/ops/ops.h"
 
 namespace sy {
@@ -137,9 +138,7 @@ M2Block::M2Block(const BlockSpec& s, const M2BlockOptions& o)
 // and W2 (F → d).
 double m2_flops_per_token(const BlockSpec& s, const M2BlockOptions& o) {
   const double d = s.dim, n = 2.0 * s.seq_len;
-  int64_t b1 = 1;
-  for (int64_t v = 1; v * v <= 2 * s.seq_len; ++v)
-    if ((2 * s.seq_len) % v == 0) b1 = v;
+  const int64_t b1 = monarch_b1(2 * s.seq_len);  // the DFTs' factorisation (long_conv.cc)
   const double b1b2 = static_cast<double>(b1) + n / static_cast<double>(b1);
   const double long_conv = 2 * (n / s.seq_len) * 4 * b1b2;  // per channel and token
   const double convs = o.mixer.residual_long_conv ? 2 : 1;

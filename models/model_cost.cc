@@ -6,6 +6,7 @@
 #include "models/family_builders.h"
 #include "runtime/core/config.h"
 #include "runtime/core/error.h"
+#include "runtime/layers/mixed_precision.h"
 
 namespace sy {
 
@@ -30,6 +31,10 @@ MoeCost token_moe_cost(const MoeOptions& o) {
   m.kept_per_item = static_cast<double>(w + ffn_up_width(o) + o.hidden() + w);
   m.kept_input_per_item = w;
   return m;
+}
+
+double MoeCost::payload_bytes(double tokens, pb::Precision precision) const {
+  return tokens * payload_per_token() * static_cast<double>(dtype_size(compute_dtype(precision)));
 }
 
 namespace {
@@ -188,11 +193,10 @@ int64_t BlockCost::expert_weights() const {
 size_t moe_exchange_bytes_per_rank(const pb::RunConfig& c, int world) {
   const ModelCost m = model_cost(c);
   const double tokens = static_cast<double>(c.data().global_batch()) * m.seq_len / world;
-  const double payload = c.precision() == pb::BF16 ? 2.0 : 4.0;
   double bytes = 0;
   for (const BlockCost& b : m.blocks)
     for (const MoeCost& moe : b.moes)
-      bytes = std::max(bytes, tokens * moe.payload_per_token() * payload);
+      bytes = std::max(bytes, moe.payload_bytes(tokens, c.precision()));
   return static_cast<size_t>(bytes);
 }
 

@@ -38,6 +38,8 @@ struct MoeCost {
   double expert_flops_per_token() const { return items_per_token * expert_flops_per_item; }
   // Values per token the layer's all-to-all moves each way.
   double payload_per_token() const { return items_per_token * static_cast<double>(item_width); }
+  // Bytes one rank's all-to-all moves each way for `tokens` tokens at the precision's activations.
+  double payload_bytes(double tokens, pb::Precision precision) const;
   int64_t expert_weights() const { return num_experts * weights_per_expert; }
 };
 MoeCost token_moe_cost(const MoeOptions& options);

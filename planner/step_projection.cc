@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "runtime/layers/mixed_precision.h"
 #include "runtime/scheduler/overlap_model.h"
 
 namespace sy {
@@ -27,7 +28,7 @@ Passes passes_of(const pb::RunConfig& c) {
 }
 
 double activation_bytes(const pb::RunConfig& c) {
-  return c.precision() == pb::BF16 ? 2.0 : 4.0;
+  return static_cast<double>(dtype_size(compute_dtype(c.precision())));
 }
 
 // The exchange of one MoE layer pass (x exchanges) pipelined with `flops` of expert GEMMs.
@@ -55,7 +56,7 @@ void add_moe_layer(StepProjection& p, const MoeCost& moe, const pb::RunConfig& c
   const double expert_rate = rate * hw.grouped_gemm_efficiency();
   p.time.expert_gemm += passes.expert_gemm * flops / expert_rate;
   if (p.choice.ep == 1) return;  // an ep group of one rank exchanges nothing
-  const double bytes = p.tokens_per_gpu * moe.payload_per_token() * activation_bytes(c);
+  const double bytes = moe.payload_bytes(p.tokens_per_gpu, c.precision());
   const CollectiveCost one = all_to_all_cost(hw, span, bytes, p.choice.a2a);
   if (one.intra_bytes + one.inter_bytes >= p.exchange.intra_bytes + p.exchange.inter_bytes)
     p.exchange = one;
@@ -72,9 +73,9 @@ void add_moe_layer(StepProjection& p, const MoeCost& moe, const pb::RunConfig& c
                                            max_chunks, p.choice.overlap, &p.chunks);
 }
 
-// Values a block keeps for backward per token (outside and inside the experts).
-double kept_per_token(const BlockCost& b, const pb::RunConfig& c) {
-  const bool inputs_only = c.recompute() == pb::MOE_EXPERTS;
+// Values a block keeps for backward per token (outside and inside the experts; of the experts only
+// their inputs when `inputs_only`, as recompute MOE_EXPERTS keeps).
+double kept_per_token(const BlockCost& b, bool inputs_only) {
   double v = b.kept_per_token;
   for (const MoeCost& m : b.moes)
     v += m.items_per_token * (inputs_only ? m.kept_input_per_item : m.kept_per_item);
@@ -87,11 +88,10 @@ double kept_per_token(const BlockCost& b, const pb::RunConfig& c) {
 // activations to every block's input.
 double kept_values(const ModelCost& m, const pb::RunConfig& c, double tokens) {
   double v = 0, largest_block = 0, largest_experts = 0;
-  pb::RunConfig keep_all = c;
-  keep_all.set_recompute(pb::NONE);
+  const bool inputs_only = c.recompute() == pb::MOE_EXPERTS;
   for (const BlockCost& b : m.blocks) {
-    v += kept_per_token(b, c);
-    largest_block = std::max(largest_block, kept_per_token(b, keep_all));
+    v += kept_per_token(b, inputs_only);
+    largest_block = std::max(largest_block, kept_per_token(b, false));
     for (const MoeCost& e : b.moes)
       largest_experts =
           std::max(largest_experts, e.items_per_token * (e.kept_per_item - e.kept_input_per_item));
@@ -193,8 +193,8 @@ StepProjection project_moe_layer(const MoeOptions& o, double tokens_per_rank,
   const double rate = peak_flops(c, hw) * hw.gemm_efficiency();
   p.time.dense_gemm = 3.0 * tokens_per_rank * b.dense_flops_per_token / rate;
   add_moe_layer(p, b.moes.front(), c, hw, rate, ep_group_span(choice.ep, cl.gpus_per_node));
-  p.time.memory_bound =
-      4.0 * kept_per_token(b, c) * tokens_per_rank * activation_bytes(c) / (hw.memory_gbs() * kGB);
+  p.time.memory_bound = 4.0 * kept_per_token(b, c.recompute() == pb::MOE_EXPERTS) *
+                        tokens_per_rank * activation_bytes(c) / (hw.memory_gbs() * kGB);
   p.time.step = p.time.dense_gemm + p.time.expert_gemm + p.time.memory_bound + p.time.a2a_exposed;
   return p;
 }

@@ -24,10 +24,7 @@ const DftFactors& dft_factors(int64_t n, bool inverse, Device device) {
   auto key = std::make_tuple(n, inverse, static_cast<int>(device.type), device.index);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
-  int64_t b1 = 1;
-  for (int64_t d = 1; d * d <= n; ++d)
-    if (n % d == 0) b1 = d;
-  const int64_t b2 = n / b1;
+  const int64_t b1 = monarch_b1(n), b2 = n / b1;
   DftFactors host{
       Tensor::empty({b2, b1, b1}, DType::kF32), Tensor::empty({b2, b1, b1}, DType::kF32),
       Tensor::empty({b1, b2, b2}, DType::kF32), Tensor::empty({b1, b2, b2}, DType::kF32)};

@@ -6,6 +6,13 @@
 
 namespace sy {
 
+int64_t monarch_b1(int64_t n) {
+  int64_t b1 = 1;
+  for (int64_t d = 1; d * d <= n; ++d)
+    if (n % d == 0) b1 = d;
+  return b1;
+}
+
 namespace {
 
 // Intermediates take the input's dtype: f32, or bf16 in mixed precision (the batched GEMMs

@@ -17,6 +17,10 @@
 
 namespace sy {
 
+// The factorisation N = b1·b2 every Monarch matrix here uses (experts, M2's DFTs): b1 the largest
+// divisor of N not above √N.
+int64_t monarch_b1(int64_t n);
+
 // The real products take x, y, dx, dy and the factors all f32, or all bf16 (mixed precision: fp32
 // accumulation, each intermediate rounded once); the weight gradients are f32 either way.
 

@@ -30,7 +30,7 @@ Trainer::Trainer(const pb::RunConfig& config, std::shared_ptr<Communicator> worl
   device_ = config_.parallel().device() == pb::CUDA ? Device::cuda() : Device::cpu();
   if (device_.is_cuda()) cuda_set_device(mpi_local_rank());
   Topology topology = topology_of(config_.parallel());
-  topology.auto_probe_bytes = moe_exchange_bytes_per_rank(config_, w);
+  if (topology.a2a == pb::AUTO) topology.auto_probe_bytes = moe_exchange_bytes_per_rank(config_, w);
   groups_ = make_run_groups(world_, config_.parallel().ep(),
                             config_.parallel().comm_backend() == pb::NCCL, topology);
   if (arrange_groups) arrange_groups(groups_);
